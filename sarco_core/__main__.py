@@ -1,0 +1,5 @@
+import sys
+
+from sarco_core.cli import main
+
+sys.exit(main())

@@ -1,0 +1,111 @@
+"""Dispatch any supported input to the right reader and return one canonical :class:`Volume`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Union
+
+from sarco_core.errors import InputNotFoundError, UnreadableFileError
+from sarco_core.volume import Volume
+
+NamedBytes = tuple[str, bytes]
+Source = Union[str, Path, bytes, Sequence[Union[str, Path]], Sequence[NamedBytes]]
+
+DEFAULT_MAX_ARCHIVE_BYTES = 4 * 1024**3
+
+
+def max_archive_bytes() -> int:
+    """Uncompressed-size limit for archives: ``SARCO_MAX_ARCHIVE_BYTES`` or 4 GB."""
+    return int(os.environ.get("SARCO_MAX_ARCHIVE_BYTES", DEFAULT_MAX_ARCHIVE_BYTES))
+
+
+def _is_nifti_name(name: str) -> bool:
+    n = name.lower()
+    return n.endswith(".nii") or n.endswith(".nii.gz")
+
+
+def sniff(data: bytes) -> str:
+    """'zip' | 'nifti' | 'dicom' | 'unknown' from the first bytes."""
+    if data[:4] == b"PK\x03\x04" or data[:4] == b"PK\x05\x06":
+        return "zip"
+    if data[:2] == b"\x1f\x8b":
+        return "nifti"  # gzip: we only accept .nii.gz compressed
+    if len(data) >= 348 and data[344:348] in (b"n+1\x00", b"ni1\x00"):
+        return "nifti"
+    if len(data) >= 132 and data[128:132] == b"DICM":
+        return "dicom"
+    return "unknown"
+
+
+def load(src: Source, *, require_axial: bool = True) -> Volume:
+    """Load CT from a path (folder, .zip, .nii/.nii.gz, DICOM file), raw bytes, a list of paths,
+    or a list of ``(name, bytes)`` pairs (browser uploads).
+
+    With ``require_axial`` (default) coronal/sagittal/oblique images are refused with
+    :class:`~sarco_core.errors.NotAxialError`; ``sarco info`` passes False to describe any image.
+    """
+    from sarco_core.io import archive, dicom, nifti
+
+    if isinstance(src, bytes):
+        kind = sniff(src)
+        if kind == "zip":
+            return archive.load_zip(src, require_axial=require_axial, max_bytes=max_archive_bytes())
+        if kind == "nifti":
+            return nifti.load_nifti(src)
+        return dicom.load_dicom([("upload", src)], require_axial=require_axial)
+    if isinstance(src, str | Path):
+        p = Path(src)
+        if not p.exists():
+            raise InputNotFoundError(f"{p} does not exist. Check the path (a DICOM folder, .zip, .dcm or .nii.gz).")
+        if p.is_dir():
+            return dicom.load_dicom(dicom.list_files(p), require_axial=require_axial)
+        if p.suffix.lower() == ".zip":
+            return archive.load_zip(p, require_axial=require_axial, max_bytes=max_archive_bytes())
+        if _is_nifti_name(p.name):
+            return nifti.load_nifti(p)
+        head = p.open("rb").read(348)
+        kind = sniff(head)
+        if kind == "zip":
+            return archive.load_zip(p, require_axial=require_axial, max_bytes=max_archive_bytes())
+        if kind == "nifti":
+            return nifti.load_nifti(p)
+        return dicom.load_dicom([p], require_axial=require_axial)
+    items = list(src)
+    if not items:
+        raise InputNotFoundError("No files were given. Upload a DICOM series (.zip or .dcm files) or a NIfTI file.")
+    if all(isinstance(i, tuple) for i in items):
+        named = [(str(n), bytes(b)) for n, b in items]  # type: ignore[misc]
+        if len(named) == 1:
+            name, data = named[0]
+            if _is_nifti_name(name) or sniff(data) == "nifti":
+                return nifti.load_nifti(data)
+            if sniff(data) == "zip":
+                return archive.load_zip(data, require_axial=require_axial, max_bytes=max_archive_bytes())
+        if any(_is_nifti_name(n) or sniff(b) in ("nifti", "zip") for n, b in named):
+            raise UnreadableFileError(
+                "Upload either one NIfTI file, one .zip, or several DICOM files of one series - not a mix."
+            )
+        return dicom.load_dicom(named, require_axial=require_axial)
+    paths = [Path(i) for i in items]  # type: ignore[arg-type]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise InputNotFoundError(f"These files do not exist: {', '.join(missing[:5])}.")
+    if len(paths) == 1:
+        return load(paths[0], require_axial=require_axial)
+    return dicom.load_dicom(paths, require_axial=require_axial)
+
+
+def load_mask(src: str | Path | bytes) -> Volume:
+    """Load a mask (NIfTI) in canonical layout; values are kept as labels, not HU-clipped."""
+    from sarco_core.io import nifti
+
+    if isinstance(src, str | Path) and not Path(src).exists():
+        raise InputNotFoundError(f"Mask {src} does not exist. Check the path.")
+    name = str(src) if not isinstance(src, bytes) else ""
+    if isinstance(src, bytes) or _is_nifti_name(name):
+        return nifti.load_nifti(src, is_mask=True)
+    raise UnreadableFileError(
+        f"Masks are read from NIfTI (.nii/.nii.gz); {name} is not one. Export the mask as NIfTI on the image grid."
+    )
