@@ -160,7 +160,8 @@ class Volume:
         else:
             s = tuple(float(v) for v in spacing_mm)  # type: ignore[assignment]
             single = s[0]
-        aff = np.eye(4)
+        aff = np.zeros((4, 4))
+        aff[3, 3] = 1.0
         aff[2, 0] = s[0]  # k -> +z (superior)
         aff[1, 1] = s[1]  # r -> +y (posterior in LPS)
         aff[0, 2] = s[2]  # c -> +x (patient left in LPS)
