@@ -181,7 +181,8 @@ def _criterion(
         return Criterion(None, rule.name, None, rule.citation, "undetermined (needs sex)")
     thr, why = _threshold(spec_m if sex == "M" else spec_f, bmi_value)
     if thr is None:
-        note = "not assessed (rule has no cutoff for this)" if why == "rule has no cutoff for this" else f"undetermined ({why})"
+        no_cutoff = why == "rule has no cutoff for this"
+        note = "not assessed (rule has no cutoff for this)" if no_cutoff else f"undetermined ({why})"
         return Criterion(None, rule.name, None, rule.citation, note)
     if value is None:
         return Criterion(None, rule.name, thr, rule.citation, f"undetermined ({missing_value_reason})")
@@ -210,7 +211,8 @@ def classify(
     _, r = get_rule(rule)
     sex = normalise_sex(sex)
     b = bmi(height_m, weight_kg)
+    smi_missing = "needs height" if height_m is None else "no muscle measured"
     return Classification(
-        low_smi=_criterion("SMI", smi, r.smi_male, r.smi_female, sex, b, r, "needs height" if height_m is None else "no muscle measured"),
+        low_smi=_criterion("SMI", smi, r.smi_male, r.smi_female, sex, b, r, smi_missing),
         low_muscle_hu=_criterion("muscle HU", muscle_hu, r.hu_male, r.hu_female, sex, b, r, "no muscle measured"),
     )

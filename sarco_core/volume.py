@@ -222,7 +222,7 @@ class Volume:
     def to_source_order(self, arr: np.ndarray) -> np.ndarray:
         """Map a canonical-layout array (e.g. a mask) back to the file's own voxel order."""
         flip_axes = [i for i, f in enumerate(self.source_flips) if f]
-        a = np.flip(arr, axis=flip_axes) if flip_axes else arr
+        a = np.flip(arr, axis=tuple(flip_axes)) if flip_axes else arr
         inv = np.argsort(self.source_axes)
         return np.transpose(a, inv)
 

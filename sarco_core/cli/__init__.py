@@ -73,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SarcoError as exc:
         print(f"sarco {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into `head` etc.
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

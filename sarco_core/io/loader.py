@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 from sarco_core.errors import InputNotFoundError, UnreadableFileError
 from sarco_core.volume import Volume
@@ -39,6 +40,16 @@ def sniff(data: bytes) -> str:
     return "unknown"
 
 
+class _Lazy:
+    """Import reader modules on first use (DICOM readers pull in pydicom and its decoders)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return importlib.import_module(f"sarco_core.io.{name}")
+
+
+_io = _Lazy()
+
+
 def load(src: Source, *, require_axial: bool = True) -> Volume:
     """Load CT from a path (folder, .zip, .nii/.nii.gz, DICOM file), raw bytes, a list of paths,
     or a list of ``(name, bytes)`` pairs (browser uploads).
@@ -46,66 +57,62 @@ def load(src: Source, *, require_axial: bool = True) -> Volume:
     With ``require_axial`` (default) coronal/sagittal/oblique images are refused with
     :class:`~sarco_core.errors.NotAxialError`; ``sarco info`` passes False to describe any image.
     """
-    from sarco_core.io import archive, dicom, nifti
-
     if isinstance(src, bytes):
         kind = sniff(src)
         if kind == "zip":
-            return archive.load_zip(src, require_axial=require_axial, max_bytes=max_archive_bytes())
+            return _io.archive.load_zip(src, require_axial=require_axial, max_bytes=max_archive_bytes())
         if kind == "nifti":
-            return nifti.load_nifti(src)
-        return dicom.load_dicom([("upload", src)], require_axial=require_axial)
+            return _io.nifti.load_nifti(src)
+        return _io.dicom.load_dicom([("upload", src)], require_axial=require_axial)
     if isinstance(src, str | Path):
         p = Path(src)
         if not p.exists():
             raise InputNotFoundError(f"{p} does not exist. Check the path (a DICOM folder, .zip, .dcm or .nii.gz).")
         if p.is_dir():
-            return dicom.load_dicom(dicom.list_files(p), require_axial=require_axial)
+            return _io.dicom.load_dicom(_io.dicom.list_files(p), require_axial=require_axial)
         if p.suffix.lower() == ".zip":
-            return archive.load_zip(p, require_axial=require_axial, max_bytes=max_archive_bytes())
+            return _io.archive.load_zip(p, require_axial=require_axial, max_bytes=max_archive_bytes())
         if _is_nifti_name(p.name):
-            return nifti.load_nifti(p)
+            return _io.nifti.load_nifti(p)
         head = p.open("rb").read(348)
         kind = sniff(head)
         if kind == "zip":
-            return archive.load_zip(p, require_axial=require_axial, max_bytes=max_archive_bytes())
+            return _io.archive.load_zip(p, require_axial=require_axial, max_bytes=max_archive_bytes())
         if kind == "nifti":
-            return nifti.load_nifti(p)
-        return dicom.load_dicom([p], require_axial=require_axial)
+            return _io.nifti.load_nifti(p)
+        return _io.dicom.load_dicom([p], require_axial=require_axial)
     items = list(src)
     if not items:
         raise InputNotFoundError("No files were given. Upload a DICOM series (.zip or .dcm files) or a NIfTI file.")
     if all(isinstance(i, tuple) for i in items):
-        named = [(str(n), bytes(b)) for n, b in items]  # type: ignore[misc]
+        named = [(str(t[0]), bytes(t[1])) for t in items if isinstance(t, tuple)]
         if len(named) == 1:
             name, data = named[0]
             if _is_nifti_name(name) or sniff(data) == "nifti":
-                return nifti.load_nifti(data)
+                return _io.nifti.load_nifti(data)
             if sniff(data) == "zip":
-                return archive.load_zip(data, require_axial=require_axial, max_bytes=max_archive_bytes())
+                return _io.archive.load_zip(data, require_axial=require_axial, max_bytes=max_archive_bytes())
         if any(_is_nifti_name(n) or sniff(b) in ("nifti", "zip") for n, b in named):
             raise UnreadableFileError(
                 "Upload either one NIfTI file, one .zip, or several DICOM files of one series - not a mix."
             )
-        return dicom.load_dicom(named, require_axial=require_axial)
+        return _io.dicom.load_dicom(named, require_axial=require_axial)
     paths = [Path(i) for i in items]  # type: ignore[arg-type]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise InputNotFoundError(f"These files do not exist: {', '.join(missing[:5])}.")
     if len(paths) == 1:
         return load(paths[0], require_axial=require_axial)
-    return dicom.load_dicom(paths, require_axial=require_axial)
+    return _io.dicom.load_dicom(paths, require_axial=require_axial)
 
 
 def load_mask(src: str | Path | bytes) -> Volume:
     """Load a mask (NIfTI) in canonical layout; values are kept as labels, not HU-clipped."""
-    from sarco_core.io import nifti
-
     if isinstance(src, str | Path) and not Path(src).exists():
         raise InputNotFoundError(f"Mask {src} does not exist. Check the path.")
     name = str(src) if not isinstance(src, bytes) else ""
     if isinstance(src, bytes) or _is_nifti_name(name):
-        return nifti.load_nifti(src, is_mask=True)
+        return _io.nifti.load_nifti(src, is_mask=True)
     raise UnreadableFileError(
         f"Masks are read from NIfTI (.nii/.nii.gz); {name} is not one. Export the mask as NIfTI on the image grid."
     )

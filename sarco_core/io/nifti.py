@@ -63,7 +63,8 @@ def load_nifti(src: str | Path | bytes, *, is_mask: bool = False) -> Volume:
         if below:
             arr = np.maximum(arr, AIR_HU).astype(arr.dtype)
             warnings.append(
-                f"{below} voxels below {AIR_HU} HU (padding or outside the field of view) were set to {AIR_HU} HU (air)."
+                f"{below} voxels below {AIR_HU} HU (padding or outside the field of view) "
+                f"were set to {AIR_HU} HU (air)."
             )
     zooms = img.header.get_zooms()
     meta = SourceMeta(kind="nifti", modality="CT" if not is_mask else None, source_axcodes=codes, n_files=1)
