@@ -1,0 +1,373 @@
+"""DICOM loading: a folder / list of files / in-memory uploads / one slice / enhanced multi-frame CT -> one
+canonical :class:`~sarco_core.volume.Volume` (HU, geometry, source metadata).
+
+Flow: read headers only -> group into series -> choose the axial CT series with the most images -> sort and
+check its geometry (:mod:`dicom_geometry`) -> decode only that series' pixels -> HU -> canonical layout.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+
+from sarco_core.errors import NotCTError, UnreadableFileError, UnsupportedCompressionError
+from sarco_core.io.dicom_geometry import StackGeometry, build_geometry
+from sarco_core.io.dicom_headers import (
+    SliceHeader,
+    SourceItem,
+    choose_series,
+    group_series,
+    headers_from_dataset,
+    open_source,
+    read_header,
+    source_name,
+)
+from sarco_core.io.orient import LPS_TO_RAS, to_canonical
+from sarco_core.privacy import salted_id_hash
+from sarco_core.volume import SourceMeta, Volume
+
+log = logging.getLogger(__name__)
+
+AIR_HU = -1024
+# Image types whose values are parametric maps, not attenuation in HU
+NOT_HU_IMAGE_TYPES = (
+    "PERFUSION", "RCBF", "RCBV", "MTT", "TTP", "TMAX", "PERMEABILITY", "IODINE", "MONOENERGETIC_NOT_HU",
+    "EFFECTIVE_ATOMIC_NUMBER", "ELECTRON_DENSITY", "FAT_FRACTION", "WATER", "CALCIUM",
+)  # fmt: skip
+_DECODER_PACKAGES = {
+    "JPEG 2000": "pylibjpeg and pylibjpeg-openjpeg (pip install pylibjpeg pylibjpeg-openjpeg)",
+    "JPEG-LS": "pyjpegls (pip install pyjpegls)",
+    "JPEG": "pylibjpeg and pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg)",
+    "RLE": "pylibjpeg-rle (pip install pylibjpeg-rle)",
+}
+
+
+class NoDicomFoundError(UnreadableFileError):
+    """None of the given files is a DICOM image."""
+
+
+def list_files(folder: Path) -> list[Path]:
+    """All candidate files under ``folder`` (recursive), skipping hidden files/folders and DICOMDIR."""
+    folder = Path(folder)
+    out = []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder).parts
+        if any(part.startswith(".") or part == "__MACOSX" for part in rel):
+            continue
+        if p.is_file() and p.name.upper() != "DICOMDIR":
+            out.append(p)
+    return out
+
+
+def load_dicom(sources: Sequence[Path | tuple[str, bytes]], *, require_axial: bool = True) -> Volume:
+    """Load the axial CT series with the most images from DICOM files (paths or ``(name, bytes)`` pairs).
+
+    Raises a specific :class:`~sarco_core.errors.SarcoError` for anything that cannot be measured reliably.
+    """
+    items: list[SourceItem] = [s if isinstance(s, tuple) else Path(s) for s in sources]
+    headers, warnings = _read_all_headers(items)
+    groups, group_warn = group_series(headers)
+    chosen, choose_warn = choose_series(groups, require_axial=require_axial)
+    warnings += choose_warn + (group_warn if chosen.by_geometry or len(groups) > 1 else [])
+    if chosen.first.samples_per_pixel != 1:
+        raise NotCTError(
+            f"{chosen.first.name} is a colour image (SamplesPerPixel {chosen.first.samples_per_pixel}), e.g. a "
+            "screenshot or secondary capture, not CT attenuation data. Load the original CT series."
+        )
+    geom = build_geometry(chosen.headers)
+    warnings += geom.warnings
+    raw = _decode_stack(items, geom)
+    hu, is_hu, hu_warn = _to_hu(raw, geom.headers)
+    warnings += hu_warn
+    return _to_volume(hu, geom, is_hu=is_hu, warnings=warnings, n_files=len({h.index for h in geom.headers}))
+
+
+# ---------------------------------------------------------------------------------------------- headers
+def _read_all_headers(items: list[SourceItem]) -> tuple[list[SliceHeader], list[str]]:
+    if not items:
+        raise NoDicomFoundError("No files were given. Choose a DICOM folder, .zip or .dcm files.")
+    headers: list[SliceHeader] = []
+    skipped: list[str] = []
+    non_image: list[str] = []
+    for i, src in enumerate(items):
+        ds = read_header(src)
+        if ds is None:
+            skipped.append(Path(source_name(src)).name)
+            continue
+        if "Rows" not in ds or "Columns" not in ds:
+            non_image.append(f"{Path(source_name(src)).name} ({ds.get('Modality', '') or 'no modality'})")
+            continue
+        headers.extend(headers_from_dataset(ds, i, source_name(src)))
+    warnings = []
+    if skipped:
+        warnings.append(
+            f"{len(skipped)} file(s) are not readable DICOM and were skipped: {', '.join(skipped[:5])}"
+            + (" ..." if len(skipped) > 5 else "")
+        )
+    if non_image:
+        warnings.append(
+            f"{len(non_image)} DICOM object(s) without image data were skipped: {', '.join(non_image[:5])}"
+            + (" ..." if len(non_image) > 5 else "")
+        )
+    if not headers:
+        if non_image:
+            mods = sorted({n.split("(")[-1].rstrip(")") for n in non_image})
+            raise NotCTError(
+                f"The DICOM files hold no images (only {', '.join(mods)} objects, e.g. structure sets or reports). "
+                "Load the CT image series itself."
+            )
+        raise NoDicomFoundError(
+            f"None of the {len(items)} file(s) could be read as DICOM (e.g. {Path(source_name(items[0])).name}); "
+            "they may be truncated, corrupt, or not DICOM. Export the CT series from the PACS again."
+        )
+    return headers, warnings
+
+
+# ---------------------------------------------------------------------------------------------- pixels
+def _compression_hint(ts: Any) -> str:
+    name = getattr(ts, "name", str(ts))
+    for key, pkg in _DECODER_PACKAGES.items():
+        if key.lower() in name.lower():
+            return f"install {pkg}"
+    return "convert the series to uncompressed DICOM (e.g. with dcmtk's dcmdjpeg or gdcmconv --raw)"
+
+
+def _check_decodable(ds: Dataset, name: str) -> None:
+    meta = getattr(ds, "file_meta", None)
+    ts = meta.get("TransferSyntaxUID") if meta is not None else None
+    if ts is None or not ts.is_compressed:
+        return
+    from pydicom.pixels import get_decoder
+
+    try:
+        available = get_decoder(ts).is_available
+    except (NotImplementedError, ValueError, KeyError):
+        available = False
+    if not available:
+        raise UnsupportedCompressionError(
+            f"{name} is compressed with {ts.name} ({ts}), which no installed decoder can read. "
+            f"To load it, {_compression_hint(ts)}."
+        )
+
+
+def _read_pixels(src: SourceItem) -> np.ndarray:
+    name = source_name(src)
+    try:
+        ds = pydicom.dcmread(open_source(src), force=True)
+    except Exception as exc:
+        raise UnreadableFileError(
+            f"{name} could not be read ({type(exc).__name__}: {exc}); it is probably truncated or corrupt. "
+            "Export the series again."
+        ) from None
+    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        raise UnreadableFileError(f"{name} has no pixel data (the file is probably truncated). Export it again.")
+    _check_decodable(ds, name)
+    try:
+        arr = ds.pixel_array
+    except Exception as exc:
+        msg = str(exc)
+        if "plugin" in msg.lower() or "missing" in msg.lower() and "dependenc" in msg.lower():
+            ts = ds.file_meta.get("TransferSyntaxUID") if getattr(ds, "file_meta", None) else None
+            raise UnsupportedCompressionError(
+                f"{name}: the pixel data ({getattr(ts, 'name', ts)}) could not be decoded: {msg}. "
+                f"To load it, {_compression_hint(ts)}."
+            ) from None
+        raise UnreadableFileError(
+            f"The pixel data of {name} could not be decoded ({type(exc).__name__}: {msg[:200]}); the file is "
+            "probably truncated or corrupt. Export the series again."
+        ) from None
+    return np.asarray(arr)
+
+
+def _decode_stack(items: list[SourceItem], geom: StackGeometry) -> np.ndarray:
+    cache: dict[int, np.ndarray] = {}
+    first = geom.headers[0]
+    out = None
+    for k, h in enumerate(geom.headers):
+        if h.index not in cache:
+            if cache and geom.headers[k - 1].frame is None:
+                cache.clear()  # single-frame files: keep only one decoded file in memory
+            cache[h.index] = _read_pixels(items[h.index])
+        arr = cache[h.index]
+        frame = arr[h.frame] if h.frame is not None and arr.ndim == 3 else arr
+        if frame.shape != (first.rows, first.cols):
+            raise UnreadableFileError(
+                f"{h.name} decodes to {frame.shape} pixels but its header says {first.rows}x{first.cols}; "
+                "the file is corrupt. Export the series again."
+            )
+        if out is None:
+            out = np.empty((len(geom.headers), first.rows, first.cols), dtype=frame.dtype)
+        out[k] = frame
+    assert out is not None
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- HU
+def _padding(h: SliceHeader) -> tuple[float, float] | None:
+    """PixelPaddingValue (and range limit) as stored pixel values, read with the pixel representation."""
+    ds = h.ds
+    if "PixelPaddingValue" not in ds:
+        return None
+    bits = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 16)
+    signed = int(ds.get("PixelRepresentation") or 0) == 1
+
+    def conv(v: Any) -> float:
+        v = int(v if not isinstance(v, bytes) else int.from_bytes(v[:2], "little"))
+        if signed and v >= 2 ** (bits - 1):
+            v -= 2**bits
+        return float(v)
+
+    lo = conv(ds.PixelPaddingValue)
+    hi = conv(ds.PixelPaddingRangeLimit) if "PixelPaddingRangeLimit" in ds else lo
+    return (min(lo, hi), max(lo, hi))
+
+
+def _values_are_hu(h: SliceHeader) -> tuple[bool, str]:
+    rt = h.rescale_type.upper()
+    if rt and rt != "HU":
+        return False, f"RescaleType is '{h.rescale_type}'"
+    kinds = [t for t in h.image_type if t.upper() in NOT_HU_IMAGE_TYPES]
+    if kinds:
+        return False, f"ImageType {'/'.join(h.image_type)} marks a derived parametric map"
+    return True, ""
+
+
+def _to_hu(raw: np.ndarray, headers: list[SliceHeader]) -> tuple[np.ndarray, bool, list[str]]:
+    is_hu, why = _values_are_hu(headers[0])
+    warnings: list[str] = []
+    slopes = np.array([h.slope for h in headers])
+    inters = np.array([h.intercept for h in headers])
+    integral = bool(np.all(slopes == np.round(slopes)) and np.all(inters == np.round(inters)))
+    if integral:
+        vals = raw.astype(np.int32) * slopes.astype(np.int32)[:, None, None] + inters.astype(np.int32)[:, None, None]
+    else:
+        vals = raw.astype(np.float64) * slopes[:, None, None] + inters[:, None, None]
+    if not is_hu:
+        warnings.append(
+            f"The pixel values are not HU ({why}); the image can be viewed but not measured. "
+            "Load the original CT series for measurements."
+        )
+    else:
+        clip = vals < AIR_HU
+        pads = sorted({p for p in (_padding(h) for h in headers) if p is not None})
+        for lo, hi in pads:
+            clip |= (raw >= lo) & (raw <= hi)
+        n = int(clip.sum())
+        if n:
+            vals[clip] = AIR_HU
+            pad_txt = ""
+            if pads:
+                lo, hi = pads[0]
+                pad_txt = f"PixelPaddingValue {lo:g}" if lo == hi else f"padding range {lo:g}..{hi:g}"
+                pad_txt = f"padding ({pad_txt}) or "
+            warnings.append(
+                f"{n} voxels ({100 * n / vals.size:.1f} %) were {pad_txt}below {AIR_HU} HU (outside the field of "
+                f"view) and were set to {AIR_HU} HU (air)."
+            )
+    if integral and vals.min() >= -32768 and vals.max() <= 32767:
+        return vals.astype(np.int16), is_hu, warnings
+    return vals.astype(np.float32), is_hu, warnings
+
+
+# ---------------------------------------------------------------------------------------------- volume + meta
+def _to_volume(hu: np.ndarray, geom: StackGeometry, *, is_hu: bool, warnings: list[str], n_files: int) -> Volume:
+    canon, aff_lps, axes, flips, codes = to_canonical(hu, LPS_TO_RAS @ geom.affine_lps)
+    sops = tuple(h.sop_uid for h in geom.headers)
+    if axes[0] == 0:
+        sops = sops[::-1] if flips[0] else sops
+    else:
+        sops = ()  # reformats: canonical slices are not the file's images
+    if geom.orientation != "axial":
+        warnings = warnings + [
+            f"This is a {geom.orientation} image; it is shown in the canonical axial layout "
+            f"({canon.shape[0]} rows of the image became slices). Measurements need an axial series."
+        ]
+    first = geom.headers[0]
+    kind = "dicom-multiframe" if first.frame is not None else ("dicom-series" if len(hu) > 1 else "dicom-slice")
+    meta = source_meta(first.ds, first, kind=kind, sop_uids=sops, axcodes=codes, n_files=n_files)
+    return Volume.from_canonical(
+        hu=np.ascontiguousarray(canon),
+        affine=aff_lps,
+        meta=meta,
+        warnings=warnings,
+        is_hu=is_hu,
+        source_axes=axes,
+        source_flips=flips,
+        single_slice_thickness_mm=geom.thickness_mm if len(hu) == 1 else None,
+    )
+
+
+def _opt_float(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if np.isfinite(f) else None
+
+
+def _opt_str(v: Any) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, list | tuple | pydicom.multival.MultiValue):
+        v = "\\".join(str(x) for x in v)
+    s = str(v).strip()
+    return s or None
+
+
+def parse_age_years(age: Any) -> float | None:
+    """DICOM AgeString ('065Y', '006M', '010W', '003D') in years."""
+    m = re.fullmatch(r"\s*(\d{1,3})\s*([DWMY]?)\s*", str(age or ""))
+    if not m:
+        return None
+    n = float(m.group(1))
+    return {"Y": n, "": n, "M": n / 12, "W": n * 7 / 365.25, "D": n / 365.25}[m.group(2)]
+
+
+def source_meta(
+    ds: Dataset,
+    h: SliceHeader,
+    *,
+    kind: str,
+    sop_uids: tuple[str, ...],
+    axcodes: tuple[str, str, str],
+    n_files: int,
+) -> SourceMeta:
+    """What the file says about itself, minus anything identifying (patient ID only as a salted hash)."""
+    contrast = _opt_str(ds.get("ContrastBolusAgent"))
+    if contrast is not None and contrast.upper() == "NONE":
+        contrast = None
+    sex = _opt_str(ds.get("PatientSex"))
+    height = _opt_float(ds.get("PatientSize"))
+    weight = _opt_float(ds.get("PatientWeight"))
+    return SourceMeta(
+        kind=kind,
+        modality=h.modality or ("CT" if h.is_ct else None),
+        manufacturer=_opt_str(ds.get("Manufacturer")),
+        manufacturer_model=_opt_str(ds.get("ManufacturerModelName")),
+        study_uid=_opt_str(ds.get("StudyInstanceUID")),
+        series_uid=_opt_str(ds.get("SeriesInstanceUID")),
+        frame_of_reference_uid=_opt_str(ds.get("FrameOfReferenceUID")),
+        sop_class_uid=h.sop_class_uid or None,
+        sop_uids=sop_uids,
+        series_description=_opt_str(ds.get("SeriesDescription")),
+        image_type=h.image_type,
+        rescale_type=h.rescale_type or None,
+        contrast_agent=contrast,
+        kvp=_opt_float(ds.get("KVP")),
+        slice_thickness_mm=h.slice_thickness if h.slice_thickness and h.slice_thickness > 0 else None,
+        convolution_kernel=_opt_str(ds.get("ConvolutionKernel")),
+        patient_sex=sex.upper()[0] if sex and sex.upper()[0] in "FM" else None,
+        patient_age_years=parse_age_years(ds.get("PatientAge")),
+        patient_height_m=height if height and 0.3 <= height <= 2.8 else None,
+        patient_weight_kg=weight if weight and weight > 0 else None,
+        patient_id_hash=salted_id_hash(_opt_str(ds.get("PatientID"))),
+        source_axcodes=axcodes,
+        n_files=n_files,
+    )
