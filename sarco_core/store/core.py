@@ -1,0 +1,344 @@
+"""Store core: opening and migrating the database, shared helpers, and case create/read/delete."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Self
+
+import numpy as np
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from sarco_core import __version__
+from sarco_core.cutoffs import normalise_sex, validate_height_m, validate_weight_kg
+from sarco_core.errors import ConflictError, StoreError
+from sarco_core.metrics import HUGates, SliceMetrics, measure_slice
+from sarco_core.store import codec, convert
+from sarco_core.store.db import default_db_url, make_engine, migrate, redact_url
+from sarco_core.store.provenance import as_dict, extract, find
+from sarco_core.store.records import (
+    MASK_SOURCES,
+    CaseRecord,
+    CaseSummary,
+    MaskVersionRecord,
+)
+from sarco_core.store.schema import Analysis, AuditEventRow, Case, MaskVersion
+from sarco_core.volume import Volume
+
+log = logging.getLogger("sarco_core.store")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _who(name: str | None) -> str:
+    return (str(name or "").strip() or "anonymous")[:128]
+
+
+class StoreCore:
+    """Base of :class:`sarco_core.store.Store`; every method runs in its own transaction."""
+
+    def __init__(self, engine: Engine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._cache: OrderedDict[str, Volume] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def open(cls, url: str | None = None) -> Self:
+        """Open (creating and migrating to the newest schema) the database at ``url`` or ``default_db_url()``."""
+        url = url or default_db_url()
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+        except OperationalError as exc:
+            raise StoreError(
+                f"Cannot open the case database {redact_url(url)} ({exc.orig}). Check SARCO_DB_URL, that the "
+                "server is running and that you may write there."
+            ) from None
+        return cls(engine, url)
+
+    @property
+    def display_url(self) -> str:
+        return redact_url(self.url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        with self._sessions() as s:
+            try:
+                with s.begin():
+                    yield s
+            except OperationalError as exc:
+                raise StoreError(
+                    f"The case database is busy or unavailable ({exc.orig}); nothing was changed. Try again."
+                ) from None
+
+    # ------------------------------------------------------------------ helpers
+    def _case(self, s: Session, case_id: int, *, allow_deleted: bool = False) -> Case:
+        row = s.get(Case, case_id)
+        if row is None:
+            raise StoreError(f"There is no case with id {case_id}. Reload the case list.")
+        if row.deleted and not allow_deleted:
+            raise StoreError(f"Case {row.label} was deleted ({row.deleted_reason or 'no reason given'}).")
+        return row
+
+    def _latest(self, s: Session, case_id: int) -> MaskVersion | None:
+        q = select(MaskVersion).where(MaskVersion.case_id == case_id).order_by(MaskVersion.number.desc()).limit(1)
+        return s.scalars(q).first()
+
+    def _audit(self, s: Session, action: str, actor: str, case_id: int | None, **details: Any) -> None:
+        s.add(AuditEventRow(time=_now(), actor=_who(actor), action=action, case_id=case_id,
+                            details_json=codec.dumps(details)))
+
+    def _volume(self, case: Case) -> Volume:
+        with self._lock:
+            v = self._cache.get(case.image_sha256)
+            if v is not None:
+                self._cache.move_to_end(case.image_sha256)
+                return v
+        if not case.image_sha256:
+            raise StoreError(f"The image of case {case.label} was purged; the case cannot be reopened.")
+        vol = codec.decode_volume(
+            case.image_npz, case.image_sha256, json.loads(case.geometry_json), json.loads(case.meta_json),
+            json.loads(case.sop_uids_json), case_label=case.label,
+        )
+        with self._lock:
+            self._cache[case.image_sha256] = vol
+            while len(self._cache) > 2:
+                self._cache.popitem(last=False)
+        return vol
+
+    def _gates(self, s: Session, analysis_id: int | None) -> HUGates:
+        a = s.get(Analysis, analysis_id) if analysis_id is not None else None
+        if a is None:
+            return HUGates()
+        return HUGates(**{k: tuple(v) for k, v in json.loads(a.hu_gates_json).items()})
+
+    def _measure(self, vol: Volume, mask: np.ndarray, idx: int, gates: HUGates) -> SliceMetrics:
+        vol.require_hu("Measuring a mask version")
+        sp = vol.spacing_mm
+        return measure_slice(vol.hu[idx], mask, row_mm=sp.row, col_mm=sp.col, gates=gates,
+                             index=idx, z_mm=float(vol.z_mm[idx]))
+
+    def _add_version(
+        self, s: Session, case: Case, labels: np.ndarray, *, parent: MaskVersion | None, analysis_id: int | None,
+        slice_index: int, author: str, comment: str, source: str,
+    ) -> MaskVersion:
+        if source not in MASK_SOURCES:
+            raise ValueError(f"source must be one of {MASK_SOURCES}")
+        vol = self._volume(case)
+        if not 0 <= slice_index < vol.n_slices:
+            raise StoreError(f"Slice {slice_index} is outside this case's slices 0..{vol.n_slices - 1}.")
+        mask = codec.normalise_mask2d(labels, (vol.shape[1], vol.shape[2]))
+        m = self._measure(vol, mask, slice_index, self._gates(s, analysis_id))
+        blob, sha = codec.encode_mask(mask)
+        row = MaskVersion(
+            case_id=case.id, number=(parent.number + 1) if parent is not None else 1,
+            parent_id=parent.id if parent is not None else None, analysis_id=analysis_id, created_at=_now(),
+            author=_who(author), comment=str(comment or ""), source=source, slice_index=int(slice_index),
+            z_mm=m.z_mm, n_rows=mask.shape[0], n_cols=mask.shape[1], mask_zlib=blob, sha256=sha,
+            sma_cm2=m.sma_cm2, imat_cm2=m.imat_cm2, sat_cm2=m.sat_cm2, vat_cm2=m.vat_cm2,
+            muscle_hu_mean=m.muscle_hu_mean, muscle_pixels=m.muscle_pixels,
+        )
+        s.add(row)
+        s.flush()
+        return row
+
+    def _add_analysis(
+        self, s: Session, case: Case, analysis: dict[str, Any], slice_index: int, actor: str,
+        l3_auto_index: int | None,
+    ) -> Analysis:
+        p = extract(analysis)
+        auto = l3_auto_index if l3_auto_index is not None else p.l3_auto_index
+        over = p.l3_overridden if p.l3_overridden is not None else (auto is not None and auto != slice_index)
+        row = Analysis(
+            case_id=case.id, created_at=_now(), actor=_who(actor), software_version=__version__,
+            method=p.method, model_name=p.model_name, model_version=p.model_version, model_sha256=p.model_sha256,
+            rule=p.rule, hu_gates_json=json.dumps(p.gates.to_dict()), input_sha256=p.input_sha256 or case.input_sha256,
+            slice_index=int(slice_index), l3_auto_index=auto if auto is not None else int(slice_index),
+            l3_overridden=bool(over), confidence=p.confidence, qc_flags_json=json.dumps(list(p.qc_flags)),
+            result_json=codec.dumps(analysis),
+        )
+        s.add(row)
+        s.flush()
+        return row
+
+    def _version_rec(self, s: Session, row: MaskVersion) -> MaskVersionRecord:
+        parent = s.get(MaskVersion, row.parent_id) if row.parent_id is not None else None
+        return convert.version_record(row, parent)
+
+    def _conflict(self, s: Session, case: Case, latest: MaskVersion | None, parent_version_id: int | None) -> None:
+        if latest is not None and latest.id == parent_version_id:
+            return
+        opened = s.get(MaskVersion, parent_version_id) if parent_version_id is not None else None
+        if opened is None or opened.case_id != case.id:
+            raise StoreError(
+                f"Version id {parent_version_id} is not a version of case {case.label}; reload the case."
+            )
+        assert latest is not None
+        when = convert.utc(latest.created_at).strftime("%Y-%m-%d %H:%M:%S UTC")
+        err = ConflictError(
+            f"Case {case.label} was changed by {latest.author} at {when} (version {latest.number}) after you "
+            f"opened version {opened.number}; reload to see their edit, then re-apply yours."
+        )
+        err.latest_version_id = latest.id  # type: ignore[attr-defined]
+        err.latest_number = latest.number  # type: ignore[attr-defined]
+        raise err
+
+    def _race_lost(self, case_id: int, parent_version_id: int | None) -> None:
+        """A concurrent save took the same version number: report it as a conflict."""
+        if parent_version_id is None:
+            raise ConflictError(
+                "Someone else saved this case at the same moment; nothing of theirs or yours was lost. Try again."
+            )
+        with self._tx() as s:
+            case = self._case(s, case_id, allow_deleted=True)
+            self._conflict(s, case, self._latest(s, case_id), parent_version_id)
+        raise ConflictError("Someone else saved this case at the same moment; reload it, then re-apply your edit.")
+
+    # ------------------------------------------------------------------ cases
+    def create_case(
+        self, volume: Volume, *, analysis: Any, labels: np.ndarray, slice_index: int, actor: str,
+        label: str | None = None, sex: str | None = None, height_m: float | None = None,
+        weight_kg: float | None = None, age_years: float | None = None, input_sha256: str | None = None,
+        l3_auto_index: int | None = None,
+    ) -> CaseRecord:
+        """Store a de-identified copy of ``volume``, its analysis and version 1 (the automatic mask).
+
+        ``label`` is a case code chosen by the user (never a patient name or ID) or generated.
+        Patient data default to the analysis JSON, then to the image header.
+        """
+        volume.require_hu("Storing a case for measurement")
+        a = as_dict(analysis)
+        meta = volume.meta
+        sex = normalise_sex(sex if sex is not None else (find(a, "sex") or meta.patient_sex))
+        height_m = validate_height_m(
+            height_m if height_m is not None else (find(a, "height_m") or meta.patient_height_m)
+        )
+        weight_kg = validate_weight_kg(
+            weight_kg if weight_kg is not None else (find(a, "weight_kg") or meta.patient_weight_kg)
+        )
+        age = age_years if age_years is not None else (find(a, "age_years") or meta.patient_age_years)
+        if not 0 <= int(slice_index) < volume.n_slices:
+            raise StoreError(f"Slice {slice_index} is outside the image's slices 0..{volume.n_slices - 1}.")
+        codec.normalise_mask2d(labels, (volume.shape[1], volume.shape[2]))
+        blob, geometry, meta_d = codec.encode_volume(volume)
+        created = _now()
+        code = (label or "").strip()[:128] or f"case-{created:%Y%m%d}-{secrets.token_hex(3)}"
+        sops = list(meta.sop_uids) if len(meta.sop_uids) == volume.n_slices else []
+        with self._tx() as s:
+            taken = s.scalar(select(func.count()).select_from(Case).where(Case.label == code, ~Case.deleted))
+            if taken:
+                raise StoreError(f"A case labelled {code!r} already exists; choose another case code.")
+            case = Case(
+                created_at=created, label=code, patient_id_hash=meta.patient_id_hash, study_uid=meta.study_uid,
+                series_uid=meta.series_uid, frame_of_reference_uid=meta.frame_of_reference_uid,
+                sop_class_uid=meta.sop_class_uid, sop_uids_json=json.dumps(sops),
+                input_sha256=input_sha256 or extract(a).input_sha256, input_kind=meta.kind,
+                n_slices=volume.shape[0], n_rows=volume.shape[1], n_cols=volume.shape[2],
+                geometry_json=json.dumps(geometry), meta_json=codec.dumps(meta_d), image_npz=blob,
+                image_sha256=codec.sha256_hex(blob), image_nbytes=len(blob), sex=sex, height_m=height_m,
+                weight_kg=weight_kg, age_years=None if age is None else float(age), deleted=False,
+            )
+            s.add(case)
+            s.flush()
+            with self._lock:
+                self._cache[case.image_sha256] = volume
+            an = self._add_analysis(s, case, a, int(slice_index), actor, l3_auto_index)
+            v = self._add_version(s, case, labels, parent=None, analysis_id=an.id, slice_index=int(slice_index),
+                                  author=actor, comment="automatic mask", source="auto")
+            self._audit(s, "create", actor, case.id, label=code, input_kind=meta.kind, shape=list(volume.shape),
+                        image_nbytes=len(blob))
+            self._audit(s, "analyse", actor, case.id, analysis_id=an.id, method=an.method, slice_index=an.slice_index,
+                        l3_overridden=an.l3_overridden, version=v.number, sma_cm2=v.sma_cm2)
+            case_id = case.id
+        log.info("created case %s (id %d)", code, case_id)
+        return self.get_case(case_id)
+
+    def get_case(self, case_id: int) -> CaseRecord:
+        with self._tx() as s:
+            c = self._case(s, case_id, allow_deleted=True)
+            latest = self._latest(s, case_id)
+            an = s.scalars(select(Analysis).where(Analysis.case_id == case_id).order_by(Analysis.id.desc())).first()
+            n = s.scalar(select(func.count()).select_from(MaskVersion).where(MaskVersion.case_id == case_id)) or 0
+            meta = json.loads(c.meta_json)
+            geo = json.loads(c.geometry_json)
+            sp = geo.get("spacing_mm") or [None, 0.0, 0.0]
+            return CaseRecord(
+                id=c.id, label=c.label, created_at=convert.utc(c.created_at), input_kind=c.input_kind,
+                input_sha256=c.input_sha256, patient_id_hash=c.patient_id_hash, study_uid=c.study_uid,
+                series_uid=c.series_uid, frame_of_reference_uid=c.frame_of_reference_uid,
+                sop_class_uid=c.sop_class_uid, n_sop_uids=len(json.loads(c.sop_uids_json)),
+                shape=(c.n_slices, c.n_rows, c.n_cols), spacing_mm=(sp[0], float(sp[1]), float(sp[2])),
+                image_sha256=c.image_sha256, sex=c.sex, height_m=c.height_m, weight_kg=c.weight_kg,
+                age_years=c.age_years, deleted=bool(c.deleted), deleted_reason=c.deleted_reason,
+                meta=meta, latest_analysis=convert.analysis_record(an) if an else None,
+                latest_version=self._version_rec(s, latest) if latest else None, n_versions=int(n),
+            )
+
+    def list_cases(self, include_deleted: bool = False) -> list[CaseSummary]:
+        with self._tx() as s:
+            q = select(Case).order_by(Case.id)
+            if not include_deleted:
+                q = q.where(~Case.deleted)
+            cases = list(s.scalars(q))
+            out = []
+            for c in cases:
+                vs = list(s.execute(select(MaskVersion.number, MaskVersion.sma_cm2, MaskVersion.source)
+                                    .where(MaskVersion.case_id == c.id).order_by(MaskVersion.number)))
+                last = vs[-1] if vs else None
+                out.append(CaseSummary(
+                    id=c.id, label=c.label, created_at=convert.utc(c.created_at), input_kind=c.input_kind,
+                    deleted=bool(c.deleted), n_versions=len(vs), latest_sma_cm2=last[1] if last else None,
+                    edited=bool(last and last[2] != "auto"), sex=c.sex, patient_id_hash=c.patient_id_hash,
+                ))
+            return out
+
+    def find_duplicates(self, patient_id_hash: str | None) -> list[CaseSummary]:
+        """Live cases whose salted patient-ID hash equals ``patient_id_hash`` (empty when it is None)."""
+        if not patient_id_hash:
+            return []
+        return [c for c in self.list_cases() if c.patient_id_hash == patient_id_hash]
+
+    def load_volume(self, case_id: int) -> Volume:
+        """The stored image copy, checksum-verified (a corrupt copy raises :class:`StoreError`)."""
+        with self._tx() as s:
+            return self._volume(self._case(s, case_id, allow_deleted=True))
+
+    def delete_case(self, case_id: int, *, actor: str, reason: str) -> None:
+        """Soft delete (kept in the database and the audit trail; hidden from lists and the cohort)."""
+        with self._tx() as s:
+            c = self._case(s, case_id)
+            c.deleted, c.deleted_at, c.deleted_reason = True, _now(), str(reason or "")
+            self._audit(s, "delete", actor, case_id, label=c.label, reason=str(reason or ""))
+
+    def purge_case(self, case_id: int, *, actor: str) -> None:
+        """Erase a deleted case's image copy and masks for good (the case row and audit trail remain)."""
+        with self._tx() as s:
+            c = self._case(s, case_id, allow_deleted=True)
+            if not c.deleted:
+                raise StoreError(f"Case {c.label} must be deleted before it can be purged.")
+            c.image_npz, c.image_sha256, c.image_nbytes, c.sop_uids_json = b"", "", 0, "[]"
+            for v in s.scalars(select(MaskVersion).where(MaskVersion.case_id == case_id)):
+                v.mask_zlib = b""
+            self._audit(s, "purge", actor, case_id, label=c.label)

@@ -1,0 +1,71 @@
+"""Shared fixtures for the store and export tests: small synthetic volumes with exactly known areas."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sarco_core.volume import SourceMeta, Volume
+
+ROWS, COLS = 40, 48
+SPACING = (3.0, 0.7, 0.9)  # slice, row, col (mm): anisotropic pixels on purpose
+
+
+def synthetic_volume(n_slices: int = 6, *, seed: int = 0, meta: SourceMeta | None = None) -> Volume:
+    """Air background, a fat ring (-100 HU), muscle block (50 HU) with some fatty (-60 HU) pixels."""
+    rng = np.random.default_rng(seed)
+    hu = np.full((n_slices, ROWS, COLS), -1000, np.int16)
+    hu[:, 4:36, 4:44] = -100  # subcutaneous fat
+    hu[:, 10:30, 10:38] = 50  # muscle compartment
+    noise = rng.random((n_slices, 20, 28)) < 0.1
+    hu[:, 10:30, 10:38][noise] = -60  # IMAT pixels inside the muscle compartment
+    return Volume.from_array(hu=hu, spacing_mm=SPACING, z0_mm=-120.0, meta=meta)
+
+
+def auto_labels() -> np.ndarray:
+    lab = np.zeros((ROWS, COLS), np.uint8)
+    lab[4:36, 4:44] = 2
+    lab[10:30, 10:38] = 1
+    return lab
+
+
+def expected_sma_cm2(volume: Volume, labels: np.ndarray, k: int) -> float:
+    """Direct numpy computation: muscle label within -29..150 HU times pixel area."""
+    hu = volume.hu[k]
+    n = int(((labels == 1) & (hu >= -29) & (hu <= 150)).sum())
+    return n * SPACING[1] * SPACING[2] / 100.0
+
+
+def _reset_pg(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from sarco_core.store.schema import Base
+
+    eng = create_engine(url)
+    with eng.begin() as c:
+        Base.metadata.drop_all(c)
+        c.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    eng.dispose()
+
+
+def backends() -> list[str]:
+    out = ["sqlite"]
+    if os.environ.get("SARCO_TEST_PG_URL"):
+        out.append("postgresql")
+    return out
+
+
+@pytest.fixture(params=backends())
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh empty database: SQLite in tmp_path, or the PostgreSQL of SARCO_TEST_PG_URL (wiped)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cases.db'}"
+    else:
+        url = os.environ["SARCO_TEST_PG_URL"]
+        _reset_pg(url)
+        yield url
+        _reset_pg(url)
