@@ -1,0 +1,236 @@
+"""The app's one doorway into ``sarco_core``: cached store, volumes and segmenter, plus thin wrappers.
+
+Caching: the store and the segmenter are process-wide (``st.cache_resource``: the model loads once per
+process); a case's volume is cached by (database URL, case id, image checksum) so browsing never re-reads
+the database; uploads are loaded once per file set (keyed by their SHA-256).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from sarco_core.volume import Volume
+
+log = logging.getLogger("sarco.app")
+
+
+# ---------------------------------------------------------------- store
+def db_url() -> str:
+    from sarco_core.store import default_db_url
+
+    return default_db_url()
+
+
+def db_url_display() -> str:
+    from sarco_core.store.db import redact_url
+
+    return redact_url(db_url())
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str) -> Any:
+    from sarco_core.store import Store
+
+    return Store.open(url)
+
+
+def _redact(url: str) -> str:
+    from sarco_core.store.db import redact_url
+
+    return redact_url(url)
+
+
+def store() -> Any:
+    """The process-wide :class:`sarco_core.store.Store` for ``$SARCO_DB_URL`` (opened and migrated once)."""
+    return _store(db_url())
+
+
+# ---------------------------------------------------------------- segmenter
+@st.cache_resource(show_spinner="Loading the segmentation model (once per server process)…")
+def segmenter(method: str | None = None) -> Any:
+    from sarco_core.segment import get_segmenter
+
+    seg = get_segmenter(method)
+    log.info("segmenter: %s %s", seg.method, getattr(seg.model, "name", ""))
+    return seg
+
+
+# ---------------------------------------------------------------- volumes
+def files_key(files: Sequence[tuple[str, bytes]]) -> str:
+    h = hashlib.sha256()
+    for name, data in sorted(files, key=lambda f: f[0]):
+        h.update(name.encode())
+        h.update(hashlib.sha256(data).digest())
+    return h.hexdigest()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _load_upload(key: str, _files: tuple[tuple[str, bytes], ...]) -> Volume:
+    from sarco_core.io import load
+
+    files = list(_files)
+    if len(files) == 1:
+        name, data = files[0]
+        return load([(name, data)])
+    return load(files)
+
+
+def load_upload(files: Sequence[tuple[str, bytes]]) -> Volume:
+    """Load an upload (list of (name, bytes)); raises :class:`~sarco_core.errors.SarcoError` on bad input."""
+    return _load_upload(files_key(files), tuple(files))
+
+
+@st.cache_resource(show_spinner="Opening the case…", max_entries=8)
+def _case_volume(url: str, case_id: int, image_sha256: str) -> Volume:
+    return _store(url).load_volume(case_id)
+
+
+def case_volume(case_id: int) -> Volume:
+    rec = store().get_case(case_id)
+    return _case_volume(db_url(), int(case_id), rec.image_sha256)
+
+
+# ---------------------------------------------------------------- analysis
+ProgressFn = Callable[[str, float], None]
+
+
+def run_analysis(
+    volume: Volume,
+    *,
+    height_m: float | None,
+    weight_kg: float | None,
+    sex: str | None,
+    rule: str | None,
+    slice_index: int | None = None,
+    progress: ProgressFn | None = None,
+) -> Any:
+    """Run L3 → segment → measure → classify with the cached segmenter; returns the AnalysisResult."""
+    from sarco_core.analyze import analyze
+
+    def _cb(*args: Any, **kwargs: Any) -> None:
+        if progress is None:
+            return
+        stage, frac = _parse_progress(args, kwargs)
+        progress(stage, frac)
+
+    return analyze(
+        volume,
+        height_m=height_m,
+        weight_kg=weight_kg,
+        sex=sex,
+        rule=rule,
+        slice_index=slice_index,
+        segmenter=segmenter(None),
+        progress=_cb,
+    )
+
+
+def _parse_progress(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, float]:
+    stage = kwargs.get("stage")
+    frac = kwargs.get("fraction")
+    for a in args:
+        if isinstance(a, str) and stage is None:
+            stage = a
+        elif isinstance(a, int | float) and frac is None:
+            frac = float(a)
+    return str(stage or ""), float(frac if frac is not None else 0.0)
+
+
+def labels_2d(result: Any) -> np.ndarray:
+    """The measured slice's label map from an AnalysisResult."""
+    for name in ("labels", "mask", "labels_2d"):
+        v = getattr(result, name, None)
+        if v is not None:
+            return np.asarray(v, dtype=np.uint8)
+    seg = getattr(result, "segmentation", None)
+    v = getattr(seg, "labels", None)
+    if v is not None:
+        return np.asarray(v, dtype=np.uint8)
+    raise AttributeError("analysis result carries no label map")
+
+
+def create_case(volume: Volume, result: Any, *, label: str, actor: str) -> int:
+    """Store the volume, its analysis and version 1 (automatic mask); returns the case id.
+
+    The label is made unique by a numeric suffix when a case of that name exists."""
+    from sarco_core.errors import StoreError
+
+    s = store()
+    d = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    l3 = d.get("l3") or {}
+    idx = int(l3.get("index") if l3.get("index") is not None else result.slice_index)
+    taken = {c.label for c in s.list_cases(include_deleted=False)}
+    code, n = label, 2
+    while code in taken:
+        code = f"{label} ({n})"
+        n += 1
+    for _ in range(3):
+        try:
+            rec = s.create_case(
+                volume,
+                analysis=result,
+                labels=labels_2d(result),
+                slice_index=idx,
+                actor=actor,
+                label=code,
+                l3_auto_index=l3.get("auto_index"),
+            )
+            return int(rec.id)
+        except StoreError as exc:
+            if "already exists" not in str(exc):
+                raise
+            code = f"{label} ({n})"
+            n += 1
+    raise StoreError(f"Could not find a free case label for {label!r}; rename the file and upload again.")
+
+
+def reanalyse_at(case_id: int, slice_index: int, *, actor: str, parent_version_id: int | None) -> Any:
+    """Re-segment and re-measure ``case_id`` at ``slice_index`` (L3 override) and record it as a new
+    analysis with its automatic mask (a new version). Returns the new version record."""
+    s = store()
+    case = s.get_case(case_id)
+    vol = case_volume(case_id)
+    prev = case.latest_analysis
+    rule = prev.rule if prev is not None else None
+    auto_idx = (
+        prev.l3_auto_index
+        if prev is not None and prev.l3_auto_index is not None
+        else (prev.slice_index if prev is not None else None)
+    )
+    result = run_analysis(
+        vol,
+        height_m=case.height_m,
+        weight_kg=case.weight_kg,
+        sex=case.sex,
+        rule=rule,
+        slice_index=int(slice_index),
+    )
+    return s.add_analysis(
+        case_id,
+        result,
+        labels_2d(result),
+        int(slice_index),
+        actor,
+        l3_auto_index=auto_idx,
+        parent_version_id=parent_version_id,
+        comment=f"L3 set by hand to slice {slice_index} (automatic choice: {auto_idx})",
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def _announced(url: str) -> bool:
+    msg = f"sarco: case database at {_redact(url)}"
+    log.warning(msg)
+    print(msg, flush=True)
+    return True
+
+
+def announce_db() -> None:
+    """Print the database URL once per process (server log) — the sidebar footer shows it too."""
+    _announced(db_url())

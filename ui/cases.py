@@ -1,0 +1,48 @@
+"""Case selection shared by all pages (sidebar picker) and the sidebar footer."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from sarco_core.errors import SarcoError
+from ui import backend, state
+
+
+def sidebar() -> None:
+    """Sidebar: who is working, which case is open, where the database is."""
+    state.init()
+    with st.sidebar:
+        st.text_input("Your name (stored with edits)", key=state.AUTHOR)
+        try:
+            summaries = [c for c in backend.store().list_cases() if not c.deleted]
+        except SarcoError as exc:
+            st.error(str(exc))
+            summaries = []
+        if summaries:
+            summaries = sorted(summaries, key=lambda c: -c.id)
+            ids = [c.id for c in summaries]
+            labels = {c.id: f"#{c.id} · {c.label}" + (" · edited" if c.edited else "") for c in summaries}
+            if state.case_id() not in ids:
+                st.session_state[state.CASE_ID] = ids[0]
+            st.selectbox(
+                "Open case",
+                ids,
+                format_func=lambda i: labels.get(i, f"#{i}"),
+                key=state.CASE_ID,
+                placeholder="Choose a case",
+                help="Every page works on this case.",
+            )
+        else:
+            st.caption("No cases yet — upload a scan.")
+        st.divider()
+        st.caption(f"Case database: `{backend.db_url_display()}`")
+        st.caption("For research use only — not a medical device.")
+
+
+def require_case(page: str) -> int | None:
+    cid = state.case_id()
+    if cid is None:
+        st.info("No case is open. Upload a scan on **Upload & analyse**, or choose a case in the sidebar.")
+        st.page_link("pages/upload.py", label="Go to Upload & analyse", icon="⬆️")
+        return None
+    return cid

@@ -1,0 +1,71 @@
+"""Per-case export buttons (files are built only when clicked) and their audit records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from ui import backend, state
+
+
+def _safe(label: str) -> str:
+    keep = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)
+    return keep.strip("_")[:60] or "case"
+
+
+def _builder(case_id: int, kind: str) -> Callable[[], bytes]:
+    def build() -> bytes:
+        from sarco_core import export
+
+        store = backend.store()
+        data: bytes = getattr(export, f"case_{kind}")(store, case_id, actor=state.author())
+        return data
+
+    return build
+
+
+def buttons(case_id: int) -> None:
+    """Download buttons: mask NIfTI, DICOM-SEG (DICOM input only), overlay PNG, PDF report."""
+    case: Any = backend.store().get_case(case_id)
+    v = case.latest_version
+    stem = f"{_safe(case.label)}_v{v.number if v else 0}"
+    st.markdown("**Downloads** (latest mask version)")
+    cols = st.columns(4)
+    cols[0].download_button(
+        "Mask (NIfTI)",
+        data=_builder(case_id, "nifti"),
+        file_name=f"{stem}_mask.nii.gz",
+        mime="application/gzip",
+        on_click="ignore",
+        use_container_width=True,
+        help="Label map on the image's own voxel grid: 1 muscle, 2 SAT, 3 VAT (measured slice only).",
+    )
+    cols[1].download_button(
+        "DICOM-SEG",
+        data=_builder(case_id, "dicom_seg"),
+        file_name=f"{stem}_seg.dcm",
+        mime="application/dicom",
+        on_click="ignore",
+        use_container_width=True,
+        disabled=not case.is_dicom,
+        help="Segmentation object referencing the source series (DICOM input only).",
+    )
+    cols[2].download_button(
+        "Overlay (PNG)",
+        data=_builder(case_id, "overlay_png"),
+        file_name=f"{stem}_overlay.png",
+        mime="image/png",
+        on_click="ignore",
+        use_container_width=True,
+    )
+    cols[3].download_button(
+        "Report (PDF)",
+        data=_builder(case_id, "report_pdf"),
+        file_name=f"{stem}_report.pdf",
+        mime="application/pdf",
+        on_click="ignore",
+        use_container_width=True,
+        help="One page: image, numbers, rule and citation, method/model, edited flag.",
+    )

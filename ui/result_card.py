@@ -1,0 +1,113 @@
+"""The result card of a case: overlay thumbnail, numbers, cited classification, confidence, QC flags,
+method/model — always for the case's latest mask version (automatic or edited, and it says which)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from sarco_core import cutoffs
+from ui import backend, exports
+from ui.render import AxialView, axial_image
+from ui.text import fmt, method_words, qc_words
+
+
+def classify_version(case: Any, version: Any, rule: str | None) -> cutoffs.Classification:
+    """Classification of one mask version with the case's patient data (recomputed after edits)."""
+    smi = cutoffs.smi_cm2_m2(version.sma_cm2, case.height_m)
+    return cutoffs.classify(
+        smi=smi,
+        muscle_hu=version.muscle_hu_mean,
+        sex=case.sex,
+        height_m=case.height_m,
+        weight_kg=case.weight_kg,
+        rule=rule,
+    )
+
+
+def _criterion_block(title: str, c: cutoffs.Criterion) -> None:
+    icon = {True: "🔴", False: "🟢", None: "⚪"}[c.value]
+    verdict = {True: "Low", False: "Not low", None: "Undetermined"}[c.value]
+    thr = f" (threshold {c.threshold:g})" if c.threshold is not None else ""
+    st.markdown(f"{icon} **{title}: {verdict}**{thr}  \n{c.note}")
+
+
+def render(case_id: int, *, thumbnail_px: int = 420, show_exports: bool = True) -> None:
+    store = backend.store()
+    case = store.get_case(case_id)
+    version = case.latest_version
+    analysis = case.latest_analysis
+    if version is None or analysis is None:
+        st.info("This case has no analysis yet.")
+        return
+    res: dict[str, Any] = analysis.result or {}
+    vol = backend.case_volume(case_id)
+    k = int(version.slice_index)
+    mask = store.get_mask(version.id)
+    sp = vol.spacing_mm
+    edited = version.source != "auto"
+    rule_key = analysis.rule or cutoffs.DEFAULT_RULE
+    try:
+        _, rule = cutoffs.get_rule(rule_key)
+    except Exception:
+        rule = cutoffs.RULES[cutoffs.DEFAULT_RULE]
+    cls = classify_version(case, version, rule_key)
+    smi = cutoffs.smi_cm2_m2(version.sma_cm2, case.height_m)
+
+    st.subheader(f"Result — case #{case.id}: {case.label}")
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        img = axial_image(
+            np.asarray(vol.hu[k]), mask, row_mm=sp.row, col_mm=sp.col, view=AxialView(display_px=thumbnail_px)
+        )
+        st.image(img, caption=f"Slice {k} (z = {fmt(version.z_mm, 1, 'mm')}) — red muscle, yellow SAT, cyan VAT")
+    with right:
+        a, b, c = st.columns(3)
+        a.metric("SMA", fmt(version.sma_cm2, 1, "cm²"), help="Skeletal muscle area: muscle label within −29..150 HU.")
+        b.metric("SMI", fmt(smi, 1, "cm²/m²"), help="SMA / height². Needs height.")
+        c.metric("Muscle HU", fmt(version.muscle_hu_mean, 1, "HU"), help="Mean attenuation of the SMA pixels.")
+        a, b, c = st.columns(3)
+        a.metric("IMAT", fmt(version.imat_cm2, 1, "cm²"), help="Intermuscular fat: muscle label within −190..−30 HU.")
+        b.metric("SAT", fmt(version.sat_cm2, 1, "cm²"), help="Subcutaneous fat within −190..−30 HU.")
+        c.metric("VAT", fmt(version.vat_cm2, 1, "cm²"), help="Visceral fat within −150..−50 HU.")
+        st.markdown(f"**Classification — {rule.name}**")
+        _criterion_block("Low SMI (CT-defined)", cls.low_smi)
+        _criterion_block("Low muscle attenuation (CT-defined)", cls.low_muscle_hu)
+        st.caption(f"{rule.citation} Population: {rule.population}.")
+
+    seg = res.get("segmentation") or {}
+    l3 = res.get("l3") or {}
+    conf = analysis.confidence if analysis.confidence is not None else res.get("confidence")
+    mask_how = (
+        f"version {version.number}, {'hand-edited' if version.source == 'edit' else version.source} by {version.author}"
+        if edited
+        else f"version {version.number}, automatic"
+    )
+    made_by = method_words(analysis.method or seg.get("method"), seg.get("model"))
+    if analysis.l3_overridden:
+        auto_txt = f"; automatic choice was {analysis.l3_auto_index}" if analysis.l3_auto_index is not None else ""
+        l3_txt = f" (set by hand{auto_txt})"
+    else:
+        l3c = l3.get("confidence")
+        l3_txt = (
+            f" ({l3.get('method') or 'automatic'}, confidence {fmt(l3c * 100, 0, '%') if l3c is not None else '—'})"
+        )
+    st.markdown(
+        f"**Mask:** {mask_how} · **made by:** {made_by}  \n"
+        f"**L3 slice:** {k}{l3_txt}"
+        f" · **overall confidence:** {fmt(conf * 100, 0, '%') if conf is not None else '—'}"
+        f" · **patient data:** height {fmt(case.height_m, 2, 'm')}, weight {fmt(case.weight_kg, 1, 'kg')},"
+        f" sex {case.sex or '—'}"
+    )
+    flags = list(analysis.qc_flags or ())
+    if edited and "edited" not in flags:
+        flags.append("edited")
+    if flags:
+        st.warning("**Please check:**\n" + "\n".join(f"- {qc_words(f)}" for f in flags))
+    else:
+        st.success("No quality-control flags.")
+    st.caption("For research use only — not a medical device, not for clinical diagnosis.")
+    if show_exports:
+        exports.buttons(case_id)

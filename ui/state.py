@@ -1,0 +1,54 @@
+"""Session-state keys and small accessors shared by the pages."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import streamlit as st
+
+CASE_ID = "case_id"  # the case every page works on
+AUTHOR = "author"  # who is editing (free text, stored with each saved version)
+LAST_RESULT = "last_result"  # case id whose result card the Upload page shows
+EDIT = "edit_state"  # {case_id: EditSession}
+FLASH = "flash"  # one-shot messages shown on the next run
+
+
+def default_author() -> str:
+    return os.environ.get("SARCO_AUTHOR") or os.environ.get("USER") or "anonymous"
+
+
+def init() -> None:
+    st.session_state.setdefault(AUTHOR, default_author())
+    st.session_state.setdefault(EDIT, {})
+    st.session_state.setdefault(FLASH, [])
+
+
+def case_id() -> int | None:
+    v = st.session_state.get(CASE_ID)
+    return int(v) if v is not None else None
+
+
+def set_case(cid: int | None) -> None:
+    st.session_state[CASE_ID] = cid
+
+
+def author() -> str:
+    a = str(st.session_state.get(AUTHOR) or "").strip()
+    return a or default_author()
+
+
+def flash(kind: str, text: str) -> None:
+    """Queue a message (kind = success | info | warning | error) for the next run."""
+    st.session_state.setdefault(FLASH, []).append((kind, text))
+
+
+def show_flashes() -> None:
+    msgs: list[tuple[str, str]] = st.session_state.get(FLASH, [])
+    for kind, text in msgs:
+        getattr(st, kind, st.info)(text)
+    st.session_state[FLASH] = []
+
+
+def get(key: str, default: Any = None) -> Any:
+    return st.session_state.get(key, default)

@@ -1,0 +1,260 @@
+"""Upload & analyse page: file upload → header read → patient data → load → L3 → segment → measure →
+classify → saved as a new case (version 1 = the automatic mask) → result card.
+
+The work is done by :func:`analyse_files`, which takes ``(name, bytes)`` pairs, so tests can call it
+without a browser (AppTest can also fill the uploader with ``at.file_uploader[0].set_value``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from sarco_core import cutoffs
+from sarco_core.errors import SarcoError
+from sarco_core.volume import Volume
+from ui import backend, result_card, state
+
+UPLOAD_KEY = "upload_files"
+_LOADED = "upload_loaded_key"
+
+
+@dataclass(frozen=True)
+class PatientInputs:
+    """What the user entered (None = not given); ``*_source`` says where a value came from."""
+
+    height_m: float | None
+    weight_kg: float | None
+    sex: str | None
+    rule: str
+    height_source: str = "missing"
+    weight_source: str = "missing"
+    sex_source: str = "missing"
+
+
+def case_label(files: Sequence[tuple[str, bytes]], volume: Volume) -> str:
+    """A short, non-identifying label: the uploaded file name (or the first of several) and the size."""
+    name = files[0][0] if files else "upload"
+    base = name.rsplit("/", 1)[-1]
+    if len(files) > 1:
+        base = f"{base} (+{len(files) - 1} files)"
+    return f"{base} · {volume.n_slices} slice{'s' if volume.n_slices != 1 else ''}"[:120]
+
+
+def analyse_files(
+    files: Sequence[tuple[str, bytes]],
+    inputs: PatientInputs,
+    progress: Callable[[str, float], None] | None = None,
+) -> int:
+    """Load, analyse and store an upload; returns the new case id. Raises SarcoError on bad input."""
+    p = progress or (lambda _s, _f: None)
+    p("Reading the scan", 0.05)
+    volume = backend.load_upload(files)
+    p("Finding L3", 0.15)
+
+    def staged(stage: str, frac: float) -> None:
+        p(_stage_words(stage), 0.15 + 0.75 * max(0.0, min(1.0, frac)))
+
+    # Values prefilled from the header and left unchanged are passed as None so the analysis records
+    # their source as the DICOM header.
+    result = backend.run_analysis(
+        volume,
+        height_m=None if inputs.height_source == "dicom" else inputs.height_m,
+        weight_kg=None if inputs.weight_source == "dicom" else inputs.weight_kg,
+        sex=None if inputs.sex_source == "dicom" else inputs.sex,
+        rule=inputs.rule,
+        progress=staged,
+    )
+    p("Saving the case", 0.93)
+    case_id = backend.create_case(volume, result, label=case_label(files, volume), actor=state.author())
+    p("Done", 1.0)
+    return case_id
+
+
+def _stage_words(stage: str) -> str:
+    s = stage.lower()
+    if "l3" in s or "level" in s:
+        return "Finding L3"
+    if "seg" in s:
+        return "Segmenting muscle and fat"
+    if "meas" in s or "class" in s:
+        return "Measuring and classifying"
+    return stage.capitalize() if stage else "Working"
+
+
+def _prefill(volume: Volume, key: str) -> None:
+    """Put header values into the inputs once per new upload."""
+    if st.session_state.get(_LOADED) == key:
+        return
+    m = volume.meta
+    st.session_state[_LOADED] = key
+    st.session_state["in_height"] = m.patient_height_m if m.patient_height_m else None
+    st.session_state["in_weight"] = m.patient_weight_kg if m.patient_weight_kg else None
+    st.session_state["in_sex"] = m.patient_sex if m.patient_sex in ("F", "M") else "not given"
+    st.session_state["hdr"] = {
+        "height": m.patient_height_m or None,
+        "weight": m.patient_weight_kg or None,
+        "sex": m.patient_sex if m.patient_sex in ("F", "M") else None,
+    }
+
+
+def _source(name: str, value: Any) -> str:
+    hdr = st.session_state.get("hdr", {}).get(name)
+    if value is None:
+        return "missing"
+    if hdr is not None and value == hdr:
+        return "dicom"
+    return "argument"
+
+
+def _scan_summary(volume: Volume) -> None:
+    m = volume.meta
+    sp = volume.spacing_mm
+    kind = {
+        "dicom-series": "DICOM series",
+        "dicom-slice": "single DICOM slice",
+        "dicom-multiframe": "enhanced multi-frame DICOM",
+        "nifti": "NIfTI",
+    }.get(m.kind, m.kind)
+    bits = [
+        kind,
+        f"{volume.n_slices} slice{'s' if volume.n_slices != 1 else ''} of {volume.shape[1]}×{volume.shape[2]}",
+        f"pixels {sp.row:.3f} × {sp.col:.3f} mm",
+    ]
+    if sp.slice and volume.n_slices > 1:
+        bits.append(f"slice spacing {sp.slice:.2f} mm")
+    if m.manufacturer:
+        bits.append(m.manufacturer)
+    if m.kvp:
+        bits.append(f"{m.kvp:g} kVp")
+    if m.contrast_agent:
+        bits.append(f"contrast: {m.contrast_agent}")
+    st.success("Scan read: " + " · ".join(bits))
+    for w in volume.warnings:
+        st.warning(w)
+
+
+def page() -> None:
+    st.title("Upload & analyse")
+    st.markdown(
+        "Upload one CT scan: a **.zip of a DICOM series**, several **.dcm** files of one series, a **single "
+        "axial slice** at L3, or a **NIfTI** volume (.nii / .nii.gz). The app finds L3, outlines skeletal "
+        "muscle and fat, and measures them. Images are stored de-identified in the case database."
+    )
+    uploaded = st.file_uploader(
+        "CT scan",
+        accept_multiple_files=True,
+        key=UPLOAD_KEY,
+        help="Up to 1 GB. Patient name, ID and birth date are never stored.",
+    )
+    files = [(f.name, f.getvalue()) for f in uploaded or []]
+    volume: Volume | None = None
+    if files:
+        try:
+            with st.spinner("Reading the scan…"):
+                volume = backend.load_upload(files)
+        except SarcoError as exc:
+            st.error(f"**This upload cannot be used.** {exc}")
+        else:
+            _prefill(volume, backend.files_key(files))
+            _scan_summary(volume)
+
+    inputs, errors = patient_form(disabled=volume is None)
+    go = st.button("Analyse", type="primary", disabled=volume is None or bool(errors), key="analyse_btn")
+    if go and volume is not None:
+        bar = st.progress(0.0, text="Starting…")
+        try:
+            cid = analyse_files(files, inputs, progress=lambda s, f: bar.progress(min(1.0, f), text=s))
+        except SarcoError as exc:
+            bar.empty()
+            st.error(f"**The analysis stopped.** {exc}")
+        else:
+            state.set_case(cid)
+            st.session_state[state.LAST_RESULT] = cid
+            st.rerun()
+
+    cid = st.session_state.get(state.LAST_RESULT)
+    if cid is not None and cid == state.case_id():
+        st.divider()
+        result_card.render(int(cid))
+
+
+def patient_form(disabled: bool) -> tuple[PatientInputs, list[str]]:
+    """Height / weight / sex / rule with inline validation; returns inputs and error messages."""
+    st.subheader("Patient data (optional)")
+    hdr = st.session_state.get("hdr", {})
+    c1, c2, c3, c4 = st.columns(4)
+    with c1:
+        h = st.number_input(
+            "Height (m)",
+            min_value=0.0,
+            max_value=300.0,
+            value=None,
+            step=0.01,
+            format="%.2f",
+            key="in_height",
+            disabled=disabled,
+            help="In metres, e.g. 1.72. Needed for SMI.",
+        )
+    with c2:
+        w = st.number_input(
+            "Weight (kg)",
+            min_value=0.0,
+            max_value=1000.0,
+            value=None,
+            step=0.5,
+            format="%.1f",
+            key="in_weight",
+            disabled=disabled,
+            help="Needed by rules that depend on BMI (Martin 2013).",
+        )
+    with c3:
+        sex_opt = st.selectbox(
+            "Sex",
+            ["not given", "F", "M"],
+            key="in_sex",
+            disabled=disabled,
+            help="Cutoffs differ by sex; without it the classification is undetermined.",
+        )
+    with c4:
+        keys = list(cutoffs.RULES)
+        rule = st.selectbox(
+            "Cutoff rule",
+            keys,
+            index=keys.index(cutoffs.DEFAULT_RULE),
+            format_func=lambda k: cutoffs.RULES[k].name,
+            key="in_rule",
+            disabled=disabled,
+        )
+    errors: list[str] = []
+    for fn, v in ((cutoffs.validate_height_m, h), (cutoffs.validate_weight_kg, w)):
+        try:
+            fn(v)
+        except SarcoError as exc:
+            errors.append(str(exc))
+    for e in errors:
+        st.error(e)
+    sex = None if sex_opt == "not given" else sex_opt
+    src = []
+    for name, v in (("height", h), ("weight", w), ("sex", sex)):
+        s = _source(name, v)
+        src.append(f"{name}: " + {"dicom": "from the DICOM header", "argument": "entered", "missing": "not given"}[s])
+    if hdr:
+        st.caption(" · ".join(src))
+    r = cutoffs.RULES[rule]
+    st.caption(f"**{r.name}** — {r.population}. {r.citation}")
+    return (
+        PatientInputs(
+            height_m=h,
+            weight_kg=w,
+            sex=sex,
+            rule=rule,
+            height_source=_source("height", h),
+            weight_source=_source("weight", w),
+            sex_source=_source("sex", sex),
+        ),
+        errors,
+    )
