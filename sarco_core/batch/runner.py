@@ -1,0 +1,243 @@
+"""Run ``analyze`` over a cohort on Dask, resumably, with progress, into a CSV and the app's database.
+
+Cases run on Dask workers (a ``LocalCluster`` of single-threaded processes by default, or an existing
+scheduler). The client is the single writer: it writes each finished case's JSON atomically into
+``<out>.parts/``, stores ok cases in the database, and rebuilds the CSV from the parts at the end
+(also when interrupted).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from sarco_core.batch.cases import BatchCase, cohort
+from sarco_core.batch.table import CaseRecord, parts_dir, read_part, write_csv, write_part
+from sarco_core.batch.worker import CaseOutcome, CaseSettings, run_case
+from sarco_core.errors import SarcoError, StoreError
+
+
+def available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How to run a batch. ``workers=0`` runs every case in this process (no Dask; for debugging)."""
+
+    workers: int | None = None  # LocalCluster processes; None = the cores available
+    scheduler: str | None = None  # address of an existing Dask scheduler (workers is then ignored)
+    method: str | None = None
+    rule: str | None = None
+    threads: int = 1  # torch / ONNX Runtime threads per worker
+    store: bool = True  # also save ok cases in the app's database
+    store_url: str | None = None  # None = SARCO_DB_URL or the default database
+    retry_errors: bool = False  # re-run cases whose stored result is an error
+    actor: str = "sarco batch"
+
+
+@dataclass
+class BatchSummary:
+    out_csv: Path
+    parts: Path
+    n_cases: int = 0
+    n_ok: int = 0
+    n_error: int = 0
+    n_skipped: int = 0  # finished in an earlier run
+    n_stored: int = 0
+    elapsed_s: float = 0.0
+    columns: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+ProgressFn = Callable[[int, int, CaseRecord], None]
+
+
+class Progress:
+    """A dependency-free progress line on stderr (one line per case when stderr is not a terminal)."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, done: int = 0) -> None:
+        self.total, self.done, self.start = total, done, time.perf_counter()
+        self.n_ok = self.n_err = 0
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def __call__(self, done: int, total: int, rec: CaseRecord) -> None:
+        self.done = done
+        self.n_ok += rec.status == "ok"
+        self.n_err += rec.status == "error"
+        el = time.perf_counter() - self.start
+        run = self.n_ok + self.n_err
+        eta = el / run * (total - done) if run else 0.0
+        msg = (f"[{done:>{len(str(total))}}/{total}] {100 * done / max(total, 1):3.0f}%  ok {self.n_ok}  "
+               f"error {self.n_err}  {_hms(el)} elapsed, ~{_hms(eta)} left  {rec.case_id}: {rec.status}")
+        if self.tty:
+            self.stream.write("\r\033[K" + msg + ("\n" if done == total else ""))
+        else:
+            self.stream.write(msg + "\n")
+        self.stream.flush()
+
+
+def _hms(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+@contextmanager
+def dask_client(options: BatchOptions) -> Iterator[Any]:
+    """A ``distributed.Client``: to ``options.scheduler``, or to a new LocalCluster of single-threaded workers."""
+    from distributed import Client, LocalCluster
+
+    if options.scheduler:
+        try:
+            client = Client(options.scheduler, timeout="30s")
+        except (OSError, TimeoutError) as exc:
+            raise SarcoError(
+                f"Cannot reach the Dask scheduler at {options.scheduler} ({exc}). Start it with `dask scheduler` "
+                "and its workers with `dask worker ADDRESS`, or leave out --scheduler to run on this machine."
+            ) from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    n = options.workers or available_cores()
+    env = {"SARCO_THREADS": str(options.threads), "OMP_NUM_THREADS": str(options.threads),
+           "MKL_NUM_THREADS": str(options.threads)}
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR, env=env)
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def _outcomes_local(todo: list[BatchCase], settings: CaseSettings) -> Iterator[tuple[BatchCase, CaseOutcome]]:
+    for case in todo:
+        yield case, run_case(case, settings)
+
+
+def _outcomes_dask(todo: list[BatchCase], settings: CaseSettings, client: Any,
+                   window: int) -> Iterator[tuple[BatchCase, CaseOutcome]]:
+    """Submit at most ``window`` cases at a time (bounded memory) and yield them as they finish."""
+    from distributed import as_completed
+
+    pending = list(reversed(todo))
+    by_key: dict[str, BatchCase] = {}
+    ac = as_completed()
+
+    def submit_one() -> None:
+        case = pending.pop()
+        fut = client.submit(run_case, case, settings, pure=False, key=f"sarco-case-{case.case_id}-{time.time_ns()}")
+        by_key[fut.key] = case
+        ac.add(fut)
+
+    for _ in range(min(window, len(pending))):
+        submit_one()
+    for fut in ac:
+        case = by_key.pop(fut.key)
+        try:
+            out = fut.result()
+        except Exception as exc:  # the worker died (memory, crash) or the task could not run
+            out = CaseOutcome(case_id=case.case_id, status="error", elapsed_s=0.0, worker="", analysis=None,
+                              error=f"worker failed: {type(exc).__name__}: {exc} (out of memory or crash; "
+                                    "try fewer workers per machine)")
+        fut.release()
+        if pending:
+            submit_one()
+        yield case, out
+
+
+def _is_finished(rec: CaseRecord | None, fp: str, options: BatchOptions) -> bool:
+    if rec is None or rec.fingerprint != fp:
+        return False
+    if rec.status == "error":
+        return not options.retry_errors
+    return not options.store or rec.store_case_id is not None
+
+
+def _open_store(options: BatchOptions) -> Any:
+    from sarco_core.store import Store
+
+    if options.store_url:
+        return Store.open(options.store_url)
+    from sarco_core.store.db import default_db_url
+
+    return Store.open(default_db_url())
+
+
+def _store_case(store: Any, case: BatchCase, out: CaseOutcome, actor: str) -> int:
+    if out.volume is None or out.labels is None or out.analysis is None:
+        raise StoreError("the worker returned no image or labels to store")
+    rec = store.create_case(out.volume, analysis=out.analysis, labels=out.labels, slice_index=out.slice_index,
+                            actor=actor, label=case.case_id)
+    return int(getattr(rec, "id", rec))
+
+
+def run_batch(input_dir: Path | str | None, out_csv: Path | str, *, manifest: Path | str | None = None,
+              options: BatchOptions = BatchOptions(), progress: ProgressFn | None = None) -> BatchSummary:
+    """Analyse every case of the cohort (see :func:`sarco_core.batch.cases.cohort`) and write ``out_csv``.
+
+    Cases finished by an earlier run with the same input, patient data and settings are skipped.
+    Returns counts; per-case errors are in the CSV's ``status``/``error`` columns, never raised.
+    """
+    t0 = time.perf_counter()
+    out_csv = Path(out_csv)
+    in_dir = Path(input_dir) if input_dir is not None else None
+    cases, warnings = cohort(in_dir, Path(manifest) if manifest else None)
+    parts = parts_dir(out_csv)
+    parts.mkdir(parents=True, exist_ok=True)
+    settings = CaseSettings(method=options.method, rule=options.rule, threads=options.threads,
+                            keep_for_store=options.store)
+    summary = BatchSummary(out_csv=out_csv, parts=parts, n_cases=len(cases), warnings=warnings)
+    fps = {c.case_id: c.fingerprint(settings.key()) for c in cases}
+    todo = [c for c in cases if not _is_finished(read_part(parts, c.case_id), fps[c.case_id], options)]
+    summary.n_skipped = len(cases) - len(todo)
+    store = _open_store(options) if (options.store and todo) else None
+    done = summary.n_skipped
+    try:
+        with ExitStack() as stack:
+            if not todo:
+                outcomes: Iterator[tuple[BatchCase, CaseOutcome]] = iter(())
+            elif options.workers == 0 and not options.scheduler:
+                outcomes = _outcomes_local(todo, settings)
+            else:
+                client = stack.enter_context(dask_client(options))
+                window = 2 * max(1, sum(client.nthreads().values()))
+                outcomes = _outcomes_dask(todo, settings, client, window)
+            for case, out in outcomes:
+                rec = CaseRecord(case_id=case.case_id, path=case.path, status=out.status, error=out.error,
+                                 fingerprint=fps[case.case_id], analysis=out.analysis,
+                                 manifest={"height_m": case.height_m, "weight_kg": case.weight_kg,
+                                           "sex": case.sex},
+                                 elapsed_s=out.elapsed_s, worker=out.worker)
+                if store is not None and out.status == "ok":
+                    try:
+                        rec.store_case_id = _store_case(store, case, out, options.actor)
+                        summary.n_stored += 1
+                    except Exception as exc:
+                        rec.error = f"analysed, but not saved to the database: {type(exc).__name__}: {exc}"
+                write_part(parts, rec)
+                done += 1
+                if progress is not None:
+                    progress(done, len(cases), rec)
+    finally:
+        records = [r for r in (read_part(parts, c.case_id) for c in cases)
+                   if r is not None and r.fingerprint == fps[r.case_id]]
+        summary.columns = write_csv(out_csv, records)
+        summary.n_ok = sum(r.status == "ok" for r in records)
+        summary.n_error = sum(r.status == "error" for r in records)
+        summary.elapsed_s = time.perf_counter() - t0
+    return summary
