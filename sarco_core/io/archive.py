@@ -151,7 +151,8 @@ def load_zip(src: str | Path | bytes, *, require_axial: bool = True, max_bytes: 
         vol = dicom.load_dicom(others, require_axial=require_axial)
     except dicom.NoDicomFoundError:
         raise ArchiveError(
-            f"None of the {len(others)} file(s) in the archive is a DICOM image (e.g. '{others[0][0]}'). "
+            f"The archive holds no DICOM images: none of its {len(others)} file(s) could be read as DICOM "
+            f"(e.g. '{others[0][0]}'). "
             "Zip the folder that holds the CT's DICOM files."
         ) from None
     return _with_warnings(vol, extra)

@@ -170,7 +170,9 @@ def _check_regular(d: np.ndarray, normal: np.ndarray, orientation: str) -> None:
     if len(d) < 2:
         return
     diffs = np.diff(d)
-    expected = float(np.median(diffs))
+    # the most common step (ties: the smaller) is the intended spacing; a median is misled by large gaps
+    vals, counts = np.unique(np.round(diffs, 2), return_counts=True)
+    expected = float(np.median(diffs[np.abs(diffs - vals[np.argmax(counts)]) <= 0.011]))
     tol = max(0.02, 0.01 * expected)
     problems = []
     for i, step in enumerate(diffs):

@@ -130,6 +130,11 @@ def save_dataset(ds: Dataset, path: Path, transfer_syntax: str = "explicit-le") 
     if transfer_syntax not in TRANSFER_SYNTAXES:
         raise ValueError(f"transfer_syntax must be one of {sorted(TRANSFER_SYNTAXES)}, not {transfer_syntax!r}")
     if transfer_syntax == "jpeg2000-lossless":
+        if min(int(ds.Rows), int(ds.Columns)) < 32:
+            raise ValueError(
+                f"JPEG 2000 encoding (pylibjpeg-openjpeg, 6 wavelet levels) needs images of at least 32x32 pixels, "
+                f"not {ds.Rows}x{ds.Columns}; use transfer_syntax='explicit-le' for smaller images"
+            )
         ds.compress(JPEG2000Lossless, encoding_plugin="pylibjpeg", generate_instance_uid=False)
     ds.save_as(path, enforce_file_format=True)
     return path
