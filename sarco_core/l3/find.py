@@ -1,0 +1,233 @@
+"""``find_l3``: choose the L3 mid-body slice of a CT volume, or judge a single user-chosen slice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from sarco_core.errors import GridMismatchError, L3NotFoundError
+from sarco_core.l3 import levels as lv
+from sarco_core.l3.result import Candidate, L3Result, Level
+from sarco_core.l3.spine import SpineFeatures, reduce, spine_features
+from sarco_core.volume import Volume
+
+MIN_EXTENT_MM = 60.0
+CONF_AGREE, CONF_SACRUM_ONLY, CONF_RIBS_ONLY, CONF_DISAGREE, CONF_WINDOW = 0.92, 0.72, 0.65, 0.45, 0.3
+_UP = ["L3", "L2", "L1"] + [f"T{i}" for i in range(12, 0, -1)]
+_DOWN = ["L4", "L5"]
+
+
+@dataclass(frozen=True)
+class SliceLook:
+    """How lumbar one axial slice looks: a score in [0, 1], a verdict and the reasons."""
+
+    score: float
+    lumbar: bool
+    warnings: tuple[str, ...]
+
+
+def _features(volume: Volume) -> SpineFeatures:
+    sp = volume.spacing_mm
+    g = reduce(volume.hu, volume.z_mm, sp.row, sp.col, sp.slice)
+    return spine_features(g)
+
+
+def assess_slice(volume: Volume, index: int) -> SliceLook:
+    """Judge whether canonical slice ``index`` looks like a lumbar level (no lungs, spine present, no pelvis)."""
+    f = _features(volume.select([index]))
+    where = f"Slice {index} (z {float(volume.z_mm[index]):.1f} mm)"
+    if f.lung_mm2[0] >= lv.LUNG_MM2:
+        return SliceLook(0.1, False, (
+            f"{where} does not look lumbar: lungs are in view ({f.lung_mm2[0] / 100:.0f} cm² of air beside the "
+            "spine), so it is a chest level, not L3. Choose a slice at the third lumbar vertebra.",
+        ))
+    if not f.found[0]:
+        return SliceLook(0.3, False, (
+            f"{where}: no vertebral body was found, so the level cannot be checked. Make sure it is an axial "
+            "abdominal slice at L3.",
+        ))
+    if f.joined_mm[0] >= lv.SI_REACH_MM:
+        return SliceLook(0.2, False, (
+            f"{where} does not look lumbar: the sacrum and iliac bones are joined (sacro-iliac level, below L5).",
+        ))
+    if f.lateral_mm2[0] >= 4 * lv.LAT_FREE_MM2:
+        return SliceLook(0.6, True, (
+            f"{where}: bone beside the spine (lower ribs or iliac wings) suggests L1-L2 or L4-L5 rather than L3; "
+            "check the level.",
+        ))
+    return SliceLook(0.85, True, ())
+
+
+def _mid(discs: np.ndarray, lo: int) -> float:
+    return float((discs[lo] + discs[lo + 1]) / 2.0)
+
+
+def _levels(discs: np.ndarray, lo: int, with_s1: bool, z_min: float) -> list[Level]:
+    out = []
+    for i in range(discs.size - 1):
+        if not lv.interval_ok(discs, i):
+            continue
+        p = i - lo
+        if 0 <= p < len(_UP):
+            out.append(Level(_UP[p], float(discs[i]), float(discs[i + 1])))
+        elif -len(_DOWN) <= p < 0:
+            out.append(Level(_DOWN[-p - 1], float(discs[i]), float(discs[i + 1])))
+    if with_s1 and lo - 2 >= 0:
+        top = float(discs[lo - 2])
+        out.append(Level("S1", max(z_min, top - 30.0), top))
+    return sorted(out, key=lambda x: x.z_lo_mm)
+
+
+def _not_found(volume: Volume, a: lv.Analysis) -> L3NotFoundError:
+    z0, z1 = float(volume.z_mm[0]), float(volume.z_mm[-1])
+    span = f"z {z0:.0f}..{z1:.0f} mm"
+    if a.ribs is not None and a.ribs.l3_lo is None:
+        return L3NotFoundError(
+            f"This series ({span}) does not reach L3: the lowest rib-bearing vertebra (T12, z "
+            f"{a.rib_head_z:.0f} mm) lies less than three vertebrae above its lower end. Load a series that "
+            "covers the abdomen down to the iliac crests, or pick the slice yourself."
+        )
+    if a.lungs_low_z is not None and a.gap is None:
+        return L3NotFoundError(
+            f"This series ({span}) shows the chest (lungs down to z {a.lungs_low_z:.0f} mm) and no lumbar "
+            "spine below the ribs: it does not reach L3. Load an abdominal or chest-abdomen-pelvis series."
+        )
+    return L3NotFoundError(
+        f"No lumbar spine could be identified in this series ({span}): neither the sacrum nor the lowest ribs "
+        "were found. Check that it is an axial abdominal CT, or pick the L3 slice yourself (--slice K)."
+    )
+
+
+def _auto(volume: Volume) -> L3Result:
+    extent = float(volume.z_mm[-1] - volume.z_mm[0])
+    if extent < MIN_EXTENT_MM:
+        raise L3NotFoundError(
+            f"The series covers only {extent:.0f} mm along z, too little to count vertebrae (needs >= "
+            f"{MIN_EXTENT_MM:.0f} mm). Pick the L3 slice yourself (--slice K), or load the whole series."
+        )
+    f = _features(volume)
+    a = lv.analyse(f)
+    d = a.discs_z
+    warnings: list[str] = list(a.notes)
+    found: dict[str, int] = {}
+    for c in (a.sacrum, a.ribs):
+        if c is not None and c.l3_lo is not None and lv.interval_ok(d, c.l3_lo):
+            found[c.name] = c.l3_lo
+    if a.sacrum is None:
+        warnings.append("The sacrum (sacro-iliac joints) was not found: the pelvis may be outside the series.")
+    if a.ribs is None:
+        warnings.append("The lowest ribs were not found: the lower thorax may be outside the series.")
+    alt: int | None = None
+    if "sacrum" in found and "ribs" in found:
+        lo = found["sacrum"]
+        if found["ribs"] == lo:
+            conf, how = CONF_AGREE, "sacrum and ribs agree"
+        else:
+            alt = found["ribs"]
+            conf, how = CONF_DISAGREE, "counts disagree"
+            extra = alt - lo
+            why = "6 lumbar-type vertebrae or a missed 12th rib" if extra > 0 else "4 lumbar-type vertebrae or a lumbar rib"
+            warnings.append(
+                f"Counting up from the sacrum and down from the last rib disagree by {abs(extra)} level(s) "
+                f"({why}"
+                "; a transitional vertebra is likely). The sacrum count is used; the rib count is the second candidate."
+            )
+    elif found:
+        name, lo = next(iter(found.items()))
+        conf = CONF_SACRUM_ONLY if name == "sacrum" else CONF_RIBS_ONLY
+        how = f"{name} only"
+        warnings.append(f"L3 was counted from the {'sacrum' if name == 'sacrum' else 'last rib (T12)'} only, "
+                        "without a second count to confirm it.")
+    elif a.gap is not None and d.size >= 2:
+        centre = (a.gap[0] + a.gap[1]) / 2.0
+        lo = int(np.clip(np.searchsorted(d, centre) - 1, 0, d.size - 2))
+        conf, how = CONF_WINDOW, "lumbar window"
+        warnings.append("Neither the sacrum nor the ribs could be counted; L3 was estimated as the vertebra in the "
+                        "middle of the rib- and pelvis-free lumbar window. Check the level.")
+    else:
+        raise _not_found(volume, a)
+    # plausibility: neighbouring vertebrae and the lumbar window
+    for nb in (lo - 1, lo + 1):
+        if nb >= 0 and nb + 1 < d.size and not lv.interval_ok(d, nb):
+            conf *= 0.85
+            warnings.append("Irregular disc spacing next to L3 (a disc may have been missed or added).")
+            break
+    z_l3 = _mid(d, lo)
+    if a.gap is not None and not (a.gap[0] - 25.0 <= z_l3 <= a.gap[1] + 25.0):
+        conf *= 0.8
+        warnings.append("The chosen L3 lies outside the rib- and pelvis-free lumbar window; check the level.")
+    idx = volume.index_of_z(z_l3)
+    cands = [Candidate(idx, float(volume.z_mm[idx]), conf, how)]
+    rest = 1.0 - conf
+    if alt is not None and lv.interval_ok(d, alt):
+        za = _mid(d, alt)
+        ia = volume.index_of_z(za)
+        cands.append(Candidate(ia, float(volume.z_mm[ia]), 0.8 * rest, "ribs"))
+        rest *= 0.2
+    for nb, name in ((lo + 1, "L2"), (lo - 1, "L4")):
+        if nb >= 0 and lv.interval_ok(d, nb) and nb != alt:
+            zn = _mid(d, nb)
+            i_n = volume.index_of_z(zn)
+            cands.append(Candidate(i_n, float(volume.z_mm[i_n]), rest / 2.0, f"neighbour {name}"))
+    cands.sort(key=lambda c: -c.score)
+    counts = {k: volume.index_of_z(_mid(d, v)) for k, v in found.items()}
+    levels = _levels(d, lo, with_s1=a.sacrum is not None and found.get("sacrum") == lo, z_min=float(volume.z_mm[0]))
+    return L3Result(
+        index=idx, z_mm=float(volume.z_mm[idx]), confidence=float(round(conf, 3)), method="spine-count",
+        candidates=cands, levels=levels, warnings=warnings, auto_index=idx, auto_z_mm=float(volume.z_mm[idx]),
+        overridden=False, looks_lumbar=True, counts={"sacrum": counts.get("sacrum"), "ribs": counts.get("ribs")},
+    )
+
+
+def find_l3(volume: Volume, *, override_index: int | None = None) -> L3Result:
+    """Find the L3 mid-body slice of ``volume`` (canonical indices).
+
+    A single slice is taken as the user's choice (``method="user-selected"``) with a warning when it does not
+    look lumbar. ``override_index`` chooses the slice by hand: the automatic result (when there is one) is kept
+    in ``auto_index`` / ``candidates`` / ``levels``. Raises :class:`L3NotFoundError` when the series does not
+    reach L3 or no spine is found.
+    """
+    volume.require_hu("Finding L3")
+    if override_index is None and volume.n_slices == 1:
+        override_index = 0
+    if override_index is None:
+        return _auto(volume)
+    auto: L3Result | None = None
+    note: list[str] = []
+    if volume.n_slices > 1:
+        try:
+            auto = _auto(volume)
+        except L3NotFoundError as exc:
+            note.append(f"No automatic L3 to compare with: {exc}")
+    res = override(volume, auto, int(override_index))
+    return replace(res, warnings=note + res.warnings) if note else res
+
+
+def override(volume: Volume, auto: L3Result | None, index: int) -> L3Result:
+    """Take slice ``index`` as L3 by hand, keeping the automatic result ``auto`` (its auto fields if it was
+    itself an override) for comparison; the confidence says how lumbar the chosen slice looks."""
+    k = int(index)
+    if not 0 <= k < volume.n_slices:
+        raise GridMismatchError(
+            f"Slice {k} is outside this series' slices 0..{volume.n_slices - 1} (0 = most inferior); pick one inside."
+        )
+    warnings: list[str] = []
+    look = assess_slice(volume, k)
+    warnings.extend(look.warnings)
+    conf = look.score
+    auto_idx = None if auto is None else (auto.auto_index if auto.overridden else auto.index)
+    if auto is not None and auto.levels:
+        label = auto.level_of(float(volume.z_mm[k]))
+        if label is not None and label != "L3":
+            warnings.append(f"The chosen slice lies in {label} by the automatic level count "
+                            f"(automatic L3: slice {auto_idx}).")
+            conf = min(conf, 0.5)
+    base = [w for w in (auto.warnings if auto else []) if not w.startswith(("Slice ", "The chosen slice"))]
+    return L3Result(
+        index=k, z_mm=float(volume.z_mm[k]), confidence=float(round(conf, 3)), method="user-selected",
+        candidates=list(auto.candidates) if auto else [Candidate(k, float(volume.z_mm[k]), conf, "user")],
+        levels=list(auto.levels) if auto else [], warnings=base + warnings,
+        auto_index=auto_idx, auto_z_mm=None if auto_idx is None else float(volume.z_mm[auto_idx]),
+        overridden=volume.n_slices > 1, looks_lumbar=look.lumbar, counts=dict(auto.counts) if auto else {},
+    )

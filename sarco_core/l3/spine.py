@@ -1,0 +1,204 @@
+"""Per-slice spine features on a coarse grid: where the vertebral body is, its HU profile along z, and the
+bone and air around it (iliac wings, ribs, lungs) that the level counting in :mod:`sarco_core.l3.levels` uses.
+
+Everything is computed on a copy reduced to about ``GRID_MM`` in-plane and ``GRID_Z_MM`` along z (block means),
+and expressed in millimetres, so slice spacings of 0.625-5 mm and pixels of 0.6-3 mm behave alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+GRID_MM = 2.4  # target in-plane pixel size of the working grid
+GRID_Z_MM = 2.0  # target slice spacing of the working grid (thicker input is kept as is)
+BODY_HU = -400.0
+BONE_HU = 180.0
+AIR_HU = -400.0
+STRIP_MM = 6.0  # half-width of the midline strip used to find the vertebral body
+PROFILE_BONE_HU = 130.0  # midline rows brighter than this (strip mean) count as bone
+LATERAL_MM = (60.0, 150.0)  # lateral bone band (ribs / iliac wings), distance from the spine's midline
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The reduced working stack: ``hu[j, r, c]`` with slice centres ``z_mm[j]`` and pixel size (row, col)."""
+
+    hu: np.ndarray
+    z_mm: np.ndarray
+    row_mm: float
+    col_mm: float
+    z_step_mm: float
+    groups: list[np.ndarray]  # original canonical indices averaged into each working slice
+
+
+def reduce(hu: np.ndarray, z_mm: np.ndarray, row_mm: float, col_mm: float, slice_mm: float | None) -> Grid:
+    """Block-mean the stack to about GRID_MM in-plane and GRID_Z_MM along z (chunked: bounded memory)."""
+    k, r, c = hu.shape
+    fr = max(1, int(round(GRID_MM / row_mm)))
+    fc = max(1, int(round(GRID_MM / col_mm)))
+    fz = max(1, int(round(GRID_Z_MM / slice_mm))) if slice_mm and k > 1 else 1
+    r2, c2 = r // fr, c // fc
+    nz = max(1, k // fz)
+    out = np.empty((nz, r2, c2), np.float32)
+    step = max(1, 48 // fz) * fz
+    for k0 in range(0, nz * fz, step):
+        k1 = min(k0 + step, nz * fz)
+        blk = np.asarray(hu[k0:k1, : r2 * fr, : c2 * fc], dtype=np.float32)
+        blk = blk.reshape((k1 - k0) // fz, fz, r2, fr, c2, fc).mean(axis=(1, 3, 5))
+        out[k0 // fz : k1 // fz] = blk
+    groups = [np.arange(j * fz, (j + 1) * fz) for j in range(nz)]
+    zz = np.array([float(np.mean(z_mm[g])) for g in groups])
+    return Grid(out, zz, row_mm * fr, col_mm * fc, float((slice_mm or 0.0) * fz), groups)
+
+
+def body_mask(sl: np.ndarray) -> np.ndarray:
+    """Largest 8-connected component above BODY_HU with holes filled."""
+    fg = sl > BODY_HU
+    lab, n = ndi.label(fg, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return fg
+    sizes = np.bincount(lab.ravel())
+    sizes[0] = 0
+    return np.asarray(ndi.binary_fill_holes(lab == int(np.argmax(sizes))))
+
+
+@dataclass(frozen=True)
+class SpineFeatures:
+    """Per working-slice features (arrays of length n). Rows/cols are working-grid coordinates."""
+
+    z_mm: np.ndarray
+    found: np.ndarray  # vertebral body located
+    body_row: np.ndarray  # centre row of the vertebral body (smoothed, interpolated where not found)
+    body_half_rows: np.ndarray  # half AP depth of the body in rows
+    mid_col: np.ndarray  # midline column of the spine
+    body_hu: np.ndarray  # mean HU of the vertebral-body box (bodies high, discs low)
+    joined_mm: np.ndarray  # lateral reach of the bone joined to the spine (sacrum + ilium at the SI joints)
+    lateral_mm2: np.ndarray  # bone area 60-150 mm lateral to the midline (ribs or iliac wings)
+    lung_mm2: np.ndarray  # air area inside the body beside and behind the spine (lungs)
+    bone: np.ndarray  # (n, rows, cols) bone mask inside the body
+    row_mm: float
+    col_mm: float
+
+
+def _runs(mask1d: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of True runs."""
+    d = np.diff(np.concatenate([[0], mask1d.astype(np.int8), [0]]))
+    return list(zip(np.nonzero(d == 1)[0].tolist(), np.nonzero(d == -1)[0].tolist(), strict=True))
+
+
+def locate_body(
+    profile: np.ndarray, row_mm: float, body_rows: tuple[int, int] | None = None
+) -> tuple[float, float] | None:
+    """Vertebral body in a midline HU profile (strip mean per row, averaged over neighbouring slices).
+
+    The body is the bone run (>= 10 mm) with another bone run (posterior elements) 3-45 mm behind it
+    (the spinal canal); the longest such run wins. Without a canal in view, the longest 15-60 mm run in the
+    posterior half of the body (``body_rows``: its first and last row) is taken. Returns (centre row, half
+    depth in rows) or None.
+    """
+    runs = [(a, b) for a, b in _runs(profile > PROFILE_BONE_HU) if (b - a) * row_mm >= 4.0]
+    best = None
+    for i, (a, b) in enumerate(runs):
+        if (b - a) * row_mm < 10.0 or (b - a) * row_mm > 70.0:
+            continue
+        behind = [(a2, b2) for a2, b2 in runs[i + 1 :] if 3.0 <= (a2 - b) * row_mm <= 45.0]
+        if not behind:
+            continue
+        if best is None or (b - a) > (best[1] - best[0]):
+            best = (a, b)
+    if best is None and body_rows is not None:
+        r0, r1 = body_rows
+        for a, b in runs:
+            ok = 15.0 <= (b - a) * row_mm <= 60.0 and (a + b) / 2.0 > r0 + 0.5 * (r1 - r0)
+            if ok and (best is None or (b - a) > (best[1] - best[0])):
+                best = (a, b)
+    if best is None:
+        return None
+    return (best[0] + best[1] - 1) / 2.0, (best[1] - best[0]) / 2.0
+
+
+def spine_features(g: Grid) -> SpineFeatures:
+    n, nr, nc = g.hu.shape
+    cols = np.arange(nc)
+    bodies = np.empty((n, nr, nc), bool)
+    bone = np.empty((n, nr, nc), bool)
+    mid = np.full(n, np.nan)
+    for j in range(n):
+        bodies[j] = body_mask(g.hu[j])
+        bone[j] = (g.hu[j] > BONE_HU) & bodies[j]
+        cc = np.nonzero(bone[j].any(axis=0))[0]
+        if cc.size:
+            w = bone[j].sum(axis=0)
+            cum = np.cumsum(w)
+            mid[j] = float(np.searchsorted(cum, cum[-1] / 2.0))
+    ok = np.isfinite(mid)
+    if not ok.any():
+        mid[:] = nc / 2.0
+    else:
+        mid[~ok] = np.median(mid[ok])
+        win = max(3, int(round(60.0 / max(g.z_step_mm, 1.0))) | 1)
+        mid = ndi.median_filter(mid, size=min(win, 2 * n - 1 if n > 1 else 1), mode="nearest")
+    # midline bone profiles, averaged over +-12 mm of z so that disc slices still show the body
+    hw = max(1, int(round(STRIP_MM / g.col_mm)))
+    prof = np.zeros((n, nr), np.float32)
+    for j in range(n):
+        c0 = int(round(mid[j]))
+        prof[j] = np.clip(g.hu[j][:, max(0, c0 - hw) : c0 + hw + 1], -200, 800).mean(axis=1)
+    zw = max(1, int(round(24.0 / max(g.z_step_mm, 0.5))))
+    if n > 1:
+        prof = ndi.uniform_filter1d(prof, size=min(zw, n), axis=0, mode="nearest")
+    row = np.full(n, np.nan)
+    half = np.full(n, np.nan)
+    for j in range(n):
+        rows_in = np.nonzero(bodies[j].any(axis=1))[0]
+        extent = (int(rows_in[0]), int(rows_in[-1])) if rows_in.size else None
+        got = locate_body(prof[j], g.row_mm, extent)
+        if got is not None:
+            row[j], half[j] = got
+    found = np.isfinite(row)
+    if found.any():
+        idx = np.arange(n)
+        row = np.interp(idx, idx[found], row[found])
+        half = np.interp(idx, idx[found], half[found])
+        if n > 2:
+            w = max(3, int(round(20.0 / max(g.z_step_mm, 1.0))) | 1)
+            row = ndi.median_filter(row, size=min(w, n if n % 2 else n - 1), mode="nearest")
+    else:
+        row[:] = nr / 2.0
+        half[:] = 15.0 / g.row_mm
+    body_hu = np.zeros(n)
+    joined = np.zeros(n)
+    lateral = np.zeros(n)
+    lung = np.zeros(n)
+    px = g.row_mm * g.col_mm
+    rr = np.arange(nr)[:, None]
+    close = np.ones((3, 3), bool)
+    for j in range(n):
+        r0, c0, h = row[j], mid[j], max(half[j], 5.0 / g.row_mm)
+        ra, rb = int(round(r0 - 0.6 * h)), int(round(r0 + 0.6 * h)) + 1
+        bw = max(1, int(round(14.0 / g.col_mm)))
+        box = g.hu[j, max(0, ra) : rb, max(0, int(round(c0)) - bw) : int(round(c0)) + bw + 1]
+        body_hu[j] = float(np.clip(box, -100, 600).mean()) if box.size else 0.0
+        dx = np.abs(cols[None, :] - c0) * g.col_mm
+        dy = (rr - r0) * g.row_mm
+        lat = bone[j] & (dx >= LATERAL_MM[0]) & (dx <= LATERAL_MM[1])
+        lateral[j] = float(lat.sum()) * px
+        # bone joined to the vertebral body after closing small gaps (the sacro-iliac joints)
+        bj = ndi.binary_closing(bone[j], structure=close, iterations=1)
+        lab, nl = ndi.label(bj)
+        rc = int(np.clip(round(r0), 0, nr - 1))
+        seed = lab[max(0, rc - 2) : rc + 3, max(0, int(c0) - 2) : int(c0) + 3]
+        ids = np.unique(seed[seed > 0])
+        if ids.size:
+            comp = np.isin(lab, ids)
+            cc = np.nonzero(comp.any(axis=0))[0]
+            joined[j] = float(min(abs(cc[0] - c0), abs(cc[-1] - c0)) * g.col_mm)
+        air = bodies[j] & (g.hu[j] < AIR_HU) & (dx >= 20.0) & (dx <= 160.0) & (dy >= -80.0) & (dy <= 40.0)
+        lung[j] = float(air.sum()) * px
+    return SpineFeatures(
+        z_mm=g.z_mm, found=found, body_row=row, body_half_rows=half, mid_col=mid, body_hu=body_hu,
+        joined_mm=joined, lateral_mm2=lateral, lung_mm2=lung, bone=bone, row_mm=g.row_mm, col_mm=g.col_mm,
+    )
