@@ -321,3 +321,49 @@ def test_salted_hash_depends_on_installation(tmp_path, monkeypatch):
     assert salted_id_hash("X1") != a
     monkeypatch.setenv("SARCO_ID_SALT", "fixed")
     assert salted_id_hash("X1") == salted_id_hash("X1") != a
+
+
+def test_file_without_preamble_loads(tmp_path):
+    vol = _volume(n=1)
+    ds = series_datasets(vol)[0]
+    del ds.file_meta
+    raw = tmp_path / "bare"
+    ds.save_as(raw, implicit_vr=True, little_endian=True)
+    assert raw.read_bytes()[128:132] != b"DICM"
+    out = load(raw)
+    np.testing.assert_array_equal(out.hu, vol.hu)
+
+
+@pytest.mark.parametrize("uid_name", ["RLELossless", "JPEGLSLossless"])
+def test_compressed_pixels_decode(tmp_path, uid_name):
+    import pydicom.uid
+
+    vol = _volume()
+    _write(tmp_path, vol, mutate=lambda k, ds: ds.compress(getattr(pydicom.uid, uid_name), generate_instance_uid=False))
+    assert pydicom.dcmread(next(tmp_path.glob("*.dcm"))).file_meta.TransferSyntaxUID.is_compressed
+    np.testing.assert_array_equal(load(tmp_path).hu, vol.hu)
+
+
+def test_same_geometry_without_uids_split_by_series_number(tmp_path):
+    def phase(number: int) -> Callable[[int, Dataset], None]:
+        def mutate(k: int, ds: Dataset) -> None:
+            ds.SeriesInstanceUID = ""
+            ds.SeriesNumber = number
+
+        return mutate
+
+    _write(tmp_path, _volume(1, n=4), mutate=phase(2), prefix="arterial")
+    _write(tmp_path, _volume(2, n=5), mutate=phase(3), prefix="venous")
+    vol = load(tmp_path)
+    assert vol.n_slices == 5 and any("holds 2 series" in w for w in vol.warnings)
+
+
+def test_legacy_multiframe_without_positions_refused(tmp_path):
+    vol = _volume(n=3)
+    ds = series_datasets(vol)[0]
+    stored = np.stack([np.frombuffer(d.PixelData, np.uint16).reshape(R, C) for d in series_datasets(vol)])
+    ds.NumberOfFrames = 3
+    ds.PixelData = stored.tobytes()
+    ds.save_as(tmp_path / "mf.dcm", enforce_file_format=True)
+    with pytest.raises(MissingGeometryError, match="ImagePositionPatient"):
+        load(tmp_path / "mf.dcm")

@@ -157,6 +157,23 @@ def _check_decodable(ds: Dataset, name: str) -> None:
         )
 
 
+def _set_missing_transfer_syntax(ds: Dataset) -> None:
+    """Files without a file meta header (no preamble): the transfer syntax is how pydicom parsed them."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and "TransferSyntaxUID" in meta:
+        return
+    implicit, little = ds.original_encoding
+    if meta is None:
+        ds.file_meta = meta = FileMetaDataset()
+    if implicit:
+        meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    else:
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian if little is not False else ExplicitVRBigEndian
+
+
 def _read_pixels(src: SourceItem) -> np.ndarray:
     name = source_name(src)
     try:
@@ -168,6 +185,7 @@ def _read_pixels(src: SourceItem) -> np.ndarray:
         ) from None
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         raise UnreadableFileError(f"{name} has no pixel data (the file is probably truncated). Export it again.")
+    _set_missing_transfer_syntax(ds)
     _check_decodable(ds, name)
     try:
         arr = ds.pixel_array

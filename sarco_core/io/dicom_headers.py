@@ -162,6 +162,8 @@ def headers_from_dataset(ds: Dataset, index: int, name: str) -> list[SliceHeader
     shared = shared_seq[0] if shared_seq else None
     base_type = tuple(_str(x) for x in (ds.get("ImageType") or ()))
     frames: list[int | None] = list(range(n_frames)) if (n_frames > 1 or per_seq) else [None]
+    # legacy multi-frame without per-frame positions: the frames' positions are unknown
+    positions_known = per_seq is not None or n_frames == 1
     out = []
     for f in frames:
         per = per_seq[f] if (per_seq is not None and f is not None and f < len(per_seq)) else None
@@ -185,7 +187,9 @@ def headers_from_dataset(ds: Dataset, index: int, name: str) -> list[SliceHeader
                 rows=int(ds.get("Rows") or 0),
                 cols=int(ds.get("Columns") or 0),
                 iop=_floats(_fg(ds, per, shared, "PlaneOrientationSequence", "ImageOrientationPatient"), 6),
-                ipp=_floats(_fg(ds, per, shared, "PlanePositionSequence", "ImagePositionPatient"), 3),
+                ipp=_floats(_fg(ds, per, shared, "PlanePositionSequence", "ImagePositionPatient"), 3)
+                if positions_known
+                else None,
                 pixel_spacing=_floats(_fg(ds, per, shared, "PixelMeasuresSequence", "PixelSpacing"), 2),
                 slice_thickness=_float(_fg(ds, per, shared, "PixelMeasuresSequence", "SliceThickness")),
                 slope=1.0 if slope is None or slope == 0 else slope,
@@ -241,7 +245,9 @@ def group_series(headers: Sequence[SliceHeader]) -> tuple[list[SeriesGroup], lis
     n_empty = 0
     for h in headers:
         geom = _geometry_key(h)
-        key = (h.series_uid, geom)
+        # without a UID, series number and description still separate e.g. two phases of the same geometry
+        extra = () if h.series_uid else (_str(h.ds.get("SeriesNumber")), _str(h.ds.get("SeriesDescription")))
+        key = (h.series_uid, geom, extra)
         if not h.series_uid:
             n_empty += 1
         uid_geoms.setdefault(h.series_uid, set()).add(geom)
