@@ -367,3 +367,18 @@ def test_legacy_multiframe_without_positions_refused(tmp_path):
     ds.save_as(tmp_path / "mf.dcm", enforce_file_format=True)
     with pytest.raises(MissingGeometryError, match="ImagePositionPatient"):
         load(tmp_path / "mf.dcm")
+
+
+def test_rescale_applied_per_slice(tmp_path):
+    vol = _volume()
+
+    def shift(k: int, ds: Dataset) -> None:  # same HU stored with a different intercept on odd slices
+        if k % 2:
+            arr = np.frombuffer(ds.PixelData, np.uint16).astype(np.int32) + 24
+            ds.PixelData = arr.astype(np.uint16).tobytes()
+            ds.RescaleIntercept = "-1048"
+
+    _write(tmp_path, vol, mutate=shift)
+    out = load(tmp_path)
+    assert out.hu.dtype == np.int16
+    np.testing.assert_array_equal(out.hu, vol.hu)

@@ -258,40 +258,51 @@ def _values_are_hu(h: SliceHeader) -> tuple[bool, str]:
 
 
 def _to_hu(raw: np.ndarray, headers: list[SliceHeader]) -> tuple[np.ndarray, bool, list[str]]:
+    """Rescale slice by slice (slope/intercept may differ per slice); padding and < -1024 HU become air.
+
+    Stored as int16 where every value is an integer in range, else float32.
+    """
     is_hu, why = _values_are_hu(headers[0])
+    integral = all(float(h.slope).is_integer() and float(h.intercept).is_integer() for h in headers)
+    out = np.empty(raw.shape, dtype=np.int16 if integral else np.float32)
+    n_clipped = 0
+    pads_seen: set[tuple[float, float]] = set()
+    for k, h in enumerate(headers):
+        r = raw[k]
+        if integral:
+            v = r.astype(np.int32) * int(h.slope) + int(h.intercept)
+        else:
+            v = r.astype(np.float64) * h.slope + h.intercept
+        if is_hu:
+            clip = v < AIR_HU
+            pad = _padding(h)
+            if pad is not None:
+                pads_seen.add(pad)
+                clip |= (r >= pad[0]) & (r <= pad[1])
+            n = int(clip.sum())
+            if n:
+                v[clip] = AIR_HU
+                n_clipped += n
+        if out.dtype == np.int16 and (v.min() < -32768 or v.max() > 32767):
+            out = out.astype(np.float32)  # integers beyond int16 (rare): keep them exactly in float32
+        out[k] = v
     warnings: list[str] = []
-    slopes = np.array([h.slope for h in headers])
-    inters = np.array([h.intercept for h in headers])
-    integral = bool(np.all(slopes == np.round(slopes)) and np.all(inters == np.round(inters)))
-    if integral:
-        vals = raw.astype(np.int32) * slopes.astype(np.int32)[:, None, None] + inters.astype(np.int32)[:, None, None]
-    else:
-        vals = raw.astype(np.float64) * slopes[:, None, None] + inters[:, None, None]
     if not is_hu:
         warnings.append(
             f"The pixel values are not HU ({why}); the image can be viewed but not measured. "
             "Load the original CT series for measurements."
         )
-    else:
-        clip = vals < AIR_HU
-        pads = sorted({p for p in (_padding(h) for h in headers) if p is not None})
-        for lo, hi in pads:
-            clip |= (raw >= lo) & (raw <= hi)
-        n = int(clip.sum())
-        if n:
-            vals[clip] = AIR_HU
-            pad_txt = ""
-            if pads:
-                lo, hi = pads[0]
-                pad_txt = f"PixelPaddingValue {lo:g}" if lo == hi else f"padding range {lo:g}..{hi:g}"
-                pad_txt = f"padding ({pad_txt}) or "
-            warnings.append(
-                f"{n} voxels ({100 * n / vals.size:.1f} %) were {pad_txt}below {AIR_HU} HU (outside the field of "
-                f"view) and were set to {AIR_HU} HU (air)."
-            )
-    if integral and vals.min() >= -32768 and vals.max() <= 32767:
-        return vals.astype(np.int16), is_hu, warnings
-    return vals.astype(np.float32), is_hu, warnings
+    elif n_clipped:
+        pad_txt = ""
+        if pads_seen:
+            lo, hi = sorted(pads_seen)[0]
+            pad_txt = f"PixelPaddingValue {lo:g}" if lo == hi else f"padding range {lo:g}..{hi:g}"
+            pad_txt = f"padding ({pad_txt}) or "
+        warnings.append(
+            f"{n_clipped} voxels ({100 * n_clipped / out.size:.1f} %) were {pad_txt}below {AIR_HU} HU (outside the "
+            f"field of view) and were set to {AIR_HU} HU (air)."
+        )
+    return out, is_hu, warnings
 
 
 # ---------------------------------------------------------------------------------------------- volume + meta
