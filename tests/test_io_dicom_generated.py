@@ -23,7 +23,8 @@ from sarco_core.errors import (
     UnsupportedCompressionError,
 )
 from sarco_core.io import load
-from sarco_core.io.dicom import load_dicom, parse_age_years
+from sarco_core.io.dicom import load_dicom
+from sarco_core.io.dicom_meta import parse_age_years
 from sarco_core.io.dicom_write import series_datasets
 from sarco_core.privacy import salted_id_hash
 from sarco_core.volume import Volume
