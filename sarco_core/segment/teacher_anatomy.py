@@ -1,0 +1,327 @@
+"""Teacher steps 2-5: fascia ring, vertebra, muscle layers, psoas - on a ~1 mm working grid.
+
+Every rule is anatomical and expressed in mm:
+
+* the *fascia interior* is the region enclosed by the abdominal-wall / back muscle ring: non-fat tissue under
+  the skin with thin SAT septa opened away, gaps in the ring bridged by the smallest closing that gives a
+  near-convex (solid) interior; SAT lies outside it, VAT and viscera inside it;
+* the *vertebra* is the big bone component near the posterior midline (holes filled: marrow and canal);
+* *wall and back muscles* are the soft tissue reached from just inside the fascia through soft tissue only
+  (fat planes stop it), at most ``WALL_MAX_MM`` deep in front of the spine and ``BACK_MAX_MM`` deep behind it;
+  where the reach was stopped by no fat plane (an organ touching the wall) the wall thickness is taken from
+  the neighbouring stopped directions instead - this is what keeps liver, spleen and bowel out;
+* *psoas* (and crura) are soft tissue reached from the sides of the vertebral body, not in front of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from sarco_core.segment.teacher_body import (
+    closing,
+    convex_hull,
+    dilate,
+    erode,
+    hull_area_px,
+    largest_component,
+    opening,
+)
+
+FAT_HU = (-190.0, -30.0)
+SOFT_HU = (-30.0, 200.0)  # muscle, organs, vessels (contrast-enhanced organs up to ~200)
+BONE_HU = 200.0
+AIR_HU = -400.0
+SKIN_MM = 3.0  # skin thickness removed before looking for the muscle ring
+SEPTA_MM = 1.5  # SAT septa thinner than ~2 × this are opened away
+RING_CLOSE_MM = (3.0, 5.0, 8.0, 11.0, 14.0, 18.0, 22.0, 28.0)  # closings tried to bridge gaps in the ring
+RING_SOLIDITY_MIN = 0.85  # interior area / convex-hull area for a closed ring
+RING_SOLIDITY_TOL = 0.02  # accept the smallest closing within this of the most solid interior
+SEED_DEPTH_MM = 5.0  # seeds of the wall layer: soft tissue within this depth of the fascia
+WALL_MAX_MM = 40.0  # abdominal wall muscles are at most this deep from the fascia
+BACK_MAX_MM = 110.0  # paraspinal + quadratus lumborum, behind the vertebral body centre
+BACK_HALF_WIDTH_MM = 70.0  # rays leaving the back within this distance of the midline may go BACK_MAX_MM deep
+PARASPINAL_HALF_WIDTH_MM = 70.0  # erector spinae + multifidus lie within this of the midline, behind the body
+RAY_STEP_DEG = 2.0  # one ray per 2 degrees around the interior centre
+ENVELOPE_DEG = 20.0  # a ray's wall may be at most ENVELOPE_MARGIN_MM thicker than the median of ±this
+ENVELOPE_MARGIN_MM = 8.0  # (a deep "stop" inside an organ touching the wall is not believed)
+STOP_RUN_MM = 2.0  # a fat / air / bone / bright run at least this long ends the wall on a ray
+LEAD_SKIP_MM = 8.0  # fat just under the found fascia (bridged by the closing) is skipped
+ORGAN_BRIGHTER_HU = 45.0  # tissue this much brighter than the paraspinal muscle is organ / vessel, not muscle
+DEFAULT_MUSCLE_HU = 40.0
+MUSCLE_REF_RANGE_HU = (10.0, 70.0)
+WALL_MARGIN_MM = 2.0
+VERT_MIN_AREA_CM2 = 3.0
+VB_DEPTH_MM = 30.0  # antero-posterior depth of a lumbar vertebral body
+PSOAS_REACH_MM = 35.0  # psoas lies within this distance of the vertebral body
+PSOAS_NECK_MM = 3.0  # bridges narrower than ~2 × this between psoas and other tissue are cut
+PSOAS_SEED_MM = 6.0
+IMAT_HOLE_MAX_CM2 = 3.0  # fat islands smaller than this inside muscle are intramuscular (IMAT)
+
+
+@dataclass(frozen=True)
+class Interior:
+    mask: np.ndarray
+    close_mm: float | None  # closing that closed the ring; None = never closed (fallback used)
+    solidity: float
+
+
+def fascia_interior(hs: np.ndarray, trunk: np.ndarray, px_mm: float) -> Interior:
+    """Region enclosed by the muscle ring (see module docstring)."""
+    under_skin = erode(trunk, SKIN_MM / px_mm)
+    nonfat = ((hs > FAT_HU[1]) | (hs < AIR_HU)) & under_skin  # gas and lung are never SAT
+    core = opening(nonfat, SEPTA_MM / px_mm)
+    tries: list[Interior] = []
+    for r_mm in RING_CLOSE_MM:
+        closed = closing(core, r_mm / px_mm)
+        filled = largest_component(np.asarray(ndi.binary_fill_holes(closed))) & under_skin
+        if filled.any():
+            solidity = float(filled.sum()) / max(1.0, hull_area_px(filled))
+            tries.append(Interior(filled, r_mm, solidity))
+    if not tries:
+        return Interior(np.zeros(hs.shape, bool), None, 0.0)
+    best = max(t.solidity for t in tries)
+    if best >= RING_SOLIDITY_MIN:
+        # the smallest closing that is (nearly) as solid as the best one: the bay of an open ring is gone
+        return next(t for t in tries if t.solidity >= best - RING_SOLIDITY_TOL)
+    # ring never closed: take the convex hull of the most solid attempt (inside the skin) as the interior
+    top = max(tries, key=lambda t: t.solidity)
+    return Interior(convex_hull(top.mask) & under_skin, None, top.solidity)
+
+
+@dataclass(frozen=True)
+class Vertebra:
+    mask: np.ndarray  # whole vertebra, holes (marrow, canal) filled
+    body: np.ndarray  # the vertebral body (anterior part)
+    centre_rc: tuple[float, float]  # vertebral body centre (row, col) in pixels
+    half_width_px: float
+
+
+def bone_mask(hs: np.ndarray, trunk: np.ndarray, px_mm: float) -> np.ndarray:
+    b = closing(hs > BONE_HU, 2.0 / px_mm) & trunk
+    return np.asarray(ndi.binary_fill_holes(b))
+
+
+def find_vertebra(bone: np.ndarray, trunk: np.ndarray, px_mm: float) -> Vertebra | None:
+    """Largest bone component within 40 mm of the trunk's midline in its posterior 3/5."""
+    rows = np.nonzero(trunk.any(axis=1))[0]
+    cols = np.nonzero(trunk.any(axis=0))[0]
+    mid_c = 0.5 * (cols[0] + cols[-1])
+    lab, n = ndi.label(bone)
+    best, best_area = 0, 0.0
+    for k in range(1, n + 1):
+        comp = lab == k
+        area_cm2 = float(comp.sum()) * px_mm * px_mm / 100.0
+        if area_cm2 < VERT_MIN_AREA_CM2:
+            continue
+        cy, cx = ndi.center_of_mass(comp)
+        if abs(cx - mid_c) * px_mm > 40.0 or cy < rows[0] + 0.4 * (rows[-1] - rows[0]):
+            continue
+        if area_cm2 > best_area:
+            best, best_area = k, area_cm2
+    if best == 0:
+        return None
+    vert = lab == best
+    vr = np.nonzero(vert.any(axis=1))[0]
+    top = int(vr[0])
+    top_rows = vert[top : top + max(2, int(10.0 / px_mm))]
+    cx_top = float(np.nonzero(top_rows.any(axis=0))[0].mean())
+    rr, cc = np.indices(vert.shape)
+    body = vert & (rr <= top + VB_DEPTH_MM / px_mm) & (np.abs(cc - cx_top) <= 30.0 / px_mm)
+    if not body.any():
+        body = vert
+    body = convex_hull(body)  # marrow darker than BONE_HU and cortical gaps belong to the body
+    vert = vert | body
+    cy, cx = ndi.center_of_mass(body)
+    bc = np.nonzero(body.any(axis=0))[0]
+    return Vertebra(vert, body, (float(cy), float(cx)), 0.5 * float(bc[-1] - bc[0] + 1))
+
+
+def geodesic_steps(seed: np.ndarray, medium: np.ndarray, max_steps: int) -> np.ndarray:
+    """Number of 8-connected steps from ``seed`` through ``medium`` (−1 = not reached within max_steps)."""
+    steps = np.full(seed.shape, -1, np.int32)
+    front = seed & medium
+    reached = front.copy()
+    steps[front] = 0
+    st = np.ones((3, 3), bool)
+    for k in range(1, max_steps + 1):
+        grown = ndi.binary_dilation(front, structure=st) & medium & ~reached
+        if not grown.any():
+            break
+        steps[grown] = k
+        reached |= grown
+        front = grown
+    return steps
+
+
+@dataclass(frozen=True)
+class MuscleResult:
+    muscle: np.ndarray  # muscle tissue (before compartment closing)
+    leaky_fraction: float  # share of wall directions where no fat plane stopped the wall (organ contact)
+    n_rays: int
+    thickness_mm: np.ndarray  # wall thickness per ray (after filling and smoothing)
+
+
+def _circular_fill(values: np.ndarray, known: np.ndarray, default: float) -> np.ndarray:
+    """Fill unknown entries of a circular profile by linear interpolation between known neighbours."""
+    if not known.any():
+        return np.full(values.shape, default)
+    n = values.size
+    idx = np.nonzero(known)[0]
+    xp = np.concatenate([idx - n, idx, idx + n])
+    fp = np.tile(values[idx], 3)
+    return np.interp(np.arange(n), xp, fp)
+
+
+def _envelope(values: np.ndarray, use: np.ndarray) -> np.ndarray:
+    """Circular running median over ±ENVELOPE_DEG of the ``use`` entries (others keep +inf: no limit)."""
+    n = values.size
+    k = max(1, int(round(ENVELOPE_DEG * n / 360.0)))
+    v = np.where(use, values, np.nan)
+    windows = np.stack([np.roll(v, s) for s in range(-k, k + 1)])
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(windows, axis=0)
+    return np.where(use & np.isfinite(med), med, np.inf)
+
+
+def muscle_reference_hu(hs: np.ndarray, interior: np.ndarray, bone: np.ndarray, vert: Vertebra | None,
+                        px_mm: float) -> float:
+    """Median HU of the paraspinal muscles (behind the vertebral body, beside the spinous process)."""
+    if vert is None:
+        return DEFAULT_MUSCLE_HU
+    rr, cc = np.indices(hs.shape)
+    cy, cx = vert.centre_rc
+    sel = (interior & ~bone & (rr >= cy + 15.0 / px_mm) & (np.abs(cc - cx) * px_mm >= 10.0)
+           & (np.abs(cc - cx) * px_mm <= 50.0) & (hs >= -29.0) & (hs <= 150.0))
+    if sel.sum() * px_mm * px_mm < 300.0:  # < 3 cm² of paraspinal muscle found
+        return DEFAULT_MUSCLE_HU
+    return float(np.clip(np.median(hs[sel]), *MUSCLE_REF_RANGE_HU))
+
+
+def wall_thickness(hs: np.ndarray, interior: np.ndarray, depth_mm: np.ndarray, centre: tuple[float, float],
+                   max_mm: np.ndarray, bright_hu: float, px_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per ray from ``centre``: depth (mm) of the first fat / air / bone / organ-bright run met when walking
+    inward from the fascia; unknown (False) where none is met before ``max_mm`` (organ touching the wall)."""
+    n = max_mm.size
+    theta = np.radians((np.arange(n) + 0.5) * 360.0 / n)
+    length = int(np.hypot(*hs.shape)) + 1
+    s = np.arange(length, dtype=np.float32)
+    r = centre[0] + np.sin(theta)[:, None] * s[None, :]
+    c = centre[1] + np.cos(theta)[:, None] * s[None, :]
+    coords = np.stack([r, c])
+    inside = ndi.map_coordinates(interior.astype(np.uint8), coords, order=0, cval=0) > 0
+    hu = ndi.map_coordinates(hs, coords, order=0, cval=-1000.0)
+    dep = ndi.map_coordinates(depth_mm, coords, order=0, cval=0.0)
+    thick = np.zeros(n)
+    known = np.zeros(n, bool)
+    stop_run = max(1, int(round(STOP_RUN_MM / px_mm)))
+    lead = int(round(LEAD_SKIP_MM / px_mm))
+    for k in range(n):
+        idx = np.nonzero(inside[k])[0]
+        if idx.size == 0:
+            known[k] = True
+            continue
+        b = int(idx[-1])  # outermost interior sample = the fascia
+        prof = hu[k, b::-1]
+        d = dep[k, b::-1]
+        stop = (prof < FAT_HU[1]) | (prof > bright_hu)
+        soft_at = np.nonzero(~stop[: lead + 1])[0]
+        if soft_at.size == 0:  # only fat under the fascia here: no wall muscle on this ray
+            known[k] = True
+            continue
+        start = int(soft_at[0])
+        run = np.convolve(stop[start:].astype(np.int32), np.ones(stop_run, np.int32), "valid") >= stop_run
+        hits = np.nonzero(run)[0]
+        limit = max_mm[k]
+        if hits.size and d[start + hits[0]] <= limit:
+            thick[k] = float(d[start + hits[0]])
+            known[k] = True
+        elif d[start:].size and d[start:].max() < limit:  # reached the centre without a stop: small slice
+            thick[k] = float(d[start:].max())
+            known[k] = True
+    return thick, known
+
+
+def wall_and_back(
+    hs: np.ndarray, interior: np.ndarray, bone: np.ndarray, vert: Vertebra | None, ref: float, px_mm: float
+) -> MuscleResult:
+    """Abdominal-wall, back (paraspinal, quadratus lumborum) and flank muscles (see module docstring)."""
+    depth_mm = (ndi.distance_transform_edt(interior) * px_mm).astype(np.float32)
+    bright = ref + ORGAN_BRIGHTER_HU
+    rr, cc = np.indices(hs.shape)
+    ocy, ocx = ndi.center_of_mass(interior)
+    if vert is not None:
+        cy, cx = vert.centre_rc
+    else:
+        ir = np.nonzero(interior.any(axis=1))[0]
+        cy, cx = ir[0] + 0.65 * (ir[-1] - ir[0]), ocx
+    n = int(round(360.0 / RAY_STEP_DEG))
+    theta = np.radians((np.arange(n) + 0.5) * RAY_STEP_DEG)
+    # rays that leave through the back (behind the vertebral body centre, near the midline) may go deeper
+    ext = np.hypot(*hs.shape)
+    er, ec = ocy + np.sin(theta) * ext, ocx + np.cos(theta) * ext
+    t_back = (cy - ocy) / np.maximum(np.sin(theta), 1e-6)
+    back_ray = (np.sin(theta) > 0) & (np.abs(ocx + np.cos(theta) * t_back - cx) * px_mm <= BACK_HALF_WIDTH_MM)
+    del er, ec
+    max_mm = np.where(back_ray, BACK_MAX_MM, WALL_MAX_MM)
+    thick, known = wall_thickness(hs, interior, depth_mm, (ocy, ocx), max_mm, bright, px_mm)
+    default = float(np.median(thick[known & ~back_ray])) if (known & ~back_ray).any() else 15.0
+    filled = _circular_fill(thick, known, default)
+    thick_all = np.minimum(filled, _envelope(filled, np.ones(n, bool)) + ENVELOPE_MARGIN_MM)
+
+    ang = np.degrees(np.arctan2(rr - ocy, cc - ocx)) % 360.0
+    b = np.minimum((ang / RAY_STEP_DEG).astype(np.int32), n - 1)
+    medium = interior & ~bone & (hs >= SOFT_HU[0]) & (hs <= bright)
+    seed = medium & (depth_mm <= SEED_DEPTH_MM)
+    allowed = medium & (depth_mm <= thick_all[b] + WALL_MARGIN_MM)
+    block = np.zeros(hs.shape, bool)
+    if vert is not None:
+        # paraspinal block: everything soft behind the vertebral body, beside the spinous process
+        back_row = float(np.nonzero(vert.body.any(axis=1))[0][-1])
+        block = medium & (rr >= back_row) & (np.abs(cc - cx) * px_mm <= PARASPINAL_HALF_WIDTH_MM)
+    g = geodesic_steps(seed | block, allowed | block, int(BACK_MAX_MM / px_mm))
+    muscle = g >= 0
+    leaky = float((~known & ~back_ray).sum()) / max(1, int((~back_ray).sum()))
+    return MuscleResult(muscle, leaky, n, thick_all)
+
+
+def psoas(
+    hs: np.ndarray, interior: np.ndarray, bone: np.ndarray, vert: Vertebra, ref: float, px_mm: float
+) -> np.ndarray:
+    """Soft tissue reached from the lateral sides of the vertebral body (psoas, crura), not in front of it."""
+    soft = (hs >= SOFT_HU[0]) & (hs <= ref + ORGAN_BRIGHTER_HU) & interior & ~bone
+    rr, cc = np.indices(hs.shape)
+    cy, cx = vert.centre_rc
+    body_rows = np.nonzero(vert.body.any(axis=1))[0]
+    front = body_rows[0]
+    ring = dilate(vert.body, PSOAS_SEED_MM / px_mm) & ~vert.body
+    beside = np.abs(cc - cx) >= 0.6 * vert.half_width_px
+    seed = ring & soft & beside & (rr >= front + 0.2 * (cy - front))
+    allowed = soft & (rr >= front - 5.0 / px_mm) & (np.abs(cc - cx) * px_mm <= 90.0)
+    near = ndi.distance_transform_edt(~vert.body) * px_mm <= PSOAS_REACH_MM
+    g = geodesic_steps(seed, allowed & near, int(PSOAS_REACH_MM / px_mm))
+    reached = g >= 0
+    # cut thin bridges (vessels, renal hilum) and keep what still touches the seeds
+    opened = opening(reached, PSOAS_NECK_MM / px_mm)
+    lab, n = ndi.label(opened)
+    keep = np.unique(lab[opened & seed])
+    return np.isin(lab, keep[keep > 0])
+
+
+def compartment(muscle: np.ndarray, interior: np.ndarray, bone: np.ndarray, px_mm: float) -> np.ndarray:
+    """Muscle compartment: muscle tissue with small fat islands (IMAT) and 2 mm gaps included."""
+    m = closing(muscle, 2.0 / px_mm) & interior & ~bone
+    holes = ndi.binary_fill_holes(m) & ~m
+    lab, n = ndi.label(holes)
+    if n:
+        sizes = np.bincount(lab.ravel()) * px_mm * px_mm / 100.0
+        small = np.nonzero(sizes <= IMAT_HOLE_MAX_CM2)[0]
+        small = small[small > 0]
+        m |= np.isin(lab, small) & ~bone
+    return np.asarray(m)
