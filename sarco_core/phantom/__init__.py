@@ -1,0 +1,21 @@
+"""Seeded synthetic abdominal CT with exact labels (tests, training data, benchmarks). See docs/phantom.md.
+
+* :func:`phantom_slice` -> :class:`PhantomSlice`: one axial slice at a vertebral level (default L3);
+* :func:`phantom_volume` -> :class:`PhantomVolume`: a stack with vertebra labels and exact level ranges;
+* :func:`write_nifti`, :func:`write_dicom`, :func:`write_zip`: files for loader / pipeline tests.
+
+Labels: 0 background, 1 skeletal-muscle compartment (incl. IMAT streaks), 2 SAT, 3 VAT (sarco_core.metrics).
+The finer ``tissue`` map uses :data:`TISSUES`; vertebrae use TotalSegmentator ids (:data:`VERTEBRA_IDS`).
+"""
+
+from sarco_core.phantom.params import BODY_TYPES, PhantomParams, sample_params
+from sarco_core.phantom.slice import SLICE_LEVELS, PhantomSlice, phantom_slice
+from sarco_core.phantom.tissues import LABEL_OF, TISSUES, VERTEBRA_IDS, VERTEBRA_NAMES, labels_from_tissue
+from sarco_core.phantom.volume import PhantomVolume, phantom_volume
+from sarco_core.phantom.writers import write_dicom, write_nifti, write_zip
+
+__all__ = [
+    "BODY_TYPES", "LABEL_OF", "SLICE_LEVELS", "TISSUES", "VERTEBRA_IDS", "VERTEBRA_NAMES", "PhantomParams",
+    "PhantomSlice", "PhantomVolume", "labels_from_tissue", "phantom_slice", "phantom_volume", "sample_params",
+    "write_dicom", "write_nifti", "write_zip",
+]

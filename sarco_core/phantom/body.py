@@ -1,0 +1,143 @@
+"""Body wall of one slice: outline, skin, SAT, abdominal-wall muscles, back muscles, psoas, arms and table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sarco_core.phantom.canvas import Canvas
+from sarco_core.phantom.frame import N_ANG, Frame, Geometry, interp_key, smooth
+from sarco_core.phantom.tissues import TISSUES as T
+
+MUSCLE_IDS = [T[n] for n in ("rectus", "external_oblique", "internal_oblique", "transversus", "latissimus",
+                             "psoas", "quadratus_lumborum", "erector_spinae", "multifidus", "iliacus", "gluteal")]
+
+
+class Polar:
+    """Per-canvas polar coordinates around the body centre (constant along z)."""
+
+    def __init__(self, cv: Canvas, cx: float, cy: float) -> None:
+        dx, dy = cv.X - cx, cv.Y - cy
+        self.rho = np.hypot(dx, dy)
+        theta = np.arctan2(dy, dx)
+        self.idx = ((theta + np.pi) / (2 * np.pi) * N_ANG).astype(np.int32) % N_ANG
+        self.phi = np.arctan2(dx, -dy)  # 0 anterior, + patient left
+
+
+def paint_body(cv: Canvas, g: Geometry, f: Frame, pol: Polar, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Outline, skin, SAT, default VAT inside, wall ring. Returns helper masks (depth, body)."""
+    p = g.p
+    R = g.radius_table(f)[pol.idx]
+    tsat = g.sat_table(f)[pol.idx]
+    depth = R - pol.rho  # radial depth below the skin (mm)
+    body = depth >= 0
+    cv.tissue[body] = T["vat"]
+    cv.tissue[body & (depth < tsat)] = T["sat"]
+    cv.tissue[body & (depth < 2.0)] = T["skin"]
+    fascia = depth - tsat  # depth below the SAT / muscle boundary
+    aphi = np.abs(pol.phi)
+    ms = f.ms
+    k = f.key
+    thorax = smooth(-k, -0.5, 1.0)
+    pelvis = smooth(k, 5.0, 6.5)
+    wall = (1 - 0.45 * thorax) * (1 - 0.5 * pelvis) * ms
+    r_ant = max(f.b_ant - f.sat_ant, 40.0)
+    gap = (3.0 + 4.0 * p.vat_fullness) / r_ant  # half linea alba, rad
+    rect_end = gap + (55 + 20 * ms) / r_ant
+    lat_end = 2.15 + 0.15 * np.cos(p.outline_harmonics[0][1])
+    # rectus
+    rt = 11.0 * wall * (1 + 0.25 * pelvis) * np.sin(np.pi * np.clip((aphi - gap) / (rect_end - gap), 0, 1)) ** 0.35
+    rect = (aphi > gap) & (aphi < rect_end) & (fascia >= 0) & (fascia < rt)
+    cv.tissue[rect] = T["rectus"]
+    # lateral layers (external oblique, internal oblique, transversus) with 1 mm fat planes between
+    taper = smooth(aphi, rect_end - 0.25, rect_end + 0.1) * (1 - smooth(aphi, lat_end - 0.35, lat_end))
+    e = 6.5 * wall * taper
+    i_ = 8.0 * wall * taper * (1 - 0.6 * pelvis)
+    t_ = 5.0 * wall * taper
+    lat = (fascia >= 0) & (taper > 0.02)
+    d0, d1, d2, d3, d4 = e, e + 1.0, e + 1.0 + i_, e + 2.0 + i_, e + 2.0 + i_ + t_
+    plane = lat & (((fascia >= d0) & (fascia < d1)) | ((fascia >= d2) & (fascia < d3)))
+    cv.tissue[lat & (fascia < d0)] = T["external_oblique"]
+    cv.tissue[plane & (taper > 0.3)] = T["imat"]
+    cv.tissue[lat & (fascia >= d1) & (fascia < d2)] = T["internal_oblique"]
+    cv.tissue[lat & (fascia >= d3) & (fascia < d4)] = T["transversus"]
+    # latissimus dorsi over the posterolateral wall (upper levels)
+    lt = 6.0 * ms * (1 - smooth(k, 2.5, 4.0)) * np.sin(np.pi * np.clip((aphi - 1.65) / 1.05, 0, 1))
+    cv.tissue[(fascia >= 0) & (fascia < lt) & (aphi > 1.65)] = T["latissimus"]
+    return {"depth": depth, "fascia": fascia, "body": body}
+
+
+def paint_back(cv: Canvas, f: Frame, m: dict[str, np.ndarray], side_sign: tuple[int, ...] = (-1, 1)) -> None:
+    """Paraspinal compartment (erector spinae + multifidus), quadratus lumborum, psoas."""
+    ms, k = f.ms, f.key
+    X, Y = cv.X, cv.Y
+    inside = m["fascia"] >= 0
+    half_w = ms * interp_key(k, ((-3, 62), (0, 66), (3, 72), (5, 66), (6, 50), (8, 30)))
+    y_top = f.y_tp - 2
+    hh = (f.y_pf - y_top) / 2 + 12
+    yc = y_top + hh - 12
+    dx, dy = (X - f.x_s) / half_w, (Y - yc) / hh
+    comp = inside & (Y >= y_top) & ((np.abs(dx) ** 2.6 + np.abs(dy) ** 2.6) <= 1.0)
+    cv.tissue[comp] = T["erector_spinae"]
+    # multifidus: medial, along the lamina/spinous; fat plane around it
+    for s in side_sign:
+        mx, my = f.x_s + s * 0.3 * half_w, f.y_lam + 0.45 * (f.y_pf - f.y_lam)
+        ax, ay = 0.3 * half_w, 0.55 * (f.y_pf - f.y_lam)
+        shp = cv.blob(mx, my, ax + 1.0, ay + 1.0, 0.0, 2.2)
+        cv.paint(shp, T["imat"], where=[T["erector_spinae"]])
+        cv.ellipse(mx, my, ax, ay, T["multifidus"], 0.0, 2.2, where=[T["imat"], T["erector_spinae"]])
+    # quadratus lumborum (L1-L5)
+    ql = smooth(k, -0.3, 1.0) * (1 - smooth(k, 5.0, 6.0))
+    if ql > 0.05:
+        for s in side_sign:
+            ax, ay = 17 * ms * ql * interp_key(k, ((0, 0.6), (2, 1.0), (4, 1.15), (5, 1.1))), 9.5 * ms * ql
+            cx = f.x_s + s * (f.tp_len + 0.8 * ax)
+            cv.ellipse(cx, f.y_tp - 2, ax, ay, T["quadratus_lumborum"], s * 30.0, where=[T["vat"]])
+    # psoas (from T12/L1 down, joins iliacus in the pelvis)
+    ps = interp_key(k, ((-0.2, 0.0), (1, 8.0), (2, 12.5), (3, 17.0), (4, 21.0), (5, 24.0), (6, 25.0), (7, 22.0)))
+    if ps > 1.0:
+        ps *= ms
+        for s in side_sign:
+            ax, ay = ps, ps * 1.15
+            x = f.x_s + s * (f.vb_w / 2 + 0.8 * ax + 2)
+            y = f.y_vb - 0.1 * f.vb_ap - 0.45 * f.vb_ap * smooth(k, 3.0, 6.0)
+            cv.ellipse(x, y, ax, ay, T["psoas"], s * 15.0, where=[T["vat"]])
+
+
+def paint_arms(cv: Canvas, f: Frame, arm: dict[str, float]) -> None:
+    """Forearms / elbows beside the body (label 0)."""
+    air = [T["air"]]
+    for s in (-1, 1):
+        r = arm["r"]
+        cx = f.cx + s * (f.a + arm["gap"] + r)
+        cy = f.cy + arm["dy"]
+        cv.ellipse(cx, cy, r, r * 0.92, T["skin"], where=air)
+        cv.ellipse(cx, cy, r - 2, r * 0.92 - 2, T["arm_fat"], where=[T["skin"]])
+        rm = r - 2 - arm["fat"]
+        cv.ellipse(cx, cy, rm, rm * 0.9, T["arm_muscle"], where=[T["arm_fat"]])
+        for j in range(int(arm["bones"])):
+            off = (j - 0.5 * (arm["bones"] - 1)) * 2.4 * arm["bone_r"]
+            cv.ellipse(cx + 0.2 * s * rm, cy + off, arm["bone_r"], arm["bone_r"] * 0.85, T["arm_bone"],
+                       where=[T["arm_muscle"], T["arm_fat"]])
+
+
+def paint_table(cv: Canvas, y_top: float, tbl: dict[str, float]) -> None:
+    """Curved table (shell + foam) under the patient, optionally with a mattress; only over air."""
+    X, Y = cv.X, cv.Y
+    curve = tbl["curve"] * X ** 2
+    hw = tbl["half_width"]
+    within = np.abs(X) <= hw
+    y0 = y_top - curve
+    air = cv.tissue == T["air"]
+    if tbl["mattress"] > 0:
+        mat = within & (Y >= y0) & (Y < y0 + tbl["mattress"]) & air
+        cv.tissue[mat] = T["mattress"]
+        y0 = y0 + tbl["mattress"]
+        air = cv.tissue == T["air"]
+    shell = 2.5
+    foam = tbl["thick"]
+    top = within & (Y >= y0) & (Y < y0 + shell)
+    core = within & (Y >= y0 + shell) & (Y < y0 + shell + foam)
+    bot = within & (Y >= y0 + shell + foam) & (Y < y0 + 2 * shell + foam)
+    cv.tissue[top & air] = T["table"]
+    cv.tissue[core & air] = T["table_foam"]
+    cv.tissue[bot & air] = T["table"]

@@ -1,0 +1,74 @@
+"""A pixel grid in patient millimetres and exact shape painting (pixel centres decide membership)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+Where = Iterable[int] | None
+
+
+class Canvas:
+    """``x`` mm toward patient left (columns), ``y`` mm toward posterior (rows), 0 at the image centre."""
+
+    def __init__(self, rows: int, cols: int, row_mm: float, col_mm: float) -> None:
+        self.rows, self.cols = rows, cols
+        self.row_mm, self.col_mm = row_mm, col_mm
+        self.x = (np.arange(cols) - (cols - 1) / 2.0) * col_mm
+        self.y = (np.arange(rows) - (rows - 1) / 2.0) * row_mm
+        self.X, self.Y = np.meshgrid(self.x, self.y)
+        self.tissue = np.zeros((rows, cols), dtype=np.uint8)
+        self.vert = np.zeros((rows, cols), dtype=np.uint8)
+
+    def window(self, cx: float, cy: float, rx: float, ry: float) -> tuple[slice, slice] | None:
+        """Row/col slices covering the box centre ± radius (None when off the canvas)."""
+        c0 = int(np.floor((cx - rx) / self.col_mm + (self.cols - 1) / 2.0))
+        c1 = int(np.ceil((cx + rx) / self.col_mm + (self.cols - 1) / 2.0)) + 1
+        r0 = int(np.floor((cy - ry) / self.row_mm + (self.rows - 1) / 2.0))
+        r1 = int(np.ceil((cy + ry) / self.row_mm + (self.rows - 1) / 2.0)) + 1
+        c0, c1, r0, r1 = max(c0, 0), min(c1, self.cols), max(r0, 0), min(r1, self.rows)
+        if c0 >= c1 or r0 >= r1:
+            return None
+        return slice(r0, r1), slice(c0, c1)
+
+    def blob(
+        self, cx: float, cy: float, ax: float, ay: float, rot_deg: float = 0.0, n: float = 2.0
+    ) -> tuple[tuple[slice, slice], np.ndarray] | None:
+        """Superellipse |x'/ax|^n + |y'/ay|^n <= 1 (n=2 ellipse, larger n boxier), rotated by ``rot_deg``."""
+        if ax <= 0 or ay <= 0:
+            return None
+        r = max(ax, ay) * (2 ** 0.5 if n > 2 else 1.0)
+        win = self.window(cx, cy, r, r)
+        if win is None:
+            return None
+        dx = self.X[win] - cx
+        dy = self.Y[win] - cy
+        if rot_deg:
+            t = np.deg2rad(rot_deg)
+            c, s = np.cos(t), np.sin(t)
+            dx, dy = c * dx + s * dy, -s * dx + c * dy
+        m = (np.abs(dx / ax) ** n + np.abs(dy / ay) ** n) <= 1.0
+        if not m.any():
+            return None
+        return win, m
+
+    def paint(self, shape: tuple[tuple[slice, slice], np.ndarray] | None, tissue: int, where: Where = None,
+              vert: int | None = None) -> None:
+        """Set ``tissue`` (and optionally vertebra id) inside ``shape``, only over tissues in ``where``."""
+        if shape is None:
+            return
+        win, m = shape
+        if where is not None:
+            m = m & np.isin(self.tissue[win], list(where))
+        self.tissue[win][m] = tissue
+        if vert is not None:
+            self.vert[win][m] = vert
+
+    def paint_mask(self, mask: np.ndarray, tissue: int, where: Where = None) -> None:
+        m = mask if where is None else mask & np.isin(self.tissue, list(where))
+        self.tissue[m] = tissue
+
+    def ellipse(self, cx: float, cy: float, ax: float, ay: float, tissue: int, rot_deg: float = 0.0,
+                n: float = 2.0, where: Where = None, vert: int | None = None) -> None:
+        self.paint(self.blob(cx, cy, ax, ay, rot_deg, n), tissue, where, vert)

@@ -1,0 +1,167 @@
+"""Viscera of one slice (3-D shapes sampled per patient): lungs, liver, spleen, kidneys, pancreas, vessels,
+bowel loops with gas / fluid / oral contrast, bladder. Organs only replace cavity fat (``vat``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sarco_core.phantom.canvas import Canvas
+from sarco_core.phantom.frame import Frame, Geometry, interp_key, smooth
+from sarco_core.phantom.tissues import TISSUES as T
+
+V = [T["vat"]]
+
+
+def sample_organs(g: Geometry, rng: np.random.Generator) -> dict[str, object]:
+    """Per-patient 3-D organ choices (positions as fractions of the cavity; extents as level keys / mm)."""
+    p = g.p
+    u = rng.uniform
+    loops = []
+    n = int(round(p.n_bowel_loops * (1.35 - p.vat_fullness)))
+    for _ in range(n):
+        kind = rng.choice(["fluid", "gas", "feces", "contrast"], p=[0.45, 0.2, 0.15, 0.2])
+        if kind == "contrast" and not p.oral_contrast:
+            kind = "fluid"
+        loops.append({
+            "fx": u(-0.75, 0.75), "fy": u(-0.85, 0.1), "key": u(1.2, 6.6), "hz": u(15, 45),
+            "r": u(9, 19) * (0.8 + 0.4 * (1 - p.vat_fullness)), "ecc": u(0.6, 1.0), "rot": u(0, 180),
+            "kind": str(kind), "gas": u(0.1, 0.5), "drift": (u(-0.4, 0.4), u(-0.4, 0.4)),
+        })
+    # colon: ascending (right), descending (left), stomach (left upper)
+    loops.append({"fx": -0.8, "fy": -0.05, "key": 3.5, "hz": 90.0, "r": u(17, 24), "ecc": 0.85, "rot": 0.0,
+                  "kind": "feces", "gas": u(0.2, 0.5), "drift": (0.0, 0.0)})
+    loops.append({"fx": 0.82, "fy": 0.05, "key": 3.0, "hz": 100.0, "r": u(13, 18), "ecc": 0.85, "rot": 0.0,
+                  "kind": str(rng.choice(["feces", "gas"])), "gas": u(0.2, 0.6), "drift": (0.0, 0.0)})
+    loops.append({"fx": 0.35, "fy": -0.45, "key": -1.2, "hz": 55.0, "r": u(30, 45), "ecc": 0.75, "rot": 30.0,
+                  "kind": "contrast" if p.oral_contrast else "fluid", "gas": u(0.15, 0.4), "drift": (0.0, 0.0)})
+    hep = [(u(-0.85, -0.2), u(-0.6, 0.2), u(2.5, 6.0)) for _ in range(int(rng.integers(4, 9)))]
+    calc = [(u(0, 2 * np.pi), u(-1.0, 4.0)) for _ in range(int(rng.integers(2, 7)))] if p.aortic_calcification else []
+    return {
+        "loops": loops, "hep": hep, "calc": calc,
+        "kid_key": (1.5 + p.extra["kidney_shift"], 1.85 + p.extra["kidney_shift"]),
+        "kid_hl": u(48, 60), "kid_r": (u(20, 25), u(28, 34)),
+        "liver_tip": 1.6 + 1.6 * p.extra["liver_tip"],
+        "spleen_bottom": u(0.3, 1.3), "aorta_r": u(9, 12.5), "bifurcation": u(3.7, 4.3),
+    }
+
+
+def _ellipsoid(dz: float, hz: float) -> float:
+    return float(np.sqrt(max(1.0 - (dz / hz) ** 2, 0.0)))
+
+
+def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: dict[str, object], zkey_mm: float) -> None:
+    """All viscera at this slice. ``zkey_mm`` ~ mm per level key (for ellipsoid extents)."""
+    k = f.key
+    xs, ca, cb = f.x_s, max(f.cav_a, 60.0), max(f.cav_b, 50.0)
+    y_ant_vb = f.y_vb - f.vb_ap / 2
+    # lungs (posterior costophrenic recesses, above ~T12)
+    gl = smooth(-k, 0.1, 2.5)
+    if gl > 0:
+        for s in (-1, 1):
+            cv.ellipse(xs + s * 0.5 * ca, f.y_vb + 0.1 * f.vb_ap, 0.42 * ca * gl ** 0.5, 0.45 * cb * gl ** 0.5,
+                       T["lung"], rot_deg=s * 20, where=V)
+    # kidneys
+    kr_a, kr_b = o["kid_r"]  # type: ignore[misc]
+    for s, kk in zip((1, -1), o["kid_key"], strict=True):  # type: ignore[call-overload]
+        dz = (k - kk) * zkey_mm
+        e = _ellipsoid(dz, o["kid_hl"])  # type: ignore[arg-type]
+        if e <= 0.05:
+            continue
+        ps = f.ms * interp_key(k, ((1, 8.0), (3, 17.0), (5, 24.0)))
+        cxk = xs + s * (f.vb_w / 2 + 2 * ps + kr_a + 6)
+        cyk = f.y_vb + 0.05 * f.vb_ap
+        rot = -s * 55.0
+        cv.ellipse(cxk, cyk, kr_b * e, kr_a * e, T["kidney"], rot_deg=rot, where=V)
+        if abs(dz) < 0.45 * o["kid_hl"]:  # type: ignore[operator]
+            t = np.deg2rad(rot)
+            ny = np.array([-np.sin(t), np.cos(t)])  # short axis direction
+            sgn = -1.0 if (ny[0] * s) > 0 else 1.0  # toward medial
+            hx, hy = cxk + sgn * ny[0] * 0.75 * kr_a * e, cyk + sgn * ny[1] * 0.75 * kr_a * e
+            cv.ellipse(hx, hy, 0.55 * kr_b * e, 0.5 * kr_a * e, T["renal_sinus_fat"], rot_deg=rot,
+                       where=[T["kidney"], T["vat"]])
+            cv.ellipse(hx - sgn * ny[0] * 3, hy - sgn * ny[1] * 3, 0.25 * kr_b * e, 0.22 * kr_a * e,
+                       T["renal_pelvis"], rot_deg=rot, where=[T["renal_sinus_fat"]])
+            if abs(dz) < 10:
+                for j in range(6):
+                    tt = j / 5
+                    cv.ellipse(hx + (xs - hx) * tt * 0.8, hy + (y_ant_vb - 8 - hy) * tt, 4, 4, T["vessel"], where=V)
+    # spleen
+    sb = o["spleen_bottom"]
+    if k < sb:  # type: ignore[operator]
+        e = smooth(sb - k, 0.0, 1.2)  # type: ignore[operator]
+        cv.ellipse(xs + 0.62 * ca, f.y_vb - 0.05 * cb, 0.2 * ca * e, 0.42 * cb * e, T["spleen"], rot_deg=-55,
+                   where=V)
+    # liver (right lobe down to the tip, left lobe at upper levels)
+    tip = o["liver_tip"]
+    if k < tip:  # type: ignore[operator]
+        e = float(np.clip((tip - k) / (tip - 0.0), 0.0, 1.0)) ** 0.6  # type: ignore[operator]
+        e = max(e, 0.25) if k < tip else 0.0  # type: ignore[operator]
+        lx = xs - (0.38 + 0.3 * (1 - e)) * ca
+        ly = f.cy - 0.1 * cb + 0.35 * cb * (1 - e)
+        cv.ellipse(lx, ly, 0.62 * ca * e, 0.85 * cb * e, T["liver"], rot_deg=-10, where=V)
+        if k < 0.8:
+            el = smooth(0.8 - k, 0.0, 1.5)
+            cv.ellipse(xs + 0.1 * ca, f.cy - 0.55 * cb, 0.45 * ca * el, 0.32 * cb * el, T["liver"], where=V)
+        for hx, hy, hr in o["hep"]:  # type: ignore[attr-defined]
+            cv.ellipse(xs + hx * ca, f.cy + hy * cb, hr, hr, T["vessel"], where=[T["liver"]])
+    # aorta / iliac arteries, IVC / iliac veins
+    ar = o["aorta_r"]
+    bif = o["bifurcation"]
+    ay = y_ant_vb - ar - 3  # type: ignore[operator]
+    if k < bif:  # type: ignore[operator]
+        ax_ = xs + 0.22 * f.vb_w
+        cv.ellipse(ax_, ay, ar, ar, T["aorta"], where=V + [T["psoas"]])  # type: ignore[arg-type]
+        for ang, kc in o["calc"]:  # type: ignore[attr-defined]
+            if abs(k - kc) < 0.4:
+                cv.ellipse(ax_ + ar * np.cos(ang), ay + ar * np.sin(ang), 1.8, 1.8, T["calcification"],  # type: ignore[operator]
+                           where=[T["aorta"], T["vat"]])
+        if 1.0 < k < 3.5:  # superior mesenteric artery / vein
+            cv.ellipse(xs + 4, ay - ar - 20 - 6 * (k - 1), 3.5, 3.5, T["vessel"], where=V)  # type: ignore[operator]
+            cv.ellipse(xs - 9, ay - ar - 22 - 6 * (k - 1), 5.5, 5.0, T["vessel"], where=V)  # type: ignore[operator]
+    elif k < 7.0:
+        d = (k - bif) * 18  # type: ignore[operator]
+        for s in (-1, 1):
+            cv.ellipse(xs + s * (8 + d), ay + 0.15 * d, 6.5, 6.5, T["vessel"], where=V)
+    if k < 4.3:
+        where = V + [T["liver"]] if k < 1.0 else V
+        cv.ellipse(xs - 0.36 * f.vb_w - 6, y_ant_vb - 11, 13, 9, T["ivc"], where=where)
+    # pancreas (L1-L2), anterior to the vessels, tail toward the spleen
+    pe = smooth(k, 0.6, 1.1) * (1 - smooth(k, 1.8, 2.4))
+    if pe > 0.05:
+        cv.ellipse(xs + 0.15 * ca, ay - 32, 0.5 * ca * pe, 11 * pe, T["pancreas"], rot_deg=12, where=V)  # type: ignore[operator]
+    # bladder low in the pelvis
+    bl = smooth(k, 7.2, 8.2)
+    if bl > 0:
+        cv.ellipse(xs, f.cy - 0.25 * cb, 48 * bl, 38 * bl, T["bladder"], where=V)
+    paint_bowel(cv, f, o["loops"], zkey_mm, ca, cb)  # type: ignore[arg-type]
+
+
+def paint_bowel(cv: Canvas, f: Frame, loops: list[dict], zkey_mm: float, ca: float, cb: float) -> None:
+    content = {"fluid": T["bowel_content"], "gas": T["bowel_content"], "feces": T["feces"],
+               "contrast": T["oral_contrast"]}
+    for lp in loops:
+        dz = (f.key - lp["key"]) * zkey_mm
+        e = _ellipsoid(dz, lp["hz"])
+        if e <= 0.2:
+            continue
+        r = lp["r"] * e
+        cx = f.x_s + (lp["fx"] + lp["drift"][0] * dz / 100) * ca
+        cy = f.cy + (lp["fy"] + lp["drift"][1] * dz / 100) * cb
+        shp = cv.blob(cx, cy, r, r * lp["ecc"], lp["rot"])
+        if shp is None:
+            continue
+        win, m = shp
+        free = m & (cv.tissue[win] == T["vat"])
+        if free.sum() < 0.6 * m.sum():  # mostly blocked by organs / muscle: skip, keep it fat
+            continue
+        inner = cv.blob(cx, cy, max(r - 2.5, 0.5), max(r * lp["ecc"] - 2.5, 0.5), lp["rot"])
+        tw = cv.tissue[win]
+        tw[free] = T["bowel_wall"]
+        if inner is not None:
+            iw, im = inner
+            sub = im & (cv.tissue[iw] == T["bowel_wall"])
+            cv.tissue[iw][sub] = content[lp["kind"]]
+            if lp["kind"] in ("gas", "feces", "contrast") and lp["gas"] > 0.15:
+                level = cy - r * lp["ecc"] * (1 - 2 * lp["gas"])
+                gas = sub & (cv.Y[iw] < level)
+                cv.tissue[iw][gas] = T["bowel_gas"]

@@ -1,0 +1,169 @@
+"""Bones of one slice: vertebral body / disc, posterior elements, ribs, sacrum, iliac wings, femoral heads."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sarco_core.phantom.canvas import Canvas
+from sarco_core.phantom.frame import Frame, Geometry, smooth
+from sarco_core.phantom.spine import FEMUR_BELOW_S1_MM, SACRUM_MM
+from sarco_core.phantom.tissues import TISSUES as T
+from sarco_core.phantom.tissues import VERTEBRA_IDS
+
+SOFT = [T[n] for n in ("vat", "sat", "imat", "erector_spinae", "multifidus", "psoas", "quadratus_lumborum",
+                       "external_oblique", "internal_oblique", "transversus", "latissimus", "rectus", "iliacus",
+                       "gluteal", "skin")]
+PE = T["posterior_elements"]
+
+
+def _arch(cv: Canvas, f: Frame, vid: int, t: float, thoracic: bool, lumbar_rib: bool = False) -> None:
+    """Posterior arch for a body fraction ``t`` (0 lower endplate .. 1 upper; <0 = disc below the vertebra)."""
+    xs, ss = f.x_s, 1.0
+    y_back = f.y_vb + f.vb_ap / 2
+    y_cp = y_back + f.canal_ap  # posterior canal wall
+    lam_th = 5.0
+    for s in (-1, 1):
+        if 0.25 <= t <= 0.9:  # pedicles
+            cv.ellipse(xs + s * (f.canal_w / 2 + 3.5), y_back + 0.45 * f.canal_ap, 4.5, 0.6 * f.canal_ap + 2, PE,
+                       where=SOFT, vert=vid)
+        if 0.35 <= t <= 0.8:  # transverse processes
+            ln = f.tp_len - f.canal_w / 2
+            ang = -35.0 if thoracic else -8.0
+            cv.ellipse(xs + s * (f.canal_w / 2 + ln / 2), f.y_tp + (12 if thoracic else 0) * 0.5,
+                       ln / 2, 4.0 * ss, PE, rot_deg=s * -ang, n=2.4, where=SOFT, vert=vid)
+        # laminae (roof of the canal), facets near the disc
+        cv.ellipse(xs + s * f.canal_w * 0.32, y_cp + lam_th / 2, f.canal_w * 0.36, lam_th / 2 + 0.5, PE,
+                   rot_deg=s * 18.0, where=SOFT, vert=vid)
+        if t > 0.8 or t < 0.1:
+            cv.ellipse(xs + s * (f.canal_w / 2 + 5), y_cp - 1, 6.0, 5.0, PE, where=SOFT, vert=vid)
+    if t <= 0.65:  # spinous process (hangs down over the disc below)
+        ln = max(f.y_pf - 3 - y_cp, 8.0)
+        w = 3.5 if not thoracic else 3.0
+        cv.ellipse(xs, y_cp + ln / 2 + 2, w, ln / 2, PE, n=3.0, where=SOFT, vert=vid)
+    cv.ellipse(xs, y_back + f.canal_ap / 2 + 1, f.canal_w / 2, f.canal_ap / 2, T["spinal_canal"], n=2.3,
+               where=SOFT + [PE], vert=0)
+
+
+def paint_spine(cv: Canvas, g: Geometry, f: Frame) -> None:
+    """Vertebral body (cancellous + cortical rim) or disc at ``f.z``, posterior arch, sacrum below S1."""
+    name, t, above = g.layout.at(f.z)
+    xs, yv = f.x_s, f.y_vb
+    w2, a2 = f.vb_w / 2, f.vb_ap / 2
+    if name == "sacrum":  # lower sacrum (S2-S5): smaller, more posterior, flattening downward
+        if t > 1.0:
+            return
+        vid = VERTEBRA_IDS["sacrum"]
+        shift = 25 * t
+        cv.ellipse(xs, yv + shift + 8, w2 * (1 - 0.5 * t) + 30 * (1 - t), a2 * (1 - 0.45 * t), T["sacrum"],
+                   where=SOFT, vert=vid)
+        cv.ellipse(xs, yv + shift + 10, 10 * (1 - 0.6 * t), 5, T["spinal_canal"], where=[T["sacrum"]], vert=0)
+        return
+    if name is None and above is None:
+        return
+    if name is None:  # disc: disc tissue, arch of the vertebra above hanging over it
+        vid = VERTEBRA_IDS[above or "L3"]
+        cv.ellipse(xs, yv, w2 + 1.5, a2 + 1.0, T["disc"], n=2.3, where=SOFT)
+        _arch(cv, f, vid, -1.0, above is not None and above.startswith("T"))
+        return
+    vid = VERTEBRA_IDS[name]
+    thoracic = name.startswith("T")
+    n = 2.0 if thoracic else 2.4
+    endplate = min(t, 1 - t) * (g.layout.get(name).hi - g.layout.get(name).lo) < 1.5
+    cv.ellipse(xs, yv, w2, a2, T["vertebral_cortex"], n=n, where=SOFT, vert=vid)
+    if not endplate:
+        cv.ellipse(xs, yv, w2 - 1.8, a2 - 1.8, T["vertebral_body"], n=n, where=[T["vertebral_cortex"]], vert=vid)
+    if name == "S1":  # sacral alae reaching the sacroiliac joints
+        for s in (-1, 1):
+            cv.ellipse(xs + s * (w2 + 18), yv + 0.3 * f.vb_ap, 26, 16 + 4 * t, T["sacrum"], rot_deg=s * 12,
+                       where=SOFT, vert=vid)
+        cv.ellipse(xs, yv + a2 + 9, 12, 6, T["spinal_canal"], where=SOFT + [T["sacrum"]], vert=0)
+        cv.ellipse(xs, yv + a2 + 20, 14, 4, T["sacrum"], where=SOFT, vert=vid)
+        return
+    _arch(cv, f, vid, t, thoracic)
+
+
+def rib_set(g: Geometry, rng: np.random.Generator) -> list[dict[str, float]]:
+    """3-D rib paths (one per side per rib-bearing vertebra)."""
+    ends = {"T6": (0.15, 115), "T7": (0.22, 112), "T8": (0.3, 105), "T9": (0.42, 95), "T10": (0.6, 80),
+            "T11": (1.25, 58), "T12": (1.95, 36), "L1": (2.2, 24)}
+    out = []
+    for name in g.layout.rib_bearing():
+        phi_end, drop = ends.get(name, (0.3, 100))
+        v = g.layout.get(name)
+        for s in (-1, 1):
+            out.append({
+                "z_head": v.lo + 0.65 * (v.hi - v.lo) + rng.uniform(-2, 2),
+                "phi_end": phi_end * rng.uniform(0.9, 1.1),
+                "drop": drop * g.p.spine_scale * rng.uniform(0.9, 1.1),
+                "side": s,
+                "cartilage": 1.0 if name in ("T6", "T7", "T8", "T9", "T10") else 0.0,
+            })
+    return out
+
+
+def paint_ribs(cv: Canvas, g: Geometry, f: Frame, ribs: list[dict[str, float]], R_tab: np.ndarray,
+               sat_tab: np.ndarray) -> None:
+    """Rib cross-sections where each rib's path crosses this slice (inside the muscle wall)."""
+    n_ang = len(R_tab)
+    for rb in ribs:
+        dz = rb["z_head"] - f.z
+        if dz < 0 or dz > rb["drop"]:
+            continue
+        u = (dz / rb["drop"]) ** (1 / 1.3)
+        phi_head = 2.75
+        phi = phi_head + (rb["phi_end"] - phi_head) * u
+        sphi = rb["side"] * phi
+        theta = np.arctan2(-np.cos(sphi), np.sin(sphi))  # inverse of phi_of_theta
+        i = int((theta + np.pi) / (2 * np.pi) * n_ang) % n_ang
+        rho = R_tab[i] - sat_tab[i] - 7.0 * f.ms
+        wx = f.cx + rho * np.sin(sphi)
+        wy = f.cy - rho * np.cos(sphi)
+        hx = f.x_s + rb["side"] * f.tp_len
+        hy = f.y_tp + 4
+        b = smooth(u, 0.0, 0.3)
+        x, y = hx + (wx - hx) * b, hy + (wy - hy) * b
+        ds_dz = abs(rho * (rb["phi_end"] - phi_head)) / rb["drop"]
+        length = float(np.clip(5 + 3.5 * ds_dz, 6, 22))
+        rot = np.rad2deg(theta) + 90
+        tissue = T["cartilage"] if rb["cartilage"] and u > 0.82 else T["rib"]
+        cv.ellipse(x, y, length / 2, 4.5, tissue, rot_deg=float(rot), where=SOFT)
+
+
+def paint_pelvis(cv: Canvas, g: Geometry, f: Frame) -> None:
+    """Iliac wings with iliacus inside and gluteal muscles outside; femoral heads low down."""
+    k, ms = f.key, f.ms
+    gw = smooth(k, 4.6, 6.3)
+    s1_lo = g.layout.s1_lo
+    if gw > 0 and f.z > s1_lo - SACRUM_MM:
+        X, Y = cv.X, cv.Y
+        for s in (-1, 1):
+            ccx = f.x_s + s * 25
+            ccy = f.y_vb + 0.4 * f.vb_ap
+            rx = 60 + 0.45 * f.cav_a * gw
+            ry = 35 + 25 * gw
+            dx, dy = (X - ccx) * s, Y - ccy
+            ang = np.arctan2(dy, dx)  # 0 lateral, +pi/2 posterior
+            rr = np.hypot(dx / rx, dy / ry)
+            sector = (ang > np.pi / 2 - 1.4 * gw - 0.5) & (ang < np.pi / 2 + 0.15)
+            th = (7 + 3 * gw) / rx
+            bone = sector & (rr >= 1) & (rr < 1 + th)
+            glut_th = (12 + 22 * gw) * ms / rx
+            glut = sector & (rr >= 1 + th) & (rr < 1 + th + glut_th)
+            ilia_th = (6 + 12 * gw) * ms / rx
+            iliac = sector & (rr < 1) & (rr >= 1 - ilia_th) & (ang < np.pi / 2 - 0.15)
+            soft = np.isin(cv.tissue, SOFT)
+            cv.tissue[glut & soft] = T["gluteal"]
+            cv.tissue[bone & soft] = T["ilium"]
+            cv.tissue[iliac & np.isin(cv.tissue, [T["vat"], T["psoas"]])] = T["iliacus"]
+    dz = f.z - (s1_lo - FEMUR_BELOW_S1_MM)
+    r = 23.0 * g.p.spine_scale
+    if abs(dz) < r + 6:
+        for s in (-1, 1):
+            cxh, cyh = f.x_s + s * 0.62 * max(f.cav_a, 90), f.y_vb - 0.3 * f.vb_ap - 10
+            if abs(dz) < r + 5:
+                ra = np.sqrt(max((r + 5) ** 2 - dz ** 2, 0))
+                cv.ellipse(cxh, cyh, ra, ra, T["ilium"], where=SOFT)
+            if abs(dz) < r:
+                rh = np.sqrt(r ** 2 - dz ** 2)
+                cv.ellipse(cxh, cyh, rh + 1.5, rh + 1.5, T["disc"], where=[T["ilium"]])
+                cv.ellipse(cxh, cyh, rh, rh, T["femur"], where=SOFT + [T["ilium"], T["disc"]])

@@ -1,0 +1,123 @@
+"""The vertebral column along z: exact body and disc ranges per vertebra (mm, +z superior).
+
+Every vertebra has a body range ``(lo, hi)``; between two neighbours lies a disc. S1 has no disc below (it
+is fused with the lower sacrum, id 25, which spans 70 mm below S1). The femoral heads are centred 85 mm
+below S1's lower endplate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+THORACIC = ("T6", "T7", "T8", "T9", "T10", "T11", "T12")
+_BODY_MM = {"T6": 18, "T7": 19, "T8": 20, "T9": 21, "T10": 22, "T11": 23, "T12": 24,
+            "L1": 26, "L2": 27, "L3": 28, "L4": 28, "L5": 27, "L6": 27, "S1": 28}
+_DISC_MM = {"T": 6.0, "T12": 8.0, "L1": 9.0, "L2": 10.0, "L3": 11.0, "L4": 11.0, "L5": 11.0, "L6": 11.0}
+SACRUM_MM = 70.0
+FEMUR_BELOW_S1_MM = 85.0
+FEMUR_BOTTOM_MM = 115.0
+
+
+@dataclass(frozen=True)
+class VertebraPos:
+    name: str
+    lo: float
+    hi: float
+    disc_below: float  # disc height below this vertebra (0 for S1)
+
+    @property
+    def mid(self) -> float:
+        return 0.5 * (self.lo + self.hi)
+
+
+@dataclass(frozen=True)
+class SpineLayout:
+    """Vertebrae ordered from the bottom (S1) up. z = 0 at S1's lower endplate (plus ``z_offset_mm``)."""
+
+    vertebrae: tuple[VertebraPos, ...]
+    lumbar_count: int
+    lumbar_rib: bool
+    z_offset_mm: float = 0.0
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(v.name for v in self.vertebrae)
+
+    def get(self, name: str) -> VertebraPos:
+        for v in self.vertebrae:
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+    @property
+    def s1_lo(self) -> float:
+        return self.get("S1").lo
+
+    def rib_bearing(self) -> tuple[str, ...]:
+        """Vertebrae that carry a rib (all thoracic, plus L1 with ``lumbar_rib``)."""
+        out = [v.name for v in self.vertebrae if v.name.startswith("T")]
+        if self.lumbar_rib:
+            out.append("L1")
+        return tuple(out)
+
+    def lumbar(self) -> tuple[str, ...]:
+        return tuple(f"L{i}" for i in range(1, self.lumbar_count + 1))
+
+    def at(self, z: float) -> tuple[str | None, float, str | None]:
+        """(vertebra whose body holds z or None, fraction 0..1 within that body or disc, vertebra above a disc).
+
+        In a disc the first item is None and the third names the vertebra above the disc.
+        Below S1 (lower sacrum, pelvis) it returns ("sacrum", fraction below S1, None).
+        """
+        for i, v in enumerate(self.vertebrae):
+            if v.lo <= z < v.hi:
+                return v.name, (z - v.lo) / (v.hi - v.lo), None
+            if i > 0 and self.vertebrae[i - 1].hi <= z < v.lo:
+                below = self.vertebrae[i - 1]
+                return None, (z - below.hi) / (v.lo - below.hi), v.name
+        if z < self.vertebrae[0].lo:
+            return "sacrum", (self.vertebrae[0].lo - z) / SACRUM_MM, None
+        return None, 1.0, None
+
+    def z_of(self, name: str, frac: float = 0.5) -> float:
+        """z at a fraction of a vertebral body (0 = lower endplate, 1 = upper endplate)."""
+        v = self.get(name)
+        return v.lo + frac * (v.hi - v.lo)
+
+    def top_name(self) -> str:
+        return self.vertebrae[-1].name
+
+
+def build_layout(
+    seed: int,
+    *,
+    lumbar_count: int = 5,
+    lumbar_rib: bool = False,
+    top: str = "T10",
+    spine_scale: float = 1.0,
+    z_offset_mm: float = 0.0,
+) -> SpineLayout:
+    """Seeded heights: bodies 22-30 mm (lumbar 25-30), discs 6-12 mm (lumbar 8-12)."""
+    if lumbar_count not in (4, 5, 6):
+        raise ValueError(f"lumbar_count must be 4, 5 or 6, got {lumbar_count}")
+    if top not in THORACIC:
+        top = "T10"
+    rng = np.random.default_rng([int(seed), 4242])
+    names = ["S1", *[f"L{i}" for i in range(lumbar_count, 0, -1)]]
+    names += [t for t in reversed(THORACIC) if THORACIC.index(t) >= THORACIC.index(top)]
+    z = z_offset_mm
+    out: list[VertebraPos] = []
+    for i, n in enumerate(names):
+        disc = 0.0
+        if i > 0:
+            key = n if n in _DISC_MM else "T"
+            disc = float(np.clip(_DISC_MM[key] * spine_scale * rng.uniform(0.92, 1.08), 6.0 if key == "T" else 8.0,
+                                 12.0))
+            z += disc
+        lo_body = 25.0 if n.startswith("L") or n == "S1" else 18.0
+        h = float(np.clip(_BODY_MM[n] * spine_scale * rng.uniform(0.95, 1.05), lo_body, 30.0))
+        out.append(VertebraPos(n, z, z + h, disc))
+        z += h
+    return SpineLayout(tuple(out), lumbar_count, lumbar_rib, z_offset_mm)

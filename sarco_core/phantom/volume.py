@@ -1,0 +1,136 @@
+"""Seeded 3-D abdominal stacks with exact labels and vertebra levels: :func:`phantom_volume`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sarco_core.phantom.anatomy import Patient
+from sarco_core.phantom.params import PhantomParams, sample_params
+from sarco_core.phantom.slice import pixel_pair
+from sarco_core.phantom.spine import FEMUR_BOTTOM_MM, SACRUM_MM, SpineLayout, build_layout
+from sarco_core.phantom.texture import imat_streaks, synthesize_hu, tissue_hu
+from sarco_core.phantom.tissues import LABEL_OF
+from sarco_core.volume import SourceMeta, Volume
+
+
+@dataclass(frozen=True, eq=False)
+class PhantomVolume:
+    """A synthetic CT stack in canonical layout (index 0 most inferior) with exact label maps."""
+
+    volume: Volume
+    labels: np.ndarray  # uint8 (k, r, c): 0 background, 1 muscle compartment, 2 SAT, 3 VAT
+    tissue: np.ndarray  # uint8 (k, r, c) fine tissue ids (sarco_core.phantom.TISSUES)
+    vertebrae: np.ndarray  # uint8 (k, r, c) TotalSegmentator vertebra ids (L6 = 90), 0 elsewhere
+    levels: dict[str, tuple[float, float]]  # vertebral BODY z range (lo, hi) in mm, volume z frame
+    discs: dict[str, tuple[float, float]]  # "L3/L4" -> (lo, hi) mm
+    l3_mid_z_mm: float
+    l3_mid_index: int
+    lumbar_count: int
+    lumbar_rib: bool
+    seed: int
+    params: PhantomParams
+    layout: SpineLayout
+
+    @property
+    def spacing_mm(self) -> tuple[float, float, float]:
+        sp = self.volume.spacing_mm
+        return (float(sp.slice or 0.0), sp.row, sp.col)
+
+    def level_at(self, z_mm: float) -> str | None:
+        """The vertebra whose body contains ``z_mm`` (None in a disc or outside the spine)."""
+        for name, (lo, hi) in self.levels.items():
+            if lo <= z_mm < hi:
+                return name
+        return None
+
+    def index_of(self, name: str, frac: float = 0.5) -> int:
+        """Canonical slice index nearest to a fraction of a vertebral body."""
+        lo, hi = self.levels[name]
+        return self.volume.index_of_z(lo + frac * (hi - lo))
+
+
+def _range(layout: SpineLayout, top: str, bottom: str, sacrum: bool) -> tuple[float, float]:
+    names = layout.names
+    if top not in names:
+        raise ValueError(f"top must be one of {names}, got {top!r}")
+    z_hi = layout.get(top).hi
+    lowest = layout.lumbar()[-1]
+    if not sacrum:
+        return layout.get(lowest).lo, z_hi
+    if bottom == "sacrum":
+        return layout.s1_lo - SACRUM_MM, z_hi
+    if bottom == "femur":
+        return layout.s1_lo - FEMUR_BOTTOM_MM, z_hi
+    if bottom not in names:
+        raise ValueError(f"bottom must be a vertebra of {names}, 'sacrum' or 'femur', got {bottom!r}")
+    return layout.get(bottom).lo, z_hi
+
+
+def phantom_volume(
+    seed: int,
+    *,
+    slice_mm: float = 3.0,
+    pixel_mm: float | tuple[float, float] = 0.8,
+    size: int = 256,
+    top: str = "T11",
+    bottom: str = "S1",
+    lumbar_count: int = 5,
+    lumbar_rib: bool = False,
+    sacrum: bool = True,
+    body: str | None = None,
+    contrast: bool | None = None,
+    truncated: bool = False,
+    arms: bool | None = None,
+    table: bool = True,
+    z_offset_mm: float = 0.0,
+) -> PhantomVolume:
+    """A seeded stack from ``bottom`` (lower endplate; 'sacrum'/'femur' reach lower) to ``top`` (upper endplate).
+
+    ``sacrum=False`` starts the stack at the lowest lumbar vertebra's lower endplate (no S1 / sacrum slices).
+    ``lumbar_count`` 4-6 (6 adds "L6", id 90, between L5 and S1); ``lumbar_rib`` puts a 13th rib on L1.
+    With ``size=256`` and the default 0.8 mm the field of view is 205 mm: pass ``pixel_mm=1.6`` for a
+    whole abdomen at 256².
+    """
+    if slice_mm <= 0.3 or slice_mm > 10:
+        raise ValueError(f"slice_mm must lie in 0.3..10 mm, got {slice_mm}")
+    row_mm, col_mm = pixel_pair(pixel_mm)
+    p = sample_params(seed, body=body, contrast=contrast, truncated=truncated, arms=arms, table=table)
+    layout = build_layout(seed, lumbar_count=lumbar_count, lumbar_rib=lumbar_rib, top="T6",
+                          spine_scale=p.spine_scale, z_offset_mm=z_offset_mm)
+    z_lo, z_hi = _range(layout, top, bottom, sacrum)
+    n = int(np.floor((z_hi - z_lo) / slice_mm + 1e-9))
+    if n < 1:
+        raise ValueError("the requested range holds no slice")
+    z0 = z_lo + slice_mm / 2
+    pat = Patient(p, layout, rows=int(size), cols=int(size), row_mm=row_mm, col_mm=col_mm)
+    tables = tissue_hu(p)
+    rng = np.random.default_rng([int(seed), 556])
+    hu = np.empty((n, size, size), np.int16)
+    tissue = np.empty((n, size, size), np.uint8)
+    vert = np.empty((n, size, size), np.uint8)
+    for k in range(n):
+        z = z0 + k * slice_mm
+        t, v = pat.render(z)
+        t = imat_streaks(t, p, rng, (row_mm, col_mm))
+        centre, rad = pat.body_centre_px(z)
+        hu[k] = synthesize_hu(t, p, rng, (row_mm, col_mm), tables, pat.arm_streak_px(z), centre, rad)
+        tissue[k], vert[k] = t, v
+    meta = SourceMeta(kind="array", modality="CT", manufacturer="sarco phantom", slice_thickness_mm=slice_mm,
+                      contrast_agent="IV contrast" if p.contrast else None, kvp=120.0)
+    vol = Volume.from_array(hu=hu, spacing_mm=(slice_mm, row_mm, col_mm), z0_mm=z0, meta=meta)
+    z_last = z0 + (n - 1) * slice_mm
+    levels: dict[str, tuple[float, float]] = {}
+    discs: dict[str, tuple[float, float]] = {}
+    vs = layout.vertebrae
+    for i, v in enumerate(vs):
+        if v.hi > z0 - slice_mm / 2 and v.lo < z_last + slice_mm / 2:
+            levels[v.name] = (v.lo, v.hi)
+        if i > 0 and vs[i - 1].hi < z_last and v.lo > z0:
+            discs[f"{v.name}/{vs[i - 1].name}"] = (vs[i - 1].hi, v.lo)
+    l3 = layout.get("L3")
+    l3_mid = 0.5 * (l3.lo + l3.hi)
+    return PhantomVolume(volume=vol, labels=LABEL_OF[tissue], tissue=tissue, vertebrae=vert, levels=levels,
+                         discs=discs, l3_mid_z_mm=l3_mid, l3_mid_index=int(round((l3_mid - z0) / slice_mm)),
+                         lumbar_count=lumbar_count, lumbar_rib=lumbar_rib, seed=int(seed), params=p, layout=layout)
