@@ -179,15 +179,35 @@ def _open_store(options: BatchOptions) -> Any:
 
 
 def _store_case(store: Any, case: BatchCase, out: CaseOutcome, actor: str) -> int:
-    if out.volume is None or out.labels is None or out.analysis is None:
+    """Save an ok case; a label already taken by the same input gets a new analysis, else a new label."""
+    if out.volume is None or out.labels is None or out.analysis is None or out.slice_index is None:
         raise StoreError("the worker returned no image or labels to store")
-    rec = store.create_case(out.volume, analysis=out.analysis, labels=out.labels, slice_index=out.slice_index,
-                            actor=actor, label=case.case_id)
-    return int(getattr(rec, "id", rec))
+    a = out.analysis
+    auto = (a.get("l3") or {}).get("auto_index")
+    sha = (a.get("input") or {}).get("sha256")
+    kw = dict(analysis=a, labels=out.labels, slice_index=out.slice_index, actor=actor,
+              l3_auto_index=None if auto is None else int(auto), input_sha256=sha)
+    try:
+        try:
+            return int(store.create_case(out.volume, label=case.case_id, **kw).id)
+        except StoreError as exc:
+            if "already exists" not in str(exc):
+                raise
+        same = [c for c in store.list_cases() if c.label == case.case_id]
+        if same and sha and store.get_case(same[0].id).input_sha256 == sha:
+            store.add_analysis(same[0].id, a, out.labels, out.slice_index, actor, l3_auto_index=kw["l3_auto_index"])
+            return int(same[0].id)
+        label = f"{case.case_id} ({time.strftime('%Y-%m-%d %H:%M:%S')})"
+        return int(store.create_case(out.volume, label=label, **kw).id)
+    finally:
+        cache = getattr(store, "_cache", None)  # the store keeps created volumes in memory: drop them here
+        if cache is not None and hasattr(cache, "clear"):
+            cache.clear()
 
 
 def run_batch(input_dir: Path | str | None, out_csv: Path | str, *, manifest: Path | str | None = None,
-              options: BatchOptions = BatchOptions(), progress: ProgressFn | None = None) -> BatchSummary:
+              options: BatchOptions = BatchOptions(), progress: ProgressFn | None = None,
+              warn: Callable[[str], None] | None = None) -> BatchSummary:
     """Analyse every case of the cohort (see :func:`sarco_core.batch.cases.cohort`) and write ``out_csv``.
 
     Cases finished by an earlier run with the same input, patient data and settings are skipped.
@@ -197,6 +217,9 @@ def run_batch(input_dir: Path | str | None, out_csv: Path | str, *, manifest: Pa
     out_csv = Path(out_csv)
     in_dir = Path(input_dir) if input_dir is not None else None
     cases, warnings = cohort(in_dir, Path(manifest) if manifest else None)
+    for w in warnings:
+        if warn is not None:
+            warn(w)
     parts = parts_dir(out_csv)
     parts.mkdir(parents=True, exist_ok=True)
     settings = CaseSettings(method=options.method, rule=options.rule, threads=options.threads,

@@ -109,6 +109,7 @@ def run_case(case: BatchCase, settings: CaseSettings) -> CaseOutcome:
         from sarco_core.analyze import analyze
 
         seg = cached_segmenter(settings.method, settings.threads)
+        t0 = time.perf_counter()  # the per-worker start-up (imports, model load) is not the case's time
         res = analyze(
             case.path,
             height_m=case.height_m,

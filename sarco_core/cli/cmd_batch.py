@@ -69,9 +69,8 @@ def run(args: argparse.Namespace) -> int:
                         threads=max(1, args.threads), store=not args.no_store, store_url=args.db,
                         retry_errors=args.retry_errors)
     s = run_batch(args.input, Path(args.out), manifest=args.manifest, options=opts,
-                  progress=None if args.quiet else Progress(0))
-    for w in s.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+                  progress=None if args.quiet else Progress(0),
+                  warn=lambda w: print(f"warning: {w}", file=sys.stderr))
     if args.json:
         print_json({"out": str(s.out_csv), "parts": str(s.parts), "cases": s.n_cases, "ok": s.n_ok,
                     "error": s.n_error, "skipped": s.n_skipped, "stored": s.n_stored,
