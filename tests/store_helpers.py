@@ -15,21 +15,25 @@ ROWS, COLS = 40, 48
 SPACING = (3.0, 0.7, 0.9)  # slice, row, col (mm): anisotropic pixels on purpose
 
 
+FAT = (slice(4, 36), slice(4, 44))
+MUSCLE = (slice(8, 30), slice(8, 30))  # off-centre on purpose, so any flip of the pixel order shows
+
+
 def synthetic_volume(n_slices: int = 6, *, seed: int = 0, meta: SourceMeta | None = None) -> Volume:
     """Air background, a fat ring (-100 HU), muscle block (50 HU) with some fatty (-60 HU) pixels."""
     rng = np.random.default_rng(seed)
     hu = np.full((n_slices, ROWS, COLS), -1000, np.int16)
-    hu[:, 4:36, 4:44] = -100  # subcutaneous fat
-    hu[:, 10:30, 10:38] = 50  # muscle compartment
-    noise = rng.random((n_slices, 20, 28)) < 0.1
-    hu[:, 10:30, 10:38][noise] = -60  # IMAT pixels inside the muscle compartment
+    hu[(slice(None), *FAT)] = -100  # subcutaneous fat
+    hu[(slice(None), *MUSCLE)] = 50  # muscle compartment
+    block = hu[(slice(None), *MUSCLE)]
+    block[rng.random(block.shape) < 0.1] = -60  # IMAT pixels inside the muscle compartment
     return Volume.from_array(hu=hu, spacing_mm=SPACING, z0_mm=-120.0, meta=meta)
 
 
 def auto_labels() -> np.ndarray:
     lab = np.zeros((ROWS, COLS), np.uint8)
-    lab[4:36, 4:44] = 2
-    lab[10:30, 10:38] = 1
+    lab[FAT] = 2
+    lab[MUSCLE] = 1
     return lab
 
 

@@ -72,8 +72,8 @@ def test_versions_are_immutable_and_numbered(db_url: str) -> None:  # noqa: F811
     v1 = case.latest_version
     assert v1 is not None
     edit = auto_labels()
-    edit[30:34, 10:38] = 1  # these pixels are -100 HU fat: not muscle by the HU gate
-    edit[10:12, 10:38] = 0  # erase muscle pixels
+    edit[30:34, 8:30] = 1  # these pixels are -100 HU fat: not muscle by the HU gate
+    edit[10:12, 8:30] = 0  # erase muscle pixels
     v2 = store.save_version(case.id, edit, parent_version_id=v1.id, author="bob", comment="trim")
     assert (v2.number, v2.parent_id, v2.source, v2.author) == (2, v1.id, "edit", "bob")
     assert v2.sma_cm2 == pytest.approx(expected_sma_cm2(vol, edit, 3))  # recomputed, HU-gated
