@@ -15,11 +15,11 @@ backend.announce_db()
 pages = st.navigation(
     {
         "Single case": [
-            st.Page("pages/upload.py", title="Upload & analyse", icon="⬆️", default=True),
-            st.Page("pages/browse.py", title="Browse", icon="🔍"),
-            st.Page("pages/edit.py", title="Edit mask", icon="🖌️"),
+            st.Page("pages/upload.py", title="Upload & analyse", icon=":material/upload_file:", default=True),
+            st.Page("pages/browse.py", title="Browse", icon=":material/layers:"),
+            st.Page("pages/edit.py", title="Edit mask", icon=":material/brush:"),
         ],
-        "Cohort": [st.Page("pages/dashboard.py", title="Dashboard", icon="📊")],
+        "Cohort": [st.Page("pages/dashboard.py", title="Dashboard", icon=":material/monitoring:")],
     }
 )
 cases.sidebar()

@@ -142,6 +142,18 @@ def _parse_progress(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str,
     return str(stage or ""), float(frac if frac is not None else 0.0)
 
 
+def stamp_input(result: Any, files: Sequence[tuple[str, bytes]]) -> None:
+    """Record the checksum and name of the uploaded bytes (the analysis ran on the already loaded volume)."""
+    from dataclasses import replace
+
+    from sarco_core.analyze import input_sha256
+
+    info = getattr(result, "input", None)
+    if info is not None:
+        name = files[0][0] if len(files) == 1 else f"{len(files)} files"
+        result.input = replace(info, sha256=input_sha256(list(files)), name=name)
+
+
 def labels_2d(result: Any) -> np.ndarray:
     """The measured slice's label map from an AnalysisResult."""
     for name in ("labels", "mask", "labels_2d"):
@@ -180,6 +192,7 @@ def create_case(volume: Volume, result: Any, *, label: str, actor: str) -> int:
                 actor=actor,
                 label=code,
                 l3_auto_index=l3.get("auto_index"),
+                input_sha256=(d.get("input") or {}).get("sha256"),
             )
             return int(rec.id)
         except StoreError as exc:

@@ -119,18 +119,20 @@ def page() -> None:
 
     nav1, nav2, nav3, nav4 = st.columns([1, 1, 6, 2])
     nav1.button(
-        "◀ Previous",
+        "Previous",
+        icon=":material/arrow_downward:",
         on_click=_step,
         args=(-1, n),
-        use_container_width=True,
+        width="stretch",
         disabled=n == 1,
         help="One slice toward the feet.",
     )
     nav2.button(
-        "Next ▶",
+        "Next",
+        icon=":material/arrow_upward:",
         on_click=_step,
         args=(1, n),
-        use_container_width=True,
+        width="stretch",
         disabled=n == 1,
         help="One slice toward the head.",
     )
@@ -141,7 +143,7 @@ def page() -> None:
             )
         else:
             st.caption("This case has a single slice.")
-    nav4.button("Go to measured slice", on_click=_goto, args=(measured,), use_container_width=True)
+    nav4.button("Go to measured slice", on_click=_goto, args=(measured,), width="stretch")
     k = int(st.session_state.get(K, measured))
 
     # ------------------------------------------------------------ axial + reformats

@@ -114,21 +114,21 @@ def page() -> None:
 
     # ------------------------------------------------------------ plots
     p1, p2 = st.columns(2)
-    p1.plotly_chart(plots.smi_distribution(view, active), use_container_width=True, key="fig_smi")
+    p1.plotly_chart(plots.smi_distribution(view, active), width="stretch", key="fig_smi")
     p2.plotly_chart(
         plots.scatter(view, "height_m", "sma_cm2", "height (m)", "SMA (cm²)", "SMA vs height"),
-        use_container_width=True,
+        width="stretch",
         key="fig_sma_h",
     )
     p3, p4 = st.columns(2)
     p3.plotly_chart(
         plots.scatter(view, "smi_cm2_m2", "muscle_hu_mean", "SMI (cm²/m²)", "muscle HU", "Muscle attenuation vs SMI"),
-        use_container_width=True,
+        width="stretch",
         key="fig_hu",
     )
     fig, ba = plots.bland_altman(view)
     with p4:
-        st.plotly_chart(fig, use_container_width=True, key="fig_ba")
+        st.plotly_chart(fig, width="stretch", key="fig_ba")
         if ba.n:
             st.caption(
                 f"{ba.n} edited case(s): bias {ba.bias:+.2f} cm²"
@@ -167,7 +167,7 @@ def page() -> None:
     st.dataframe(
         view[cols],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         key="cohort_table",
         column_config={
             "auto_sma_cm2": st.column_config.NumberColumn("auto SMA (cm²)", format="%.2f"),
@@ -185,7 +185,7 @@ def page() -> None:
         file_name="sarco_cohort.csv",
         mime="text/csv",
         on_click="ignore",
-        use_container_width=True,
+        width="stretch",
     )
     d2.download_button(
         "Download XLSX",
@@ -193,7 +193,7 @@ def page() -> None:
         file_name="sarco_cohort.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         on_click="ignore",
-        use_container_width=True,
+        width="stretch",
     )
 
     # ------------------------------------------------------------ review queue

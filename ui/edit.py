@@ -20,12 +20,11 @@ import streamlit as st
 from sarco_core.errors import ConflictError, SarcoError
 from sarco_core.metrics import DEFAULT_GATES, measure_slice
 from ui import backend, cases, state
-from ui.render import TISSUES, WINDOW_PRESETS, AxialView, axial_image
+from ui.render import TISSUE_GATES, TISSUES, WINDOW_PRESETS, AxialView, axial_image
 from ui.strokes import EditHistory, apply_strokes
 from ui.text import fmt
 
 INJECT = "edit_inject"
-TISSUE_GATES = {1: DEFAULT_GATES.muscle, 2: DEFAULT_GATES.sat, 3: DEFAULT_GATES.vat}
 
 
 @dataclass
@@ -131,26 +130,26 @@ def page() -> None:
         preset = st.selectbox("Window", list(WINDOW_PRESETS), index=1, key="edit_window")
         opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.4, 0.05, key="edit_opacity")
         zoom_w = st.select_slider(
-            "Canvas width (px)", options=[384, 512, 640, 768, 896, 1024], value=768, key="edit_width"
+            "Canvas width (px)", options=[384, 512, 640, 768, 896, 1024], value=640, key="edit_width"
         )
         c1, c2 = st.columns(2)
-        if c1.button("↶ Undo", disabled=not s.history.can_undo(), use_container_width=True):
+        if c1.button("Undo", icon=":material/undo:", disabled=not s.history.can_undo(), width="stretch"):
             s.history.undo()
             s.nonce += 1
             st.rerun()
-        if c2.button("↷ Redo", disabled=not s.history.can_redo(), use_container_width=True):
+        if c2.button("Redo", icon=":material/redo:", disabled=not s.history.can_redo(), width="stretch"):
             s.history.redo()
             s.nonce += 1
             st.rerun()
         if st.button(
             "Reset to automatic mask",
-            use_container_width=True,
+            width="stretch",
             help="Replace the working mask with the automatic one (undoable).",
         ):
             s.history.reset(s.auto_mask)
             s.nonce += 1
             st.rerun()
-        if st.button("Discard my edits", use_container_width=True, disabled=not s.history.dirty):
+        if st.button("Discard my edits", width="stretch", disabled=not s.history.dirty):
             st.session_state[state.EDIT].pop(cid, None)
             st.rerun()
 
@@ -205,7 +204,7 @@ def page() -> None:
         st.markdown("**Save as a new version**")
         st.caption(f"Saving as **{state.author()}** (change the name in the sidebar).")
         comment = st.text_input("Comment", placeholder="e.g. removed arm muscle on the left")
-        submitted = st.form_submit_button("💾 Save version", type="primary", disabled=False)
+        submitted = st.form_submit_button("Save version", type="primary", icon=":material/save:")
     if submitted:
         if not s.history.dirty:
             st.info("Nothing to save: the mask equals the version you started from.")
@@ -246,7 +245,7 @@ def history_section(cid: int, versions: list[Any]) -> None:
         }
         for v in versions
     ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True, key="history_table")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="history_table")
     c1, c2 = st.columns([2, 1])
     options = [v.number for v in versions]
     pick = c1.selectbox(
@@ -256,7 +255,7 @@ def history_section(cid: int, versions: list[Any]) -> None:
         key="restore_pick",
         help="Restoring copies that version into a new version; nothing is overwritten.",
     )
-    if c2.button("Restore as new version", use_container_width=True):
+    if c2.button("Restore as new version", width="stretch"):
         target = next(v for v in versions if v.number == pick)
         try:
             v = backend.store().restore_version(

@@ -39,7 +39,7 @@ def buttons(case_id: int) -> None:
         file_name=f"{stem}_mask.nii.gz",
         mime="application/gzip",
         on_click="ignore",
-        use_container_width=True,
+        width="stretch",
         help="Label map on the image's own voxel grid: 1 muscle, 2 SAT, 3 VAT (measured slice only).",
     )
     cols[1].download_button(
@@ -48,7 +48,7 @@ def buttons(case_id: int) -> None:
         file_name=f"{stem}_seg.dcm",
         mime="application/dicom",
         on_click="ignore",
-        use_container_width=True,
+        width="stretch",
         disabled=not case.is_dicom,
         help="Segmentation object referencing the source series (DICOM input only).",
     )
@@ -58,7 +58,7 @@ def buttons(case_id: int) -> None:
         file_name=f"{stem}_overlay.png",
         mime="image/png",
         on_click="ignore",
-        use_container_width=True,
+        width="stretch",
     )
     cols[3].download_button(
         "Report (PDF)",
@@ -66,6 +66,6 @@ def buttons(case_id: int) -> None:
         file_name=f"{stem}_report.pdf",
         mime="application/pdf",
         on_click="ignore",
-        use_container_width=True,
+        width="stretch",
         help="One page: image, numbers, rule and citation, method/model, edited flag.",
     )

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from sarco_core.metrics import DEFAULT_GATES
+
 # name -> (width, level) in HU
 WINDOW_PRESETS: dict[str, tuple[float, float]] = {
     "Soft tissue (W400 / L40)": (400.0, 40.0),
@@ -16,6 +18,12 @@ WINDOW_PRESETS: dict[str, tuple[float, float]] = {
     "Lung (W1500 / L-600)": (1500.0, -600.0),
 }
 DEFAULT_PRESET = "Soft tissue (W400 / L40)"
+
+TISSUE_GATES: dict[int, tuple[float, float]] = {
+    1: DEFAULT_GATES.muscle,
+    2: DEFAULT_GATES.sat,
+    3: DEFAULT_GATES.vat,
+}
 
 # label -> (name, RGB)
 TISSUES: dict[int, tuple[str, tuple[int, int, int]]] = {
@@ -38,9 +46,13 @@ def overlay(
     *,
     show: dict[int, bool] | None = None,
     opacity: float = 0.45,
-    outline: bool = False,
+    hu: np.ndarray | None = None,
+    faint: float = 0.3,
 ) -> np.ndarray:
-    """RGB uint8 image: ``grey`` with each shown tissue label blended in its colour."""
+    """RGB uint8 image: ``grey`` with each shown tissue label blended in its colour.
+
+    With ``hu`` the pixels that are measured (inside the tissue's HU gate) get full ``opacity`` and the rest of
+    the label's compartment ``faint × opacity``, so the overlay shows what the numbers count."""
     rgb = np.repeat(np.asarray(grey, dtype=np.float32)[..., None], 3, axis=2)
     if labels is not None:
         lab = np.asarray(labels)
@@ -48,12 +60,18 @@ def overlay(
             if show is not None and not show.get(value, True):
                 continue
             m = lab == value
-            if outline:
-                from scipy.ndimage import binary_erosion
-
-                m = m & ~binary_erosion(m)
-            if m.any():
-                rgb[m] = (1.0 - opacity) * rgb[m] + opacity * np.asarray(colour, dtype=np.float32)
+            if not m.any():
+                continue
+            col = np.asarray(colour, dtype=np.float32)
+            if hu is None:
+                rgb[m] = (1.0 - opacity) * rgb[m] + opacity * col
+                continue
+            lo, hi = TISSUE_GATES[value]
+            inside = m & (hu >= lo) & (hu <= hi)
+            rest = m & ~inside
+            rgb[inside] = (1.0 - opacity) * rgb[inside] + opacity * col
+            a = opacity * faint
+            rgb[rest] = (1.0 - a) * rgb[rest] + a * col
     return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -84,6 +102,7 @@ class AxialView:
     display_px: int = 512
     markers: bool = True
     scale_bar: bool = True
+    gated: bool = True  # measured (HU-gated) pixels strong, rest of the compartment faint
 
 
 def axial_image(
@@ -96,7 +115,13 @@ def axial_image(
 ) -> Image.Image:
     """The slice windowed, overlaid, resized to ``display_px`` wide with correct aspect, with R/L
     markers (patient right on the image left) and a scale bar."""
-    rgb = overlay(window(hu, view.width, view.level), labels, show=dict(view.show), opacity=view.opacity)
+    rgb = overlay(
+        window(hu, view.width, view.level),
+        labels,
+        show=dict(view.show),
+        opacity=view.opacity,
+        hu=hu if view.gated else None,
+    )
     img = Image.fromarray(rgb)
     rows, cols = hu.shape
     out_w = int(view.display_px)

@@ -28,10 +28,9 @@ def classify_version(case: Any, version: Any, rule: str | None) -> cutoffs.Class
 
 
 def _criterion_block(title: str, c: cutoffs.Criterion) -> None:
-    icon = {True: "🔴", False: "🟢", None: "⚪"}[c.value]
-    verdict = {True: "Low", False: "Not low", None: "Undetermined"}[c.value]
+    badge = {True: ":red-badge[Low]", False: ":green-badge[Not low]", None: ":gray-badge[Undetermined]"}[c.value]
     thr = f" (threshold {c.threshold:g})" if c.threshold is not None else ""
-    st.markdown(f"{icon} **{title}: {verdict}**{thr}  \n{c.note}")
+    st.markdown(f"**{title}:** {badge}{thr}  \n{c.note}")
 
 
 def render(case_id: int, *, thumbnail_px: int = 420, show_exports: bool = True) -> None:
@@ -85,7 +84,7 @@ def render(case_id: int, *, thumbnail_px: int = 420, show_exports: bool = True) 
         if edited
         else f"version {version.number}, automatic"
     )
-    made_by = method_words(analysis.method or seg.get("method"), seg.get("model"))
+    made_by = method_words(seg.get("method") or analysis.method, seg.get("model"))
     if analysis.l3_overridden:
         auto_txt = f"; automatic choice was {analysis.l3_auto_index}" if analysis.l3_auto_index is not None else ""
         l3_txt = f" (set by hand{auto_txt})"

@@ -8,13 +8,13 @@ without a browser (AppTest can also fill the uploader with ``at.file_uploader[0]
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import streamlit as st
 
 from sarco_core import cutoffs
-from sarco_core.errors import SarcoError
+from sarco_core.errors import L3NotFoundError, SarcoError
 from sarco_core.volume import Volume
 from ui import backend, result_card, state
 
@@ -30,6 +30,7 @@ class PatientInputs:
     weight_kg: float | None
     sex: str | None
     rule: str
+    slice_index: int | None = None  # None: find L3 automatically
     height_source: str = "missing"
     weight_source: str = "missing"
     sex_source: str = "missing"
@@ -66,9 +67,11 @@ def analyse_files(
         weight_kg=None if inputs.weight_source == "dicom" else inputs.weight_kg,
         sex=None if inputs.sex_source == "dicom" else inputs.sex,
         rule=inputs.rule,
+        slice_index=inputs.slice_index,
         progress=staged,
     )
     p("Saving the case", 0.93)
+    backend.stamp_input(result, files)
     case_id = backend.create_case(volume, result, label=case_label(files, volume), actor=state.author())
     p("Done", 1.0)
     return case_id
@@ -163,6 +166,23 @@ def page() -> None:
             _scan_summary(volume)
 
     inputs, errors = patient_form(disabled=volume is None)
+    if volume is not None and volume.n_slices > 1:
+        with st.expander("L3 slice (advanced)"):
+            manual = st.checkbox(
+                "Choose the L3 slice myself",
+                key="in_manual_l3",
+                help="Use this when automatic detection fails or you already know the slice.",
+            )
+            if manual:
+                k = st.number_input(
+                    "Slice index (0 = most inferior slice)",
+                    0,
+                    volume.n_slices - 1,
+                    volume.n_slices // 2,
+                    key="in_slice",
+                )
+                st.caption(f"z = {volume.z_mm[int(k)]:.1f} mm. You can also change the slice later on the Browse page.")
+                inputs = replace(inputs, slice_index=int(k))
     go = st.button("Analyse", type="primary", disabled=volume is None or bool(errors), key="analyse_btn")
     if go and volume is not None:
         bar = st.progress(0.0, text="Starting…")
@@ -171,6 +191,8 @@ def page() -> None:
         except SarcoError as exc:
             bar.empty()
             st.error(f"**The analysis stopped.** {exc}")
+            if isinstance(exc, L3NotFoundError) and volume.n_slices > 1:
+                st.info("Open **L3 slice (advanced)** above and choose the slice yourself, then analyse again.")
         else:
             state.set_case(cid)
             st.session_state[state.LAST_RESULT] = cid
