@@ -159,3 +159,19 @@ def test_real_series_of_64_slices_and_list_input():
     vol = load_dicom(files[::-1])
     assert vol.shape[0] == 64 and vol.spacing_mm.slice == pytest.approx(5.0)
     assert np.all(np.diff(vol.z_mm) > 0)
+
+
+def test_every_covid_slice_axial_loads_reformat_refused():
+    root = data_path("tcia_covid19_ny_sbu")
+    axial = sorted(root.glob("*/axial/*.dcm"))
+    reformats = sorted(root.glob("*/coronal/*.dcm")) + sorted(root.glob("*/sagittal/*.dcm"))
+    assert len(axial) == 20 and len(reformats) == 40
+    for p in axial:
+        vol = load(p)
+        ds = pydicom.dcmread(p, stop_before_pixels=True)
+        assert vol.shape == (1, int(ds.Rows), int(ds.Columns)) and int(vol.hu.min()) >= -1024
+        assert vol.z_mm[0] == pytest.approx(float(ds.ImagePositionPatient[2]))
+        assert vol.spacing_mm.row == pytest.approx(float(ds.PixelSpacing[0]))
+    for p in reformats:
+        with pytest.raises(NotAxialError):
+            load(p)
