@@ -127,7 +127,8 @@ def _auto(volume: Volume) -> L3Result:
             alt = found["ribs"]
             conf, how = CONF_DISAGREE, "counts disagree"
             extra = alt - lo
-            why = "6 lumbar-type vertebrae or a missed 12th rib" if extra > 0 else "4 lumbar-type vertebrae or a lumbar rib"
+            why = ("6 lumbar-type vertebrae or a missed 12th rib" if extra > 0
+                   else "4 lumbar-type vertebrae or a lumbar rib")
             warnings.append(
                 f"Counting up from the sacrum and down from the last rib disagree by {abs(extra)} level(s) "
                 f"({why}"

@@ -68,7 +68,18 @@ def find_discs(f: SpineFeatures) -> tuple[np.ndarray, np.ndarray]:
     g = prof - base
     spread = float(np.percentile(g, 90) - np.percentile(g, 10))
     pk, props = find_peaks(-g, distance=DISC_MIN_GAP_MM, prominence=max(8.0, 0.25 * spread))
-    return zz[pk], props["prominences"]
+    zs, pr = zz[pk], props["prominences"]
+    # prune minima much closer than the local disc-to-disc distance (dips inside a body), weakest first
+    while zs.size >= 4:
+        gaps = np.diff(zs)
+        local = ndi.median_filter(gaps, size=min(5, gaps.size), mode="nearest")
+        bad = np.nonzero(gaps < 0.55 * local)[0]
+        if bad.size == 0:
+            break
+        i = int(bad[np.argmin(np.minimum(pr[bad], pr[bad + 1]))])
+        drop = i if pr[i] < pr[i + 1] else i + 1
+        zs, pr = np.delete(zs, drop), np.delete(pr, drop)
+    return zs, pr
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -19,6 +19,7 @@ BONE_HU = 180.0
 AIR_HU = -400.0
 STRIP_MM = 6.0  # half-width of the midline strip used to find the vertebral body
 PROFILE_BONE_HU = 130.0  # midline rows brighter than this (strip mean) count as bone
+BOX_DEPTH, BOX_HALF_WIDTH_MM = 0.9, 12.0  # vertebral-body box: 90 % of the body's depth, +-12 mm wide
 LATERAL_MM = (60.0, 150.0)  # lateral bone band (ribs / iliac wings), distance from the spine's midline
 
 
@@ -166,6 +167,7 @@ def spine_features(g: Grid) -> SpineFeatures:
         if n > 2:
             w = max(3, int(round(20.0 / max(g.z_step_mm, 1.0))) | 1)
             row = ndi.median_filter(row, size=min(w, n if n % 2 else n - 1), mode="nearest")
+            half = ndi.median_filter(half, size=min(w, n if n % 2 else n - 1), mode="nearest")
     else:
         row[:] = nr / 2.0
         half[:] = 15.0 / g.row_mm
@@ -178,8 +180,8 @@ def spine_features(g: Grid) -> SpineFeatures:
     close = np.ones((3, 3), bool)
     for j in range(n):
         r0, c0, h = row[j], mid[j], max(half[j], 5.0 / g.row_mm)
-        ra, rb = int(round(r0 - 0.6 * h)), int(round(r0 + 0.6 * h)) + 1
-        bw = max(1, int(round(14.0 / g.col_mm)))
+        ra, rb = int(round(r0 - BOX_DEPTH * h)), int(round(r0 + BOX_DEPTH * h)) + 1
+        bw = max(1, int(round(BOX_HALF_WIDTH_MM / g.col_mm)))
         box = g.hu[j, max(0, ra) : rb, max(0, int(round(c0)) - bw) : int(round(c0)) + bw + 1]
         body_hu[j] = float(np.clip(box, -100, 600).mean()) if box.size else 0.0
         dx = np.abs(cols[None, :] - c0) * g.col_mm
