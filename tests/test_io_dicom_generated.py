@@ -307,6 +307,12 @@ def test_patient_metadata_normalised(tmp_path):
     assert parse_age_years("006M") == pytest.approx(0.5) and parse_age_years("") is None
 
 
+def test_height_in_centimetres_ignored_with_warning(tmp_path):
+    _write(tmp_path, mutate=lambda k, ds: setattr(ds, "PatientSize", "172"))
+    vol = load(tmp_path)
+    assert vol.meta.patient_height_m is None and any("looks like centimetres" in w for w in vol.warnings)
+
+
 def test_height_weight_and_bytes_input(tmp_path):
     paths = _write(tmp_path, patient_height_m=1.72, patient_weight_kg=70.5, patient_sex="M")
     vol = load_dicom([(p.name, p.read_bytes()) for p in paths])

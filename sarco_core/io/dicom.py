@@ -28,7 +28,7 @@ from sarco_core.io.dicom_headers import (
     read_header,
     source_name,
 )
-from sarco_core.io.dicom_meta import source_meta
+from sarco_core.io.dicom_meta import meta_warnings, source_meta
 from sarco_core.io.orient import LPS_TO_RAS, to_canonical
 from sarco_core.volume import Volume
 
@@ -320,6 +320,7 @@ def _to_volume(hu: np.ndarray, geom: StackGeometry, *, is_hu: bool, warnings: li
     first = geom.headers[0]
     kind = "dicom-multiframe" if first.frame is not None else ("dicom-series" if len(hu) > 1 else "dicom-slice")
     meta = source_meta(first.ds, first, kind=kind, sop_uids=sops, axcodes=codes, n_files=n_files)
+    warnings = warnings + meta_warnings(first.ds)
     return Volume.from_canonical(
         hu=np.ascontiguousarray(canon),
         affine=aff_lps,

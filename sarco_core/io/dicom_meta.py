@@ -77,8 +77,21 @@ def source_meta(
         patient_sex=sex.upper()[0] if sex and sex.upper()[0] in "FM" else None,
         patient_age_years=parse_age_years(ds.get("PatientAge")),
         patient_height_m=height if height and 0.3 <= height <= 2.8 else None,
-        patient_weight_kg=weight if weight and weight > 0 else None,
+        patient_weight_kg=weight if weight and 0 < weight <= 500 else None,
         patient_id_hash=salted_id_hash(_opt_str(ds.get("PatientID"))),
         source_axcodes=axcodes,
         n_files=n_files,
     )
+
+
+def meta_warnings(ds: Dataset) -> list[str]:
+    """Header values that were present but ignored as implausible."""
+    out = []
+    height = _opt_float(ds.get("PatientSize"))
+    if height and not 0.3 <= height <= 2.8:
+        hint = " (looks like centimetres)" if 100 <= height <= 250 else ""
+        out.append(f"PatientSize {height:g} is not a height in metres{hint}; it was ignored. Enter the height by hand.")
+    weight = _opt_float(ds.get("PatientWeight"))
+    if weight and not 0 < weight <= 500:
+        out.append(f"PatientWeight {weight:g} is not a weight in kg; it was ignored. Enter the weight by hand.")
+    return out
