@@ -273,3 +273,20 @@ def test_migrations_from_empty_to_head_match_the_models(db_url: str) -> None:  #
     assert diffs == []
     migrate(eng)  # idempotent
     eng.dispose()
+
+
+def test_real_analysis_result_is_stored_with_provenance(db_url: str) -> None:  # noqa: F811
+    from sarco_core.analyze import analyze
+
+    vol = synthetic_volume()
+    res = analyze(vol, slice_index=3, method="threshold", height_m=1.7, sex="F", weight_kg=60)
+    assert res.labels is not None
+    store = Store.open(db_url)
+    case = store.create_case(vol, analysis=res, labels=res.labels, slice_index=res.l3.index, actor="ann")
+    a, v = case.latest_analysis, case.latest_version
+    assert a is not None and v is not None
+    assert a.method == "threshold" and a.rule == "martin2013" and a.l3_overridden
+    assert a.input_sha256 == res.input.sha256 and a.qc_flags == tuple(res.qc_flags)
+    assert v.sma_cm2 == pytest.approx(res.metrics.sma_cm2)  # recomputed from the stored image: same number
+    assert (case.sex, case.height_m, case.weight_kg) == ("F", 1.7, 60.0)
+    assert "name" not in a.result["input"]  # file names never reach the database

@@ -23,7 +23,7 @@ from sarco_core.errors import ConflictError, StoreError
 from sarco_core.metrics import HUGates, SliceMetrics, measure_slice
 from sarco_core.store import codec, convert
 from sarco_core.store.db import default_db_url, make_engine, migrate, redact_url
-from sarco_core.store.provenance import as_dict, extract, find
+from sarco_core.store.provenance import as_dict, extract, find, scrub
 from sarco_core.store.records import (
     MASK_SOURCES,
     CaseRecord,
@@ -175,9 +175,9 @@ class StoreCore:
             case_id=case.id, created_at=_now(), actor=_who(actor), software_version=__version__,
             method=p.method, model_name=p.model_name, model_version=p.model_version, model_sha256=p.model_sha256,
             rule=p.rule, hu_gates_json=json.dumps(p.gates.to_dict()), input_sha256=p.input_sha256 or case.input_sha256,
-            slice_index=int(slice_index), l3_auto_index=auto if auto is not None else int(slice_index),
+            slice_index=int(slice_index), l3_auto_index=auto,
             l3_overridden=bool(over), confidence=p.confidence, qc_flags_json=json.dumps(list(p.qc_flags)),
-            result_json=codec.dumps(analysis),
+            result_json=codec.dumps(scrub(analysis)),
         )
         s.add(row)
         s.flush()

@@ -67,7 +67,7 @@ class Provenance:
 
 
 def gates_from(d: dict[str, Any]) -> HUGates:
-    g = find(d, "hu_gates", "gates")
+    g = _pick(d, "hu_gates", "gates")
     if not isinstance(g, dict):
         return DEFAULT_GATES
     kw = {}
@@ -78,29 +78,56 @@ def gates_from(d: dict[str, Any]) -> HUGates:
     return HUGates(**kw)
 
 
+def _pick(d: dict[str, Any], *keys: str) -> Any:
+    """First of ``keys`` at the top level, then in ``segmentation`` / ``provenance``, then anywhere but ``l3``."""
+    for section in (d, d.get("segmentation"), d.get("provenance")):
+        if isinstance(section, dict):
+            for k in keys:
+                if section.get(k) is not None:
+                    return section[k]
+    return find({k: v for k, v in d.items() if k != "l3"}, *keys)
+
+
+IDENTIFYING_KEYS = {"name", "path", "paths", "file", "files", "filename", "file_name", "folder", "source_path"}
+
+
+def scrub(analysis: dict[str, Any]) -> dict[str, Any]:
+    """A copy without input file names or paths (a file may be named after the patient)."""
+    out = dict(analysis)
+    inp = out.get("input")
+    if isinstance(inp, dict):
+        out["input"] = {k: v for k, v in inp.items() if k not in IDENTIFYING_KEYS}
+    for k in IDENTIFYING_KEYS - {"name"}:
+        out.pop(k, None)
+    return out
+
+
 def extract(analysis: dict[str, Any]) -> Provenance:
-    model = find(analysis, "model")
+    model = _pick(analysis, "model")
     model = model if isinstance(model, dict) else {}
-    rule = find(analysis, "rule_key", "rule")
+    rule = _pick(analysis, "rule_key", "cutoff_rule", "rule")
     if isinstance(rule, dict):
         rule = rule.get("key") or rule.get("name")
-    flags = find(analysis, "qc_flags", "flags")
+    flags = _pick(analysis, "qc_flags", "flags")
     if isinstance(flags, str):
         flags = [flags]
-    l3 = find(analysis, "l3")
+    l3 = analysis.get("l3")
     l3 = l3 if isinstance(l3, dict) else {}
-    auto_idx = _int(l3.get("auto_index", l3.get("detected_index", find(analysis, "l3_auto_index"))))
-    over = l3.get("overridden", find(analysis, "l3_overridden", "overridden"))
+    auto_idx = _int(l3.get("auto_index", l3.get("detected_index", analysis.get("l3_auto_index"))))
+    over = l3.get("overridden", analysis.get("l3_overridden"))
+    inp = analysis.get("input")
+    sha = _pick(analysis, "input_sha256") or (inp.get("sha256") if isinstance(inp, dict) else None)
+    method = _pick(analysis, "method")
     return Provenance(
-        method=(str(m) if (m := find(analysis, "method")) is not None else None),
+        method=None if method is None else str(method),
         model_name=(str(v) if (v := model.get("name")) is not None else None),
         model_version=(str(v) if (v := model.get("version")) is not None else None),
         model_sha256=(str(v) if (v := model.get("sha256")) is not None else None),
         rule=None if rule is None else str(rule),
         gates=gates_from(analysis),
-        input_sha256=(str(v) if (v := find(analysis, "input_sha256")) is not None else None),
+        input_sha256=None if sha is None else str(sha),
         l3_auto_index=auto_idx,
         l3_overridden=None if over is None else bool(over),
-        confidence=_num(find(analysis, "confidence")),
+        confidence=_num(_pick(analysis, "confidence")),
         qc_flags=tuple(str(f) for f in (flags or ())),
     )
