@@ -101,7 +101,7 @@ def test_levels_ordered_contiguous_and_l3(small_stack) -> None:
     for lo, hi in pv.discs.values():
         assert 6 <= hi - lo <= 12
     # discs fill exactly the gaps between consecutive bodies
-    for (lo, hi), (lo2, _) in zip(spans, spans[1:], strict=False):
+    for (_lo, hi), (lo2, _) in zip(spans, spans[1:], strict=False):
         assert any(abs(d[0] - hi) < 1e-9 and abs(d[1] - lo2) < 1e-9 for d in pv.discs.values())
     k = pv.l3_mid_index
     lo, hi = pv.levels["L3"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sarco_core.phantom.body import Polar, paint_arms, paint_back, paint_body, paint_table
+from sarco_core.phantom.body import Polar, paint_arms, paint_back, paint_body, table_map
 from sarco_core.phantom.canvas import Canvas
 from sarco_core.phantom.frame import Geometry
 from sarco_core.phantom.organs import paint_organs, sample_organs
@@ -44,6 +44,7 @@ class Patient:
                       "mattress": float(rng.uniform(8, 25)) if rng.random() < 0.4 else 0.0,
                       "thick": rng.uniform(30, 50)}
         self.y_table = f0.cy + p.post_depth_mm * scale + self.table["gap"]
+        self.table_px = table_map(self.cv, self.y_table, self.table) if p.table else None
 
     def render(self, z: float) -> tuple[np.ndarray, np.ndarray]:
         """(tissue uint8, vertebra id uint8) maps of the slice centred at ``z`` (mm)."""
@@ -51,8 +52,8 @@ class Patient:
         cv.tissue[:] = T["air"]
         cv.vert[:] = 0
         f = g.frame(z)
-        m = paint_body(cv, g, f, self.pol, np.random.default_rng(0))
-        paint_back(cv, f, m)
+        m = paint_body(cv, g, f, self.pol)
+        paint_back(cv, f, m, self.p.extra["psoas_scale"])
         paint_spine(cv, g, f)
         paint_pelvis(cv, g, f)
         paint_organs(cv, g, f, self.organs, self.zkey_mm)
@@ -61,8 +62,9 @@ class Patient:
             paint_ribs(cv, g, f, self.ribs, R_tab, g.sat_table(f))
         if self.p.arms:
             paint_arms(cv, f, self.arm)
-        if self.p.table:
-            paint_table(cv, self.y_table, self.table)
+        if self.table_px is not None:
+            free = (cv.tissue == T["air"]) & (self.table_px > 0)
+            cv.tissue[free] = self.table_px[free]
         fov = (cv.X ** 2 + cv.Y ** 2) > self.fov_r ** 2
         cv.tissue[fov] = T["outside_fov"]
         cv.vert[fov] = 0

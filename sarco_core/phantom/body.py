@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sarco_core.phantom.canvas import Canvas
-from sarco_core.phantom.frame import N_ANG, Frame, Geometry, interp_key, smooth
+from sarco_core.phantom.frame import N_ANG, Frame, Geometry, interp_key, smooth, smooth_a
 from sarco_core.phantom.tissues import TISSUES as T
 
 MUSCLE_IDS = [T[n] for n in ("rectus", "external_oblique", "internal_oblique", "transversus", "latissimus",
@@ -23,20 +23,21 @@ class Polar:
         self.phi = np.arctan2(dx, -dy)  # 0 anterior, + patient left
 
 
-def paint_body(cv: Canvas, g: Geometry, f: Frame, pol: Polar, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Outline, skin, SAT, default VAT inside, wall ring. Returns helper masks (depth, body)."""
+def paint_body(cv: Canvas, g: Geometry, f: Frame, pol: Polar) -> dict[str, np.ndarray]:
+    """Outline, skin, SAT, default VAT inside, abdominal-wall ring. Returns helper maps (depth, fascia, body)."""
     p = g.p
     R = g.radius_table(f)[pol.idx]
-    tsat = g.sat_table(f)[pol.idx]
+    tsat_tab = g.sat_table(f)
     depth = R - pol.rho  # radial depth below the skin (mm)
+    fascia = depth - tsat_tab[pol.idx]  # depth below the SAT / muscle boundary
     body = depth >= 0
-    cv.tissue[body] = T["vat"]
-    cv.tissue[body & (depth < tsat)] = T["sat"]
-    cv.tissue[body & (depth < 2.0)] = T["skin"]
-    fascia = depth - tsat  # depth below the SAT / muscle boundary
-    aphi = np.abs(pol.phi)
-    ms = f.ms
-    k = f.key
+    tis = cv.tissue
+    tis[body] = T["vat"]
+    tis[body & (fascia < 0)] = T["sat"]
+    tis[body & (depth < 2.0)] = T["skin"]
+    # wall thickness profiles per table angle
+    aphi = np.abs(g.phi_tab)
+    ms, k = f.ms, f.key
     thorax = smooth(-k, -0.5, 1.0)
     pelvis = smooth(k, 5.0, 6.5)
     wall = (1 - 0.45 * thorax) * (1 - 0.5 * pelvis) * ms
@@ -44,40 +45,49 @@ def paint_body(cv: Canvas, g: Geometry, f: Frame, pol: Polar, rng: np.random.Gen
     gap = (3.0 + 4.0 * p.vat_fullness) / r_ant  # half linea alba, rad
     rect_end = gap + (55 + 20 * ms) / r_ant
     lat_end = 2.15 + 0.15 * np.cos(p.outline_harmonics[0][1])
-    # rectus
     rt = 11.0 * wall * (1 + 0.25 * pelvis) * np.sin(np.pi * np.clip((aphi - gap) / (rect_end - gap), 0, 1)) ** 0.35
-    rect = (aphi > gap) & (aphi < rect_end) & (fascia >= 0) & (fascia < rt)
-    cv.tissue[rect] = T["rectus"]
-    # lateral layers (external oblique, internal oblique, transversus) with 1 mm fat planes between
-    taper = smooth(aphi, rect_end - 0.25, rect_end + 0.1) * (1 - smooth(aphi, lat_end - 0.35, lat_end))
+    rt[(aphi <= gap) | (aphi >= rect_end)] = 0.0
+    taper = smooth_a(aphi, rect_end - 0.25, rect_end + 0.1) * (1 - smooth_a(aphi, lat_end - 0.35, lat_end))
+    taper[taper <= 0.02] = 0.0
     e = 6.5 * wall * taper
     i_ = 8.0 * wall * taper * (1 - 0.6 * pelvis)
     t_ = 5.0 * wall * taper
-    lat = (fascia >= 0) & (taper > 0.02)
-    d0, d1, d2, d3, d4 = e, e + 1.0, e + 1.0 + i_, e + 2.0 + i_, e + 2.0 + i_ + t_
-    plane = lat & (((fascia >= d0) & (fascia < d1)) | ((fascia >= d2) & (fascia < d3)))
-    cv.tissue[lat & (fascia < d0)] = T["external_oblique"]
-    cv.tissue[plane & (taper > 0.3)] = T["imat"]
-    cv.tissue[lat & (fascia >= d1) & (fascia < d2)] = T["internal_oblique"]
-    cv.tissue[lat & (fascia >= d3) & (fascia < d4)] = T["transversus"]
-    # latissimus dorsi over the posterolateral wall (upper levels)
+    has_lat = taper > 0
+    d0, d1, d2, d3 = e, e + 1.0, e + 1.0 + i_, e + 2.0 + i_
+    d4 = np.where(has_lat, d3 + t_, 0.0)
     lt = 6.0 * ms * (1 - smooth(k, 2.5, 4.0)) * np.sin(np.pi * np.clip((aphi - 1.65) / 1.05, 0, 1))
-    cv.tissue[(fascia >= 0) & (fascia < lt) & (aphi > 1.65)] = T["latissimus"]
+    wmax = np.maximum(np.maximum(rt, d4), lt)
+    band = (fascia >= 0) & (fascia < wmax[pol.idx])
+    fa = fascia[band]
+    ii = pol.idx[band]
+    out = tis[band]
+    out[fa < rt[ii]] = T["rectus"]
+    lat = has_lat[ii]
+    out[lat & (fa < d0[ii])] = T["external_oblique"]
+    out[lat & (fa >= d0[ii]) & (fa < d1[ii]) & (taper[ii] > 0.3)] = T["imat"]
+    out[lat & (fa >= d1[ii]) & (fa < d2[ii])] = T["internal_oblique"]
+    out[lat & (fa >= d2[ii]) & (fa < d3[ii]) & (taper[ii] > 0.3)] = T["imat"]
+    out[lat & (fa >= d3[ii]) & (fa < d4[ii])] = T["transversus"]
+    out[fa < lt[ii]] = T["latissimus"]
+    tis[band] = out
     return {"depth": depth, "fascia": fascia, "body": body}
 
 
-def paint_back(cv: Canvas, f: Frame, m: dict[str, np.ndarray], side_sign: tuple[int, ...] = (-1, 1)) -> None:
+def paint_back(cv: Canvas, f: Frame, m: dict[str, np.ndarray], psoas_scale: float = 1.0,
+               side_sign: tuple[int, ...] = (-1, 1)) -> None:
     """Paraspinal compartment (erector spinae + multifidus), quadratus lumborum, psoas."""
     ms, k = f.ms, f.key
-    X, Y = cv.X, cv.Y
-    inside = m["fascia"] >= 0
-    half_w = ms * interp_key(k, ((-3, 62), (0, 66), (3, 72), (5, 66), (6, 50), (8, 30)))
+    half_w = ms * interp_key(k, ((-3, 50), (0, 54), (3, 60), (5, 58), (6, 46), (8, 30)))
     y_top = f.y_tp - 2
     hh = (f.y_pf - y_top) / 2 + 12
     yc = y_top + hh - 12
-    dx, dy = (X - f.x_s) / half_w, (Y - yc) / hh
-    comp = inside & (Y >= y_top) & ((np.abs(dx) ** 2.6 + np.abs(dy) ** 2.6) <= 1.0)
-    cv.tissue[comp] = T["erector_spinae"]
+    win = cv.window(f.x_s, yc, half_w, hh)
+    if win is not None:
+        X, Y = cv.X[win], cv.Y[win]
+        w_eff = half_w * (0.72 + 0.28 * smooth_a(Y, y_top, y_top + 28.0))
+        dx, dy = (X - f.x_s) / w_eff, (Y - yc) / hh
+        comp = (m["fascia"][win] >= 0) & (Y >= y_top) & ((np.abs(dx) ** 2.6 + np.abs(dy) ** 2.6) <= 1.0)
+        cv.tissue[win][comp] = T["erector_spinae"]
     # multifidus: medial, along the lamina/spinous; fat plane around it
     for s in side_sign:
         mx, my = f.x_s + s * 0.3 * half_w, f.y_lam + 0.45 * (f.y_pf - f.y_lam)
@@ -93,9 +103,9 @@ def paint_back(cv: Canvas, f: Frame, m: dict[str, np.ndarray], side_sign: tuple[
             cx = f.x_s + s * (f.tp_len + 0.8 * ax)
             cv.ellipse(cx, f.y_tp - 2, ax, ay, T["quadratus_lumborum"], s * 30.0, where=[T["vat"]])
     # psoas (from T12/L1 down, joins iliacus in the pelvis)
-    ps = interp_key(k, ((-0.2, 0.0), (1, 8.0), (2, 12.5), (3, 17.0), (4, 21.0), (5, 24.0), (6, 25.0), (7, 22.0)))
+    ps = interp_key(k, ((-0.2, 0.0), (1, 7.5), (2, 11.0), (3, 14.5), (4, 18.0), (5, 20.5), (6, 21.0), (7, 19.0)))
     if ps > 1.0:
-        ps *= ms
+        ps *= ms * psoas_scale
         for s in side_sign:
             ax, ay = ps, ps * 1.15
             x = f.x_s + s * (f.vb_w / 2 + 0.8 * ax + 2)
@@ -120,24 +130,17 @@ def paint_arms(cv: Canvas, f: Frame, arm: dict[str, float]) -> None:
                        where=[T["arm_muscle"], T["arm_fat"]])
 
 
-def paint_table(cv: Canvas, y_top: float, tbl: dict[str, float]) -> None:
-    """Curved table (shell + foam) under the patient, optionally with a mattress; only over air."""
+def table_map(cv: Canvas, y_top: float, tbl: dict[str, float]) -> np.ndarray:
+    """Tissue ids of the curved table (shell + foam, optional mattress) under the patient; 0 elsewhere."""
     X, Y = cv.X, cv.Y
-    curve = tbl["curve"] * X ** 2
-    hw = tbl["half_width"]
-    within = np.abs(X) <= hw
-    y0 = y_top - curve
-    air = cv.tissue == T["air"]
+    out = np.zeros(X.shape, dtype=np.uint8)
+    within = np.abs(X) <= tbl["half_width"]
+    y0 = y_top - tbl["curve"] * X ** 2
     if tbl["mattress"] > 0:
-        mat = within & (Y >= y0) & (Y < y0 + tbl["mattress"]) & air
-        cv.tissue[mat] = T["mattress"]
+        out[within & (Y >= y0) & (Y < y0 + tbl["mattress"])] = T["mattress"]
         y0 = y0 + tbl["mattress"]
-        air = cv.tissue == T["air"]
-    shell = 2.5
-    foam = tbl["thick"]
-    top = within & (Y >= y0) & (Y < y0 + shell)
-    core = within & (Y >= y0 + shell) & (Y < y0 + shell + foam)
-    bot = within & (Y >= y0 + shell + foam) & (Y < y0 + 2 * shell + foam)
-    cv.tissue[top & air] = T["table"]
-    cv.tissue[core & air] = T["table_foam"]
-    cv.tissue[bot & air] = T["table"]
+    shell, foam = 2.5, tbl["thick"]
+    out[within & (Y >= y0) & (Y < y0 + shell)] = T["table"]
+    out[within & (Y >= y0 + shell) & (Y < y0 + shell + foam)] = T["table_foam"]
+    out[within & (Y >= y0 + shell + foam) & (Y < y0 + 2 * shell + foam)] = T["table"]
+    return out

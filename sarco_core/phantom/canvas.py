@@ -9,6 +9,12 @@ import numpy as np
 Where = Iterable[int] | None
 
 
+def _allowed(where: Iterable[int]) -> np.ndarray:
+    lut = np.zeros(256, dtype=bool)
+    lut[list(where)] = True
+    return lut
+
+
 class Canvas:
     """``x`` mm toward patient left (columns), ``y`` mm toward posterior (rows), 0 at the image centre."""
 
@@ -60,13 +66,13 @@ class Canvas:
             return
         win, m = shape
         if where is not None:
-            m = m & np.isin(self.tissue[win], list(where))
+            m = m & _allowed(where)[self.tissue[win]]
         self.tissue[win][m] = tissue
         if vert is not None:
             self.vert[win][m] = vert
 
     def paint_mask(self, mask: np.ndarray, tissue: int, where: Where = None) -> None:
-        m = mask if where is None else mask & np.isin(self.tissue, list(where))
+        m = mask if where is None else mask & _allowed(where)[self.tissue]
         self.tissue[m] = tissue
 
     def ellipse(self, cx: float, cy: float, ax: float, ay: float, tissue: int, rot_deg: float = 0.0,

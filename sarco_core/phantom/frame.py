@@ -12,11 +12,16 @@ from sarco_core.phantom.spine import SpineLayout
 N_ANG = 4096
 
 
-def smooth(x: float | np.ndarray, lo: float, hi: float) -> float | np.ndarray:
+def smooth(x: float, lo: float, hi: float) -> float:
     """Smoothstep 0 at ``lo`` .. 1 at ``hi``."""
-    t = np.clip((np.asarray(x, dtype=float) - lo) / (hi - lo), 0.0, 1.0)
-    out = t * t * (3 - 2 * t)
-    return float(out) if np.ndim(out) == 0 else out
+    t = min(max((float(x) - lo) / (hi - lo), 0.0), 1.0)
+    return t * t * (3 - 2 * t)
+
+
+def smooth_a(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Element-wise :func:`smooth`."""
+    t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
 
 
 def interp_key(key: float, table: tuple[tuple[float, float], ...]) -> float:
@@ -84,6 +89,8 @@ class Geometry:
         for i, (amp, ph) in enumerate(p.outline_harmonics):
             h += amp * np.cos((i + 2) * ang + ph)
         self.harm = 1.0 + h
+        self.phi_tab = self.phi_of_theta(ang)
+        self._c, self._s, self._post = np.abs(np.cos(ang)), np.abs(np.sin(ang)), np.sin(ang) > 0
 
     def key(self, z: float) -> float:
         zs, ks = self.kz, self.kk
@@ -126,9 +133,7 @@ class Geometry:
 
     def radius_table(self, f: Frame) -> np.ndarray:
         """Body outline radius (mm) per table angle theta (atan2(y - cy, x - cx))."""
-        ang = self.ang
-        c, s = np.abs(np.cos(ang)), np.abs(np.sin(ang))
-        post = np.sin(ang) > 0
+        c, s, post = self._c, self._s, self._post
         n = np.where(post, self.p.post_exponent, self.p.ant_exponent)
         b = np.where(post, f.b_post, f.b_ant)
         r = (c ** n / f.a ** n + s ** n / b ** n) ** (-1.0 / n)
@@ -140,8 +145,7 @@ class Geometry:
         return np.arctan2(np.cos(ang), -np.sin(ang))
 
     def sat_table(self, f: Frame) -> np.ndarray:
-        phi = self.phi_of_theta(self.ang)
-        c = np.cos(phi)
+        c = np.cos(self.phi_tab)
         t = f.sat_lat + (f.sat_ant - f.sat_lat) * np.clip(c, 0, None) ** 1.5
         t = t + (f.sat_post - f.sat_lat) * np.clip(-c, 0, None) ** 1.5
         return t * (1 + 0.5 * (self.harm - 1))

@@ -3,6 +3,8 @@ bowel loops with gas / fluid / oral contrast, bladder. Organs only replace cavit
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from sarco_core.phantom.canvas import Canvas
@@ -12,44 +14,71 @@ from sarco_core.phantom.tissues import TISSUES as T
 V = [T["vat"]]
 
 
-def sample_organs(g: Geometry, rng: np.random.Generator) -> dict[str, object]:
+@dataclass(frozen=True)
+class Loop:
+    """A bowel segment: an ellipsoid-like tube of 1-3 lobes (positions as fractions of the cavity)."""
+
+    fx: float
+    fy: float
+    key: float
+    hz: float  # half-length along z (mm)
+    r: float
+    ecc: float
+    rot: float
+    kind: str  # fluid | gas | feces | contrast
+    gas: float  # fraction of the lumen above the gas-fluid level
+    drift: tuple[float, float]
+    lobes: tuple[tuple[float, float, float], ...] = ()  # (dx, dy, radius factor) relative to r
+
+
+@dataclass(frozen=True)
+class Organs:
+    loops: tuple[Loop, ...]
+    hep: tuple[tuple[float, float, float], ...]  # hepatic vessels (fx, fy, radius mm)
+    calc: tuple[tuple[float, float], ...]  # aortic calcifications (angle, key)
+    kid_key: tuple[float, float]  # left, right kidney centre level keys
+    kid_hl: float
+    kid_r: tuple[float, float]
+    liver_tip: float
+    spleen_bottom: float
+    aorta_r: float
+    bifurcation: float
+
+
+def sample_organs(g: Geometry, rng: np.random.Generator) -> Organs:
     """Per-patient 3-D organ choices (positions as fractions of the cavity; extents as level keys / mm)."""
     p = g.p
     u = rng.uniform
     loops = []
-    n = int(round(p.n_bowel_loops * (1.35 - p.vat_fullness)))
+    n = int(round(p.n_bowel_loops * (3.2 - 2.2 * p.vat_fullness)))
     for _ in range(n):
-        kind = rng.choice(["fluid", "gas", "feces", "contrast"], p=[0.45, 0.2, 0.15, 0.2])
+        kind = str(rng.choice(["fluid", "gas", "feces", "contrast"], p=[0.45, 0.2, 0.15, 0.2]))
         if kind == "contrast" and not p.oral_contrast:
             kind = "fluid"
-        loops.append({
-            "fx": u(-0.75, 0.75), "fy": u(-0.85, 0.1), "key": u(1.2, 6.6), "hz": u(15, 45),
-            "r": u(9, 19) * (0.8 + 0.4 * (1 - p.vat_fullness)), "ecc": u(0.6, 1.0), "rot": u(0, 180),
-            "kind": str(kind), "gas": u(0.1, 0.5), "drift": (u(-0.4, 0.4), u(-0.4, 0.4)),
-        })
-    # colon: ascending (right), descending (left), stomach (left upper)
-    loops.append({"fx": -0.8, "fy": -0.05, "key": 3.5, "hz": 90.0, "r": u(17, 24), "ecc": 0.85, "rot": 0.0,
-                  "kind": "feces", "gas": u(0.2, 0.5), "drift": (0.0, 0.0)})
-    loops.append({"fx": 0.82, "fy": 0.05, "key": 3.0, "hz": 100.0, "r": u(13, 18), "ecc": 0.85, "rot": 0.0,
-                  "kind": str(rng.choice(["feces", "gas"])), "gas": u(0.2, 0.6), "drift": (0.0, 0.0)})
-    loops.append({"fx": 0.35, "fy": -0.45, "key": -1.2, "hz": 55.0, "r": u(30, 45), "ecc": 0.75, "rot": 30.0,
-                  "kind": "contrast" if p.oral_contrast else "fluid", "gas": u(0.15, 0.4), "drift": (0.0, 0.0)})
-    hep = [(u(-0.85, -0.2), u(-0.6, 0.2), u(2.5, 6.0)) for _ in range(int(rng.integers(4, 9)))]
-    calc = [(u(0, 2 * np.pi), u(-1.0, 4.0)) for _ in range(int(rng.integers(2, 7)))] if p.aortic_calcification else []
-    return {
-        "loops": loops, "hep": hep, "calc": calc,
-        "kid_key": (1.5 + p.extra["kidney_shift"], 1.85 + p.extra["kidney_shift"]),
-        "kid_hl": u(48, 60), "kid_r": (u(20, 25), u(28, 34)),
-        "liver_tip": 1.6 + 1.6 * p.extra["liver_tip"],
-        "spleen_bottom": u(0.3, 1.3), "aorta_r": u(9, 12.5), "bifurcation": u(3.7, 4.3),
-    }
+        r = u(9, 18) * (0.8 + 0.4 * (1 - p.vat_fullness))
+        lobes = tuple((float(np.cos(a) * u(0.8, 1.4)), float(np.sin(a) * u(0.8, 1.4)), float(u(0.6, 0.95)))
+                      for a in u(0, 2 * np.pi, size=int(rng.integers(0, 3))))
+        loops.append(Loop(u(-0.75, 0.75), u(-0.85, 0.1), u(1.2, 6.6), u(15, 45), r, u(0.6, 1.0), u(0, 180), kind,
+                          u(0.1, 0.5), (u(-0.4, 0.4), u(-0.4, 0.4)), lobes))
+    # colon: ascending (right), descending (left); stomach (left upper)
+    loops.append(Loop(-0.8, -0.05, 3.5, 90.0, u(17, 24), 0.85, 0.0, "feces", u(0.2, 0.5), (0.0, 0.0)))
+    loops.append(Loop(0.82, 0.05, 3.0, 100.0, u(13, 18), 0.85, 0.0, str(rng.choice(["feces", "gas"])), u(0.2, 0.6),
+                      (0.0, 0.0)))
+    loops.append(Loop(0.35, -0.45, -1.2, 55.0, u(30, 45), 0.75, 30.0, "contrast" if p.oral_contrast else "fluid",
+                      u(0.15, 0.4), (0.0, 0.0)))
+    hep = tuple((u(-0.85, -0.2), u(-0.6, 0.2), u(2.5, 6.0)) for _ in range(int(rng.integers(4, 9))))
+    calc = tuple((u(0, 2 * np.pi), u(-1.0, 4.0)) for _ in range(int(rng.integers(2, 7)))) \
+        if p.aortic_calcification else ()
+    ks = p.extra["kidney_shift"]
+    return Organs(tuple(loops), hep, calc, (1.5 + ks, 1.85 + ks), u(48, 60), (u(20, 25), u(28, 34)),
+                  1.6 + 1.6 * p.extra["liver_tip"], u(0.3, 1.3), u(9, 12.5), u(3.7, 4.3))
 
 
 def _ellipsoid(dz: float, hz: float) -> float:
     return float(np.sqrt(max(1.0 - (dz / hz) ** 2, 0.0)))
 
 
-def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: dict[str, object], zkey_mm: float) -> None:
+def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: Organs, zkey_mm: float) -> None:
     """All viscera at this slice. ``zkey_mm`` ~ mm per level key (for ellipsoid extents)."""
     k = f.key
     xs, ca, cb = f.x_s, max(f.cav_a, 60.0), max(f.cav_b, 50.0)
@@ -61,10 +90,10 @@ def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: dict[str, object], zkey_m
             cv.ellipse(xs + s * 0.5 * ca, f.y_vb + 0.1 * f.vb_ap, 0.42 * ca * gl ** 0.5, 0.45 * cb * gl ** 0.5,
                        T["lung"], rot_deg=s * 20, where=V)
     # kidneys
-    kr_a, kr_b = o["kid_r"]  # type: ignore[misc]
-    for s, kk in zip((1, -1), o["kid_key"], strict=True):  # type: ignore[call-overload]
+    kr_a, kr_b = o.kid_r
+    for s, kk in zip((1, -1), o.kid_key, strict=True):
         dz = (k - kk) * zkey_mm
-        e = _ellipsoid(dz, o["kid_hl"])  # type: ignore[arg-type]
+        e = _ellipsoid(dz, o.kid_hl)
         if e <= 0.05:
             continue
         ps = f.ms * interp_key(k, ((1, 8.0), (3, 17.0), (5, 24.0)))
@@ -72,7 +101,7 @@ def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: dict[str, object], zkey_m
         cyk = f.y_vb + 0.05 * f.vb_ap
         rot = -s * 55.0
         cv.ellipse(cxk, cyk, kr_b * e, kr_a * e, T["kidney"], rot_deg=rot, where=V)
-        if abs(dz) < 0.45 * o["kid_hl"]:  # type: ignore[operator]
+        if abs(dz) < 0.45 * o.kid_hl:
             t = np.deg2rad(rot)
             ny = np.array([-np.sin(t), np.cos(t)])  # short axis direction
             sgn = -1.0 if (ny[0] * s) > 0 else 1.0  # toward medial
@@ -86,82 +115,85 @@ def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: dict[str, object], zkey_m
                     tt = j / 5
                     cv.ellipse(hx + (xs - hx) * tt * 0.8, hy + (y_ant_vb - 8 - hy) * tt, 4, 4, T["vessel"], where=V)
     # spleen
-    sb = o["spleen_bottom"]
-    if k < sb:  # type: ignore[operator]
-        e = smooth(sb - k, 0.0, 1.2)  # type: ignore[operator]
+    sb = o.spleen_bottom
+    if k < sb:
+        e = smooth(sb - k, 0.0, 1.2)
         cv.ellipse(xs + 0.62 * ca, f.y_vb - 0.05 * cb, 0.2 * ca * e, 0.42 * cb * e, T["spleen"], rot_deg=-55,
                    where=V)
     # liver (right lobe down to the tip, left lobe at upper levels)
-    tip = o["liver_tip"]
-    if k < tip:  # type: ignore[operator]
-        e = float(np.clip((tip - k) / (tip - 0.0), 0.0, 1.0)) ** 0.6  # type: ignore[operator]
-        e = max(e, 0.25) if k < tip else 0.0  # type: ignore[operator]
+    tip = o.liver_tip
+    if k < tip:
+        e = float(np.clip((tip - k) / (tip - 0.0), 0.0, 1.0)) ** 0.6
+        e = max(e, 0.25) if k < tip else 0.0
         lx = xs - (0.38 + 0.3 * (1 - e)) * ca
         ly = f.cy - 0.1 * cb + 0.35 * cb * (1 - e)
         cv.ellipse(lx, ly, 0.62 * ca * e, 0.85 * cb * e, T["liver"], rot_deg=-10, where=V)
         if k < 0.8:
             el = smooth(0.8 - k, 0.0, 1.5)
             cv.ellipse(xs + 0.1 * ca, f.cy - 0.55 * cb, 0.45 * ca * el, 0.32 * cb * el, T["liver"], where=V)
-        for hx, hy, hr in o["hep"]:  # type: ignore[attr-defined]
+        for hx, hy, hr in o.hep:
             cv.ellipse(xs + hx * ca, f.cy + hy * cb, hr, hr, T["vessel"], where=[T["liver"]])
     # aorta / iliac arteries, IVC / iliac veins
-    ar = o["aorta_r"]
-    bif = o["bifurcation"]
-    ay = y_ant_vb - ar - 3  # type: ignore[operator]
-    if k < bif:  # type: ignore[operator]
+    ar = o.aorta_r
+    bif = o.bifurcation
+    ay = y_ant_vb - ar - 3
+    if k < bif:
         ax_ = xs + 0.22 * f.vb_w
-        cv.ellipse(ax_, ay, ar, ar, T["aorta"], where=V + [T["psoas"]])  # type: ignore[arg-type]
-        for ang, kc in o["calc"]:  # type: ignore[attr-defined]
+        cv.ellipse(ax_, ay, ar, ar, T["aorta"], where=V + [T["psoas"]])
+        for ang, kc in o.calc:
             if abs(k - kc) < 0.4:
-                cv.ellipse(ax_ + ar * np.cos(ang), ay + ar * np.sin(ang), 1.8, 1.8, T["calcification"],  # type: ignore[operator]
+                cv.ellipse(ax_ + ar * np.cos(ang), ay + ar * np.sin(ang), 1.8, 1.8, T["calcification"],
                            where=[T["aorta"], T["vat"]])
         if 1.0 < k < 3.5:  # superior mesenteric artery / vein
-            cv.ellipse(xs + 4, ay - ar - 20 - 6 * (k - 1), 3.5, 3.5, T["vessel"], where=V)  # type: ignore[operator]
-            cv.ellipse(xs - 9, ay - ar - 22 - 6 * (k - 1), 5.5, 5.0, T["vessel"], where=V)  # type: ignore[operator]
+            cv.ellipse(xs + 4, ay - ar - 20 - 6 * (k - 1), 3.5, 3.5, T["vessel"], where=V)
+            cv.ellipse(xs - 9, ay - ar - 22 - 6 * (k - 1), 5.5, 5.0, T["vessel"], where=V)
     elif k < 7.0:
-        d = (k - bif) * 18  # type: ignore[operator]
+        d = (k - bif) * 18
         for s in (-1, 1):
             cv.ellipse(xs + s * (8 + d), ay + 0.15 * d, 6.5, 6.5, T["vessel"], where=V)
     if k < 4.3:
         where = V + [T["liver"]] if k < 1.0 else V
         cv.ellipse(xs - 0.36 * f.vb_w - 6, y_ant_vb - 11, 13, 9, T["ivc"], where=where)
     # pancreas (L1-L2), anterior to the vessels, tail toward the spleen
-    pe = smooth(k, 0.6, 1.1) * (1 - smooth(k, 1.8, 2.4))
+    pe = smooth(k, 0.3, 0.8) * (1 - smooth(k, 1.5, 2.1))
     if pe > 0.05:
-        cv.ellipse(xs + 0.15 * ca, ay - 32, 0.5 * ca * pe, 11 * pe, T["pancreas"], rot_deg=12, where=V)  # type: ignore[operator]
+        cv.ellipse(xs + 0.12 * ca, ay - o.aorta_r - 16, 0.38 * ca * pe, 9 * pe, T["pancreas"], rot_deg=14, where=V)
     # bladder low in the pelvis
     bl = smooth(k, 7.2, 8.2)
     if bl > 0:
         cv.ellipse(xs, f.cy - 0.25 * cb, 48 * bl, 38 * bl, T["bladder"], where=V)
-    paint_bowel(cv, f, o["loops"], zkey_mm, ca, cb)  # type: ignore[arg-type]
+    paint_bowel(cv, f, o.loops, zkey_mm, ca, cb)
 
 
-def paint_bowel(cv: Canvas, f: Frame, loops: list[dict], zkey_mm: float, ca: float, cb: float) -> None:
+def paint_bowel(cv: Canvas, f: Frame, loops: tuple[Loop, ...], zkey_mm: float, ca: float, cb: float) -> None:
     content = {"fluid": T["bowel_content"], "gas": T["bowel_content"], "feces": T["feces"],
                "contrast": T["oral_contrast"]}
+    vat, wall = T["vat"], T["bowel_wall"]
     for lp in loops:
-        dz = (f.key - lp["key"]) * zkey_mm
-        e = _ellipsoid(dz, lp["hz"])
+        dz = (f.key - lp.key) * zkey_mm
+        e = _ellipsoid(dz, lp.hz)
         if e <= 0.2:
             continue
-        r = lp["r"] * e
-        cx = f.x_s + (lp["fx"] + lp["drift"][0] * dz / 100) * ca
-        cy = f.cy + (lp["fy"] + lp["drift"][1] * dz / 100) * cb
-        shp = cv.blob(cx, cy, r, r * lp["ecc"], lp["rot"])
-        if shp is None:
+        r = lp.r * e
+        cx = f.x_s + (lp.fx + lp.drift[0] * dz / 100) * ca
+        cy = f.cy + (lp.fy + lp.drift[1] * dz / 100) * cb
+        parts = [(cx, cy, r)] + [(cx + ox * r, cy + oy * r, r * fr) for ox, oy, fr in lp.lobes]
+        shapes = [cv.blob(x, y, rr, rr * lp.ecc, lp.rot) for x, y, rr in parts]
+        main = shapes[0]
+        if main is None:
             continue
-        win, m = shp
-        free = m & (cv.tissue[win] == T["vat"])
-        if free.sum() < 0.6 * m.sum():  # mostly blocked by organs / muscle: skip, keep it fat
-            continue
-        inner = cv.blob(cx, cy, max(r - 2.5, 0.5), max(r * lp["ecc"] - 2.5, 0.5), lp["rot"])
-        tw = cv.tissue[win]
-        tw[free] = T["bowel_wall"]
-        if inner is not None:
+        win, m = main
+        if np.count_nonzero(m & (cv.tissue[win] == vat)) < 0.6 * np.count_nonzero(m):
+            continue  # mostly blocked by organs / muscle: keep it fat
+        for shp in shapes:
+            cv.paint(shp, wall, where=[vat])
+        for x, y, rr in parts:
+            inner = cv.blob(x, y, max(rr - 2.5, 0.5), max(rr * lp.ecc - 2.5, 0.5), lp.rot)
+            if inner is None:
+                continue
             iw, im = inner
-            sub = im & (cv.tissue[iw] == T["bowel_wall"])
-            cv.tissue[iw][sub] = content[lp["kind"]]
-            if lp["kind"] in ("gas", "feces", "contrast") and lp["gas"] > 0.15:
-                level = cy - r * lp["ecc"] * (1 - 2 * lp["gas"])
-                gas = sub & (cv.Y[iw] < level)
-                cv.tissue[iw][gas] = T["bowel_gas"]
+            sub = im & (cv.tissue[iw] == wall)
+            cv.tissue[iw][sub] = content[lp.kind]
+            if lp.kind in ("gas", "feces", "contrast") and lp.gas > 0.15:
+                level = y - rr * lp.ecc * (1 - 2 * lp.gas)
+                cv.tissue[iw][sub & (cv.Y[iw] < level)] = T["bowel_gas"]

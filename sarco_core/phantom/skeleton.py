@@ -30,14 +30,14 @@ def _arch(cv: Canvas, f: Frame, vid: int, t: float, thoracic: bool, lumbar_rib: 
             ln = f.tp_len - f.canal_w / 2
             ang = -35.0 if thoracic else -8.0
             cv.ellipse(xs + s * (f.canal_w / 2 + ln / 2), f.y_tp + (12 if thoracic else 0) * 0.5,
-                       ln / 2, 4.0 * ss, PE, rot_deg=s * -ang, n=2.4, where=SOFT, vert=vid)
+                       ln / 2, 3.2 * ss, PE, rot_deg=s * -ang, n=2.4, where=SOFT, vert=vid)
         # laminae (roof of the canal), facets near the disc
         cv.ellipse(xs + s * f.canal_w * 0.32, y_cp + lam_th / 2, f.canal_w * 0.36, lam_th / 2 + 0.5, PE,
                    rot_deg=s * 18.0, where=SOFT, vert=vid)
         if t > 0.8 or t < 0.1:
             cv.ellipse(xs + s * (f.canal_w / 2 + 5), y_cp - 1, 6.0, 5.0, PE, where=SOFT, vert=vid)
     if t <= 0.65:  # spinous process (hangs down over the disc below)
-        ln = max(f.y_pf - 3 - y_cp, 8.0)
+        ln = min(max(f.y_pf - 3 - y_cp, 8.0), 30.0)
         w = 3.5 if not thoracic else 3.0
         cv.ellipse(xs, y_cp + ln / 2 + 2, w, ln / 2, PE, n=3.0, where=SOFT, vert=vid)
     cv.ellipse(xs, y_back + f.canal_ap / 2 + 1, f.canal_w / 2, f.canal_ap / 2, T["spinal_canal"], n=2.3,
@@ -84,8 +84,8 @@ def paint_spine(cv: Canvas, g: Geometry, f: Frame) -> None:
 
 def rib_set(g: Geometry, rng: np.random.Generator) -> list[dict[str, float]]:
     """3-D rib paths (one per side per rib-bearing vertebra)."""
-    ends = {"T6": (0.15, 115), "T7": (0.22, 112), "T8": (0.3, 105), "T9": (0.42, 95), "T10": (0.6, 80),
-            "T11": (1.25, 58), "T12": (1.95, 36), "L1": (2.2, 24)}
+    ends = {"T6": (0.15, 120), "T7": (0.22, 135), "T8": (0.32, 150), "T9": (0.45, 160), "T10": (0.65, 160),
+            "T11": (1.3, 105), "T12": (1.95, 65), "L1": (2.2, 40)}
     out = []
     for name in g.layout.rib_bearing():
         phi_end, drop = ends.get(name, (0.3, 100))

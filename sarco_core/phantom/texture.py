@@ -10,6 +10,10 @@ from sarco_core.phantom.tissues import MUSCLE_TISSUES
 from sarco_core.phantom.tissues import TISSUES as T
 
 AIR_PAD_HU = -1024
+_MUSCLE_LUT = np.zeros(256, dtype=bool)
+_MUSCLE_LUT[[T[n] for n in MUSCLE_TISSUES if n != "imat"]] = True
+_BODY_LUT = np.ones(256, dtype=bool)
+_BODY_LUT[[T["air"], T["outside_fov"], T["table"], T["table_foam"], T["mattress"]]] = False
 
 
 def tissue_hu(p: PhantomParams) -> tuple[np.ndarray, np.ndarray]:
@@ -75,8 +79,8 @@ def tissue_hu(p: PhantomParams) -> tuple[np.ndarray, np.ndarray]:
 
 def _field(rng: np.random.Generator, shape: tuple[int, int], sigma_px: tuple[float, float]) -> np.ndarray:
     """Gaussian-filtered white noise scaled to unit SD."""
-    w = rng.standard_normal(shape).astype(np.float32)
-    f = ndi.gaussian_filter(w, sigma_px, mode="wrap")
+    w = rng.standard_normal(shape, dtype=np.float32)
+    f = ndi.gaussian_filter(w, sigma_px, mode="wrap", truncate=3.0)
     s = float(f.std())
     return f / (s if s > 0 else 1.0)
 
@@ -85,11 +89,11 @@ def imat_streaks(
     tissue: np.ndarray, p: PhantomParams, rng: np.random.Generator, spacing_mm: tuple[float, float]
 ) -> np.ndarray:
     """Turn thin wavy streaks of muscle into ``imat`` (label stays 1). Returns the new tissue map."""
-    muscle = np.isin(tissue, [T[n] for n in MUSCLE_TISSUES if n != "imat"])
+    muscle = _MUSCLE_LUT[tissue]
     if not muscle.any() or p.imat_fraction <= 0:
         return tissue
     f = _field(rng, tissue.shape, (2.0 / spacing_mm[0], 2.0 / spacing_mm[1]))
-    back = np.isin(tissue, [T["erector_spinae"], T["multifidus"]])
+    back = (tissue == T["erector_spinae"]) | (tissue == T["multifidus"])
     thr = np.where(back, 1.6, 1.0) * p.imat_fraction / 0.8
     out = tissue.copy()
     out[muscle & (np.abs(f) < thr)] = T["imat"]
@@ -114,7 +118,7 @@ def synthesize_hu(
     img = mean[tissue] + sd[tissue] * tex
     img = ndi.gaussian_filter(img, (0.45 / rpx, 0.45 / cpx))  # partial volume at edges (~1 mm FWHM)
     inside = tissue != T["outside_fov"]
-    body = ~np.isin(tissue, [T["air"], T["outside_fov"], T["table"], T["table_foam"], T["mattress"]])
+    body = _BODY_LUT[tissue]
     noise = _field(rng, shape, (p.noise_corr_px * 0.8 / rpx, p.noise_corr_px * 0.8 / cpx))
     img += p.noise_sd_hu * noise
     if body_centre_px is not None and body_radius_px:

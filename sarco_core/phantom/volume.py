@@ -124,11 +124,11 @@ def phantom_volume(
     levels: dict[str, tuple[float, float]] = {}
     discs: dict[str, tuple[float, float]] = {}
     vs = layout.vertebrae
-    for i, v in enumerate(vs):
-        if v.hi > z0 - slice_mm / 2 and v.lo < z_last + slice_mm / 2:
-            levels[v.name] = (v.lo, v.hi)
-        if i > 0 and vs[i - 1].hi < z_last and v.lo > z0:
-            discs[f"{v.name}/{vs[i - 1].name}"] = (vs[i - 1].hi, v.lo)
+    for i, vp in enumerate(vs):
+        if vp.hi > z0 - slice_mm / 2 and vp.lo < z_last + slice_mm / 2:
+            levels[vp.name] = (vp.lo, vp.hi)
+        if i > 0 and vs[i - 1].hi < z_last and vp.lo > z0:
+            discs[f"{vp.name}/{vs[i - 1].name}"] = (vs[i - 1].hi, vp.lo)
     l3 = layout.get("L3")
     l3_mid = 0.5 * (l3.lo + l3.hi)
     return PhantomVolume(volume=vol, labels=LABEL_OF[tissue], tissue=tissue, vertebrae=vert, levels=levels,

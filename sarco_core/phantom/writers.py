@@ -14,13 +14,10 @@ if TYPE_CHECKING:
     from sarco_core.phantom.slice import PhantomSlice
     from sarco_core.phantom.volume import PhantomVolume
 
-Phantom = "PhantomVolume | PhantomSlice | Volume"
-
-
 def _volume(obj: PhantomVolume | PhantomSlice | Volume) -> Volume:
     if isinstance(obj, Volume):
         return obj
-    vol = getattr(obj, "volume")
+    vol = obj.volume
     return vol() if callable(vol) else vol
 
 
@@ -31,10 +28,12 @@ def write_nifti(
     """Write the HU image (int16) to ``path``; optionally the 0-3 label map and the vertebra ids on the same grid."""
     vol = _volume(obj)
     out = save_nifti(vol, np.asarray(vol.hu), path, dtype=np.int16)
-    if labels_path is not None:
-        save_nifti(vol, np.asarray(getattr(obj, "labels")), labels_path, dtype=np.uint8)
-    if vertebrae_path is not None:
-        save_nifti(vol, np.asarray(getattr(obj, "vertebrae")), vertebrae_path, dtype=np.uint8)
+    if (labels_path is not None or vertebrae_path is not None) and isinstance(obj, Volume):
+        raise ValueError("label maps need a PhantomVolume or PhantomSlice, not a bare Volume")
+    if labels_path is not None and not isinstance(obj, Volume):
+        save_nifti(vol, np.asarray(obj.labels), labels_path, dtype=np.uint8)
+    if vertebrae_path is not None and not isinstance(obj, Volume):
+        save_nifti(vol, np.asarray(obj.vertebrae), vertebrae_path, dtype=np.uint8)
     return out
 
 
