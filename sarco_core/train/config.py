@@ -1,0 +1,133 @@
+"""Training configuration (``configs/*.json``), typed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from sarco_core.errors import SarcoError
+from sarco_core.segment.model_prep import ArchConfig
+
+
+class TrainConfigError(SarcoError):
+    """The training configuration is missing, unreadable or inconsistent."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    phantom_train_seeds: tuple[int, int] = (0, 400)  # [lo, hi)
+    phantom_val_seeds: tuple[int, int] = (900_000, 900_040)
+    real_globs: tuple[str, ...] = ()  # relative to shared_data
+    real_exclude: tuple[str, ...] = ("totalsegmentator", "eCT_Supplemental")
+    real_val_patients: tuple[str, ...] = ()  # path substrings held out from training (pseudo-label checks)
+    pseudo_labels: str = "teacher"  # "teacher" | "none" (real slices for SSL only)
+    min_teacher_confidence: float = 0.0
+    crop_px: int = 192
+    real_fraction: float = 0.4  # share of supervised samples drawn from pseudo-labelled real slices
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    rotate_deg: float = 12.0
+    scale: tuple[float, float] = (0.8, 1.25)
+    hu_scale: tuple[float, float] = (0.95, 1.05)
+    hu_shift: float = 15.0
+    noise_hu: tuple[float, float] = (0.0, 25.0)
+    blur_prob: float = 0.35  # simulate coarse pixels / thick slices (down- then up-sampling)
+    blur_factor: tuple[float, float] = (1.2, 2.2)
+    flip_lr_prob: float = 0.5
+    fov_crop_prob: float = 0.2  # circular field-of-view truncation
+    streak_prob: float = 0.1
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    steps: int = 0
+    batch: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 20
+
+
+@dataclass(frozen=True)
+class SSLConfig(StageConfig):
+    mask_ratio: float = 0.5
+    patch_px: int = 16
+    noise_hu: float = 30.0
+
+
+@dataclass(frozen=True)
+class SelfTrainConfig(StageConfig):
+    rounds: int = 0
+    min_probability: float = 0.9  # pixels where the (TTA) model is at least this sure replace the teacher
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str = "sarco-unet"
+    version: str = "0.0.0"
+    seed: int = 0
+    threads: int = 2
+    device: str = "auto"  # auto | cpu | cuda
+    run_dir: str = "data_cache/runs/default"
+    cache_dir: str = "data_cache/train"
+    shared_data: str = "../shared/data"
+    checkpoint_every: int = 50
+    log_every: int = 10
+    arch: ArchConfig = field(default_factory=ArchConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    ssl: SSLConfig = field(default_factory=SSLConfig)
+    supervised: StageConfig = field(default_factory=StageConfig)
+    ssl_init: bool = True
+    self_training: SelfTrainConfig = field(default_factory=SelfTrainConfig)
+    source: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def resolve(self, path: str) -> Path:
+        """A config path relative to the repository root (the folder holding configs/)."""
+        p = Path(path)
+        if p.is_absolute():
+            return p
+        base = Path(self.source).resolve().parent.parent if self.source else Path.cwd()
+        return base / p
+
+
+def _sub(cls: type, d: dict[str, Any] | None) -> Any:
+    d = dict(d or {})
+    names = {f.name for f in fields(cls)}
+    unknown = set(d) - names
+    if unknown:
+        raise TrainConfigError(f"Unknown {cls.__name__} keys {sorted(unknown)}; allowed: {sorted(names)}.")
+    for f in fields(cls):
+        if f.name in d and isinstance(d[f.name], list):
+            d[f.name] = tuple(d[f.name])
+    return cls(**d)
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    p = Path(path)
+    try:
+        d = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise TrainConfigError(f"Training config {p} does not exist. See configs/ for examples.") from None
+    except json.JSONDecodeError as exc:
+        raise TrainConfigError(f"Training config {p} is not valid JSON ({exc}).") from None
+    top = {k: v for k, v in d.items() if k not in ("arch", "data", "augment", "ssl", "supervised", "self_training")}
+    names = {f.name for f in fields(TrainConfig)}
+    unknown = set(top) - names
+    if unknown:
+        raise TrainConfigError(f"Unknown config keys {sorted(unknown)} in {p}.")
+    return TrainConfig(
+        **top,
+        arch=ArchConfig.from_dict(d.get("arch", {})),
+        data=_sub(DataConfig, d.get("data")),
+        augment=_sub(AugmentConfig, d.get("augment")),
+        ssl=_sub(SSLConfig, d.get("ssl")),
+        supervised=_sub(StageConfig, d.get("supervised")),
+        self_training=_sub(SelfTrainConfig, d.get("self_training")),
+        source=str(p),
+        raw=d,
+    )

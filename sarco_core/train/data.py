@@ -1,0 +1,195 @@
+"""Training data: phantom slices (exact labels) and real slices with teacher pseudo-labels, cached at the
+model's pixel size in a git-ignored folder (``data_cache/``), never under ``totalsegmentator/``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from glob import glob
+from pathlib import Path
+
+import numpy as np
+
+from sarco_core.segment.model_prep import resample_labels, resample_slice
+from sarco_core.train.config import TrainConfig, TrainConfigError
+
+log = logging.getLogger("sarco.train")
+FORBIDDEN = "totalsegmentator"
+
+
+@dataclass
+class SliceSet:
+    """Slices at the model pixel size: HU (float32 arrays of varying shape), labels (uint8 or None), names."""
+
+    hu: list[np.ndarray] = field(default_factory=list)
+    labels: list[np.ndarray | None] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    confidence: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.hu)
+
+    def add(self, hu: np.ndarray, labels: np.ndarray | None, name: str, confidence: float = 1.0) -> None:
+        self.hu.append(hu.astype(np.float32))
+        self.labels.append(None if labels is None else labels.astype(np.uint8))
+        self.names.append(name)
+        self.confidence.append(float(confidence))
+
+    def labelled(self) -> list[int]:
+        return [i for i, lab in enumerate(self.labels) if lab is not None]
+
+    def save(self, path: Path) -> None:
+        arrs: dict[str, np.ndarray] = {}
+        for i, (h, lab) in enumerate(zip(self.hu, self.labels, strict=True)):
+            arrs[f"hu_{i}"] = np.round(h).astype(np.int16)
+            if lab is not None:
+                arrs[f"lab_{i}"] = lab
+        arrs["names"] = np.array(self.names)
+        arrs["confidence"] = np.array(self.confidence, dtype=np.float64)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".partial.npz")
+        np.savez_compressed(tmp, **arrs)  # type: ignore[arg-type]
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> SliceSet:
+        z = np.load(path)
+        s = cls()
+        names = [str(n) for n in z["names"]]
+        conf = z["confidence"]
+        for i, n in enumerate(names):
+            lab = z[f"lab_{i}"] if f"lab_{i}" in z.files else None
+            s.add(z[f"hu_{i}"].astype(np.float32), lab, n, float(conf[i]))
+        return s
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+# ---------------------------------------------------------------------------------------------- phantom
+PHANTOM_LEVELS = ("T10", "T11", "T12", "L1", "L2", "L3", "L3", "L3", "L4", "L5")
+
+
+def phantom_sample(seed: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """One phantom slice with seed-drawn level, position in the vertebra, pixel size and truncation:
+    (HU, exact labels 0..3, row_mm, col_mm)."""
+    try:
+        from sarco_core.phantom import phantom_slice
+    except ImportError:  # the package's __init__ may not re-export it
+        from sarco_core.phantom.slice import phantom_slice
+
+    rng = np.random.default_rng([int(seed), 4242])
+    level = PHANTOM_LEVELS[int(rng.integers(len(PHANTOM_LEVELS)))]
+    px = float(rng.uniform(0.6, 1.0))
+    ph = phantom_slice(
+        int(seed), level=level, pixel_mm=px, frac=float(rng.uniform(0.2, 0.8)), truncated=bool(rng.random() < 0.1)
+    )
+    row_mm, col_mm = ph.spacing_mm
+    return np.asarray(ph.hu, np.float32), np.asarray(ph.labels, np.uint8), float(row_mm), float(col_mm)
+
+
+def build_phantoms(seeds: range, pixel_mm: float) -> SliceSet:
+    s = SliceSet()
+    for seed in seeds:
+        hu, lab, rmm, cmm = phantom_sample(seed)
+        s.add(resample_slice(hu, rmm, cmm, pixel_mm), resample_labels(lab, rmm, cmm, pixel_mm), f"phantom:{seed}")
+    return s
+
+
+# ---------------------------------------------------------------------------------------------- real
+def real_sources(cfg: TrainConfig) -> list[Path]:
+    """Files / series folders matched by ``data.real_globs`` (sorted), refusing the validation patient."""
+    root = cfg.resolve(cfg.shared_data)
+    out: list[Path] = []
+    for g in cfg.data.real_globs:
+        for p in sorted(glob(str(root / g))):
+            if FORBIDDEN in p:
+                raise TrainConfigError(f"{p} is under {FORBIDDEN}/ (the validation patient): never train on it.")
+            if any(x in p for x in cfg.data.real_exclude):
+                continue
+            out.append(Path(p))
+    return out
+
+
+def build_real(cfg: TrainConfig, sources: list[Path], with_teacher: bool) -> SliceSet:
+    """Load every slice with sarco_core.io.load; teacher pseudo-labels when asked."""
+    from sarco_core.io.loader import load
+
+    s = SliceSet()
+    teacher = None
+    if with_teacher:
+        from sarco_core.segment import teacher as teacher_mod
+
+        teacher = teacher_mod.segment_slice
+    px = cfg.arch.pixel_size_mm
+    for src in sources:
+        vol = load(src)
+        if not vol.is_hu:
+            continue
+        sp = vol.spacing_mm
+        for k in range(vol.n_slices):
+            hu = np.asarray(vol.hu[k], dtype=np.float32)
+            name = f"{src.relative_to(cfg.resolve(cfg.shared_data))}#{k}"
+            lab_r = None
+            conf = 0.0
+            if teacher is not None:
+                t0 = time.time()
+                lab, conf, _flags, _cues = teacher(hu, sp.row, sp.col)
+                lab_r = resample_labels(lab, sp.row, sp.col, px)
+                log.info("teacher %s conf %.2f (%.1f s)", name, conf, time.time() - t0)
+            s.add(resample_slice(hu, sp.row, sp.col, px), lab_r, name, conf)
+    return s
+
+
+@dataclass
+class Datasets:
+    phantom_train: SliceSet
+    phantom_val: SliceSet
+    real_train: SliceSet  # pseudo-labels (None where unlabelled / below the teacher-confidence floor)
+    real_val: SliceSet
+
+
+def prepare(cfg: TrainConfig) -> Datasets:
+    """Build or load the cached slice sets for ``cfg``."""
+    cache = cfg.resolve(cfg.cache_dir)
+    px = cfg.arch.pixel_size_mm
+    d = cfg.data
+
+    def cached(name: str, key: str, build: object) -> SliceSet:
+        path = cache / f"{name}-{key}.npz"
+        if path.exists():
+            return SliceSet.load(path)
+        t0 = time.time()
+        s = build()  # type: ignore[operator]
+        s.save(path)
+        log.info("built %s (%d slices) in %.0f s -> %s", name, len(s), time.time() - t0, path)
+        return SliceSet.load(path)  # exactly what a later (resumed) run reads
+
+    pt = cached("phantom", _key(d.phantom_train_seeds, px), lambda: build_phantoms(range(*d.phantom_train_seeds), px))
+    pv = cached("phantom", _key(d.phantom_val_seeds, px), lambda: build_phantoms(range(*d.phantom_val_seeds), px))
+    srcs = real_sources(cfg)
+    with_teacher = d.pseudo_labels == "teacher"
+    rt, rv = SliceSet(), SliceSet()
+    if srcs:
+        allr = cached(
+            "real", _key([str(p) for p in srcs], px, d.pseudo_labels), lambda: build_real(cfg, srcs, with_teacher)
+        )
+        for i in range(len(allr)):
+            is_val = any(v in allr.names[i] for v in d.real_val_patients)
+            lab = allr.labels[i]
+            if lab is not None and allr.confidence[i] < d.min_teacher_confidence:
+                lab = None
+            (rv if is_val else rt).add(allr.hu[i], lab, allr.names[i], allr.confidence[i])
+    log.info(
+        "data: phantom train %d, phantom val %d, real train %d (%d labelled), real val %d",
+        len(pt),
+        len(pv),
+        len(rt),
+        len(rt.labelled()),
+        len(rv),
+    )
+    return Datasets(pt, pv, rt, rv)
