@@ -23,5 +23,4 @@ pages = st.navigation(
     }
 )
 cases.sidebar()
-state.show_flashes()
 pages.run()

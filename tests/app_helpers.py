@@ -54,8 +54,13 @@ def app(page: str | None = None, case_id: int | None = None) -> AppTest:
 
 
 def seed_case(
-    store: object, *, seed: int = 0, height_m: float | None = 1.70, weight_kg: float | None = 70.0,
-    sex: str | None = "F", label: str | None = None,
+    store: object,
+    *,
+    seed: int = 0,
+    height_m: float | None = 1.70,
+    weight_kg: float | None = 70.0,
+    sex: str | None = "F",
+    label: str | None = None,
 ) -> int:
     """Analyse a small phantom with the real pipeline and store it as a case; returns its id."""
     from sarco_core.analyze import analyze
@@ -64,7 +69,11 @@ def seed_case(
     pv = phantom_volume(seed=seed, size=128, pixel_mm=3.2, slice_mm=6.0)
     res = analyze(pv.volume, height_m=height_m, weight_kg=weight_kg, sex=sex, slice_index=pv.l3_mid_index)
     rec = store.create_case(  # type: ignore[attr-defined]
-        pv.volume, analysis=res, labels=res.labels, slice_index=res.l3.index, actor="seed",
+        pv.volume,
+        analysis=res,
+        labels=res.labels,
+        slice_index=res.l3.index,
+        actor="seed",
         label=label or f"phantom-{seed}",
     )
     return int(rec.id)

@@ -75,6 +75,8 @@ def _levels(result: dict[str, Any]) -> tuple[Level, ...]:
 
 def page() -> None:
     st.title("Browse slices")
+    state.init()
+    state.show_flashes()
     cid = cases.require_case("browse")
     if cid is None:
         return

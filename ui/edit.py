@@ -72,6 +72,8 @@ def _measure(hu: np.ndarray, mask: np.ndarray, row_mm: float, col_mm: float) -> 
 
 def page() -> None:
     st.title("Edit the mask")
+    state.init()
+    state.show_flashes()
     cid = cases.require_case("edit")
     if cid is None:
         return
@@ -100,6 +102,11 @@ def page() -> None:
         f"Case **{rec.label}** · slice {k} (z = {fmt(latest.z_mm, 1, 'mm')}) · editing on top of version "
         f"{s.parent_number} · areas are HU-gated (muscle {DEFAULT_GATES.muscle[0]:g}..{DEFAULT_GATES.muscle[1]:g} HU)."
     )
+
+    # ------------------------------------------------------------ injected strokes (test hook, see module doc)
+    for rgba, m, lab in st.session_state.pop(INJECT, []) or []:
+        commit_strokes(s, np.asarray(rgba), m, int(lab), hu, bool(st.session_state.get("edit_smart", False)))
+        s.nonce += 1
 
     # ------------------------------------------------------------ tools
     tools, view = st.columns([1, 3], gap="medium")
@@ -153,10 +160,7 @@ def page() -> None:
             st.session_state[state.EDIT].pop(cid, None)
             st.rerun()
 
-    # ------------------------------------------------------------ injected strokes (tests) and canvas
-    for rgba, m, lab in st.session_state.pop(INJECT, []) or []:
-        commit_strokes(s, np.asarray(rgba), m, int(lab), hu, smart)
-        s.nonce += 1
+    # ------------------------------------------------------------ canvas
 
     w_level = WINDOW_PRESETS[preset]
     disp_w = int(zoom_w)

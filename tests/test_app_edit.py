@@ -1,0 +1,125 @@
+"""AppTest: Edit page — injected strokes change SMA by exactly (HU-gated pixels added/removed) × pixel area,
+for add and erase; save creates a version; a conflicting save is refused; restore makes a new version."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sarco_core.store import Store, default_db_url
+from tests.app_helpers import app, cm2, gated_count, metric, seed_case
+from ui.strokes import disk_stroke, strokes_to_pixels
+
+
+@pytest.fixture
+def edit_case() -> tuple[Store, int]:
+    store = Store.open(default_db_url())
+    return store, seed_case(store)
+
+
+def _stroke_on_muscle_edge(mask: np.ndarray, zoom: int, add: bool, hu: np.ndarray | None = None) -> np.ndarray:
+    """A disk on the canvas (``zoom`` × the image) centred on a muscle pixel (erase) or, for add, on a
+    non-muscle pixel inside the muscle HU gate (so the stroke changes SMA)."""
+    target = mask == 1
+    if add:
+        assert hu is not None
+        target = (mask != 1) & (hu >= -29) & (hu <= 150)
+    pts = np.argwhere(target)
+    r, c = pts[len(pts) // 2]
+    rows, cols = mask.shape
+    return disk_stroke((rows * zoom, cols * zoom), ((c + 0.5) * zoom, (r + 0.5) * zoom), 3.0 * zoom)
+
+
+def _state(at, cid):  # type: ignore[no-untyped-def]
+    return at.session_state["edit_state"][cid]
+
+
+@pytest.mark.parametrize("mode", ["add", "erase"])
+def test_stroke_changes_sma_exactly_and_save_creates_version(edit_case: tuple[Store, int], mode: str) -> None:
+    store, cid = edit_case
+    v1 = store.versions(cid)[0]
+    vol = store.load_volume(cid)
+    hu = np.asarray(vol.hu[v1.slice_index])
+    px_cm2 = vol.spacing_mm.row * vol.spacing_mm.col / 100.0
+    mask = store.get_mask(v1.id)
+    rgba = _stroke_on_muscle_edge(mask, zoom=3, add=mode == "add", hu=hu)
+    painted = strokes_to_pixels(rgba, mask.shape)
+    if mode == "add":
+        n = gated_count(hu, painted & (mask != 1))
+    else:
+        n = gated_count(hu, painted & (mask == 1))
+    assert n > 0
+
+    at = app("pages/edit.py", case_id=cid)
+    assert not at.exception, at.exception
+    before = cm2(metric(at, "SMA now"))
+    at.session_state["edit_inject"] = [(rgba, mode, 1)]
+    at.run()
+    assert not at.exception, at.exception
+    sign = 1 if mode == "add" else -1
+    after = cm2(metric(at, "SMA now"))
+    assert after == pytest.approx(before + sign * n * px_cm2, abs=0.006)  # metric shows 2 decimals
+
+    comment = f"{mode} test stroke"
+    at.text_input[-1].set_value(comment)
+    next(b for b in at.button if b.label == "Save version").click().run()
+    assert not at.exception, at.exception
+    versions = store.versions(cid)
+    assert [v.number for v in versions] == [1, 2]
+    v2 = versions[-1]
+    assert v2.source == "edit" and v2.comment == comment and v2.parent_id == v1.id
+    assert v2.sma_cm2 == pytest.approx(v1.sma_cm2 + sign * n * px_cm2, rel=1e-9, abs=1e-9)
+    assert v2.sma_change_cm2 == pytest.approx(sign * n * px_cm2, abs=1e-9)
+    assert any("Saved version 2" in s.value for s in at.success)
+    hist = at.dataframe[0].value
+    assert list(hist["version"]) == [1, 2]
+
+
+def test_conflicting_save_is_refused_and_edit_kept(edit_case: tuple[Store, int]) -> None:
+    store, cid = edit_case
+    v1 = store.versions(cid)[0]
+    mask = store.get_mask(v1.id)
+    hu = np.asarray(store.load_volume(cid).hu[v1.slice_index])
+    at = app("pages/edit.py", case_id=cid)
+    at.session_state["edit_inject"] = [(_stroke_on_muscle_edge(mask, 2, True, hu), "add", 1)]
+    at.run()
+    # someone else saves first, from the same parent version
+    other = mask.copy()
+    other[other == 1] = 0
+    store.save_version(cid, other, parent_version_id=v1.id, author="someone else", comment="theirs")
+    at.run()
+    assert any("after you started editing" in w.value for w in at.warning)
+    next(b for b in at.button if b.label == "Save version").click().run()
+    assert not at.exception
+    assert at.error, "a conflicting save must show the store's message"
+    assert "Traceback" not in at.error[0].value
+    versions = store.versions(cid)
+    assert len(versions) == 2 and versions[-1].author == "someone else"
+    assert _state(at, cid).history.dirty  # the user's edit is still there
+
+
+def test_undo_redo_reset_and_restore(edit_case: tuple[Store, int]) -> None:
+    store, cid = edit_case
+    v1 = store.versions(cid)[0]
+    mask = store.get_mask(v1.id)
+    at = app("pages/edit.py", case_id=cid)
+    base = cm2(metric(at, "SMA now"))
+    at.session_state["edit_inject"] = [(_stroke_on_muscle_edge(mask, 2, False), "erase", 1)]
+    at.run()
+    erased = cm2(metric(at, "SMA now"))
+    assert erased < base
+    next(b for b in at.button if b.label == "Undo").click().run()
+    assert cm2(metric(at, "SMA now")) == base
+    next(b for b in at.button if b.label == "Redo").click().run()
+    assert cm2(metric(at, "SMA now")) == erased
+    next(b for b in at.button if b.label == "Save version").click().run()
+    assert len(store.versions(cid)) == 2
+    next(b for b in at.button if b.label == "Reset to automatic mask").click().run()
+    assert cm2(metric(at, "SMA now")) == base
+    # restore version 1 as version 3 (history is never rewritten)
+    at.selectbox(key="restore_pick").set_value(1)
+    next(b for b in at.button if b.label == "Restore as new version").click().run()
+    assert not at.exception, at.exception
+    versions = store.versions(cid)
+    assert [v.source for v in versions] == ["auto", "edit", "restore"]
+    assert versions[-1].sha256 == v1.sha256
