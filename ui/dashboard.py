@@ -283,7 +283,7 @@ def import_and_compare(case_id: int, name: str, data: bytes) -> tuple[object, ob
 
     store = backend.store()
     vol = backend.case_volume(case_id)
-    labels = read_manual_mask(data, vol, name=name)
+    labels = read_manual_mask(data, vol)
     versions = store.versions(case_id)
     latest = versions[-1]
     auto = next(

@@ -15,15 +15,42 @@ def _safe(label: str) -> str:
     return keep.strip("_")[:60] or "case"
 
 
+def build(case_id: int, kind: str) -> bytes:
+    """Bytes of one export of the case's latest version: nifti | dicom_seg | overlay_png | report_pdf."""
+    import tempfile
+    from pathlib import Path
+
+    from sarco_core import export
+
+    store = backend.store()
+    case = store.get_case(case_id)
+    v = case.latest_version
+    if v is None:
+        raise ValueError("case has no mask version")
+    vol = backend.case_volume(case_id)
+    mask = store.get_mask(v.id)
+    k = int(v.slice_index)
+    if kind == "nifti":
+        with tempfile.TemporaryDirectory() as d:
+            path = export.mask_to_nifti(vol, mask, k, Path(d) / "mask.nii.gz")
+            data = Path(path).read_bytes()
+    elif kind == "dicom_seg":
+        data = export.mask_to_dicom_seg(vol, mask, k, author=state.author())
+    elif kind == "overlay_png":
+        data = export.overlay_png(vol.hu[k], mask, vol.spacing_mm)
+    elif kind == "report_pdf":
+        png = export.overlay_png(vol.hu[k], mask, vol.spacing_mm)
+        data = export.report_pdf(
+            case=case, analysis=case.latest_analysis, version=v, overlay_png=png, edited=v.source != "auto"
+        )
+    else:
+        raise ValueError(kind)
+    store.log_export(case_id, actor=state.author(), kind=kind, version_id=v.id)
+    return data
+
+
 def _builder(case_id: int, kind: str) -> Callable[[], bytes]:
-    def build() -> bytes:
-        from sarco_core import export
-
-        store = backend.store()
-        data: bytes = getattr(export, f"case_{kind}")(store, case_id, actor=state.author())
-        return data
-
-    return build
+    return lambda: build(case_id, kind)
 
 
 def buttons(case_id: int) -> None:
