@@ -26,7 +26,7 @@ class Patient:
         if p.truncated:
             scale = self.fov_r * rng.uniform(1.03, 1.12) / (p.half_width_mm + abs(p.centre_mm[0]))
         else:
-            scale = min(1.0, 0.93 * self.fov_r / reach)
+            scale = min(1.0, 0.96 * self.fov_r / reach)
         self.p = p
         self.layout = layout
         self.g = Geometry(p, layout, scale)

@@ -88,13 +88,11 @@ def paint_back(cv: Canvas, f: Frame, m: dict[str, np.ndarray], psoas_scale: floa
         dx, dy = (X - f.x_s) / w_eff, (Y - yc) / hh
         comp = (m["fascia"][win] >= 0) & (Y >= y_top) & ((np.abs(dx) ** 2.6 + np.abs(dy) ** 2.6) <= 1.0)
         cv.tissue[win][comp] = T["erector_spinae"]
-    # multifidus: medial, along the lamina/spinous; fat plane around it
+    # multifidus: medial, along the lamina and spinous process
     for s in side_sign:
         mx, my = f.x_s + s * 0.3 * half_w, f.y_lam + 0.45 * (f.y_pf - f.y_lam)
         ax, ay = 0.3 * half_w, 0.55 * (f.y_pf - f.y_lam)
-        shp = cv.blob(mx, my, ax + 1.0, ay + 1.0, 0.0, 2.2)
-        cv.paint(shp, T["imat"], where=[T["erector_spinae"]])
-        cv.ellipse(mx, my, ax, ay, T["multifidus"], 0.0, 2.2, where=[T["imat"], T["erector_spinae"]])
+        cv.ellipse(mx, my, ax, ay, T["multifidus"], 0.0, 2.2, where=[T["erector_spinae"]])
     # quadratus lumborum (L1-L5)
     ql = smooth(k, -0.3, 1.0) * (1 - smooth(k, 5.0, 6.0))
     if ql > 0.05:

@@ -188,7 +188,7 @@ def paint_bowel(cv: Canvas, f: Frame, loops: tuple[Loop, ...], zkey_mm: float, c
         for shp in shapes:
             cv.paint(shp, wall, where=[vat])
         for x, y, rr in parts:
-            inner = cv.blob(x, y, max(rr - 2.5, 0.5), max(rr * lp.ecc - 2.5, 0.5), lp.rot)
+            inner = cv.blob(x, y, max(rr - 3.0, 0.5), max(rr * lp.ecc - 3.0, 0.5), lp.rot)
             if inner is None:
                 continue
             iw, im = inner

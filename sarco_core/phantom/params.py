@@ -11,10 +11,10 @@ _BODY_P = (0.2, 0.35, 0.25, 0.2)
 
 # (half-width a, anterior half-depth, posterior half-depth) ranges in mm and SAT (anterior, lateral, posterior)
 _SHAPE = {
-    "thin": ((122, 142), (78, 92), (82, 94), (4, 12), (3, 9), (4, 10), (0.8, 1.0)),
-    "normal": ((140, 162), (92, 112), (90, 104), (12, 24), (9, 18), (10, 20), (0.9, 1.15)),
-    "overweight": ((158, 182), (108, 132), (98, 112), (20, 36), (15, 28), (16, 30), (0.95, 1.2)),
-    "obese": ((178, 210), (128, 165), (106, 124), (32, 62), (24, 48), (24, 45), (0.95, 1.25)),
+    "thin": ((128, 148), (86, 100), (90, 102), (4, 12), (3, 9), (4, 10), (0.8, 1.0)),
+    "normal": ((148, 170), (100, 122), (98, 112), (12, 24), (9, 18), (10, 20), (0.9, 1.15)),
+    "overweight": ((166, 190), (118, 142), (106, 120), (20, 36), (15, 28), (16, 30), (0.95, 1.2)),
+    "obese": ((185, 215), (138, 172), (114, 132), (32, 62), (24, 48), (24, 45), (0.95, 1.25)),
 }
 
 
@@ -69,7 +69,7 @@ def sample_params(
     body_t = body or BODY_TYPES[bi]
     a_r, ba_r, bp_r, sa_r, sl_r, sp_r, ms_r = _SHAPE[body_t]
     u = rng.uniform
-    fat = {"thin": 0.15, "normal": 0.4, "overweight": 0.6, "obese": 0.8}[body_t]
+    fat = {"thin": 0.1, "normal": 0.3, "overweight": 0.5, "obese": 0.7}[body_t]
     harm = tuple((float(u(0.0, 0.025)), float(u(0, 2 * np.pi))) for _ in range(4))
     ivc = bool(rng.random() < 0.55) if contrast is None else bool(contrast)
     arms_v = bool(rng.random() < 0.3) if arms is None else bool(arms)
@@ -87,13 +87,13 @@ def sample_params(
         muscle_scale=float(u(*ms_r) * u(0.85, 1.1)),
         spine_scale=float(u(0.92, 1.08)),
         vat_fullness=float(np.clip(fat + u(-0.15, 0.15), 0.05, 0.95)),
-        imat_fraction=float(u(0.01, 0.04) + 0.06 * fat * rng.random()),
+        imat_fraction=float(u(0.005, 0.025) + 0.04 * fat * rng.random()),
         muscle_hu=float(u(42, 55) - 14 * fat * rng.random()),
         sat_hu=float(u(-112, -95)),
         vat_hu=float(u(-100, -82)),
         contrast=ivc,
         oral_contrast=bool(rng.random() < 0.35),
-        noise_sd_hu=float(u(9, 15) * (1 + 0.4 * fat)),
+        noise_sd_hu=float(u(11, 17) * (1 + 0.4 * fat)),
         noise_corr_px=float(u(0.7, 1.2)),
         cupping_hu=float(u(0, 18)),
         truncated=bool(truncated),
