@@ -26,12 +26,14 @@ from scipy import ndimage as ndi
 from sarco_core.metrics import DEFAULT_GATES
 from sarco_core.segment import teacher_anatomy as anat
 from sarco_core.segment.base import ModelInfo, SegmentationResult
-from sarco_core.segment.teacher_body import find_body, outside_fov
+from sarco_core.segment.teacher_body import dilate, find_body, outside_fov
 from sarco_core.volume import Volume
 
 WORK_PX_MM = 1.0  # working pixel size; slices within ±10 % of it are used as they are
 PLAUSIBLE_SMA_CM2 = (40.0, 350.0)
 LOW_CONFIDENCE = 0.5
+RIM_MM = 1.5  # partial-volume rim added around the muscle found on the smoothed image
+MUSCLE_RIM_HU = (-29.0, 150.0)
 VAT_LABEL_HU = (-300.0, -30.0)  # fat-like pixels inside the interior that get label 3
 
 
@@ -114,20 +116,32 @@ def segment_work(hu: np.ndarray, px_mm: float, fov_out: np.ndarray | None = None
     labels = np.zeros(hu.shape, np.uint8)
     if not body.trunk.any():
         return TeacherSlice(labels, 0.0, (*flags, "implausible_area"), {})
+    # work inside the trunk's bounding box (everything outside is background)
+    rows = np.nonzero(body.trunk.any(axis=1))[0]
+    cols = np.nonzero(body.trunk.any(axis=0))[0]
+    m = 4
+    box = (slice(max(0, rows[0] - m), rows[-1] + m + 1), slice(max(0, cols[0] - m), cols[-1] + m + 1))
+    hu = hu[box]
+    trunk = body.trunk[box]
     hs = ndi.median_filter(hu, size=3)
-    interior = anat.fascia_interior(hs, body.trunk, px_mm)
-    bone = anat.bone_mask(hs, body.trunk, px_mm)
-    vert = anat.find_vertebra(bone, body.trunk, px_mm)
+    interior = anat.fascia_interior(hs, trunk, px_mm)
+    bone = anat.bone_mask(hs, trunk, px_mm)
+    vert = anat.find_vertebra(bone, trunk, px_mm)
     ref_hu = anat.muscle_reference_hu(hs, interior.mask, bone, vert, px_mm)
     walls = anat.wall_and_back(hs, interior.mask, bone, vert, ref_hu, px_mm)
     muscle = walls.muscle
     if vert is not None:
         muscle = muscle | anat.psoas(hs, interior.mask, bone, vert, ref_hu, px_mm)
+    # partial-volume rim: raw (unsmoothed) muscle-range pixels just outside the found muscle
+    rim = dilate(muscle, RIM_MM / px_mm) & interior.mask & ~bone & (hu >= MUSCLE_RIM_HU[0])
+    muscle = muscle | (rim & (hu <= ref_hu + anat.ORGAN_BRIGHTER_HU))
     comp = anat.compartment(muscle, interior.mask, bone, px_mm)
-    labels[body.trunk & ~interior.mask] = 2
+    lab = np.zeros(hu.shape, np.uint8)
+    lab[trunk & ~interior.mask] = 2
     vat = interior.mask & ~comp & ~bone & (hu >= VAT_LABEL_HU[0]) & (hu <= VAT_LABEL_HU[1])
-    labels[vat] = 3
-    labels[comp] = 1
+    lab[vat] = 3
+    lab[comp] = 1
+    labels[box] = lab
 
     close = interior.close_mm
     ring_conf = 0.3 if close is None else (1.0 if close <= 11.0 else 0.85 if close <= 18.0 else 0.7)

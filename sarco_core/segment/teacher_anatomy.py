@@ -44,20 +44,21 @@ WALL_MAX_MM = 40.0  # abdominal wall muscles are at most this deep from the fasc
 BACK_MAX_MM = 110.0  # paraspinal + quadratus lumborum, behind the vertebral body centre
 BACK_HALF_WIDTH_MM = 70.0  # rays leaving the back within this distance of the midline may go BACK_MAX_MM deep
 PARASPINAL_HALF_WIDTH_MM = 70.0  # erector spinae + multifidus lie within this of the midline, behind the body
+PARASPINAL_SEED_MM = 6.0  # soft tissue this close to the posterior elements seeds the paraspinal block
 RAY_STEP_DEG = 2.0  # one ray per 2 degrees around the interior centre
 ENVELOPE_DEG = 20.0  # a ray's wall may be at most ENVELOPE_MARGIN_MM thicker than the median of ±this
 ENVELOPE_MARGIN_MM = 8.0  # (a deep "stop" inside an organ touching the wall is not believed)
-STOP_RUN_MM = 2.0  # a fat / air / bone / bright run at least this long ends the wall on a ray
+STOP_RUN_MM = 3.0  # a fat / air / bone / bright run at least this long ends the wall on a ray
 LEAD_SKIP_MM = 8.0  # fat just under the found fascia (bridged by the closing) is skipped
-ORGAN_BRIGHTER_HU = 45.0  # tissue this much brighter than the paraspinal muscle is organ / vessel, not muscle
+ORGAN_BRIGHTER_HU = 30.0  # tissue this much brighter than the paraspinal muscle is organ / vessel, not muscle
 DEFAULT_MUSCLE_HU = 40.0
 MUSCLE_REF_RANGE_HU = (10.0, 70.0)
 WALL_MARGIN_MM = 2.0
 VERT_MIN_AREA_CM2 = 3.0
 VB_DEPTH_MM = 30.0  # antero-posterior depth of a lumbar vertebral body
 PSOAS_REACH_MM = 35.0  # psoas lies within this distance of the vertebral body
-PSOAS_NECK_MM = 3.0  # bridges narrower than ~2 × this between psoas and other tissue are cut
-PSOAS_SEED_MM = 6.0
+PSOAS_NECK_MM = 4.0  # bridges narrower than ~2 × this between psoas and other tissue are cut
+PSOAS_SEED_MM = 10.0  # soft tissue this close to the side of the vertebral body seeds the psoas
 IMAT_HOLE_MAX_CM2 = 3.0  # fat islands smaller than this inside muscle are intramuscular (IMAT)
 
 
@@ -80,6 +81,8 @@ def fascia_interior(hs: np.ndarray, trunk: np.ndarray, px_mm: float) -> Interior
         if filled.any():
             solidity = float(filled.sum()) / max(1.0, hull_area_px(filled))
             tries.append(Interior(filled, r_mm, solidity))
+            if solidity >= 1.0 - RING_SOLIDITY_TOL:  # no larger closing can be more than TOL more solid
+                break
     if not tries:
         return Interior(np.zeros(hs.shape, bool), None, 0.0)
     best = max(t.solidity for t in tries)
@@ -284,7 +287,11 @@ def wall_and_back(
     if vert is not None:
         # paraspinal block: everything soft behind the vertebral body, beside the spinous process
         back_row = float(np.nonzero(vert.body.any(axis=1))[0][-1])
-        block = medium & (rr >= back_row) & (np.abs(cc - cx) * px_mm <= PARASPINAL_HALF_WIDTH_MM)
+        box = medium & (rr >= back_row) & (np.abs(cc - cx) * px_mm <= PARASPINAL_HALF_WIDTH_MM)
+        # ... reached through soft tissue from the posterior elements (not the liver / kidney beside them)
+        post = vert.mask & (rr >= back_row)
+        near_spine = dilate(post, PARASPINAL_SEED_MM / px_mm) & box
+        block = geodesic_steps(near_spine, box, int(BACK_MAX_MM / px_mm)) >= 0
     g = geodesic_steps(seed | block, allowed | block, int(BACK_MAX_MM / px_mm))
     muscle = g >= 0
     leaky = float((~known & ~back_ray).sum()) / max(1, int((~back_ray).sum()))

@@ -17,6 +17,7 @@ PADDING_HU = -1023.5  # loaders map padding and outside-FOV pixels to exactly -1
 TABLE_OPENING_MM = 3.0  # structures thinner than ~2 × this (table, blanket, cables) are removed
 ARM_MIN_AREA_CM2 = 15.0  # a separate component at least this big beside the trunk is an arm
 TRUNK_MIN_AREA_CM2 = 100.0  # smaller than this is not an axial trunk slice
+ARM_NECK_MM = 12.0  # an arm touching the trunk through a contact narrower than ~2 × this is split off
 FOV_CONTACT_MM = 10.0  # trunk touching the FOV edge / image border over this length = truncated
 
 
@@ -82,6 +83,18 @@ def hull_area_px(mask: np.ndarray) -> float:
     return float(hull.volume + hull.area / 2.0 + 1.0)  # polygon of centres + half-pixel rim
 
 
+def largest_components(mask: np.ndarray, min_px: float) -> np.ndarray:
+    """Components of at least ``min_px`` pixels (the largest one always kept)."""
+    lab, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return np.zeros(mask.shape, bool)
+    sizes = np.bincount(lab.ravel())
+    sizes[0] = 0
+    keep = np.nonzero(sizes >= min_px)[0]
+    keep = np.union1d(keep[keep > 0], [int(np.argmax(sizes))])
+    return np.isin(lab, keep)
+
+
 def largest_component(mask: np.ndarray) -> np.ndarray:
     lab, n = ndi.label(mask, structure=np.ones((3, 3), bool))
     if n == 0:
@@ -120,31 +133,35 @@ def find_body(hu: np.ndarray, px_mm: float, fov_out: np.ndarray | None = None) -
     if fov_out is not None:
         fg &= ~fov_out
     fg = opening(fg, TABLE_OPENING_MM / px_mm)
-    lab, n = ndi.label(fg, structure=np.ones((3, 3), bool))
+    fg = largest_components(fg, ARM_MIN_AREA_CM2 / (px_mm * px_mm / 100.0))
+    fg = np.asarray(ndi.binary_fill_holes(fg))  # lungs and bowel gas are inside the body
     empty = np.zeros(hu.shape, bool)
-    if n == 0:
+    if not fg.any():
         return BodyResult(empty, empty, False, 0)
-    sizes = np.bincount(lab.ravel()).astype(float)
-    sizes[0] = 0
+    # arms, also when resting against the trunk: what the trunk core (necks narrower than ~2 × ARM_NECK_MM cut)
+    # does not hold, in big pieces beside it
     px_cm2 = px_mm * px_mm / 100.0
-    trunk_id = int(np.argmax(sizes))
-    trunk = np.asarray(ndi.binary_fill_holes(lab == trunk_id))
-    if sizes[trunk_id] * px_cm2 < TRUNK_MIN_AREA_CM2:
-        return BodyResult(trunk, empty, False, 0)
-    # arms: big components whose centre lies beside the trunk (within its row span, outside its column span)
-    rows = np.nonzero(trunk.any(axis=1))[0]
-    cols = np.nonzero(trunk.any(axis=0))[0]
+    core = largest_component(opening(fg, ARM_NECK_MM / px_mm))
+    if not core.any():
+        core = largest_component(fg)
+    rows = np.nonzero(core.any(axis=1))[0]
+    cols = np.nonzero(core.any(axis=0))[0]
+    width = cols[-1] - cols[0]
+    lab, n = ndi.label(fg & ~core, structure=np.ones((3, 3), bool))
+    sizes = np.bincount(lab.ravel()).astype(float) * px_cm2
     arms = np.zeros(hu.shape, bool)
     n_arms = 0
     for k in range(1, n + 1):
-        if k == trunk_id or sizes[k] * px_cm2 < ARM_MIN_AREA_CM2:
+        if sizes[k] < ARM_MIN_AREA_CM2:
             continue
         cy, cx = ndi.center_of_mass(lab == k)
-        if rows[0] <= cy <= rows[-1] and not (cols[0] + 0.15 * (cols[-1] - cols[0]) < cx < cols[-1] - 0.15 * (
-            cols[-1] - cols[0]
-        )):
+        if rows[0] <= cy <= rows[-1] and not (cols[0] + 0.15 * width < cx < cols[-1] - 0.15 * width):
             arms |= lab == k
             n_arms += 1
+    trunk = largest_component(fg & ~arms)
+    trunk = np.asarray(ndi.binary_fill_holes(trunk))
+    if float(trunk.sum()) * px_cm2 < TRUNK_MIN_AREA_CM2:
+        return BodyResult(trunk, empty, False, 0)
     # truncation: trunk runs along the image border or the edge of the field of view
     edge = np.zeros(hu.shape, bool)
     edge[[0, -1], :] = True
