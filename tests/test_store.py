@@ -290,3 +290,20 @@ def test_real_analysis_result_is_stored_with_provenance(db_url: str) -> None:  #
     assert v.sma_cm2 == pytest.approx(res.metrics.sma_cm2)  # recomputed from the stored image: same number
     assert (case.sex, case.height_m, case.weight_kg) == ("F", 1.7, 60.0)
     assert "name" not in a.result["input"]  # file names never reach the database
+
+
+def test_chunked_image_container_round_trip_and_damage() -> None:
+    from sarco_core.store import chunks
+
+    rng = np.random.default_rng(1)
+    for arr in (rng.integers(-1024, 3000, (4, 7, 5)).astype(np.int16), rng.normal(size=(3, 4, 6)).astype(np.float32)):
+        blob = chunks.encode(arr)
+        back = chunks.decode(blob)
+        assert back.dtype == arr.dtype
+        np.testing.assert_array_equal(back, arr)
+        np.testing.assert_array_equal(chunks.decode_slice(blob, 1), arr[1])
+    blob = bytearray(chunks.encode(rng.integers(-1024, 3000, (4, 7, 5)).astype(np.int16)))
+    blob[-3] ^= 0xFF  # inside the last slice's chunk
+    chunks.decode_slice(bytes(blob), 0)  # other slices still read
+    with pytest.raises(chunks.ChunkError, match="slice 3"):
+        chunks.decode_slice(bytes(blob), 3)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import zlib
 from dataclasses import fields, replace
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from sarco_core.errors import InvalidMaskError, StoreError
+from sarco_core.store import chunks
 from sarco_core.volume import SourceMeta, Volume
 
 # SourceMeta fields kept in meta_json (sop_uids and UIDs have their own columns; nothing identifying exists)
@@ -37,9 +37,8 @@ def _hu_storage(hu: np.ndarray) -> np.ndarray:
 
 
 def encode_volume(volume: Volume) -> tuple[bytes, dict[str, Any], dict[str, Any]]:
-    """(npz bytes of hu + z_mm, geometry dict, meta dict) for a volume."""
-    buf = io.BytesIO()
-    np.savez_compressed(buf, hu=_hu_storage(volume.hu), z_mm=np.asarray(volume.z_mm, dtype=np.float64))
+    """(compressed HU blob, geometry dict, meta dict) for a volume."""
+    blob = chunks.encode(_hu_storage(volume.hu))
     sp = volume.spacing_mm
     geometry = {
         "affine": np.asarray(volume.affine, dtype=float).tolist(),
@@ -52,7 +51,7 @@ def encode_volume(volume: Volume) -> tuple[bytes, dict[str, Any], dict[str, Any]
     meta["image_type"] = list(volume.meta.image_type)
     meta["source_axcodes"] = list(volume.meta.source_axcodes) if volume.meta.source_axcodes else None
     meta = {"source": meta, "warnings": list(volume.warnings), "is_hu": bool(volume.is_hu)}
-    return buf.getvalue(), geometry, meta
+    return blob, geometry, meta
 
 
 def decode_volume(
@@ -66,12 +65,10 @@ def decode_volume(
             "Restore the database from a backup, or re-upload the scan as a new case."
         )
     try:
-        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-            hu = np.array(npz["hu"])
-    except Exception as exc:
+        hu = chunks.decode(blob)
+    except (chunks.ChunkError, ValueError, KeyError) as exc:
         raise StoreError(
-            f"The stored image of case {case_label} cannot be decoded ({type(exc).__name__}). "
-            "Re-upload the scan as a new case."
+            f"The stored image of case {case_label} cannot be decoded ({exc}). Re-upload the scan as a new case."
         ) from None
     src = dict(meta.get("source", {}))
     src["image_type"] = tuple(src.get("image_type") or ())
@@ -159,3 +156,14 @@ def _json_default(o: Any) -> Any:
     if hasattr(o, "isoformat"):
         return o.isoformat()
     return str(o)
+
+
+def decode_hu_slice(blob: bytes, k: int, *, case_label: str) -> np.ndarray:
+    """One canonical slice of the stored image, verified by its own checksum (no full decode)."""
+    try:
+        return chunks.decode_slice(blob, k)
+    except (chunks.ChunkError, ValueError, KeyError) as exc:
+        raise StoreError(
+            f"The stored image of case {case_label} is corrupt ({exc}). Restore the database from a backup, "
+            "or re-upload the scan as a new case."
+        ) from None

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sarco_core import __version__
 from sarco_core.cutoffs import normalise_sex, validate_height_m, validate_weight_kg
 from sarco_core.errors import ConflictError, StoreError
-from sarco_core.metrics import HUGates, SliceMetrics, measure_slice
+from sarco_core.metrics import HUGates, measure_slice
 from sarco_core.store import codec, convert
 from sarco_core.store.db import default_db_url, make_engine, migrate, redact_url
 from sarco_core.store.provenance import as_dict, extract, find, scrub
@@ -38,6 +38,14 @@ log = logging.getLogger("sarco_core.store")
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _given(analysis: dict[str, Any], key: str, header: Any) -> Any:
+    """A patient value as resolved by the analysis (a top-level key, even None), else found deeper, else header."""
+    if key in analysis:
+        return analysis[key]
+    found = find(analysis, key)
+    return header if found is None else found
 
 
 def _who(name: str | None) -> str:
@@ -134,11 +142,26 @@ class StoreCore:
             return HUGates()
         return HUGates(**{k: tuple(v) for k, v in json.loads(a.hu_gates_json).items()})
 
-    def _measure(self, vol: Volume, mask: np.ndarray, idx: int, gates: HUGates) -> SliceMetrics:
-        vol.require_hu("Measuring a mask version")
-        sp = vol.spacing_mm
-        return measure_slice(vol.hu[idx], mask, row_mm=sp.row, col_mm=sp.col, gates=gates,
-                             index=idx, z_mm=float(vol.z_mm[idx]))
+    def _slice(self, case: Case, k: int) -> tuple[np.ndarray, float, float, float]:
+        """(HU of canonical slice k, row mm, col mm, z mm): from the cached volume, else that slice alone."""
+        if not 0 <= k < case.n_slices:
+            raise StoreError(f"Slice {k} is outside this case's slices 0..{case.n_slices - 1}.")
+        with self._lock:
+            vol = self._cache.get(case.image_sha256)
+        geo = json.loads(case.geometry_json)
+        if not json.loads(case.meta_json).get("is_hu", True):
+            raise StoreError(f"Case {case.label}'s image is not in HU, so masks cannot be measured.")
+        aff = np.asarray(geo["affine"], dtype=float)
+        if vol is not None:
+            hu = vol.hu[k]
+        elif not case.image_sha256:
+            raise StoreError(f"The image of case {case.label} was purged; the case cannot be reopened.")
+        else:
+            hu = codec.decode_hu_slice(case.image_npz, k, case_label=case.label)
+        normal = aff[:3, 0] / (np.linalg.norm(aff[:3, 0]) or 1.0)
+        normal = -normal if normal[2] < 0 else normal
+        z = float((aff[:3, 3] + k * aff[:3, 0]) @ normal)
+        return hu, float(np.linalg.norm(aff[:3, 1])), float(np.linalg.norm(aff[:3, 2])), z
 
     def _add_version(
         self, s: Session, case: Case, labels: np.ndarray, *, parent: MaskVersion | None, analysis_id: int | None,
@@ -146,11 +169,10 @@ class StoreCore:
     ) -> MaskVersion:
         if source not in MASK_SOURCES:
             raise ValueError(f"source must be one of {MASK_SOURCES}")
-        vol = self._volume(case)
-        if not 0 <= slice_index < vol.n_slices:
-            raise StoreError(f"Slice {slice_index} is outside this case's slices 0..{vol.n_slices - 1}.")
-        mask = codec.normalise_mask2d(labels, (vol.shape[1], vol.shape[2]))
-        m = self._measure(vol, mask, slice_index, self._gates(s, analysis_id))
+        hu, row_mm, col_mm, z = self._slice(case, slice_index)
+        mask = codec.normalise_mask2d(labels, (case.n_rows, case.n_cols))
+        m = measure_slice(hu, mask, row_mm=row_mm, col_mm=col_mm, gates=self._gates(s, analysis_id),
+                          index=slice_index, z_mm=z)
         blob, sha = codec.encode_mask(mask)
         row = MaskVersion(
             case_id=case.id, number=(parent.number + 1) if parent is not None else 1,
@@ -231,14 +253,12 @@ class StoreCore:
         volume.require_hu("Storing a case for measurement")
         a = as_dict(analysis)
         meta = volume.meta
-        sex = normalise_sex(sex if sex is not None else (find(a, "sex") or meta.patient_sex))
-        height_m = validate_height_m(
-            height_m if height_m is not None else (find(a, "height_m") or meta.patient_height_m)
-        )
+        sex = normalise_sex(sex if sex is not None else _given(a, "sex", meta.patient_sex))
+        height_m = validate_height_m(height_m if height_m is not None else _given(a, "height_m", meta.patient_height_m))
         weight_kg = validate_weight_kg(
-            weight_kg if weight_kg is not None else (find(a, "weight_kg") or meta.patient_weight_kg)
+            weight_kg if weight_kg is not None else _given(a, "weight_kg", meta.patient_weight_kg)
         )
-        age = age_years if age_years is not None else (find(a, "age_years") or meta.patient_age_years)
+        age = age_years if age_years is not None else _given(a, "age_years", meta.patient_age_years)
         if not 0 <= int(slice_index) < volume.n_slices:
             raise StoreError(f"Slice {slice_index} is outside the image's slices 0..{volume.n_slices - 1}.")
         codec.normalise_mask2d(labels, (volume.shape[1], volume.shape[2]))

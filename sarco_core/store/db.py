@@ -63,6 +63,8 @@ def make_engine(url: str) -> Engine:
             engine = create_engine(u, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
+        if u.drivername == "postgresql":
+            u = u.set(drivername="postgresql+psycopg")  # the installed driver (psycopg 3), not psycopg2
         return create_engine(u, pool_pre_ping=True)
     except ModuleNotFoundError as exc:
         raise StoreError(
