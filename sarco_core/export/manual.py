@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+from pydicom.dataset import Dataset
 
 from sarco_core.errors import GridMismatchError, InvalidMaskError, UnreadableFileError
 from sarco_core.export.dicom_seg import ExportError, source_to_canonical_2d
@@ -87,9 +88,11 @@ def _read_seg(data: bytes, volume: Volume) -> np.ndarray:
     sop_index = {u: k for k, u in enumerate(volume.meta.sop_uids) if u}
     normal = np.asarray(volume.affine, float)[:3, 0] / np.linalg.norm(np.asarray(volume.affine)[:3, 0])
     normal = -normal if normal[2] < 0 else normal  # the same convention as Volume.z_mm
+    shared = (getattr(seg, "SharedFunctionalGroupsSequence", None) or [Dataset()])[0]
     for f, item in enumerate(seg.PerFrameFunctionalGroupsSequence):
-        num = int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
-        k = _frame_slice(item, sop_index, volume, normal)
+        ident = getattr(item, "SegmentIdentificationSequence", None) or shared.SegmentIdentificationSequence
+        num = int(ident[0].ReferencedSegmentNumber)
+        k = _frame_slice(item, shared, sop_index, volume, normal)
         plane = source_to_canonical_2d(volume, frames[f] != 0)
         if plane.shape != volume.shape[1:]:
             raise GridMismatchError(
@@ -99,14 +102,16 @@ def _read_seg(data: bytes, volume: Volume) -> np.ndarray:
     return out
 
 
-def _frame_slice(item: object, sop_index: dict[str, int], volume: Volume, normal: np.ndarray) -> int:
+def _frame_slice(item: Dataset, shared: Dataset, sop_index: dict[str, int], volume: Volume,
+                 normal: np.ndarray) -> int:
     """Canonical slice of one SEG frame: by the referenced SOP Instance UID, else by its position."""
-    for der in getattr(item, "DerivationImageSequence", []) or []:
+    derivation = getattr(item, "DerivationImageSequence", None) or getattr(shared, "DerivationImageSequence", None)
+    for der in derivation or []:
         for s in getattr(der, "SourceImageSequence", []) or []:
             uid = str(s.ReferencedSOPInstanceUID)
             if uid in sop_index:
                 return sop_index[uid]
-    pos = getattr(item, "PlanePositionSequence", None)
+    pos = getattr(item, "PlanePositionSequence", None) or getattr(shared, "PlanePositionSequence", None)
     if pos:
         z = float(np.dot(np.asarray(pos[0].ImagePositionPatient, float), normal))
         k = int(np.argmin(np.abs(volume.z_mm - z)))
