@@ -55,6 +55,8 @@ DEFAULT_MUSCLE_HU = 40.0
 MUSCLE_REF_RANGE_HU = (10.0, 70.0)
 WALL_MARGIN_MM = 2.0
 VERT_MIN_AREA_CM2 = 3.0
+CANCELLOUS_HU = 100.0  # cancellous bone of a vertebral body (muscle stays below ~80 HU)
+CANCELLOUS_REACH_MM = 45.0
 VB_DEPTH_MM = 30.0  # antero-posterior depth of a lumbar vertebral body
 PSOAS_REACH_MM = 35.0  # psoas lies within this distance of the vertebral body
 PSOAS_NECK_MM = 4.0  # bridges narrower than ~2 × this between psoas and other tissue are cut
@@ -107,8 +109,10 @@ def bone_mask(hs: np.ndarray, trunk: np.ndarray, px_mm: float) -> np.ndarray:
     return np.asarray(ndi.binary_fill_holes(b))
 
 
-def find_vertebra(bone: np.ndarray, trunk: np.ndarray, px_mm: float) -> Vertebra | None:
-    """Largest bone component within 40 mm of the trunk's midline in its posterior 3/5."""
+def find_vertebra(bone: np.ndarray, trunk: np.ndarray, px_mm: float, hs: np.ndarray | None = None) -> Vertebra | None:
+    """Largest bone component within 40 mm of the trunk's midline in its posterior 3/5; with ``hs`` the
+    vertebra is extended into touching cancellous bone (> CANCELLOUS_HU: osteoporotic bodies with a thin
+    anterior cortex)."""
     rows = np.nonzero(trunk.any(axis=1))[0]
     cols = np.nonzero(trunk.any(axis=0))[0]
     mid_c = 0.5 * (cols[0] + cols[-1])
@@ -127,6 +131,14 @@ def find_vertebra(bone: np.ndarray, trunk: np.ndarray, px_mm: float) -> Vertebra
     if best == 0:
         return None
     vert = lab == best
+    if hs is not None:
+        vy, vx = ndi.center_of_mass(vert)
+        rr0, cc0 = np.indices(vert.shape)
+        near = (np.hypot(rr0 - vy, cc0 - vx) * px_mm <= CANCELLOUS_REACH_MM) & trunk
+        spongy = opening((hs > CANCELLOUS_HU) & near, 2.0 / px_mm) | vert
+        slab, _ = ndi.label(spongy)
+        ids = np.unique(slab[vert])
+        vert = np.isin(slab, ids[ids > 0]) | vert
     vr = np.nonzero(vert.any(axis=1))[0]
     top = int(vr[0])
     top_rows = vert[top : top + max(2, int(10.0 / px_mm))]
