@@ -169,3 +169,14 @@ def test_cohort_csv_and_xlsx_have_one_row_per_case(tmp_path: Path) -> None:
     assert len(table) == 3 and header[:2] == ["case_id", "label"]
     assert [r[header.index("sex")] for r in table[1:]] == ["F", "M"]
     assert [r[header.index("smi_cm2_m2")] for r in table[1:]] == pytest.approx([r["smi_cm2_m2"] for r in rows])
+
+
+def test_dicom_seg_refused_when_the_series_has_no_uids() -> None:
+    from dataclasses import replace
+
+    vol = synthetic_volume()
+    meta = replace(vol.meta, kind="dicom-series", study_uid="1.2.3", series_uid="1.2.3.4",
+                   frame_of_reference_uid="1.2.3.5", sop_uids=("",) * vol.n_slices)
+    no_uids = Volume.from_canonical(hu=vol.hu, affine=vol.affine, meta=meta)
+    with pytest.raises(ExportError, match="SOP Instance"):
+        mask_to_dicom_seg(no_uids, auto_labels(), K)

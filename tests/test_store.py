@@ -215,8 +215,9 @@ def test_bad_masks_are_refused(db_url: str) -> None:  # noqa: F811
 def test_reanalysis_import_compare_and_cohort(db_url: str) -> None:  # noqa: F811
     store = Store.open(db_url)
     vol, case = _new(store, label="R1")
-    over = dict(ANALYSIS, l3={"index": 4, "auto_index": 3, "overridden": True})
+    over = dict(ANALYSIS, l3={"index": 4, "auto_index": 3, "overridden": True}, height_m=1.72)
     v2 = store.add_analysis(case.id, over, auto_labels(), 4, "ann")
+    assert store.get_case(case.id).height_m == 1.72  # the re-analysis' patient values win
     assert (v2.source, v2.slice_index, v2.number) == ("auto", 4, 2)
     an = store.get_case(case.id).latest_analysis
     assert an is not None and an.l3_overridden and an.l3_auto_index == 3 and an.slice_index == 4
@@ -234,7 +235,7 @@ def test_reanalysis_import_compare_and_cohort(db_url: str) -> None:  # noqa: F81
     r = rows[0]
     assert r["label"] == "R1" and r["edited"] is True and r["l3_overridden"] is True
     assert r["auto_sma_cm2"] == pytest.approx(v2.sma_cm2) and r["sma_cm2"] == pytest.approx(v3.sma_cm2)
-    assert r["smi_cm2_m2"] == pytest.approx(v3.sma_cm2 / 1.7**2)
+    assert r["smi_cm2_m2"] == pytest.approx(v3.sma_cm2 / 1.72**2)
     assert r["low_smi"] is True and r["smi_threshold"] == 41.0  # female, Martin 2013
     assert r["qc_flags"] == "low confidence" and r["method"] == "teacher"
     assert list(store.cohort_frame()["label"]) == ["R1"]

@@ -205,6 +205,15 @@ class StoreCore:
         s.flush()
         return row
 
+    def _update_patient(self, case: Case, analysis: dict[str, Any]) -> None:
+        """A re-analysis with new patient values (top-level sex/height_m/weight_kg) updates the case."""
+        if "sex" in analysis:
+            case.sex = normalise_sex(analysis["sex"])
+        if "height_m" in analysis:
+            case.height_m = validate_height_m(analysis["height_m"])
+        if "weight_kg" in analysis:
+            case.weight_kg = validate_weight_kg(analysis["weight_kg"])
+
     def _version_rec(self, s: Session, row: MaskVersion) -> MaskVersionRecord:
         parent = s.get(MaskVersion, row.parent_id) if row.parent_id is not None else None
         return convert.version_record(row, parent)

@@ -49,6 +49,8 @@ class VersionStore(StoreCore):
             row = s.get(MaskVersion, version_id)
             if row is None:
                 raise StoreError(f"There is no mask version with id {version_id}. Reload the case.")
+            if not row.mask_zlib:
+                raise StoreError(f"The masks of case {row.case_id} were purged.")
             return codec.decode_mask(row.mask_zlib, (row.n_rows, row.n_cols), row.sha256,
                                      what=f"version {row.number} of case {row.case_id}")
 
@@ -79,6 +81,7 @@ class VersionStore(StoreCore):
                     if slice_index is None:
                         raise StoreError("A new analysis needs its slice index.")
                     an_id: int | None = self._add_analysis(s, case, analysis, slice_index, author, l3_auto_index).id
+                    self._update_patient(case, analysis)
                 else:
                     base = s.get(MaskVersion, parent_version_id) if parent_version_id is not None else latest
                     an_id = base.analysis_id if base is not None else None
