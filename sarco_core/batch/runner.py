@@ -129,9 +129,10 @@ def _outcomes_local(todo: list[BatchCase], settings: CaseSettings) -> Iterator[t
         yield case, run_case(case, settings)
 
 
-def _outcomes_dask(todo: list[BatchCase], settings: CaseSettings, client: Any,
-                   window: int) -> Iterator[tuple[BatchCase, CaseOutcome]]:
-    """Submit at most ``window`` cases at a time (bounded memory) and yield them as they finish."""
+def _outcomes_dask(todo: list[BatchCase], settings: CaseSettings, client: Any, window: int,
+                   workers: list[str] | None = None) -> Iterator[tuple[BatchCase, CaseOutcome]]:
+    """Submit at most ``window`` cases at a time (bounded memory) and yield them as they finish
+    (``workers``: restrict to these worker addresses)."""
     from distributed import as_completed
 
     pending = list(reversed(todo))
@@ -140,7 +141,8 @@ def _outcomes_dask(todo: list[BatchCase], settings: CaseSettings, client: Any,
 
     def submit_one() -> None:
         case = pending.pop()
-        fut = client.submit(run_case, case, settings, pure=False, key=f"sarco-case-{case.case_id}-{time.time_ns()}")
+        fut = client.submit(run_case, case, settings, pure=False, workers=workers,
+                            key=f"sarco-case-{case.case_id}-{time.time_ns()}")
         by_key[fut.key] = case
         ac.add(fut)
 

@@ -1,0 +1,1 @@
+"""Speed benchmarks of sarco (``python -m benchmarks [--quick] [--json]``); results in docs/benchmarks.md."""
