@@ -93,6 +93,11 @@ def paint_back(cv: Canvas, f: Frame, m: dict[str, np.ndarray], psoas_scale: floa
         mx, my = f.x_s + s * 0.3 * half_w, f.y_lam + 0.45 * (f.y_pf - f.y_lam)
         ax, ay = 0.3 * half_w, 0.55 * (f.y_pf - f.y_lam)
         cv.ellipse(mx, my, ax, ay, T["multifidus"], 0.0, 2.2, where=[T["erector_spinae"]])
+    # posterior midline cleft: SAT dips between the two paraspinal bulges behind the spinous process
+    tip = f.y_lam + 3 + min(max(f.y_pf - 3 - f.y_lam - 3, 8.0), 30.0)
+    if f.y_pf > tip + 2:
+        cv.ellipse(f.x_s, f.y_pf + 2, 4.0 + 4.0 * f.ms, f.y_pf + 2 - tip, T["sat"], n=1.6,
+                   where=[T["erector_spinae"], T["multifidus"], T["imat"]])
     # quadratus lumborum (L1-L5)
     ql = smooth(k, -0.3, 1.0) * (1 - smooth(k, 5.0, 6.0))
     if ql > 0.05:

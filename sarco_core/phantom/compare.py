@@ -127,11 +127,12 @@ def _win(hu: np.ndarray, size: int = 320) -> Image.Image:
 
 
 def _overlay(hu: np.ndarray, labels: np.ndarray, size: int = 320) -> Image.Image:
-    g = np.asarray(_win(hu, hu.shape[0]).convert("RGB"), dtype=np.float32)
+    """Soft-tissue window with labels blended in; ``size`` 1 keeps the array's own shape."""
+    g = (np.clip((np.asarray(hu, float) + 160) / 400, 0, 1) * 255)[..., None].repeat(3, -1)
     pal = np.array([[0, 0, 0], [230, 50, 50], [240, 210, 60], [70, 150, 240]], np.float32)
     a = (labels > 0)[..., None] * 0.45
-    out = (g * (1 - a) + pal[labels] * a).astype(np.uint8)
-    return Image.fromarray(out).resize((size, size), Image.Resampling.NEAREST)
+    out = Image.fromarray((g * (1 - a) + pal[labels] * a).astype(np.uint8))
+    return out if size == 1 else out.resize((size, size), Image.Resampling.NEAREST)
 
 
 def run(data: Path, out_dir: Path, n_phantoms: int = 24) -> dict[str, object]:
@@ -185,12 +186,53 @@ def run(data: Path, out_dir: Path, n_phantoms: int = 24) -> dict[str, object]:
     return res
 
 
+def gallery(out_dir: Path) -> Path:
+    """docs/img/phantom_gallery.png: body types and levels (with labels), plus a stack's sagittal/coronal cut."""
+    from sarco_core.phantom.slice import phantom_slice
+    from sarco_core.phantom.volume import phantom_volume
+
+    tile = 256
+    specs = [(1, "L3", "thin", {}), (2, "L3", "normal", {"contrast": True}), (3, "L3", "obese", {"arms": True}),
+             (4, "L1", "overweight", {}), (5, "T12", "normal", {"truncated": True}), (6, "L5", "normal", {})]
+    pv = phantom_volume(7, size=256, pixel_mm=1.6, top="T10", bottom="femur")
+    f = pv.spacing_mm[0] / pv.spacing_mm[2]
+    sheet = Image.new("RGB", (len(specs) * tile, 2 * tile + 10 + int(pv.volume.n_slices * f)), "black")
+    d = ImageDraw.Draw(sheet)
+    for j, (seed, level, body, kw) in enumerate(specs):
+        s = phantom_slice(seed, level=level, body=body, pixel_mm=0.8, **kw)
+        sheet.paste(_win(s.hu, tile).convert("RGB"), (j * tile, 0))
+        sheet.paste(_overlay(s.hu, s.labels, tile), (j * tile, tile))
+        d.text((j * tile + 4, 4), f"{level} {body} {' '.join(kw)}", fill="yellow")
+    hu = pv.volume.hu
+    ks, rs, cs = np.nonzero(pv.vertebrae)
+    sag = hu[::-1, :, int(np.median(cs))]
+    cor = hu[::-1, int(np.median(rs)), :]
+
+    def bone(a: np.ndarray) -> Image.Image:
+        g = (np.clip((a.astype(float) + 400) / 1400, 0, 1) * 255).astype(np.uint8)
+        return Image.fromarray(g).resize((a.shape[1], int(a.shape[0] * f))).convert("RGB")
+
+    y0 = 2 * tile + 10
+    sheet.paste(bone(sag), (0, y0))
+    sheet.paste(bone(cor), (tile, y0))
+    lab = pv.labels[::-1, int(np.median(rs)), :]
+    sheet.paste(_overlay(cor, lab, 1).resize((cor.shape[1], int(cor.shape[0] * f))), (2 * tile, y0))
+    d.text((4, y0 + 2), "stack T10-femoral heads: sagittal (anterior left)", fill="yellow")
+    d.text((tile + 4, y0 + 2), "coronal through the spine", fill="yellow")
+    d.text((2 * tile + 4, y0 + 2), "coronal labels", fill="yellow")
+    path = out_dir / "phantom_gallery.png"
+    sheet.save(path)
+    return path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data")
     ap.add_argument("--out", type=Path, default=Path("docs/img"))
     ap.add_argument("-n", type=int, default=24)
     a = ap.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    gallery(a.out)
     res = run(a.data, a.out, a.n)
     real, ph = res["real"], res["phantom"]
     assert isinstance(real, dict) and isinstance(ph, dict)

@@ -35,6 +35,7 @@ class Loop:
 class Organs:
     loops: tuple[Loop, ...]
     hep: tuple[tuple[float, float, float], ...]  # hepatic vessels (fx, fy, radius mm)
+    mes: tuple[tuple[float, float, float, float, float], ...]  # mesenteric vessels (fx, fy, r mm, key, half z)
     calc: tuple[tuple[float, float], ...]  # aortic calcifications (angle, key)
     kid_key: tuple[float, float]  # left, right kidney centre level keys
     kid_hl: float
@@ -55,7 +56,7 @@ def sample_organs(g: Geometry, rng: np.random.Generator) -> Organs:
         kind = str(rng.choice(["fluid", "gas", "feces", "contrast"], p=[0.45, 0.2, 0.15, 0.2]))
         if kind == "contrast" and not p.oral_contrast:
             kind = "fluid"
-        r = u(9, 18) * (0.8 + 0.4 * (1 - p.vat_fullness))
+        r = u(10, 20) * (0.85 + 0.4 * (1 - p.vat_fullness))
         lobes = tuple((float(np.cos(a) * u(0.8, 1.4)), float(np.sin(a) * u(0.8, 1.4)), float(u(0.6, 0.95)))
                       for a in u(0, 2 * np.pi, size=int(rng.integers(0, 3))))
         loops.append(Loop(u(-0.75, 0.75), u(-0.85, 0.1), u(1.2, 6.6), u(15, 45), r, u(0.6, 1.0), u(0, 180), kind,
@@ -69,8 +70,9 @@ def sample_organs(g: Geometry, rng: np.random.Generator) -> Organs:
     hep = tuple((u(-0.85, -0.2), u(-0.6, 0.2), u(2.5, 6.0)) for _ in range(int(rng.integers(4, 9))))
     calc = tuple((u(0, 2 * np.pi), u(-1.0, 4.0)) for _ in range(int(rng.integers(2, 7)))) \
         if p.aortic_calcification else ()
+    mes = tuple((u(-0.65, 0.65), u(-0.75, 0.15), u(1.0, 3.2), u(0.5, 6.5), u(40, 150)) for _ in range(30))
     ks = p.extra["kidney_shift"]
-    return Organs(tuple(loops), hep, calc, (1.5 + ks, 1.85 + ks), u(48, 60), (u(20, 25), u(28, 34)),
+    return Organs(tuple(loops), hep, mes, calc, (1.5 + ks, 1.85 + ks), u(48, 60), (u(20, 25), u(28, 34)),
                   1.6 + 1.6 * p.extra["liver_tip"], u(0.3, 1.3), u(9, 12.5), u(3.7, 4.3))
 
 
@@ -127,7 +129,7 @@ def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: Organs, zkey_mm: float) -
         e = max(e, 0.25) if k < tip else 0.0
         lx = xs - (0.38 + 0.3 * (1 - e)) * ca
         ly = f.cy - 0.1 * cb + 0.35 * cb * (1 - e)
-        cv.ellipse(lx, ly, 0.62 * ca * e, 0.85 * cb * e, T["liver"], rot_deg=-10, where=V)
+        cv.ellipse(lx, ly, 0.56 * ca * e, 0.78 * cb * e, T["liver"], rot_deg=-10, where=V)
         if k < 0.8:
             el = smooth(0.8 - k, 0.0, 1.5)
             cv.ellipse(xs + 0.1 * ca, f.cy - 0.55 * cb, 0.45 * ca * el, 0.32 * cb * el, T["liver"], where=V)
@@ -157,11 +159,16 @@ def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: Organs, zkey_mm: float) -
     # pancreas (L1-L2), anterior to the vessels, tail toward the spleen
     pe = smooth(k, 0.3, 0.8) * (1 - smooth(k, 1.5, 2.1))
     if pe > 0.05:
-        cv.ellipse(xs + 0.12 * ca, ay - o.aorta_r - 16, 0.38 * ca * pe, 9 * pe, T["pancreas"], rot_deg=14, where=V)
+        py = ay - o.aorta_r - 14
+        cv.ellipse(xs - 0.1 * ca, py, 15 * pe, 12 * pe, T["pancreas"], where=V)  # head
+        cv.ellipse(xs + 0.2 * ca, py + 4, 0.24 * ca * pe, 8 * pe, T["pancreas"], rot_deg=22, where=V)  # body, tail
     # bladder low in the pelvis
     bl = smooth(k, 7.2, 8.2)
     if bl > 0:
         cv.ellipse(xs, f.cy - 0.25 * cb, 48 * bl, 38 * bl, T["bladder"], where=V)
+    for fx, fy, r, kc, hz in o.mes:
+        if abs(k - kc) * zkey_mm < hz:
+            cv.ellipse(xs + fx * ca, f.cy + fy * cb, r, r, T["vessel"], where=V)
     paint_bowel(cv, f, o.loops, zkey_mm, ca, cb)
 
 

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 BODY_TYPES = ("thin", "normal", "overweight", "obese")
-_BODY_P = (0.2, 0.35, 0.25, 0.2)
+_BODY_P = (0.12, 0.3, 0.3, 0.28)
 
 # (half-width a, anterior half-depth, posterior half-depth) ranges in mm and SAT (anterior, lateral, posterior)
 _SHAPE = {
-    "thin": ((128, 148), (86, 100), (90, 102), (4, 12), (3, 9), (4, 10), (0.8, 1.0)),
-    "normal": ((148, 170), (100, 122), (98, 112), (12, 24), (9, 18), (10, 20), (0.9, 1.15)),
-    "overweight": ((166, 190), (118, 142), (106, 120), (20, 36), (15, 28), (16, 30), (0.95, 1.2)),
-    "obese": ((185, 215), (138, 172), (114, 132), (32, 62), (24, 48), (24, 45), (0.95, 1.25)),
+    "thin": ((136, 156), (92, 106), (96, 108), (4, 12), (3, 9), (4, 10), (0.8, 1.0)),
+    "normal": ((158, 180), (108, 130), (104, 118), (12, 24), (9, 18), (10, 20), (0.9, 1.15)),
+    "overweight": ((176, 198), (126, 150), (112, 126), (20, 36), (15, 28), (16, 30), (0.95, 1.2)),
+    "obese": ((194, 225), (146, 180), (120, 138), (32, 62), (24, 48), (24, 45), (0.95, 1.25)),
 }
 
 
@@ -93,13 +93,13 @@ def sample_params(
         vat_hu=float(u(-100, -82)),
         contrast=ivc,
         oral_contrast=bool(rng.random() < 0.35),
-        noise_sd_hu=float(u(11, 17) * (1 + 0.4 * fat)),
+        noise_sd_hu=float(u(13, 20) * (1 + 0.3 * fat)),
         noise_corr_px=float(u(0.7, 1.2)),
         cupping_hu=float(u(0, 18)),
         truncated=bool(truncated),
         arms=arms_v,
         table=bool(table),
-        n_bowel_loops=int(rng.integers(8, 16)),
+        n_bowel_loops=int(rng.integers(12, 20)),
         aortic_calcification=bool(rng.random() < 0.4),
         extra={"psoas_scale": float(u(0.8, 1.2)), "liver_tip": float(u(0.0, 1.0)),
                "kidney_shift": float(u(-0.3, 0.3))},

@@ -73,7 +73,7 @@ def tissue_hu(p: PhantomParams) -> tuple[np.ndarray, np.ndarray]:
     put("arm_bone", u(600, 900), 120)
     put("table", u(100, 300), 20)
     put("table_foam", u(-960, -880), 10)
-    put("mattress", u(-700, -400), 30)
+    put("mattress", u(-900, -750), 30)
     return mean, sd
 
 
