@@ -308,3 +308,23 @@ def test_chunked_image_container_round_trip_and_damage() -> None:
     chunks.decode_slice(bytes(blob), 0)  # other slices still read
     with pytest.raises(chunks.ChunkError, match="slice 3"):
         chunks.decode_slice(bytes(blob), 3)
+
+
+def test_downgrade_to_empty_and_unknown_schema_refused(db_url: str) -> None:  # noqa: F811
+    from alembic import command
+
+    from sarco_core.store.db import alembic_config, make_engine, migrate, table_names
+
+    eng = make_engine(db_url)
+    migrate(eng)
+    with eng.begin() as conn:
+        cfg = alembic_config(eng)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "base")
+    assert set(table_names(eng)) <= {"alembic_version"}
+    migrate(eng)
+    with eng.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'ffff_from_the_future'"))
+    eng.dispose()
+    with pytest.raises(StoreError, match="newer sarco"):
+        Store.open(db_url)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Self
 
 import numpy as np
+from alembic.util import CommandError
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -74,6 +75,12 @@ class StoreCore:
             raise StoreError(
                 f"Cannot open the case database {redact_url(url)} ({exc.orig}). Check SARCO_DB_URL, that the "
                 "server is running and that you may write there."
+            ) from None
+        except CommandError as exc:
+            engine.dispose()
+            raise StoreError(
+                f"The case database {redact_url(url)} has a schema this version of sarco does not know ({exc}); "
+                "it was probably written by a newer sarco. Upgrade sarco, or point SARCO_DB_URL elsewhere."
             ) from None
         return cls(engine, url)
 
