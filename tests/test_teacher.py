@@ -1,0 +1,136 @@
+"""Anatomical teacher and threshold baseline: held-out phantom slices, real upper-lumbar slices, QC flags."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sarco_core.errors import NotHUError
+from sarco_core.io import load
+from sarco_core.metrics import gated_dice, measure_slice
+from sarco_core.phantom import phantom_slice
+from sarco_core.segment import get_segmenter
+from sarco_core.segment.teacher import TeacherSegmenter
+from sarco_core.segment.threshold import ThresholdSegmenter
+from sarco_core.volume import Volume
+from tests.conftest import data_path
+
+# Held-out seeds: never used while choosing the teacher's parameters (those used seeds 1001-1006, 2000-2005).
+HELD_OUT_SEEDS = (5001, 5002, 5003, 5004)
+UPPER_LUMBAR = [
+    ("A027284", "19000925-116.dcm"),
+    ("A027284", "19001231-131.dcm"),
+    ("A058062", "19001231-084.dcm"),
+    ("A058062", "19010108-078.dcm"),
+    ("A062055", "19001127-136.dcm"),
+    ("A062055", "19001228-131.dcm"),
+]
+
+
+def _sma_error_pct(hu: np.ndarray, truth: np.ndarray, pred: np.ndarray) -> float:
+    g = (hu >= -29) & (hu <= 150)
+    t, p = float((truth & g).sum()), float((pred & g).sum())
+    return abs(p - t) / t * 100.0
+
+
+@pytest.fixture(scope="module")
+def held_out() -> list[tuple[float, float]]:
+    seg = TeacherSegmenter()
+    out = []
+    for seed in HELD_OUT_SEEDS:
+        ph = phantom_slice(seed, level="L3", pixel_mm=0.8)
+        res = seg.segment(ph.volume(), [0])[0]
+        assert res.labels.shape == ph.hu.shape and res.labels.dtype == np.uint8
+        assert set(np.unique(res.labels)) <= {0, 1, 2, 3}
+        assert 0.0 <= res.confidence <= 1.0
+        truth = ph.labels == 1
+        pred = res.labels == 1
+        out.append((gated_dice(ph.hu, truth, pred), _sma_error_pct(ph.hu, truth, pred)))
+    return out
+
+
+def test_teacher_on_held_out_phantoms(held_out):
+    dice = np.array([d for d, _ in held_out])
+    err = np.array([e for _, e in held_out])
+    assert np.median(dice) >= 0.95, dice
+    assert dice.min() >= 0.90, dice
+    assert np.median(err) <= 10.0, err
+
+
+def test_teacher_labels_sat_and_vat_on_phantom():
+    ph = phantom_slice(HELD_OUT_SEEDS[0], level="L3", pixel_mm=0.8)
+    lab = TeacherSegmenter().segment(ph.volume(), [0])[0].labels
+    m_true = measure_slice(ph.hu, ph.labels, row_mm=0.8, col_mm=0.8)
+    m_pred = measure_slice(ph.hu, lab, row_mm=0.8, col_mm=0.8)
+    assert m_true.sat_cm2 and m_pred.sat_cm2 and m_true.vat_cm2 and m_pred.vat_cm2
+    assert abs(m_pred.sat_cm2 - m_true.sat_cm2) / m_true.sat_cm2 < 0.15
+    assert abs(m_pred.vat_cm2 - m_true.vat_cm2) / m_true.vat_cm2 < 0.30
+
+
+def test_teacher_works_at_coarse_pixels():
+    """3 mm pixels (like the silver standard): the teacher resamples in and out itself."""
+    ph = phantom_slice(HELD_OUT_SEEDS[1], level="L1", pixel_mm=3.0, size=160)
+    res = TeacherSegmenter().segment(ph.volume(), [0])[0]
+    assert res.labels.shape == (160, 160)
+    assert gated_dice(ph.hu, ph.labels == 1, res.labels == 1) >= 0.85
+
+
+def test_teacher_qc_flags():
+    seg = TeacherSegmenter()
+    trunc = phantom_slice(5201, truncated=True)
+    res = seg.segment(trunc.volume(), [0])[0]
+    assert "body_truncated" in res.qc_flags
+    plain = phantom_slice(5201, arms=False, truncated=False)
+    assert "arms_in_field" not in seg.segment(plain.volume(), [0])[0].qc_flags
+    # an arm beside the trunk: a 30 x 45 mm ellipse of muscle HU, separated from the body by air
+    hu = np.pad(np.array(plain.hu, copy=True), ((0, 0), (96, 96)), constant_values=-1000)
+    cols = np.nonzero((hu > -500).any(axis=0))[0]
+    rows = np.nonzero(hu[:, cols[0]] > -500)[0]
+    rr, cc = np.indices(hu.shape)
+    cy, cx = rows.mean(), cols[0] - 40
+    hu[(((rr - cy) / 28.0) ** 2 + ((cc - cx) / 19.0) ** 2) <= 1.0] = 45
+    with_arm = Volume.from_array(hu=hu[None], spacing_mm=(3.0, *plain.spacing_mm))
+    res = seg.segment(with_arm, [0])[0]
+    assert "arms_in_field" in res.qc_flags
+    assert not (res.labels[(((rr - cy) / 28.0) ** 2 + ((cc - cx) / 19.0) ** 2) <= 1.0]).any()
+    empty = Volume.from_array(hu=np.full((1, 64, 64), -1000, np.int16), spacing_mm=(3.0, 1.0, 1.0))
+    res = seg.segment(empty, [0])[0]
+    assert not res.labels.any()
+    assert res.confidence < 0.5 and "low_confidence" in res.qc_flags and "implausible_area" in res.qc_flags
+
+
+def test_segmenters_refuse_non_hu_and_bad_index():
+    vol = Volume.from_array(hu=np.zeros((1, 32, 32)), spacing_mm=(1.0, 1.0, 1.0), is_hu=False)
+    for seg in (TeacherSegmenter(), ThresholdSegmenter()):
+        with pytest.raises(NotHUError):
+            seg.segment(vol, [0])
+    ok = Volume.from_array(hu=np.zeros((1, 32, 32)), spacing_mm=(1.0, 1.0, 1.0))
+    with pytest.raises(IndexError):
+        TeacherSegmenter().segment(ok, [3])
+
+
+def test_get_segmenter_names():
+    assert get_segmenter("teacher").method == "teacher"
+    assert get_segmenter("threshold").method == "threshold"
+
+
+def test_threshold_baseline_rule():
+    """HU -29..150 inside the largest > -500 HU component (holes filled); nothing outside the body."""
+    hu = np.full((1, 40, 40), -1000, np.int16)
+    hu[0, 5:35, 5:35] = 40  # body of muscle HU
+    hu[0, 15:25, 15:25] = -1000  # an enclosed air hole: filled into the body, but not muscle HU
+    hu[0, 1:3, 1:3] = 40  # a separate speck outside the body
+    lab = ThresholdSegmenter().segment(Volume.from_array(hu=hu, spacing_mm=(1, 1, 1)), [0])[0].labels
+    assert lab[10, 10] == 1 and lab[20, 20] == 0 and lab[2, 2] == 0
+    assert int(lab.sum()) == 30 * 30 - 10 * 10
+
+
+@pytest.mark.parametrize("patient,name", UPPER_LUMBAR)
+def test_teacher_plausible_on_real_upper_lumbar(patient, name):
+    vol = load(data_path("tcia_covid19_ny_sbu", patient, "axial", name))
+    res = TeacherSegmenter().segment(vol, [0])[0]
+    sp = vol.spacing_mm
+    m = measure_slice(np.asarray(vol.hu[0]), res.labels, row_mm=sp.row, col_mm=sp.col, kind="labels")
+    assert 60.0 <= m.sma_cm2 <= 250.0, m
+    assert m.muscle_hu_mean is not None and 0.0 <= m.muscle_hu_mean <= 70.0, m
+    assert m.sat_cm2 and m.sat_cm2 > 20.0
