@@ -52,12 +52,12 @@ def test_stroke_changes_sma_exactly_and_save_creates_version(edit_case: tuple[St
 
     at = app("pages/edit.py", case_id=cid)
     assert not at.exception, at.exception
-    before = cm2(metric(at, "SMA now"))
+    before = cm2(metric(at, "SMA now (cm²)"))
     at.session_state["edit_inject"] = [(rgba, mode, 1)]
     at.run()
     assert not at.exception, at.exception
     sign = 1 if mode == "add" else -1
-    after = cm2(metric(at, "SMA now"))
+    after = cm2(metric(at, "SMA now (cm²)"))
     assert after == pytest.approx(before + sign * n * px_cm2, abs=0.006)  # metric shows 2 decimals
 
     comment = f"{mode} test stroke"
@@ -71,8 +71,8 @@ def test_stroke_changes_sma_exactly_and_save_creates_version(edit_case: tuple[St
     assert v2.sma_cm2 == pytest.approx(v1.sma_cm2 + sign * n * px_cm2, rel=1e-9, abs=1e-9)
     assert v2.sma_change_cm2 == pytest.approx(sign * n * px_cm2, abs=1e-9)
     assert any("Saved version 2" in s.value for s in at.success)
-    hist = at.dataframe[0].value
-    assert list(hist["version"]) == [1, 2]
+    hist = at.table[0].value
+    assert [int(v) for v in hist.index] == [1, 2]
 
 
 def test_conflicting_save_is_refused_and_edit_kept(edit_case: tuple[Store, int]) -> None:
@@ -103,19 +103,19 @@ def test_undo_redo_reset_and_restore(edit_case: tuple[Store, int]) -> None:
     v1 = store.versions(cid)[0]
     mask = store.get_mask(v1.id)
     at = app("pages/edit.py", case_id=cid)
-    base = cm2(metric(at, "SMA now"))
+    base = cm2(metric(at, "SMA now (cm²)"))
     at.session_state["edit_inject"] = [(_stroke_on_muscle_edge(mask, 2, False), "erase", 1)]
     at.run()
-    erased = cm2(metric(at, "SMA now"))
+    erased = cm2(metric(at, "SMA now (cm²)"))
     assert erased < base
     next(b for b in at.button if b.label == "Undo").click().run()
-    assert cm2(metric(at, "SMA now")) == base
+    assert cm2(metric(at, "SMA now (cm²)")) == base
     next(b for b in at.button if b.label == "Redo").click().run()
-    assert cm2(metric(at, "SMA now")) == erased
+    assert cm2(metric(at, "SMA now (cm²)")) == erased
     next(b for b in at.button if b.label == "Save version").click().run()
     assert len(store.versions(cid)) == 2
     next(b for b in at.button if b.label == "Reset to automatic mask").click().run()
-    assert cm2(metric(at, "SMA now")) == base
+    assert cm2(metric(at, "SMA now (cm²)")) == base
     # restore version 1 as version 3 (history is never rewritten)
     at.selectbox(key="restore_pick").set_value(1)
     next(b for b in at.button if b.label == "Restore as new version").click().run()

@@ -32,8 +32,8 @@ def test_upload_phantom_zip_analyses_and_stores_case() -> None:
     assert [v.number for v in versions] == [1] and versions[0].source == "auto"
     assert case.height_m == pytest.approx(1.65) and case.sex == "F"
     # the card shows the stored (HU-gated) numbers, SMI = SMA / height²
-    assert cm2(metric(at, "SMA")) == pytest.approx(round(versions[0].sma_cm2, 1))
-    assert cm2(metric(at, "SMI")) == pytest.approx(round(versions[0].sma_cm2 / 1.65**2, 1))
+    assert cm2(metric(at, "SMA (cm²)")) == pytest.approx(round(versions[0].sma_cm2, 1))
+    assert cm2(metric(at, "SMI (cm²/m²)")) == pytest.approx(round(versions[0].sma_cm2 / 1.65**2, 1))
     text = " ".join(m.value for m in at.markdown)
     assert "Martin 2013" in text and "made by:" in text
     seg_method = (case.latest_analysis.result.get("segmentation") or {}).get("method")

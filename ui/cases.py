@@ -7,6 +7,12 @@ import streamlit as st
 from sarco_core.errors import SarcoError
 from ui import backend, state
 
+PICKER = "case_picker"
+
+
+def _picked() -> None:
+    state.set_case(state.as_case_id(st.session_state.get(PICKER)))
+
 
 def sidebar() -> None:
     """Sidebar: who is working, which case is open, where the database is."""
@@ -22,14 +28,17 @@ def sidebar() -> None:
             summaries = sorted(summaries, key=lambda c: -c.id)
             ids = [c.id for c in summaries]
             labels = {c.id: f"#{c.id} · {c.label}" + (" · edited" if c.edited else "") for c in summaries}
-            if state.case_id() not in ids:
-                st.session_state[state.CASE_ID] = ids[0]
+            cur = state.case_id()
+            if cur not in ids:
+                cur = ids[0]
+                state.set_case(cur)
+            st.session_state[PICKER] = cur  # follow the case chosen elsewhere (upload, review queue)
             st.selectbox(
                 "Open case",
                 ids,
-                format_func=lambda i: labels.get(i, f"#{i}"),
-                key=state.CASE_ID,
-                placeholder="Choose a case",
+                key=PICKER,
+                on_change=_picked,
+                format_func=lambda i: labels.get(state.as_case_id(i) or -1, f"#{i}"),
                 help="Every page works on this case.",
             )
         else:

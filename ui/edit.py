@@ -190,13 +190,11 @@ def page() -> None:
     saved = _measure(hu, store.get_mask(latest.id), sp.row, sp.col)
     auto = _measure(hu, s.auto_mask, sp.row, sp.col)
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric(
-        "SMA now", fmt(cur.sma_cm2, 2, "cm²"), delta=f"{cur.sma_cm2 - saved.sma_cm2:+.2f} cm² vs v{latest.number}"
-    )
+    m1.metric("SMA now (cm²)", fmt(cur.sma_cm2, 2), delta=f"{cur.sma_cm2 - saved.sma_cm2:+.2f} vs v{latest.number}")
     m2.metric(
-        "Automatic SMA", fmt(auto.sma_cm2, 2, "cm²"), help=f"Version {auto_v.number}, made by the automatic method."
+        "Automatic SMA (cm²)", fmt(auto.sma_cm2, 2), help=f"Version {auto_v.number}, made by the automatic method."
     )
-    m3.metric("Muscle HU now", fmt(cur.muscle_hu_mean, 1, "HU"))
+    m3.metric("Muscle attenuation now (HU)", fmt(cur.muscle_hu_mean, 1))
     m4.metric("Strokes this session", s.strokes)
     st.caption(
         f"IMAT {fmt(cur.imat_cm2, 2, 'cm²')} · SAT {fmt(cur.sat_cm2, 2, 'cm²')} · VAT {fmt(cur.vat_cm2, 2, 'cm²')} · "
@@ -249,7 +247,7 @@ def history_section(cid: int, versions: list[Any]) -> None:
         }
         for v in versions
     ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="history_table")
+    st.table(pd.DataFrame(rows).set_index("version"))
     c1, c2 = st.columns([2, 1])
     options = [v.number for v in versions]
     pick = c1.selectbox(

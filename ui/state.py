@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import streamlit as st
@@ -24,9 +25,18 @@ def init() -> None:
     st.session_state.setdefault(FLASH, [])
 
 
+def as_case_id(v: Any) -> int | None:
+    """A case id from an int or a picker label such as '#12 · name' (None when there is none)."""
+    if v is None:
+        return None
+    if isinstance(v, int):
+        return v
+    m = re.match(r"\s*#?(\d+)", str(v))
+    return int(m.group(1)) if m else None
+
+
 def case_id() -> int | None:
-    v = st.session_state.get(CASE_ID)
-    return int(v) if v is not None else None
+    return as_case_id(st.session_state.get(CASE_ID))
 
 
 def set_case(cid: int | None) -> None:
