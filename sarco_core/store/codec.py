@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import zlib
 from dataclasses import fields, replace
@@ -65,7 +66,11 @@ def decode_volume(
             "Restore the database from a backup, or re-upload the scan as a new case."
         )
     try:
-        hu = chunks.decode(blob)
+        if blob[:2] == b"PK":  # the first weeks' format: an npz archive
+            with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+                hu = np.array(npz["hu"])
+        else:
+            hu = chunks.decode(blob)
     except (chunks.ChunkError, ValueError, KeyError) as exc:
         raise StoreError(
             f"The stored image of case {case_label} cannot be decoded ({exc}). Re-upload the scan as a new case."
