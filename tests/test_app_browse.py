@@ -38,3 +38,18 @@ def test_browse_steps_and_overrides_l3() -> None:
     assert any(f"L3 set to slice {target}" in s.value for s in at.success)
     assert at.slider(key="browse_k").value == target
     assert any("set by hand" in m.value for m in at.markdown)
+
+
+def test_delete_case_is_audited() -> None:
+    store = Store.open(default_db_url())
+    cid = seed_case(store)
+    at = app("pages/browse.py", case_id=cid)
+    assert at.button(key=f"delete_{cid}").disabled
+    at.text_input(key=f"delete_reason_{cid}").set_value("duplicate upload")
+    at.checkbox(key=f"delete_sure_{cid}").check()
+    at.run()
+    at.button(key=f"delete_{cid}").click().run()
+    assert not at.exception, at.exception
+    assert store.list_cases() == []
+    events = [e for e in store.audit(cid) if e.action == "delete"]
+    assert len(events) == 1 and events[0].details.get("reason") == "duplicate upload"

@@ -71,19 +71,37 @@ def files_key(files: Sequence[tuple[str, bytes]]) -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _load_upload(key: str, _files: tuple[tuple[str, bytes], ...]) -> Volume:
+def _load_upload(key: str, _files: Callable[[], Sequence[tuple[str, bytes]]]) -> Volume:
     from sarco_core.io import load
 
-    files = list(_files)
+    files = list(_files())
     if len(files) == 1:
         name, data = files[0]
         return load([(name, data)])
     return load(files)
 
 
-def load_upload(files: Sequence[tuple[str, bytes]]) -> Volume:
-    """Load an upload (list of (name, bytes)); raises :class:`~sarco_core.errors.SarcoError` on bad input."""
-    return _load_upload(files_key(files), tuple(files))
+def load_upload(
+    files: Sequence[tuple[str, bytes]] | Callable[[], Sequence[tuple[str, bytes]]], key: str | None = None
+) -> Volume:
+    """Load an upload (list of (name, bytes)); raises :class:`~sarco_core.errors.SarcoError` on bad input.
+
+    ``key`` identifies the upload (e.g. the uploader's file ids) so large uploads are not re-hashed on every
+    rerun; by default it is the SHA-256 of names and contents."""
+    if callable(files):
+        getter = files
+    else:
+        pairs = list(files)
+
+        def getter() -> Sequence[tuple[str, bytes]]:
+            return pairs
+
+    return _load_upload(key or files_key(getter()), getter)
+
+
+def upload_key(uploaded: Sequence[Any]) -> str:
+    """A cheap identity of the uploader's current files (ids and sizes; no hashing of the bytes)."""
+    return "upload:" + "|".join(f"{getattr(f, 'file_id', '')}:{f.name}:{getattr(f, 'size', 0)}" for f in uploaded)
 
 
 @st.cache_resource(show_spinner="Opening the case…", max_entries=8)

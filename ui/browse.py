@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 
 from sarco_core.errors import SarcoError
-from ui import backend, cases, state
+from ui import backend, case_admin, cases, state
 from ui.render import DEFAULT_PRESET, TISSUES, WINDOW_PRESETS, AxialView, Level, axial_image, reformat_image, to_png
 from ui.text import fmt
 
@@ -237,3 +237,6 @@ def page() -> None:
             else:
                 state.flash("success", f"L3 set to slice {k}: new version {v.number}, SMA {v.sma_cm2:.1f} cm².")
                 st.rerun()
+
+    st.divider()
+    case_admin.section(cid)

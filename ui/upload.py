@@ -49,11 +49,14 @@ def analyse_files(
     files: Sequence[tuple[str, bytes]],
     inputs: PatientInputs,
     progress: Callable[[str, float], None] | None = None,
+    volume: Volume | None = None,
 ) -> int:
-    """Load, analyse and store an upload; returns the new case id. Raises SarcoError on bad input."""
+    """Load (unless ``volume`` is the already loaded upload), analyse and store an upload; returns the new
+    case id. Raises SarcoError on bad input."""
     p = progress or (lambda _s, _f: None)
     p("Reading the scan", 0.05)
-    volume = backend.load_upload(files)
+    if volume is None:
+        volume = backend.load_upload(files)
     p("Finding L3", 0.15)
 
     def staged(stage: str, frac: float) -> None:
@@ -155,16 +158,17 @@ def page() -> None:
         key=UPLOAD_KEY,
         help="Up to 1 GB. Patient name, ID and birth date are never stored.",
     )
-    files = [(f.name, f.getvalue()) for f in uploaded or []]
+    uploaded = list(uploaded or [])
+    key = backend.upload_key(uploaded)
     volume: Volume | None = None
-    if files:
+    if uploaded:
         try:
             with st.spinner("Reading the scan…"):
-                volume = backend.load_upload(files)
+                volume = backend.load_upload(lambda: [(f.name, f.getvalue()) for f in uploaded], key=key)
         except SarcoError as exc:
             st.error(f"**This upload cannot be used.** {exc}")
         else:
-            _prefill(volume, backend.files_key(files))
+            _prefill(volume, key)
             _scan_summary(volume)
 
     inputs, errors = patient_form(disabled=volume is None)
@@ -189,7 +193,8 @@ def page() -> None:
     if go and volume is not None:
         bar = st.progress(0.0, text="Starting…")
         try:
-            cid = analyse_files(files, inputs, progress=lambda s, f: bar.progress(min(1.0, f), text=s))
+            files = [(f.name, f.getvalue()) for f in uploaded]
+            cid = analyse_files(files, inputs, progress=lambda s, f: bar.progress(min(1.0, f), text=s), volume=volume)
         except SarcoError as exc:
             bar.empty()
             st.error(f"**The analysis stopped.** {exc}")
