@@ -112,8 +112,8 @@ class Geometry:
         b_post = p.post_depth_mm * s
         sat_f = s * (1 - 0.3 * thorax)
         sat_ant, sat_lat, sat_post = (t * sat_f for t in p.sat_mm)
-        ms = p.muscle_scale
-        ss = p.spine_scale
+        ms = p.muscle_scale * s  # a patient scaled to fit the field of view is a smaller person throughout
+        ss = p.spine_scale * s
         lumbar = smooth(k, -0.5, 1.0)
         vb_w = ss * (interp_key(k, ((-3, 32), (0, 40), (1, 42), (3, 46), (5, 50), (6, 50))))
         vb_ap = ss * (interp_key(k, ((-3, 25), (0, 29), (1, 30), (3, 32), (5, 33), (6, 32))))

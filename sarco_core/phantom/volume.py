@@ -72,7 +72,7 @@ def phantom_volume(
     seed: int,
     *,
     slice_mm: float = 3.0,
-    pixel_mm: float | tuple[float, float] = 0.8,
+    pixel_mm: float | tuple[float, float] | None = None,
     size: int = 256,
     top: str = "T11",
     bottom: str = "S1",
@@ -90,12 +90,12 @@ def phantom_volume(
 
     ``sacrum=False`` starts the stack at the lowest lumbar vertebra's lower endplate (no S1 / sacrum slices).
     ``lumbar_count`` 4-6 (6 adds "L6", id 90, between L5 and S1); ``lumbar_rib`` puts a 13th rib on L1.
-    With ``size=256`` and the default 0.8 mm the field of view is 205 mm: pass ``pixel_mm=1.6`` for a
-    whole abdomen at 256².
+    ``pixel_mm=None`` picks a 410 mm field of view (1.6 mm at 256², 0.8 mm at 512²); a smaller field of view
+    scales the patient down to fit (unless ``truncated``).
     """
     if slice_mm <= 0.3 or slice_mm > 10:
         raise ValueError(f"slice_mm must lie in 0.3..10 mm, got {slice_mm}")
-    row_mm, col_mm = pixel_pair(pixel_mm)
+    row_mm, col_mm = pixel_pair(pixel_mm if pixel_mm is not None else round(410.0 / size, 4))
     p = sample_params(seed, body=body, contrast=contrast, truncated=truncated, arms=arms, table=table)
     layout = build_layout(seed, lumbar_count=lumbar_count, lumbar_rib=lumbar_rib, top="T6",
                           spine_scale=p.spine_scale, z_offset_mm=z_offset_mm)
