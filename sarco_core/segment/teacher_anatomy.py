@@ -57,7 +57,9 @@ WALL_MARGIN_MM = 2.0
 VERT_MIN_AREA_CM2 = 3.0
 CANCELLOUS_HU = 100.0  # cancellous bone of a vertebral body (muscle stays below ~80 HU)
 CANCELLOUS_REACH_MM = 45.0
-VB_DEPTH_MM = 30.0  # antero-posterior depth of a lumbar vertebral body
+VB_DEPTH_MM = 30.0
+CANAL_HALF_WIDTH_MM = 9.0  # the lumbar spinal canal is ~15-25 mm wide
+CANAL_MAX_DEPTH_MM = 25.0  # antero-posterior depth of a lumbar vertebral body
 PSOAS_REACH_MM = 35.0  # psoas lies within this distance of the vertebral body
 PSOAS_NECK_MM = 4.0  # bridges narrower than ~2 × this between psoas and other tissue are cut
 PSOAS_SEED_MM = 10.0  # soft tissue this close to the side of the vertebral body seeds the psoas
@@ -150,8 +152,25 @@ def find_vertebra(bone: np.ndarray, trunk: np.ndarray, px_mm: float, hs: np.ndar
     body = convex_hull(body)  # marrow darker than BONE_HU and cortical gaps belong to the body
     vert = vert | body
     cy, cx = ndi.center_of_mass(body)
+    vert = vert | _spinal_canal(vert, body, cx, px_mm)
     bc = np.nonzero(body.any(axis=0))[0]
     return Vertebra(vert, body, (float(cy), float(cx)), 0.5 * float(bc[-1] - bc[0] + 1))
+
+
+def _spinal_canal(vert: np.ndarray, body: np.ndarray, cx: float, px_mm: float) -> np.ndarray:
+    """The canal behind the vertebral body, up to the lamina on the midline (it is not muscle, and at coarse
+    pixels the bony ring around it is often open so hole filling misses it)."""
+    back = int(np.nonzero(body.any(axis=1))[0][-1]) + 1
+    c0 = int(round(cx))
+    col = vert[back:, c0] if 0 <= c0 < vert.shape[1] else np.zeros(0, bool)
+    hits = np.nonzero(col)[0]
+    depth = int(hits[0]) if hits.size else 0
+    depth = min(depth, int(CANAL_MAX_DEPTH_MM / px_mm))
+    canal = np.zeros(vert.shape, bool)
+    if depth > 0:
+        half = int(round(CANAL_HALF_WIDTH_MM / px_mm))
+        canal[back : back + depth, max(0, c0 - half) : c0 + half + 1] = True
+    return canal & ~vert
 
 
 def geodesic_steps(seed: np.ndarray, medium: np.ndarray, max_steps: int) -> np.ndarray:
