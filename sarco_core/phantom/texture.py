@@ -33,6 +33,7 @@ def tissue_hu(p: PhantomParams) -> tuple[np.ndarray, np.ndarray]:
     put("outside_fov", AIR_PAD_HU, 0)
     put("skin", mus - 8, 6)
     put("sat", p.sat_hu, 6)
+    put("sat_septa", p.sat_hu + u(40, 70), 10)
     put("vat", p.vat_hu, 8)
     put("imat", 0.5 * (p.sat_hu + p.vat_hu) + 5, 8)
     offs = {"psoas": 4, "erector_spinae": -4, "multifidus": -6, "rectus": 0, "external_oblique": -2,
@@ -88,16 +89,18 @@ def _field(rng: np.random.Generator, shape: tuple[int, int], sigma_px: tuple[flo
 def imat_streaks(
     tissue: np.ndarray, p: PhantomParams, rng: np.random.Generator, spacing_mm: tuple[float, float]
 ) -> np.ndarray:
-    """Turn thin wavy streaks of muscle into ``imat`` (label stays 1). Returns the new tissue map."""
+    """Thin wavy streaks: muscle -> ``imat`` (label stays 1), SAT -> ``sat_septa`` (label stays 2)."""
     muscle = _MUSCLE_LUT[tissue]
+    f = _field(rng, tissue.shape, (2.0 / spacing_mm[0], 2.0 / spacing_mm[1]))
+    sat = tissue == T["sat"]
+    tissue = tissue.copy()
+    tissue[sat & (np.abs(f) < 0.035)] = T["sat_septa"]
     if not muscle.any() or p.imat_fraction <= 0:
         return tissue
-    f = _field(rng, tissue.shape, (2.0 / spacing_mm[0], 2.0 / spacing_mm[1]))
     back = (tissue == T["erector_spinae"]) | (tissue == T["multifidus"])
     thr = np.where(back, 1.6, 1.0) * p.imat_fraction / 0.8
-    out = tissue.copy()
-    out[muscle & (np.abs(f) < thr)] = T["imat"]
-    return out
+    tissue[muscle & (np.abs(f) < thr)] = T["imat"]
+    return tissue
 
 
 def synthesize_hu(

@@ -3,9 +3,9 @@
 ``TISSUES`` maps a tissue name to its id in ``PhantomSlice.tissue``; ``LABEL_OF[id]`` gives the measurement
 label (0 background/other, 1 skeletal muscle compartment, 2 SAT, 3 VAT: the convention of
 :mod:`sarco_core.metrics`). Muscle tissues, including the intermuscular fat streaks (``imat``) and the thin
-fat planes between abdominal-wall layers, are label 1; ``sat`` is label 2; intra-abdominal and
-retroperitoneal fat (``vat``, ``renal_sinus_fat``) is label 3; skin, bone, organs, bowel, vessels, arms and
-the table are label 0.
+fat planes between abdominal-wall layers, are label 1; ``sat`` and its fibrous ``sat_septa`` are label 2;
+intra-abdominal and retroperitoneal fat (``vat``, ``renal_sinus_fat``) is label 3; skin, bone, organs, bowel,
+vessels, arms and the table are label 0.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ TISSUES: dict[str, int] = {
     "sat": 3,
     "vat": 4,
     "imat": 5,  # fat streaks / fat planes inside the muscle compartment
+    "sat_septa": 6,  # thin fibrous septa inside subcutaneous fat (label 2; HU between fat and soft tissue)
     "rectus": 10,
     "external_oblique": 11,
     "internal_oblique": 12,
@@ -78,6 +79,7 @@ LABEL_OF = np.zeros(256, dtype=np.uint8)
 for _name in MUSCLE_TISSUES:
     LABEL_OF[T[_name]] = 1
 LABEL_OF[T["sat"]] = 2
+LABEL_OF[T["sat_septa"]] = 2
 LABEL_OF[T["vat"]] = 3
 LABEL_OF[T["renal_sinus_fat"]] = 3
 
