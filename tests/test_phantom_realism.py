@@ -65,3 +65,16 @@ def test_levels_change_anatomy() -> None:
     assert np.count_nonzero(t12.tissue == T["rib"]) > 0
     assert np.count_nonzero(s1.tissue == T["ilium"]) > 0 and np.count_nonzero(s1.tissue == T["sacrum"]) > 0
     assert np.count_nonzero(l3.tissue == T["psoas"]) > np.count_nonzero(t12.tissue == T["psoas"])
+
+
+def test_compare_stats_on_phantom() -> None:
+    from sarco_core.phantom.compare import stats
+
+    s = phantom_slice(44, size=256, pixel_mm=1.6)
+    st = stats(s.hu, 1.6, 1.6, "p", s.labels, s.tissue, teacher=False)
+    a = s.areas_cm2()
+    assert st.values["true_sma_cm2"] == pytest.approx(a["sma_cm2"])
+    assert st.values["true_sat_cm2"] == pytest.approx(a["sat_cm2"])
+    # the paraspinal ROI lands in muscle-like HU and the body width matches the phantom's outline
+    assert -10 < st.values["muscle_roi_hu_mean"] < 80
+    assert 0.8 < st.values["width_mm"] / (2 * s.params.half_width_mm) < 1.2
