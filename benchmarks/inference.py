@@ -68,6 +68,28 @@ def model_dir() -> tuple[Path, bool]:
     return copy, True
 
 
+def _network_only(sec: Section, seg: Any, vol: Volume, b: int, repeats: int) -> float:
+    """The network's forward pass alone on the model grid of a ``vol`` slice (no resampling, TTA or QC)."""
+    import numpy as np
+    import torch
+
+    from sarco_core.segment.model_prep import to_model_hu, windows_to_channels
+
+    k = vol.n_slices // 2
+    hu = np.repeat(np.asarray(vol.hu[k : k + 1], np.float32), b, axis=0)
+    hu_t, _ = to_model_hu(hu, vol.spacing_mm.row, vol.spacing_mm.col, seg.cfg.arch)
+    x = windows_to_channels(hu_t, seg.cfg.arch.windows_hu).contiguous()
+
+    def fwd() -> torch.Tensor:
+        return seg._forward(x)
+
+    med, _, _ = timed(fwd, repeats=repeats)
+    ms = 1000 * med / b
+    sec.add(f"  network forward only ({seg.backend}, batch {b}, {x.shape[-2]}×{x.shape[-1]} model grid)", ms,
+            "ms/slice")
+    return ms
+
+
 def run(sec: Section, vol: Volume, *, repeats: int, what: str, batches: tuple[int, ...] = (1, 8),
         ttas: tuple[bool, ...] = (False, True)) -> dict[str, Any]:
     """Fill ``sec`` with per-slice times; returns the raw numbers."""
@@ -101,6 +123,8 @@ def run(sec: Section, vol: Volume, *, repeats: int, what: str, batches: tuple[in
                 name = f"{'torch' if backend == 'torch' else 'ONNX Runtime'}, batch {b}, TTA {'on' if tta else 'off'}"
                 sec.add(name, ms, "ms/slice", target=f"≤ {target:.0f} ms", ok=partial(operator.ge, target),
                         note="" if shipped else "stand-in weights")
+                if not tta:
+                    res[(backend, "net", b)] = _network_only(sec, seg, vol, b, repeats)
     for tta in ttas:
         for b in batches:
             t, o = res.get(("torch", tta, b)), res.get(("onnx", tta, b))

@@ -29,6 +29,8 @@ patient data and settings) and rebuilds the CSV. One bad case never stops the co
 
 Parallelism: --workers N single-threaded worker processes on this machine (default: one per core), or
 --scheduler tcp://host:8786 to use an existing Dask cluster (see docs/scale.md).
+
+Exit code: 0 every case ok, 1 some cases failed (see the error column), 2 the run could not start.
 """
 
 
@@ -45,7 +47,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch / ONNX Runtime threads per worker (default 1)")
     p.add_argument("--method", choices=("model", "teacher", "threshold"), default=None,
                    help="segmentation method (default: the shipped model, else the teacher)")
-    p.add_argument("--cutoffs", default=None, metavar="NAME", help="cutoff rule (default: Martin 2013)")
+    from sarco_core.cutoffs import RULES
+
+    p.add_argument("--cutoffs", default=None, metavar="NAME",
+                   help=f"cutoff rule: {', '.join(RULES)} (default: martin2013)")
     p.add_argument("--no-store", action="store_true", help="do not save the cases in the app's database")
     p.add_argument("--db", default=None, metavar="URL", help="database URL (default: SARCO_DB_URL or the app's)")
     p.add_argument("--retry-errors", action="store_true", help="re-run cases that failed in an earlier run")
