@@ -127,6 +127,8 @@ def segment_work(hu: np.ndarray, px_mm: float, fov_out: np.ndarray | None = None
     interior = anat.fascia_interior(hs, trunk, px_mm)
     bone = anat.bone_mask(hs, trunk, px_mm)
     vert = anat.find_vertebra(bone, trunk, px_mm, hs)
+    if vert is not None:
+        bone = bone | vert.mask  # vertebral body (marrow filled) and spinal canal are not muscle
     ref_hu = anat.muscle_reference_hu(hs, interior.mask, bone, vert, px_mm)
     walls = anat.wall_and_back(hs, interior.mask, bone, vert, ref_hu, px_mm)
     muscle = walls.muscle

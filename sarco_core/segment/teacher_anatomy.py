@@ -152,7 +152,7 @@ def find_vertebra(bone: np.ndarray, trunk: np.ndarray, px_mm: float, hs: np.ndar
     body = convex_hull(body)  # marrow darker than BONE_HU and cortical gaps belong to the body
     vert = vert | body
     cy, cx = ndi.center_of_mass(body)
-    vert = vert | _spinal_canal(vert, body, cx, px_mm)
+    vert = vert | _spinal_canal(vert | bone, body, cx, px_mm)
     bc = np.nonzero(body.any(axis=0))[0]
     return Vertebra(vert, body, (float(cy), float(cx)), 0.5 * float(bc[-1] - bc[0] + 1))
 
@@ -163,7 +163,11 @@ def _spinal_canal(vert: np.ndarray, body: np.ndarray, cx: float, px_mm: float) -
     back = int(np.nonzero(body.any(axis=1))[0][-1]) + 1
     c0 = int(round(cx))
     col = vert[back:, c0] if 0 <= c0 < vert.shape[1] else np.zeros(0, bool)
-    hits = np.nonzero(col)[0]
+    lead = int(np.argmin(col)) if col.size and not col.all() else 0  # rest of a deep vertebral body
+    if lead * px_mm > CANAL_MAX_DEPTH_MM:
+        return np.zeros(vert.shape, bool)
+    back += lead
+    hits = np.nonzero(col[lead:])[0]  # the lamina / spinous process closing the canal behind
     depth = int(hits[0]) if hits.size else 0
     depth = min(depth, int(CANAL_MAX_DEPTH_MM / px_mm))
     canal = np.zeros(vert.shape, bool)
