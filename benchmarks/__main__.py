@@ -1,6 +1,6 @@
 """``python -m benchmarks [--quick] [--json] [--only SECTION ...] [--out PATH] [--note TEXT]``.
 
-Sections: inference, l3, e2e, throughput, profile. Full run: 300-slice series, ≥ 20 batch cases, written to
+Sections: inference, l3, e2e, throughput, store, profile. Full run: 300-slice series, ≥ 20 batch cases, written to
 docs/benchmarks.md. ``--quick`` (< 2 min once inputs are cached): a 120-slice series, 6 cases, fewer repeats,
 written to data_cache/bench/benchmarks-quick.md unless ``--out`` says otherwise.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 from benchmarks.common import CACHE, REPO, Section, machine
 
-SECTIONS = ("inference", "l3", "e2e", "throughput", "profile")
+SECTIONS = ("inference", "l3", "e2e", "throughput", "store", "profile")
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def run_all(plan: Plan, only: tuple[str, ...] = SECTIONS) -> tuple[list[Section]
     sections: list[Section] = []
     raw: dict[str, Any] = {}
     vol = what = None
-    if {"inference", "l3"} & set(only):
+    if {"inference", "l3", "store"} & set(only):
         print(f"preparing the {plan.n_slices}-slice series ...", flush=True)
         vol, what = inputs.series_volume(plan.n_slices)
     if "inference" in only:
@@ -62,6 +62,11 @@ def run_all(plan: Plan, only: tuple[str, ...] = SECTIONS) -> tuple[list[Section]
         sec = Section("l3", f"L3 detection, {plan.n_slices}-slice series")
         print(f"== {sec.title}", flush=True)
         raw["l3"] = _guard(sec, l3.run, vol, repeats=plan.repeats_l3, what=what)  # type: ignore[arg-type]
+        sections.append(sec)
+    if "store" in only:
+        sec = Section("store", "Database write (single writer)")
+        print(f"== {sec.title}", flush=True)
+        raw["store"] = _guard(sec, throughput.store_cost, vol, what, repeats=1 if plan.repeats_e2e == 1 else 2)
         sections.append(sec)
     vol = None  # free the array before the end-to-end runs
     if {"e2e", "profile"} & set(only):

@@ -58,3 +58,34 @@ def run(sec: Section, cases_dir: Path, what: str, *, method: str | None = None) 
     out["ratio"] = ratio
     out["startup_s"] = startup
     return {str(k): v for k, v in out.items()}
+
+
+def store_cost(sec: Section, vol: Any, what: str, *, repeats: int = 2) -> dict[str, Any]:
+    """The client's single-writer cost per case: ``Store.create_case`` (image compression + SQLite insert)."""
+    import tempfile
+
+    import numpy as np
+
+    from benchmarks.common import timed
+    from sarco_core.store import Store
+
+    k = vol.n_slices // 2
+    labels = np.zeros(vol.shape[1:], np.uint8)
+    labels[vol.shape[1] // 3 : vol.shape[1] // 2, vol.shape[2] // 3 : 2 * vol.shape[2] // 3] = 1
+    analysis = {"input": {"sha256": "0" * 64}, "l3": {"index": k, "auto_index": k}, "sex": "M", "height_m": 1.75}
+    with tempfile.TemporaryDirectory() as d:
+        store = Store.open(f"sqlite:///{d}/bench.db")
+        n = iter(range(1000))
+
+        def once() -> Any:
+            rec = store.create_case(vol, analysis=analysis, labels=labels, slice_index=k, actor="bench",
+                                    label=f"bench-{next(n)}")
+            getattr(store, "_cache", {}).clear()
+            return rec
+
+        med, _, _ = timed(once, repeats=repeats)
+        store.close()
+    sec.add(f"database write per case (`Store.create_case`, {vol.n_slices} slices)", med, "s",
+            note=f"{what}; done by the client (single writer); caps the cohort rate with the database on at "
+                 f"about {1 / med:.2f} cases/s")
+    return {"create_case_s": med}

@@ -72,9 +72,11 @@ def test_l3_e2e_profile_and_report(small_volume, small_zip: Path) -> None:  # ty
     sec3 = Section("profile", "P")
     p = profile.run(sec3, small_zip, "tiny", segmenter=seg, top=5)
     assert len(p["top_self"]) == 5 and "| function |" in sec3.notes[0]
-    md = report.markdown([sec, sec2, sec3], common.machine(), quick=True, note="shared machine", elapsed_s=1.0)
+    sec4 = Section("store", "S")
+    assert throughput.store_cost(sec4, small_volume, "example_ct", repeats=1)["create_case_s"] > 0
+    md = report.markdown([sec, sec2, sec3, sec4], common.machine(), quick=True, note="shared machine", elapsed_s=1.0)
     assert "QUICK run" in md and "not measured: no GPU was lent" in md and "shared machine" in md
-    assert "find_l3" in md and "peak RSS" in md
+    assert "find_l3" in md and "peak RSS" in md and "Store.create_case" in md
 
 
 def test_throughput_two_tiny_cases(small_zip: Path, tmp_path: Path) -> None:

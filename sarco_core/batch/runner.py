@@ -224,6 +224,8 @@ def run_batch(input_dir: Path | str | None, out_csv: Path | str, *, manifest: Pa
             warn(w)
     parts = parts_dir(out_csv)
     parts.mkdir(parents=True, exist_ok=True)
+    for stale in parts.glob(".*.partial"):  # left by a run that was killed mid-write
+        stale.unlink(missing_ok=True)
     settings = CaseSettings(method=options.method, rule=options.rule, threads=options.threads,
                             keep_for_store=options.store)
     summary = BatchSummary(out_csv=out_csv, parts=parts, n_cases=len(cases), warnings=warnings)
