@@ -50,6 +50,9 @@ def markdown(sections: list[Section], env: dict[str, Any], *, quick: bool, note:
         for n in s.notes:
             out += [n, ""]
     out += ["## GPU", "", GPU_TEXT, ""]
+    findings = Path(__file__).with_name("findings.md")  # hand-written reading of the figures (versioned)
+    if findings.is_file() and not quick:
+        out += [findings.read_text(encoding="utf-8").strip(), ""]
     return "\n".join(out)
 
 

@@ -216,6 +216,13 @@ def run_batch(input_dir: Path | str | None, out_csv: Path | str, *, manifest: Pa
     Returns counts; per-case errors are in the CSV's ``status``/``error`` columns, never raised.
     """
     t0 = time.perf_counter()
+    if options.method == "model" and not options.scheduler:
+        from sarco_core.errors import ModelError
+        from sarco_core.segment.base import default_model_dir
+
+        if default_model_dir() is None:  # fail before starting workers, not once per case
+            raise ModelError("No trained model is installed (no models/<name>/config.json). Use --method teacher, "
+                             "or set SARCO_MODEL_DIR to a model folder.")
     out_csv = Path(out_csv)
     in_dir = Path(input_dir) if input_dir is not None else None
     cases, warnings = cohort(in_dir, Path(manifest) if manifest else None)
