@@ -117,3 +117,15 @@ def test_batch_cli_refuses_bad_arguments(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "r.csv"), "--workers", "0"]) == 2
     assert "No cases found" in capsys.readouterr().err
     assert main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "r.csv"), "--cutoffs", "nope"]) == 2
+
+
+def test_batch_refuses_model_method_without_a_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import sarco_core.segment.base as base
+
+    monkeypatch.setattr(base, "default_model_dir", lambda: None)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.nii.gz").write_bytes(b"x")
+    rc = main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "r.csv"), "--method", "model"])
+    assert rc == 2 and "No trained model" in capsys.readouterr().err
+    assert not (tmp_path / "r.csv").exists()
