@@ -82,11 +82,11 @@ def _levels(discs: np.ndarray, lo: int, with_s1: bool, z_min: float) -> list[Lev
 def _not_found(volume: Volume, a: lv.Analysis) -> L3NotFoundError:
     z0, z1 = float(volume.z_mm[0]), float(volume.z_mm[-1])
     span = f"z {z0:.0f}..{z1:.0f} mm"
-    if a.ribs is not None and a.ribs.l3_lo is None:
+    if a.rib_low_z is not None and (a.ribs is None or a.ribs.l3_lo is None):
         return L3NotFoundError(
-            f"This series ({span}) does not reach L3: the lowest rib-bearing vertebra (T12, z "
-            f"{a.rib_head_z:.0f} mm) lies less than three vertebrae above its lower end. Load a series that "
-            "covers the abdomen down to the iliac crests, or pick the slice yourself."
+            f"This series ({span}) does not reach L3: ribs are seen down to z {a.rib_low_z:.0f} mm (about T12), "
+            "less than three vertebrae above its lower end. Load a series that covers the abdomen down to the "
+            "iliac crests, or pick the slice yourself."
         )
     if a.lungs_low_z is not None and a.gap is None:
         return L3NotFoundError(

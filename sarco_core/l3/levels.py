@@ -2,9 +2,11 @@
 
 * **Discs**: local minima of the vertebral-body HU profile (resampled to 1 mm, detrended), at least 15 mm apart.
 * **Up from the sacrum**: the sacro-iliac joints are the lowest slices where bone joined to the spine reaches
-  >= 70 mm to both sides (sacrum + iliac wings, small gaps closed); the first disc above them is L5/S1.
-* **Down from the ribs**: ribs are bone components lateral to the spine (> 35 mm) that run from < 50 mm to
-  > 75 mm from the midline above the rib-free lumbar window; the lowest rib head marks T12, the disc under it T12/L1.
+  >= 70 mm to both sides (sacrum + iliac wings, small gaps closed), or where bone (the sacral alae) fills the
+  band 30-60 mm beside the vertebral body on both sides; the first disc above them is L5/S1.
+* **Down from the ribs**: rib necks are thin dense bone 55-85 mm beside the spine (beyond the lumbar transverse
+  processes) on both sides; the lowest such slice above the lumbar spine (not the iliac crests) lies in the lower
+  half of T12, and the disc under it is T12/L1.
 
 Each count gives an L3 (the third vertebra above L5/S1, or the third below T12/L1); L3's mid-body is the midpoint
 of the two discs that bound it.
@@ -21,11 +23,14 @@ from scipy.signal import find_peaks
 from sarco_core.l3.spine import SpineFeatures
 
 SI_REACH_MM = 70.0
+ALA_FRAC = 0.2
 DISC_MIN_GAP_MM = 15.0
-VERT_MM = (14.0, 60.0)  # plausible disc-to-disc distance
+VERT_MM = (20.0, 60.0)  # plausible disc-to-disc distance
+DISC_COST, REGULARITY = 0.3, 1.5  # disc-sequence fit: cost per disc, penalty per |log(gap ratio)|
 LAT_FREE_MM2 = 60.0
 LUNG_MM2 = 2500.0
-RIB_NEAR_MM, RIB_FAR_MM, RIB_CUT_MM = 50.0, 75.0, 35.0
+RIB_BAND_MIN_MM2 = 15.0  # rib bone per side in the rib-neck band
+RIB_TO_T12_MM = 8.0  # the lowest rib crosses the band in the lower half of T12: T12/L1 is the disc below z + 8
 
 
 @dataclass
@@ -48,10 +53,49 @@ class Analysis:
     sacrum: Count | None
     ribs: Count | None
     si_top_z: float | None
-    rib_head_z: float | None
+    rib_low_z: float | None
     gap: tuple[float, float] | None  # rib- and pelvis-free lumbar window (z lo, hi)
     lungs_low_z: float | None  # lowest slice with lungs in view
     notes: list[str] = field(default_factory=list)
+
+
+def _regular_sequence(z: np.ndarray, depth: np.ndarray) -> list[int]:
+    """Pick the disc sequence that maximises sum(depth - DISC_COST) - REGULARITY * sum|log(gap ratio)|.
+
+    Dynamic programming over pairs (previous, current) of candidate minima; gaps must lie in VERT_MM.
+    """
+    n = z.size
+    if n == 0:
+        return []
+    best: dict[tuple[int, int], float] = {}
+    back: dict[tuple[int, int], tuple[int, int] | None] = {}
+    top_score, top_state = max(depth) - DISC_COST, (-1, int(np.argmax(depth)))
+    for i in range(n):
+        for j in range(i):
+            gap = z[i] - z[j]
+            if not VERT_MM[0] <= gap <= VERT_MM[1]:
+                continue
+            sc = depth[i] + depth[j] - 2 * DISC_COST
+            arg: tuple[int, int] | None = None
+            for k in range(j):
+                prev = best.get((j, k))
+                if prev is None:
+                    continue
+                cand = prev + depth[i] - DISC_COST - REGULARITY * abs(np.log(gap / (z[j] - z[k])))
+                if cand > sc:
+                    sc, arg = cand, (j, k)
+            best[(i, j)] = sc
+            back[(i, j)] = arg
+            if sc > top_score:
+                top_score, top_state = sc, (i, j)
+    if top_state[0] < 0:
+        return [top_state[1]]
+    seq = [top_state[0], top_state[1]]
+    st = back.get(top_state)
+    while st is not None:
+        seq.append(st[1])
+        st = back.get(st)
+    return sorted(seq)
 
 
 def find_discs(f: SpineFeatures) -> tuple[np.ndarray, np.ndarray]:
@@ -66,20 +110,13 @@ def find_discs(f: SpineFeatures) -> tuple[np.ndarray, np.ndarray]:
     prof = ndi.gaussian_filter1d(np.interp(zz, z, f.body_hu), 2.0)
     base = ndi.median_filter(prof, size=min(61, zz.size | 1), mode="nearest")
     g = prof - base
-    spread = float(np.percentile(g, 90) - np.percentile(g, 10))
-    pk, props = find_peaks(-g, distance=DISC_MIN_GAP_MM, prominence=max(8.0, 0.25 * spread))
-    zs, pr = zz[pk], props["prominences"]
-    # prune minima much closer than the local disc-to-disc distance (dips inside a body), weakest first
-    while zs.size >= 4:
-        gaps = np.diff(zs)
-        local = ndi.median_filter(gaps, size=min(5, gaps.size), mode="nearest")
-        bad = np.nonzero(gaps < 0.55 * local)[0]
-        if bad.size == 0:
-            break
-        i = int(bad[np.argmin(np.minimum(pr[bad], pr[bad + 1]))])
-        drop = i if pr[i] < pr[i + 1] else i + 1
-        zs, pr = np.delete(zs, drop), np.delete(pr, drop)
-    return zs, pr
+    pk, props = find_peaks(-g, distance=8, prominence=3.0)
+    if pk.size == 0:
+        return np.array([]), np.array([])
+    prom = props["prominences"]
+    scale = float(np.percentile(prom, 80))
+    seq = _regular_sequence(zz[pk], prom / max(scale, 1e-6))
+    return zz[pk][seq], prom[seq]
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -100,16 +137,11 @@ def lumbar_gap(f: SpineFeatures) -> tuple[float, float] | None:
     return float(f.z_mm[best[0]]), float(f.z_mm[best[1] - 1])
 
 
-def si_top(f: SpineFeatures, gap: tuple[float, float] | None) -> float | None:
-    """Top z of the sacro-iliac joints (bone joined to the spine reaching both sides), below the lumbar window."""
-    si = (f.joined_mm >= SI_REACH_MM) & (f.lung_mm2 < LUNG_MM2)
-    if gap is not None:
-        si &= f.z_mm < gap[0]
-    else:
-        # without a rib-free window accept it only when no lungs are seen anywhere above it
-        if (f.lung_mm2 >= LUNG_MM2).any():
-            lungs_low = f.z_mm[f.lung_mm2 >= LUNG_MM2].min()
-            si &= f.z_mm < lungs_low - 80.0
+def si_top(f: SpineFeatures) -> float | None:
+    """Top z of the lowest run of sacral slices (alae beside the body, or bone joined to the iliac wings)."""
+    si = ((f.joined_mm >= SI_REACH_MM) | (f.ala_frac >= ALA_FRAC)) & (f.lung_mm2 < LUNG_MM2)
+    if (f.lung_mm2 >= LUNG_MM2).any():  # well below the lungs
+        si &= f.z_mm < f.z_mm[f.lung_mm2 >= LUNG_MM2].min() - 60.0
     runs = [(a, b) for a, b in _runs(si) if b - a >= 2 or f.z_mm.size < 10]
     if not runs:
         return None
@@ -121,36 +153,32 @@ def si_top(f: SpineFeatures, gap: tuple[float, float] | None) -> float | None:
     return float(f.z_mm[b - 1])
 
 
-def rib_heads(f: SpineFeatures, gap: tuple[float, float] | None) -> float | None:
-    """z of the lowest rib head: the medial end of a bone component that runs from < 50 to > 75 mm lateral."""
-    if gap is not None:
-        zone = f.z_mm > gap[1] - 10.0
-    elif (f.lung_mm2 >= LUNG_MM2).any():
-        zone = np.ones_like(f.found)
-    else:
+def lowest_rib(f: SpineFeatures, gap: tuple[float, float] | None, si_top_z: float | None) -> float | None:
+    """Lowest z of rib bone 55-85 mm beside the spine on both sides, above the lumbar spine.
+
+    Runs of that signal (gaps < 10 mm merged) that start at the pelvis (within 20 mm of the sacro-iliac top, or at
+    the volume's lower end when no sacrum is seen) are iliac crests and skipped.
+    """
+    sig = f.rib_band_mm2 >= RIB_BAND_MIN_MM2
+    if gap is None and si_top_z is None and not (f.lung_mm2 >= LUNG_MM2).any():
         return None
-    js = np.nonzero(zone)[0]
-    if js.size < 2:
-        return None
-    nc = f.bone.shape[2]
-    cols = np.arange(nc)[None, None, :]
-    dx = np.abs(cols - f.mid_col[js][:, None, None]) * f.col_mm
-    sel = f.bone[js] & (dx > RIB_CUT_MM) & (dx < 160.0)
-    lab, n = ndi.label(sel, structure=np.ones((3, 3, 3), bool))
-    if n == 0:
-        return None
-    dxb = np.broadcast_to(dx, sel.shape)
-    kk = np.broadcast_to(np.arange(js.size)[:, None, None], sel.shape)
-    m = lab > 0
-    labs, dxs, ks = lab[m], dxb[m], kk[m]
-    heads = []
-    for i in range(1, n + 1):
-        sel_i = labs == i
-        d = dxs[sel_i]
-        if d.min() < RIB_NEAR_MM and d.max() > RIB_FAR_MM:
-            near = ks[sel_i][d < d.min() + 8.0]
-            heads.append(float(np.mean(f.z_mm[js[near]])))
-    return min(heads) if heads else None
+    runs = _runs(sig)
+    merged: list[list[int]] = []
+    for a, b in runs:
+        if merged and f.z_mm[a] - f.z_mm[merged[-1][1] - 1] < 10.0:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    for a, _b in merged:
+        z_lo = float(f.z_mm[a])
+        if si_top_z is not None and z_lo <= si_top_z + 20.0:
+            continue
+        if si_top_z is None and a == 0 and gap is not None:
+            continue
+        if gap is not None and z_lo < gap[0]:
+            continue
+        return z_lo
+    return None
 
 
 def analyse(f: SpineFeatures) -> Analysis:
@@ -158,8 +186,8 @@ def analyse(f: SpineFeatures) -> Analysis:
     gap = lumbar_gap(f)
     lungs = f.z_mm[f.lung_mm2 >= LUNG_MM2]
     a = Analysis(discs, prom, None, None, None, None, gap, float(lungs.min()) if lungs.size else None)
-    a.si_top_z = si_top(f, gap)
-    a.rib_head_z = rib_heads(f, gap)
+    a.si_top_z = si_top(f)
+    a.rib_low_z = lowest_rib(f, gap, a.si_top_z)
     if a.si_top_z is not None and discs.size:
         above = np.nonzero(discs > a.si_top_z - 12.0)[0]
         if above.size and discs[above[0]] - a.si_top_z < 45.0:
@@ -168,10 +196,10 @@ def analyse(f: SpineFeatures) -> Analysis:
             a.sacrum.l3_lo = lo if lo + 1 < discs.size else None
         else:
             a.notes.append("sacro-iliac joints seen but no disc space found just above them")
-    if a.rib_head_z is not None and discs.size:
-        below = np.nonzero(discs < a.rib_head_z - 4.0)[0]
+    if a.rib_low_z is not None and discs.size:
+        below = np.nonzero(discs < a.rib_low_z + RIB_TO_T12_MM)[0]
         if below.size:
-            a.ribs = Count("ribs", int(below[-1]), a.rib_head_z, None)
+            a.ribs = Count("ribs", int(below[-1]), a.rib_low_z, None)
             lo = a.ribs.l3_lo_from()
             a.ribs.l3_lo = lo if lo >= 0 else None
     return a

@@ -16,11 +16,16 @@ GRID_MM = 2.4  # target in-plane pixel size of the working grid
 GRID_Z_MM = 2.0  # target slice spacing of the working grid (thicker input is kept as is)
 BODY_HU = -400.0
 BONE_HU = 180.0
+RIB_HU = 220.0  # ribs / iliac wings: above contrast-enhanced kidney and vessels
 AIR_HU = -400.0
 STRIP_MM = 6.0  # half-width of the midline strip used to find the vertebral body
 PROFILE_BONE_HU = 130.0  # midline rows brighter than this (strip mean) count as bone
 BOX_DEPTH, BOX_HALF_WIDTH_MM = 0.9, 12.0  # vertebral-body box: 90 % of the body's depth, +-12 mm wide
-LATERAL_MM = (60.0, 150.0)  # lateral bone band (ribs / iliac wings), distance from the spine's midline
+LATERAL_MM = (60.0, 150.0)  # lateral bone band (ribs / iliac wings), distance from the midline
+RIB_BAND_MM = (55.0, 85.0)  # rib necks beside the spine, beyond the lumbar transverse processes
+RIB_DY_MM = (-20.0, 60.0)  # ... beside or behind the vertebral body (not the costal margin, not the table)
+MAX_DY_MM = 70.0  # ribs and iliac wings lie less than this behind the vertebral body centre (the table: more)
+ALA_MM = (30.0, 60.0)  # band beside the vertebral body where the sacral alae lie (psoas at lumbar levels)
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,15 @@ def body_mask(sl: np.ndarray) -> np.ndarray:
     return np.asarray(ndi.binary_fill_holes(lab == int(np.argmax(sizes))))
 
 
+def thin_dense(g: Grid, bodies: np.ndarray) -> np.ndarray:
+    """Bone above RIB_HU minus blobs thicker than about 12 mm (opening with a 5 x 5 mm square removes ribs)."""
+    dense = (g.hu > RIB_HU) & bodies
+    rr = max(1, int(round(5.0 / g.row_mm)))
+    rc = max(1, int(round(5.0 / g.col_mm)))
+    thick = ndi.binary_opening(dense, structure=np.ones((1, 2 * rr + 1, 2 * rc + 1), bool))
+    return dense & ~ndi.binary_dilation(thick, structure=np.ones((1, 3, 3), bool))
+
+
 @dataclass(frozen=True)
 class SpineFeatures:
     """Per working-slice features (arrays of length n). Rows/cols are working-grid coordinates."""
@@ -77,9 +91,12 @@ class SpineFeatures:
     mid_col: np.ndarray  # midline column of the spine
     body_hu: np.ndarray  # mean HU of the vertebral-body box (bodies high, discs low)
     joined_mm: np.ndarray  # lateral reach of the bone joined to the spine (sacrum + ilium at the SI joints)
+    ala_frac: np.ndarray  # bone fraction 30-60 mm beside the vertebral body, weaker side (sacral alae)
     lateral_mm2: np.ndarray  # bone area 60-150 mm lateral to the midline (ribs or iliac wings)
     lung_mm2: np.ndarray  # air area inside the body beside and behind the spine (lungs)
     bone: np.ndarray  # (n, rows, cols) bone mask inside the body
+    ribs: np.ndarray  # (n, rows, cols) thin dense bone (> RIB_HU, thick blobs such as kidneys removed)
+    rib_band_mm2: np.ndarray  # thin dense bone just beyond the transverse processes, weaker side (rib necks)
     row_mm: float
     col_mm: float
 
@@ -135,6 +152,7 @@ def spine_features(g: Grid) -> SpineFeatures:
             w = bone[j].sum(axis=0)
             cum = np.cumsum(w)
             mid[j] = float(np.searchsorted(cum, cum[-1] / 2.0))
+    ribs = thin_dense(g, bodies)
     ok = np.isfinite(mid)
     if not ok.any():
         mid[:] = nc / 2.0
@@ -173,6 +191,8 @@ def spine_features(g: Grid) -> SpineFeatures:
         half[:] = 15.0 / g.row_mm
     body_hu = np.zeros(n)
     joined = np.zeros(n)
+    ala = np.zeros(n)
+    rib_band = np.zeros(n)
     lateral = np.zeros(n)
     lung = np.zeros(n)
     px = g.row_mm * g.col_mm
@@ -186,8 +206,15 @@ def spine_features(g: Grid) -> SpineFeatures:
         body_hu[j] = float(np.clip(box, -100, 600).mean()) if box.size else 0.0
         dx = np.abs(cols[None, :] - c0) * g.col_mm
         dy = (rr - r0) * g.row_mm
-        lat = bone[j] & (dx >= LATERAL_MM[0]) & (dx <= LATERAL_MM[1])
+        lat = (g.hu[j] > RIB_HU) & bodies[j] & (dx >= LATERAL_MM[0]) & (dx <= LATERAL_MM[1]) & (dy <= MAX_DY_MM)
+        rb = ribs[j] & (dx >= RIB_BAND_MM[0]) & (dx <= RIB_BAND_MM[1]) & (dy >= RIB_DY_MM[0]) & (dy <= RIB_DY_MM[1])
+        side = cols[None, :] > c0
+        rib_band[j] = float(min((rb & side).sum(), (rb & ~side).sum())) * px
         lateral[j] = float(lat.sum()) * px
+        band = (np.abs(dy) <= 0.8 * h * g.row_mm) & (dx >= ALA_MM[0]) & (dx <= ALA_MM[1])
+        left, right = band & (cols[None, :] > c0), band & (cols[None, :] < c0)
+        if left.any() and right.any():
+            ala[j] = float(min(bone[j][left].mean(), bone[j][right].mean()))
         # bone joined to the vertebral body after closing small gaps (the sacro-iliac joints)
         bj = ndi.binary_closing(bone[j], structure=close, iterations=1)
         lab, nl = ndi.label(bj)
@@ -202,5 +229,6 @@ def spine_features(g: Grid) -> SpineFeatures:
         lung[j] = float(air.sum()) * px
     return SpineFeatures(
         z_mm=g.z_mm, found=found, body_row=row, body_half_rows=half, mid_col=mid, body_hu=body_hu,
-        joined_mm=joined, lateral_mm2=lateral, lung_mm2=lung, bone=bone, row_mm=g.row_mm, col_mm=g.col_mm,
+        joined_mm=joined, ala_frac=ala, lateral_mm2=lateral, lung_mm2=lung, bone=bone, ribs=ribs, rib_band_mm2=rib_band,
+        row_mm=g.row_mm, col_mm=g.col_mm,
     )
