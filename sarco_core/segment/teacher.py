@@ -30,6 +30,7 @@ from sarco_core.segment.teacher_body import dilate, find_body, outside_fov
 from sarco_core.volume import Volume
 
 WORK_PX_MM = 1.0  # working pixel size; slices within ±10 % of it are used as they are
+MIN_INTERIOR_CM2 = 20.0  # a fascia interior smaller than this means no trunk / muscle ring was found
 PLAUSIBLE_SMA_CM2 = (40.0, 350.0)
 LOW_CONFIDENCE = 0.5
 RIM_MM = 1.5  # partial-volume rim added around the muscle found on the smoothed image
@@ -125,6 +126,9 @@ def segment_work(hu: np.ndarray, px_mm: float, fov_out: np.ndarray | None = None
     trunk = body.trunk[box]
     hs = ndi.median_filter(hu, size=3)
     interior = anat.fascia_interior(hs, trunk, px_mm)
+    if interior.mask.sum() * px_mm * px_mm / 100.0 < MIN_INTERIOR_CM2:  # no muscle ring: not a trunk slice
+        labels[box] = np.where(trunk, 2, 0).astype(np.uint8)
+        return TeacherSlice(labels, 0.0, (*flags, "implausible_area"), {"ring_close_mm": 0.0})
     bone = anat.bone_mask(hs, trunk, px_mm)
     vert = anat.find_vertebra(bone, trunk, px_mm, hs)
     if vert is not None:

@@ -302,11 +302,8 @@ def wall_and_back(
     n = int(round(360.0 / RAY_STEP_DEG))
     theta = np.radians((np.arange(n) + 0.5) * RAY_STEP_DEG)
     # rays that leave through the back (behind the vertebral body centre, near the midline) may go deeper
-    ext = np.hypot(*hs.shape)
-    er, ec = ocy + np.sin(theta) * ext, ocx + np.cos(theta) * ext
     t_back = (cy - ocy) / np.maximum(np.sin(theta), 1e-6)
     back_ray = (np.sin(theta) > 0) & (np.abs(ocx + np.cos(theta) * t_back - cx) * px_mm <= BACK_HALF_WIDTH_MM)
-    del er, ec
     max_mm = np.where(back_ray, BACK_MAX_MM, WALL_MAX_MM)
     thick, known = wall_thickness(hs, interior, depth_mm, (ocy, ocx), max_mm, bright, px_mm)
     default = float(np.median(thick[known & ~back_ray])) if (known & ~back_ray).any() else 15.0

@@ -15,17 +15,10 @@ from scipy import ndimage as ndi
 BODY_HU = -500.0  # air / tissue boundary
 PADDING_HU = -1023.5  # loaders map padding and outside-FOV pixels to exactly -1024 HU
 TABLE_OPENING_MM = 3.0  # structures thinner than ~2 × this (table, blanket, cables) are removed
-ARM_MIN_AREA_CM2 = 15.0  # a separate component at least this big beside the trunk is an arm
+ARM_MIN_AREA_CM2 = 5.0  # a separate component at least this big beside the trunk is an arm
 TRUNK_MIN_AREA_CM2 = 100.0  # smaller than this is not an axial trunk slice
 ARM_NECK_MM = 12.0  # an arm touching the trunk through a contact narrower than ~2 × this is split off
 FOV_CONTACT_MM = 10.0  # trunk touching the FOV edge / image border over this length = truncated
-
-
-def disk(radius_px: float) -> np.ndarray:
-    """A disk structuring element of the given radius in pixels (at least 3 × 3)."""
-    r = max(1, int(round(radius_px)))
-    y, x = np.ogrid[-r : r + 1, -r : r + 1]
-    return np.asarray((x * x + y * y) <= radius_px * radius_px + 0.5)
 
 
 def dilate(mask: np.ndarray, radius_px: float) -> np.ndarray:
