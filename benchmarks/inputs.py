@@ -93,15 +93,16 @@ def dicom_zip(n_slices: int, transfer_syntax: str, size: int = 512) -> tuple[Pat
 
 
 def small_cases(n: int) -> tuple[Path, str]:
-    """A folder of ``n`` small NIfTI cases (links to example_ct, or phantom stacks) for throughput."""
+    """A folder of ``n`` small NIfTI cases (symbolic links to example_ct - never copies of the shared data -
+    or phantom stacks) for throughput."""
     d = CACHE / f"cases_{n}"
-    if d.is_dir() and len(list(d.glob("*.nii.gz"))) == n:
+    if d.is_dir() and len(list(d.glob("*.nii.gz"))) == n and all(p.exists() for p in d.glob("*.nii.gz")):
         return d, _small_what()
     shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True)
     if EXAMPLE_CT.is_file():
         for i in range(n):
-            shutil.copy(EXAMPLE_CT, d / f"case{i:03d}.nii.gz")
+            (d / f"case{i:03d}.nii.gz").symlink_to(EXAMPLE_CT.resolve())
     else:
         from sarco_core.phantom import phantom_volume, write_nifti
 
@@ -112,5 +113,5 @@ def small_cases(n: int) -> tuple[Path, str]:
 
 def _small_what() -> str:
     if EXAMPLE_CT.is_file():
-        return "copies of example_ct.nii.gz (112 slices of 101 × 122, 3 mm)"
+        return "links to example_ct.nii.gz (112 slices of 101 × 122, 3 mm)"
     return "phantom stacks (192², 3 mm slices)"
