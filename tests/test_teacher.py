@@ -134,3 +134,24 @@ def test_teacher_plausible_on_real_upper_lumbar(patient, name):
     assert 60.0 <= m.sma_cm2 <= 250.0, m
     assert m.muscle_hu_mean is not None and 0.0 <= m.muscle_hu_mean <= 70.0, m
     assert m.sat_cm2 and m.sat_cm2 > 20.0
+
+
+@pytest.mark.parametrize("kind", ["all_fat", "tiny", "air"])
+def test_teacher_degenerate_slices_do_not_crash(kind):
+    yy, xx = np.indices((128, 128))
+    disk = ((yy - 64) ** 2 + (xx - 64) ** 2) < 50**2
+    hu = {
+        "all_fat": np.where(disk, -100, -1000),
+        "tiny": np.full((128, 128), -1000) + 1040 * (((yy - 64) ** 2 + (xx - 64) ** 2) < 5**2),
+        "air": np.full((128, 128), -1000),
+    }[kind].astype(np.int16)
+    res = TeacherSegmenter().segment(Volume.from_array(hu=hu[None], spacing_mm=(3.0, 1.0, 1.0)), [0])[0]
+    assert not (res.labels == 1).any()
+    assert res.confidence == 0.0 and "low_confidence" in res.qc_flags
+
+
+def test_teacher_anisotropic_pixels():
+    ph = phantom_slice(HELD_OUT_SEEDS[2], level="L3", pixel_mm=(0.7, 0.9))
+    res = TeacherSegmenter().segment(ph.volume(), [0])[0]
+    assert res.labels.shape == ph.hu.shape
+    assert gated_dice(ph.hu, ph.labels == 1, res.labels == 1) >= 0.90
