@@ -6,6 +6,7 @@
 
 Labels: 0 background, 1 skeletal-muscle compartment (incl. IMAT streaks), 2 SAT, 3 VAT (sarco_core.metrics).
 The finer ``tissue`` map uses :data:`TISSUES`; vertebrae use TotalSegmentator ids (:data:`VERTEBRA_IDS`).
+``PHANTOM_VERSION`` changes whenever the same seed renders differently: put it in cache keys.
 """
 
 from sarco_core.phantom.params import BODY_TYPES, PhantomParams, sample_params
@@ -14,8 +15,10 @@ from sarco_core.phantom.tissues import LABEL_OF, TISSUES, VERTEBRA_IDS, VERTEBRA
 from sarco_core.phantom.volume import PhantomVolume, phantom_volume
 from sarco_core.phantom.writers import write_dicom, write_nifti, write_zip
 
+PHANTOM_VERSION = "2026.11.24-2"
+
 __all__ = [
-    "BODY_TYPES", "LABEL_OF", "SLICE_LEVELS", "TISSUES", "VERTEBRA_IDS", "VERTEBRA_NAMES", "PhantomParams",
-    "PhantomSlice", "PhantomVolume", "labels_from_tissue", "phantom_slice", "phantom_volume", "sample_params",
-    "write_dicom", "write_nifti", "write_zip",
+    "BODY_TYPES", "LABEL_OF", "PHANTOM_VERSION", "SLICE_LEVELS", "TISSUES", "VERTEBRA_IDS", "VERTEBRA_NAMES",
+    "PhantomParams", "PhantomSlice", "PhantomVolume", "labels_from_tissue", "phantom_slice", "phantom_volume",
+    "sample_params", "write_dicom", "write_nifti", "write_zip",
 ]

@@ -30,7 +30,7 @@ class Patient:
         self.p = p
         self.layout = layout
         self.g = Geometry(p, layout, scale)
-        self.cv = Canvas(rows, cols, row_mm, col_mm)
+        self.cv = Canvas(rows, cols, row_mm, col_mm, p.rotation_deg)
         f0 = self.g.frame(layout.z_of(layout.lumbar()[min(2, layout.lumbar_count - 1)]))
         self.pol = Polar(self.cv, f0.cx, f0.cy)
         self.ribs = rib_set(self.g, rng)
@@ -43,7 +43,9 @@ class Patient:
         self.table = {"gap": rng.uniform(0, 3), "curve": rng.uniform(1e-4, 4e-4), "half_width": rng.uniform(190, 240),
                       "mattress": float(rng.uniform(8, 25)) if rng.random() < 0.4 else 0.0,
                       "thick": rng.uniform(30, 50)}
-        self.y_table = f0.cy + p.post_depth_mm * scale + self.table["gap"]
+        body0 = self.g.radius_table(f0)[self.pol.idx] >= self.pol.rho
+        low = float(self.cv.Y0[body0].max()) if body0.any() else f0.cy + p.post_depth_mm * scale
+        self.y_table = low + self.table["gap"]  # the back rests on the table (image frame)
         self.table_px = table_map(self.cv, self.y_table, self.table) if p.table else None
 
     def render(self, z: float) -> tuple[np.ndarray, np.ndarray]:
@@ -80,11 +82,10 @@ class Patient:
         for s in (-1, 1):
             x = f.cx + s * (f.a + self.arm["gap"] + self.arm["r"])
             y = f.cy + self.arm["dy"]
-            pts.append((y / cv.row_mm + (cv.rows - 1) / 2, x / cv.col_mm + (cv.cols - 1) / 2))
+            pts.append(cv.to_px(x, y))
         return pts[0], pts[1]
 
     def body_centre_px(self, z: float) -> tuple[tuple[float, float], float]:
         f = self.g.frame(z)
         cv = self.cv
-        return ((f.cy / cv.row_mm + (cv.rows - 1) / 2, f.cx / cv.col_mm + (cv.cols - 1) / 2),
-                max(f.a, f.b_ant) / min(cv.row_mm, cv.col_mm))
+        return cv.to_px(f.cx, f.cy), max(f.a, f.b_ant) / min(cv.row_mm, cv.col_mm)

@@ -135,7 +135,7 @@ def paint_arms(cv: Canvas, f: Frame, arm: dict[str, float]) -> None:
 
 def table_map(cv: Canvas, y_top: float, tbl: dict[str, float]) -> np.ndarray:
     """Tissue ids of the curved table (shell + foam, optional mattress) under the patient; 0 elsewhere."""
-    X, Y = cv.X, cv.Y
+    X, Y = cv.X0, cv.Y0  # the table stays level when the patient is rotated
     out = np.zeros(X.shape, dtype=np.uint8)
     within = np.abs(X) <= tbl["half_width"]
     y0 = y_top - tbl["curve"] * X ** 2

@@ -16,19 +16,41 @@ def _allowed(where: Iterable[int]) -> np.ndarray:
 
 
 class Canvas:
-    """``x`` mm toward patient left (columns), ``y`` mm toward posterior (rows), 0 at the image centre."""
+    """Patient coordinates ``X`` (mm toward patient left) and ``Y`` (mm toward posterior) of every pixel centre,
+    0 at the image centre, rotated by ``rot_deg`` (a patient lying slightly rolled); ``X0``/``Y0`` are the
+    unrotated image-frame coordinates (table, gravity)."""
 
-    def __init__(self, rows: int, cols: int, row_mm: float, col_mm: float) -> None:
+    def __init__(self, rows: int, cols: int, row_mm: float, col_mm: float, rot_deg: float = 0.0) -> None:
         self.rows, self.cols = rows, cols
         self.row_mm, self.col_mm = row_mm, col_mm
-        self.x = (np.arange(cols) - (cols - 1) / 2.0) * col_mm
-        self.y = (np.arange(rows) - (rows - 1) / 2.0) * row_mm
-        self.X, self.Y = np.meshgrid(self.x, self.y)
+        x = (np.arange(cols) - (cols - 1) / 2.0) * col_mm
+        y = (np.arange(rows) - (rows - 1) / 2.0) * row_mm
+        self.X0, self.Y0 = np.meshgrid(x, y)
+        t = np.deg2rad(rot_deg)
+        self.rc, self.rs = float(np.cos(t)), float(np.sin(t))
+        self.rotated = abs(rot_deg) > 1e-9
+        if self.rotated:
+            self.X = self.rc * self.X0 + self.rs * self.Y0
+            self.Y = -self.rs * self.X0 + self.rc * self.Y0
+        else:
+            self.X, self.Y = self.X0, self.Y0
         self.tissue = np.zeros((rows, cols), dtype=np.uint8)
         self.vert = np.zeros((rows, cols), dtype=np.uint8)
 
+    def unrotate(self, x: float, y: float) -> tuple[float, float]:
+        """Image-frame (unrotated) mm coordinates of patient point (x, y)."""
+        return self.rc * x - self.rs * y, self.rs * x + self.rc * y
+
+    def to_px(self, x: float, y: float) -> tuple[float, float]:
+        """(row, col) of patient point (x, y)."""
+        x0, y0 = self.unrotate(x, y)
+        return y0 / self.row_mm + (self.rows - 1) / 2.0, x0 / self.col_mm + (self.cols - 1) / 2.0
+
     def window(self, cx: float, cy: float, rx: float, ry: float) -> tuple[slice, slice] | None:
         """Row/col slices covering the box centre ± radius (None when off the canvas)."""
+        if self.rotated:
+            cx, cy = self.unrotate(cx, cy)
+            rx = ry = float(np.hypot(rx, ry))
         c0 = int(np.floor((cx - rx) / self.col_mm + (self.cols - 1) / 2.0))
         c1 = int(np.ceil((cx + rx) / self.col_mm + (self.cols - 1) / 2.0)) + 1
         r0 = int(np.floor((cy - ry) / self.row_mm + (self.rows - 1) / 2.0))

@@ -3,7 +3,7 @@ bowel loops with gas / fluid / oral contrast, bladder. Organs only replace cavit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -44,6 +44,7 @@ class Organs:
     spleen_bottom: float
     aorta_r: float
     bifurcation: float
+    gallbladder: tuple[float, float, float] | None = None  # (level key of the centre, radius mm, half-length mm)
 
 
 def sample_organs(g: Geometry, rng: np.random.Generator) -> Organs:
@@ -72,8 +73,11 @@ def sample_organs(g: Geometry, rng: np.random.Generator) -> Organs:
         if p.aortic_calcification else ()
     mes = tuple((u(-0.65, 0.65), u(-0.75, 0.15), u(1.0, 3.2), u(0.5, 6.5), u(40, 150)) for _ in range(30))
     ks = p.extra["kidney_shift"]
-    return Organs(tuple(loops), hep, mes, calc, (1.5 + ks, 1.85 + ks), u(48, 60), (u(20, 25), u(28, 34)),
-                  1.6 + 1.6 * p.extra["liver_tip"], u(0.3, 1.3), u(9, 12.5), u(3.7, 4.3))
+    organs = Organs(tuple(loops), hep, mes, calc, (1.5 + ks, 1.85 + ks), u(48, 60), (u(20, 25), u(28, 34)),
+                    1.6 + 1.6 * p.extra["liver_tip"], u(0.3, 1.3), u(9, 12.5), u(3.7, 4.3))
+    if rng.random() < 0.8:  # no gallbladder after cholecystectomy
+        organs = replace(organs, gallbladder=(u(0.6, 1.6), u(12, 20), u(25, 45)))
+    return organs
 
 
 def _ellipsoid(dz: float, hz: float) -> float:
@@ -116,6 +120,13 @@ def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: Organs, zkey_mm: float) -
                 for j in range(6):
                     tt = j / 5
                     cv.ellipse(hx + (xs - hx) * tt * 0.8, hy + (y_ant_vb - 8 - hy) * tt, 4, 4, T["vessel"], where=V)
+    # gallbladder under the liver, right anterior
+    if o.gallbladder is not None:
+        gk, gr, ghz = o.gallbladder
+        e = _ellipsoid((k - gk) * zkey_mm, ghz)
+        if e > 0.1:
+            cv.ellipse(xs - 0.38 * ca, f.cy - 0.4 * cb, gr * e, 0.8 * gr * e, T["gallbladder"], rot_deg=30,
+                       where=V + [T["liver"]])
     # spleen
     sb = o.spleen_bottom
     if k < sb:
@@ -202,5 +213,5 @@ def paint_bowel(cv: Canvas, f: Frame, loops: tuple[Loop, ...], zkey_mm: float, c
             sub = im & (cv.tissue[iw] == wall)
             cv.tissue[iw][sub] = content[lp.kind]
             if lp.kind in ("gas", "feces", "contrast") and lp.gas > 0.15:
-                level = y - rr * lp.ecc * (1 - 2 * lp.gas)
-                cv.tissue[iw][sub & (cv.Y[iw] < level)] = T["bowel_gas"]
+                level = cv.unrotate(x, y)[1] - rr * lp.ecc * (1 - 2 * lp.gas)  # gas rises: image frame
+                cv.tissue[iw][sub & (cv.Y0[iw] < level)] = T["bowel_gas"]

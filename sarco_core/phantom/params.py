@@ -49,6 +49,7 @@ class PhantomParams:
     table: bool
     n_bowel_loops: int
     aortic_calcification: bool
+    rotation_deg: float  # the whole patient rolled by this angle in the image (+ clockwise on screen)
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -101,6 +102,7 @@ def sample_params(
         table=bool(table),
         n_bowel_loops=int(rng.integers(12, 20)),
         aortic_calcification=bool(rng.random() < 0.4),
+        rotation_deg=float(np.random.default_rng([int(seed), 7702]).uniform(-4.0, 4.0)),
         extra={"psoas_scale": float(u(0.8, 1.2)), "liver_tip": float(u(0.0, 1.0)),
                "kidney_shift": float(u(-0.3, 0.3))},
     )

@@ -69,6 +69,7 @@ def tissue_hu(p: PhantomParams) -> tuple[np.ndarray, np.ndarray]:
     put("feces", u(-120, 10), 70)
     put("lung", u(-880, -820), 25)
     put("bladder", u(5, 15), 4)
+    put("gallbladder", u(0, 20), 4)
     put("arm_fat", p.sat_hu, 6)
     put("arm_muscle", p.muscle_hu - 3, 5)
     put("arm_bone", u(600, 900), 120)

@@ -58,6 +58,7 @@ TISSUES: dict[str, int] = {
     "feces": 64,
     "lung": 65,
     "bladder": 66,
+    "gallbladder": 67,
     "arm_fat": 70,
     "arm_muscle": 71,
     "arm_bone": 72,
