@@ -55,6 +55,7 @@ DEFAULT_MUSCLE_HU = 40.0
 MUSCLE_REF_RANGE_HU = (10.0, 70.0)
 WALL_MARGIN_MM = 2.0
 VERT_MIN_AREA_CM2 = 3.0
+VERT_SEED_MIN_AREA_CM2 = 0.5  # dense-bone pieces this big may seed a vertebra (grown into cancellous bone)
 CANCELLOUS_HU = 100.0  # cancellous bone of a vertebral body (muscle stays below ~80 HU)
 CANCELLOUS_REACH_MM = 45.0
 VB_DEPTH_MM = 30.0
@@ -119,28 +120,30 @@ def find_vertebra(bone: np.ndarray, trunk: np.ndarray, px_mm: float, hs: np.ndar
     cols = np.nonzero(trunk.any(axis=0))[0]
     mid_c = 0.5 * (cols[0] + cols[-1])
     lab, n = ndi.label(bone)
-    best, best_area = 0, 0.0
+    px_cm2 = px_mm * px_mm / 100.0
+    spongy_lab = None
+    if hs is not None:  # cancellous bone near the midline, thin bridges (vessels) cut
+        spongy_lab, _ = ndi.label(opening((hs > CANCELLOUS_HU) & trunk, 2.0 / px_mm))
+    best: np.ndarray | None = None
+    best_area = 0.0
     for k in range(1, n + 1):
         comp = lab == k
-        area_cm2 = float(comp.sum()) * px_mm * px_mm / 100.0
-        if area_cm2 < VERT_MIN_AREA_CM2:
+        if float(comp.sum()) * px_cm2 < VERT_SEED_MIN_AREA_CM2:
             continue
         cy, cx = ndi.center_of_mass(comp)
         if abs(cx - mid_c) * px_mm > 40.0 or cy < rows[0] + 0.4 * (rows[-1] - rows[0]):
             continue
-        if area_cm2 > best_area:
-            best, best_area = k, area_cm2
-    if best == 0:
+        if spongy_lab is not None:  # osteoporotic bodies / coarse pixels: the cortex alone is a thin shell
+            ids = np.unique(spongy_lab[comp])
+            grown = np.isin(spongy_lab, ids[ids > 0]) & (np.hypot(*np.subtract(np.indices(comp.shape),
+                    np.array([cy, cx])[:, None, None])) * px_mm <= CANCELLOUS_REACH_MM)
+            comp = comp | grown
+        area_cm2 = float(comp.sum()) * px_cm2
+        if area_cm2 >= VERT_MIN_AREA_CM2 and area_cm2 > best_area:
+            best, best_area = comp, area_cm2
+    if best is None:
         return None
-    vert = lab == best
-    if hs is not None:
-        vy, vx = ndi.center_of_mass(vert)
-        rr0, cc0 = np.indices(vert.shape)
-        near = (np.hypot(rr0 - vy, cc0 - vx) * px_mm <= CANCELLOUS_REACH_MM) & trunk
-        spongy = opening((hs > CANCELLOUS_HU) & near, 2.0 / px_mm) | vert
-        slab, _ = ndi.label(spongy)
-        ids = np.unique(slab[vert])
-        vert = np.isin(slab, ids[ids > 0]) | vert
+    vert = best
     vr = np.nonzero(vert.any(axis=1))[0]
     top = int(vr[0])
     top_rows = vert[top : top + max(2, int(10.0 / px_mm))]
