@@ -15,7 +15,7 @@ from sarco_core.phantom.tissues import LABEL_OF, TISSUES, VERTEBRA_IDS, VERTEBRA
 from sarco_core.phantom.volume import PhantomVolume, phantom_volume
 from sarco_core.phantom.writers import write_dicom, write_nifti, write_zip
 
-PHANTOM_VERSION = "2026.11.24-2"
+PHANTOM_VERSION = "2026.11.24-3"
 
 __all__ = [
     "BODY_TYPES", "LABEL_OF", "PHANTOM_VERSION", "SLICE_LEVELS", "TISSUES", "VERTEBRA_IDS", "VERTEBRA_NAMES",

@@ -60,7 +60,7 @@ def sample_organs(g: Geometry, rng: np.random.Generator) -> Organs:
         r = u(10, 20) * (0.85 + 0.4 * (1 - p.vat_fullness))
         lobes = tuple((float(np.cos(a) * u(0.8, 1.4)), float(np.sin(a) * u(0.8, 1.4)), float(u(0.6, 0.95)))
                       for a in u(0, 2 * np.pi, size=int(rng.integers(0, 3))))
-        loops.append(Loop(u(-0.75, 0.75), u(-0.85, 0.1), u(1.2, 6.6), u(15, 45), r, u(0.6, 1.0), u(0, 180), kind,
+        loops.append(Loop(u(-0.75, 0.75), u(-0.85, 0.1), u(1.2, 6.6), u(25, 70), r, u(0.6, 1.0), u(0, 180), kind,
                           u(0.1, 0.5), (u(-0.4, 0.4), u(-0.4, 0.4)), lobes))
     # colon: ascending (right), descending (left); stomach (left upper)
     loops.append(Loop(-0.8, -0.05, 3.5, 90.0, u(17, 24), 0.85, 0.0, "feces", u(0.2, 0.5), (0.0, 0.0)))
@@ -201,7 +201,7 @@ def paint_bowel(cv: Canvas, f: Frame, loops: tuple[Loop, ...], zkey_mm: float, c
         if main is None:
             continue
         win, m = main
-        if np.count_nonzero(m & (cv.tissue[win] == vat)) < 0.6 * np.count_nonzero(m):
+        if np.count_nonzero(m & (cv.tissue[win] == vat)) < 0.3 * np.count_nonzero(m):
             continue  # mostly blocked by organs / muscle: keep it fat
         for shp in shapes:
             cv.paint(shp, wall, where=[vat])

@@ -70,7 +70,7 @@ def sample_params(
     body_t = body or BODY_TYPES[bi]
     a_r, ba_r, bp_r, sa_r, sl_r, sp_r, ms_r = _SHAPE[body_t]
     u = rng.uniform
-    fat = {"thin": 0.1, "normal": 0.3, "overweight": 0.5, "obese": 0.7}[body_t]
+    fat = {"thin": 0.05, "normal": 0.2, "overweight": 0.35, "obese": 0.55}[body_t]
     harm = tuple((float(u(0.0, 0.025)), float(u(0, 2 * np.pi))) for _ in range(4))
     ivc = bool(rng.random() < 0.55) if contrast is None else bool(contrast)
     arms_v = bool(rng.random() < 0.3) if arms is None else bool(arms)
