@@ -13,13 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def synthetic_300() -> object:
-    from l3_synth import synth_spine
-
     from sarco_core.volume import Volume
+    from tests.l3_synth import synth_spine
 
     s = synth_spine(slice_mm=0.8, px_mm=2.5, z_bottom_mm=40.0, z_top_mm=280.0)
     v = s.volume

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from l3_synth import synth_spine  # noqa: E402
-
-from sarco_core.errors import GridMismatchError, L3NotFoundError  # noqa: E402
-from sarco_core.io import load  # noqa: E402
-from sarco_core.io.nifti import save_nifti  # noqa: E402
-from sarco_core.l3 import assess_slice, find_l3, override  # noqa: E402
+from sarco_core.errors import GridMismatchError, L3NotFoundError
+from sarco_core.io import load
+from sarco_core.io.nifti import save_nifti
+from sarco_core.l3 import assess_slice, find_l3, override
+from tests.l3_synth import synth_spine
 
 TOL_MM = 5.0  # chosen slice vs the true L3 mid-body
 
