@@ -119,7 +119,7 @@ def page() -> None:
         opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.45, 0.05, key="browse_opacity")
         size = st.select_slider("Image size (px)", [384, 512, 640, 768], value=512, key="browse_px")
 
-    nav1, nav2, nav3, nav4 = st.columns([1, 1, 6, 2])
+    nav1, nav2, nav3, nav4 = st.columns([1.5, 1.2, 5, 2])
     nav1.button(
         "Previous",
         icon=":material/arrow_downward:",

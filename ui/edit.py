@@ -241,9 +241,9 @@ def history_section(cid: int, versions: list[Any]) -> None:
             "source": v.source,
             "comment": v.comment,
             "slice": v.slice_index,
-            "SMA (cm²)": round(v.sma_cm2, 2),
-            "SMA change (cm²)": None if v.sma_change_cm2 is None else round(v.sma_change_cm2, 2),
-            "muscle HU": None if v.muscle_hu_mean is None else round(v.muscle_hu_mean, 1),
+            "SMA (cm²)": f"{v.sma_cm2:.2f}",
+            "SMA change (cm²)": "" if v.sma_change_cm2 is None else f"{v.sma_change_cm2:+.2f}",
+            "muscle HU": "" if v.muscle_hu_mean is None else f"{v.muscle_hu_mean:.1f}",
         }
         for v in versions
     ]

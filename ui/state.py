@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from typing import Any
 
 import streamlit as st
@@ -48,16 +49,21 @@ def author() -> str:
     return a or default_author()
 
 
+FLASH_TTL_S = 10.0
+
+
 def flash(kind: str, text: str) -> None:
-    """Queue a message (kind = success | info | warning | error) for the next run."""
-    st.session_state.setdefault(FLASH, []).append((kind, text))
+    """Queue a message (kind = success | info | warning | error) shown for the next few seconds of reruns
+    (components such as the canvas may trigger an extra rerun right after an action)."""
+    st.session_state.setdefault(FLASH, []).append((kind, text, time.monotonic() + FLASH_TTL_S))
 
 
 def show_flashes() -> None:
-    msgs: list[tuple[str, str]] = st.session_state.get(FLASH, [])
-    for kind, text in msgs:
-        getattr(st, kind, st.info)(text)
-    st.session_state[FLASH] = []
+    now = time.monotonic()
+    keep = [m for m in st.session_state.get(FLASH, []) if len(m) < 3 or m[2] > now]
+    for m in keep:
+        getattr(st, m[0], st.info)(m[1])
+    st.session_state[FLASH] = [m for m in keep if len(m) == 3]
 
 
 def get(key: str, default: Any = None) -> Any:
