@@ -169,11 +169,12 @@ def lowest_rib(f: SpineFeatures, gap: tuple[float, float] | None, si_top_z: floa
             merged[-1][1] = b
         else:
             merged.append([a, b])
-    for a, _b in merged:
+    lungs = f.lung_mm2 >= LUNG_MM2
+    for a, b in merged:
         z_lo = float(f.z_mm[a])
         if si_top_z is not None and z_lo <= si_top_z + 20.0:
             continue
-        if si_top_z is None and a == 0 and gap is not None:
+        if si_top_z is None and a == 0 and not lungs[a:b].any():  # iliac crests at the lower end, no thorax
             continue
         if gap is not None and z_lo < gap[0]:
             continue
