@@ -29,7 +29,8 @@ VERT_MM = (20.0, 60.0)  # plausible disc-to-disc distance
 DISC_COST, REGULARITY = 0.3, 1.5  # disc-sequence fit: cost per disc, penalty per |log(gap ratio)|
 LAT_FREE_MM2 = 60.0
 LUNG_MM2 = 2500.0
-RIB_BAND_MIN_MM2 = 15.0  # rib bone per side in the rib-neck band
+RIB_BAND_MIN_MM2 = 30.0  # rib bone per side in the rib-neck band (a rib cross-section is >= 50 mm²)
+RIB_NEXT_MM = 40.0  # the next rib (or the lungs, or the series' top) lies within this distance above
 RIB_TO_T12_MM = 8.0  # the lowest rib crosses the band in the lower half of T12: T12/L1 is the disc below z + 8
 
 
@@ -157,7 +158,8 @@ def lowest_rib(f: SpineFeatures, gap: tuple[float, float] | None, si_top_z: floa
     """Lowest z of rib bone 55-85 mm beside the spine on both sides, above the lumbar spine.
 
     Runs of that signal (gaps < 10 mm merged) that start at the pelvis (within 20 mm of the sacro-iliac top, or at
-    the volume's lower end when no sacrum is seen) are iliac crests and skipped.
+    the volume's lower end when no sacrum is seen) are iliac crests and skipped; so is a run with no further rib
+    (or lung) within 40 mm above it (long transverse processes).
     """
     sig = f.rib_band_mm2 >= RIB_BAND_MIN_MM2
     if gap is None and si_top_z is None and not (f.lung_mm2 >= LUNG_MM2).any():
@@ -178,6 +180,10 @@ def lowest_rib(f: SpineFeatures, gap: tuple[float, float] | None, si_top_z: floa
             continue
         if gap is not None and z_lo < gap[0]:
             continue
+        z_hi = float(f.z_mm[b - 1])
+        above = f.z_mm[sig | lungs] if lungs.any() else f.z_mm[sig]
+        if not ((above > z_hi + 1.0) & (above <= z_hi + RIB_NEXT_MM)).any() and f.z_mm[-1] - z_hi > RIB_NEXT_MM:
+            continue  # an isolated pair (long transverse processes), not the lowest of a series of ribs
         return z_lo
     return None
 

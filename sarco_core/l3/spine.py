@@ -19,6 +19,7 @@ BONE_HU = 180.0
 RIB_HU = 220.0  # ribs / iliac wings: above contrast-enhanced kidney and vessels
 AIR_HU = -400.0
 STRIP_MM = 6.0  # half-width of the midline strip used to find the vertebral body
+JUMP_MM = 12.0  # the body centre moves less than this from its running median
 PROFILE_BONE_HU = 130.0  # midline rows brighter than this (strip mean) count as bone
 BOX_DEPTH, BOX_HALF_WIDTH_MM = 0.9, 12.0  # vertebral-body box: 90 % of the body's depth, +-12 mm wide
 LATERAL_MM = (60.0, 150.0)  # lateral bone band (ribs / iliac wings), distance from the midline
@@ -178,6 +179,13 @@ def spine_features(g: Grid) -> SpineFeatures:
         if got is not None:
             row[j], half[j] = got
     found = np.isfinite(row)
+    if found.sum() > 2:
+        # continuity: drop rows far from the running median over ~45 mm (posterior elements taken at discs)
+        idx = np.arange(n)
+        filled = np.interp(idx, idx[found], row[found])
+        w45 = max(3, int(round(45.0 / max(g.z_step_mm, 1.0))) | 1)
+        med = ndi.median_filter(filled, size=min(w45, n if n % 2 else n - 1), mode="nearest")
+        found &= np.abs(filled - med) * g.row_mm <= JUMP_MM
     if found.any():
         idx = np.arange(n)
         row = np.interp(idx, idx[found], row[found])
