@@ -33,7 +33,7 @@ def test_exports_of_an_array_case() -> None:
 def test_dicom_seg_of_an_uploaded_dicom_series() -> None:
     ph = phantom_series()
     at = app()
-    at.file_uploader(key="upload_files").set_value(("phantom.zip", ph.zip_bytes, "application/zip"))
+    at.file_uploader[0].set_value(("phantom.zip", ph.zip_bytes, "application/zip"))
     at.run()
     at.button(key="analyse_btn").click().run()
     assert not at.exception, at.exception

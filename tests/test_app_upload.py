@@ -12,7 +12,7 @@ from tests.app_helpers import app, cm2, metric, phantom_series
 def test_upload_phantom_zip_analyses_and_stores_case() -> None:
     ph = phantom_series()
     at = app()
-    at.file_uploader(key="upload_files").set_value(("phantom.zip", ph.zip_bytes, "application/zip"))
+    at.file_uploader[0].set_value(("phantom.zip", ph.zip_bytes, "application/zip"))
     at.run()
     assert not at.exception
     assert any("Scan read" in s.value and "87 slices" in s.value for s in at.success)
@@ -41,11 +41,13 @@ def test_upload_phantom_zip_analyses_and_stores_case() -> None:
     assert {"teacher": "anatomical", "model": "neural network", "threshold": "threshold"}[seg_method] in text
     assert 0 <= versions[0].slice_index < ph.volume.n_slices
     assert at.session_state["case_id"] == case.id
+    # the uploader is emptied so the next scan does not join this one
+    assert not at.file_uploader[0].value
 
 
 def test_unreadable_upload_gives_a_readable_error() -> None:
     at = app()
-    at.file_uploader(key="upload_files").set_value(("scan.dcm", b"this is not a CT scan" * 20, "application/dicom"))
+    at.file_uploader[0].set_value(("scan.dcm", b"this is not a CT scan" * 20, "application/dicom"))
     at.run()
     assert not at.exception
     assert at.error and "cannot be used" in at.error[0].value
@@ -56,7 +58,7 @@ def test_unreadable_upload_gives_a_readable_error() -> None:
 def test_height_in_centimetres_is_refused_inline() -> None:
     ph = phantom_series()
     at = app()
-    at.file_uploader(key="upload_files").set_value(("phantom.zip", ph.zip_bytes, "application/zip"))
+    at.file_uploader[0].set_value(("phantom.zip", ph.zip_bytes, "application/zip"))
     at.run()
     at.number_input(key="in_height").set_value(172.0)
     at.run()

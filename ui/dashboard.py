@@ -213,7 +213,8 @@ def page() -> None:
             a.markdown(
                 f"**#{row['case_id']} {row['label']}** · confidence " + ("—" if pd.isna(conf) else f"{conf:.0%}")
             )
-            b.caption(row["qc_flags"] or "no flags")
+            flags = [f.strip() for f in str(row["qc_flags"]).split(";") if f.strip()]
+            b.caption("; ".join(f.replace("_", " ") for f in flags) or "no flags")
             c.button(
                 "Open in Edit", key=f"review_{row['case_id']}", on_click=_open_in_edit, args=(int(row["case_id"]),)
             )

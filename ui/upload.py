@@ -18,7 +18,15 @@ from sarco_core.errors import L3NotFoundError, SarcoError
 from sarco_core.volume import Volume
 from ui import backend, result_card, state
 
-UPLOAD_KEY = "upload_files"
+UPLOAD_KEY = "upload_files"  # the uploader's key is UPLOAD_KEY, then UPLOAD_KEY_1, _2 ... after each analysis
+_GEN = "upload_generation"
+
+
+def uploader_key() -> str:
+    n = int(st.session_state.get(_GEN, 0))
+    return UPLOAD_KEY if n == 0 else f"{UPLOAD_KEY}_{n}"
+
+
 _LOADED = "upload_loaded_key"
 
 
@@ -155,7 +163,7 @@ def page() -> None:
     uploaded = st.file_uploader(
         "CT scan",
         accept_multiple_files=True,
-        key=UPLOAD_KEY,
+        key=uploader_key(),
         help="Up to 1 GB. Patient name, ID and birth date are never stored.",
     )
     uploaded = list(uploaded or [])
@@ -203,6 +211,7 @@ def page() -> None:
         else:
             state.set_case(cid)
             st.session_state[state.LAST_RESULT] = cid
+            st.session_state[_GEN] = int(st.session_state.get(_GEN, 0)) + 1  # empty uploader for the next scan
             st.rerun()
 
     cid = st.session_state.get(state.LAST_RESULT)

@@ -49,7 +49,7 @@ def settle(page, extra_ms: int = 600) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_timeout(extra_ms)
 
 
-def upload(page, path: Path, height: str | None, weight: str | None) -> None:  # type: ignore[no-untyped-def]
+def upload(page, path: Path, height: str | None, weight: str | None, sex: str | None = None) -> None:  # type: ignore[no-untyped-def]
     page.get_by_role("link", name="Upload & analyse").click()
     page.get_by_role("heading", name="Upload & analyse").wait_for()
     page.locator('input[type="file"]').first.set_input_files(str(path))
@@ -60,6 +60,10 @@ def upload(page, path: Path, height: str | None, weight: str | None) -> None:  #
             box.fill(value)
             box.press("Enter")
             page.wait_for_timeout(400)
+    if sex:
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Sex").click()
+        page.get_by_role("option", name=sex, exact=True).click()
+        settle(page)
     page.get_by_role("button", name="Analyse").click()
     page.get_by_text("Classification —").first.wait_for(timeout=180_000)
     settle(page)
@@ -99,7 +103,7 @@ def main() -> int:
         save_png(page.screenshot(), "ui_upload_empty.png")
 
         # clinician: one abdomen CT
-        upload(page, nifti, "1.75", "80")
+        upload(page, nifti, "1.75", "80", "M")
         page.get_by_role("button", name="Analyse").scroll_into_view_if_needed()
         page.mouse.wheel(0, 450)
         settle(page)
