@@ -5,6 +5,7 @@ small randomly initialised model (the export path is the same)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -39,8 +40,10 @@ def onnx_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_export_records_the_onnx_file(onnx_model_dir: Path) -> None:
     seg = Segmenter.from_dir(onnx_model_dir, backend="onnx")
-    assert seg.backend == "onnx" and seg.cfg.onnx is not None
-    assert seg.cfg.onnx["weights_sha256"] == seg.cfg.sha256
+    assert seg.backend == "onnx"
+    meta = json.loads((onnx_model_dir / "model.onnx.json").read_text())
+    assert meta["weights_sha256"] == seg.cfg.sha256
+    assert "onnx" not in json.loads((onnx_model_dir / "config.json").read_text())
 
 
 def test_onnx_matches_torch_on_real_slices(onnx_model_dir: Path) -> None:

@@ -38,6 +38,7 @@ from sarco_core.volume import Volume
 
 WEIGHTS_FILE = "model.pt"
 ONNX_FILE = "model.onnx"
+ONNX_META_FILE = "model.onnx.json"  # {"sha256", "weights_sha256", "opset"} written by sarco export-onnx
 
 
 def sha256_file(path: Path) -> str:
@@ -71,7 +72,6 @@ class ModelConfig:
     calibration: Calibration = field(default_factory=Calibration)
     low_confidence: float = 0.7
     sma_range_cm2: tuple[float, float] = (40.0, 350.0)
-    onnx: dict[str, str] | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -89,7 +89,6 @@ class ModelConfig:
                 calibration=Calibration(raw=tuple(cal["raw"]), conf=tuple(cal["conf"])) if cal else Calibration(),
                 low_confidence=float(d.get("confidence", {}).get("low_confidence", 0.7)),
                 sma_range_cm2=tuple(d.get("qc", {}).get("sma_range_cm2", (40.0, 350.0))),  # type: ignore[arg-type]
-                onnx=d.get("onnx"),
                 raw=d,
             )
         except FileNotFoundError:
@@ -165,7 +164,7 @@ class Segmenter:
         dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
         sd = load_state_dict(d / cfg.weights, cfg.sha256)
         onnx_path = d / ONNX_FILE
-        onnx_ok = onnx_path.is_file() and (cfg.onnx or {}).get("weights_sha256") == cfg.sha256
+        onnx_ok = onnx_path.is_file() and _onnx_meta(d).get("weights_sha256") == cfg.sha256
         if backend == "onnx" and not onnx_ok:
             raise ModelError(f"{onnx_path} is missing or was exported from other weights. Run: sarco export-onnx {d}")
         if dev == "cpu" and ((backend == "auto" and onnx_ok) or backend == "onnx"):
@@ -286,6 +285,14 @@ class Segmenter:
                 )
             )
         return results
+
+
+def _onnx_meta(d: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads((d / ONNX_META_FILE).read_text())
+        return meta if isinstance(meta, dict) else {}
+    except (OSError, json.JSONDecodeError):
+        return {}
 
 
 def _ort_session(path: Path) -> Any:

@@ -22,6 +22,7 @@ class DataConfig:
     real_globs: tuple[str, ...] = ()  # relative to shared_data
     real_exclude: tuple[str, ...] = ("totalsegmentator", "eCT_Supplemental")
     real_val_patients: tuple[str, ...] = ()  # path substrings held out from training (pseudo-label checks)
+    unlabelled_regex: tuple[str, ...] = ()  # real slices used for SSL only (teacher unreliable there)
     pseudo_labels: str = "teacher"  # "teacher" | "none" (real slices for SSL only)
     min_teacher_confidence: float = 0.0
     crop_px: int = 192
@@ -49,6 +50,7 @@ class StageConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 20
+    crop_px: int = 0  # 0: data.crop_px
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class TrainConfig:
     ssl: SSLConfig = field(default_factory=SSLConfig)
     supervised: StageConfig = field(default_factory=StageConfig)
     ssl_init: bool = True
+    ssl_init_from: str = ""  # reuse another run's ssl_final.pt (ablations with the same pretraining)
     self_training: SelfTrainConfig = field(default_factory=SelfTrainConfig)
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from glob import glob
@@ -181,6 +182,8 @@ def prepare(cfg: TrainConfig) -> Datasets:
         for i in range(len(allr)):
             is_val = any(v in allr.names[i] for v in d.real_val_patients)
             lab = allr.labels[i]
+            if any(re.search(rx, allr.names[i]) for rx in d.unlabelled_regex):
+                lab = None
             if lab is not None and allr.confidence[i] < d.min_teacher_confidence:
                 lab = None
             (rv if is_val else rt).add(allr.hu[i], lab, allr.names[i], allr.confidence[i])

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from sarco_core.metrics import DEFAULT_GATES
-from sarco_core.segment.model import ONNX_FILE, WEIGHTS_FILE, ModelConfig, load_state_dict, sha256_file
+from sarco_core.segment.model import ONNX_FILE, ONNX_META_FILE, WEIGHTS_FILE, ModelConfig, load_state_dict, sha256_file
 from sarco_core.segment.model_prep import build_network
 from sarco_core.segment.model_qc import Calibration
 from sarco_core.train.config import TrainConfig
@@ -79,7 +79,8 @@ def export_model(
 
 
 def export_onnx(model_dir: Path, *, opset: int = 17) -> Path:
-    """Write ``model_dir``/model.onnx (logits; dynamic batch, height and width) and record it in config.json."""
+    """Write ``model_dir``/model.onnx (logits; dynamic batch, height and width) and model.onnx.json (which
+    weights it was exported from; config.json is left untouched)."""
     cfg_path = model_dir / "config.json"
     mc = ModelConfig.load(cfg_path)
     net = build_network(mc.arch)
@@ -99,7 +100,6 @@ def export_onnx(model_dir: Path, *, opset: int = 17) -> Path:
         dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "logits": {0: "batch", 2: "height", 3: "width"}},
     )
     tmp.replace(out)
-    d = json.loads(cfg_path.read_text())
-    d["onnx"] = {"file": ONNX_FILE, "sha256": sha256_file(out), "weights_sha256": mc.sha256, "opset": opset}
-    cfg_path.write_text(json.dumps(d, indent=2))
+    side = {"file": ONNX_FILE, "sha256": sha256_file(out), "weights_sha256": mc.sha256, "opset": opset}
+    (model_dir / ONNX_META_FILE).write_text(json.dumps(side, indent=2))
     return out

@@ -92,7 +92,6 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
         log_every=cfg.log_every,
         resume=resume,
     )
-    crop = cfg.data.crop_px
     # ---- stage 0: self-supervised pretraining
     ssl_state = None
     if cfg.ssl.steps > 0:
@@ -108,7 +107,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
                 stage_id=0,
                 net=net,
                 cfg=cfg.ssl,
-                batch_fn=stages.ssl_batch_fn(pool, cfg.arch, cfg.augment, cfg.ssl, crop),
+                batch_fn=stages.ssl_batch_fn(pool, cfg.arch, cfg.augment, cfg.ssl, cfg.ssl.crop_px or cfg.data.crop_px),
                 loss_fn=stages.ssl_loss,
                 stop_after=stage_stop(cfg.ssl.steps),
                 **common,
@@ -118,6 +117,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
             loop.mark_done(run_dir, "ssl", res)
         steps_before += cfg.ssl.steps
         maybe_stop()
+    elif cfg.ssl_init_from:
+        ssl_state = torch.load(cfg.resolve(cfg.ssl_init_from), weights_only=True)
     # ---- stage 1: supervised
     torch.manual_seed(cfg.seed + 1)
     net = build_network(cfg.arch)
@@ -182,7 +183,8 @@ def _supervised(
     common: dict[str, Any],
 ) -> loop.StageResult:
     batch = st.batch
-    fn = stages.seg_batch_fn(ph, real, cfg.arch, cfg.augment, batch, cfg.data.crop_px, cfg.data.real_fraction)
+    crop = st.crop_px or cfg.data.crop_px
+    fn = stages.seg_batch_fn(ph, real, cfg.arch, cfg.augment, batch, crop, cfg.data.real_fraction)
     return loop.run_stage(
         name=name,
         stage_id=sid,
