@@ -22,6 +22,20 @@ from sarco_core.volume import Volume
 TARGET_TORCH_MS, TARGET_ORT_MS = 150.0, 80.0
 
 
+def _onnx_ok(d: Path) -> bool:
+    """Whether ``d`` holds an ONNX export of its current weights that the model loader accepts."""
+    from sarco_core.errors import ModelError
+    from sarco_core.segment.model import Segmenter
+
+    if not (d / "config.json").is_file() or not (d / "model.onnx").is_file():
+        return False
+    try:
+        Segmenter.from_dir(d, backend="onnx", device="cpu")
+        return True
+    except ModelError:
+        return False
+
+
 def standin_model_dir() -> Path:
     """A model folder of the default architecture with seeded random weights, exported to ONNX (cached)."""
     import torch
@@ -29,7 +43,7 @@ def standin_model_dir() -> Path:
     from sarco_core.segment.model_prep import ArchConfig, build_network
 
     d = CACHE / "standin_model"
-    if (d / "config.json").is_file() and (d / "model.onnx").is_file():
+    if (d / "config.json").is_file() and _onnx_ok(d):
         return d
     d.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
@@ -55,11 +69,11 @@ def model_dir() -> tuple[Path, bool]:
     d = default_model_dir()
     if d is None or not (d / "config.json").is_file():
         return standin_model_dir(), False
-    cfg = json.loads((d / "config.json").read_text())
-    if (d / "model.onnx").is_file() and (cfg.get("onnx") or {}).get("weights_sha256") == cfg.get("sha256"):
+    if _onnx_ok(d):
         return d, True
+    cfg = json.loads((d / "config.json").read_text())
     copy = CACHE / f"shipped_{d.name}_{str(cfg.get('sha256', ''))[:12]}"
-    if not (copy / "model.onnx").is_file():
+    if not _onnx_ok(copy):
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(d, copy)
         from sarco_core.train.export import export_onnx
