@@ -202,9 +202,17 @@ def image_flags(volume: Volume, index: int) -> list[str]:
         if edge_mm > 20.0:
             flags.append("fov_truncated")
         px_cm2 = volume.pixel_area_mm2 / 100.0
-        bone_lab = np.unique(lab[(hu > 300) & (lab > 0) & (lab != trunk_id)])
-        if any(sizes[i] * px_cm2 > 15.0 for i in bone_lab):
-            flags.append("arms_in_field")
+        rows, cols = np.nonzero(trunk)
+        r0, r1, c0, c1 = rows.min(), rows.max(), cols.min(), cols.max()
+        w = c1 - c0
+        for i in range(1, n + 1):
+            if i == trunk_id or sizes[i] * px_cm2 < 10.0:
+                continue
+            rr, cc = np.nonzero(lab == i)
+            lateral = cc.mean() < c0 + 0.2 * w or cc.mean() > c1 - 0.2 * w
+            if r0 <= rr.mean() <= r1 and lateral:  # beside the trunk, not the table under it
+                flags.append("arms_in_field")
+                break
     return flags
 
 

@@ -171,3 +171,13 @@ def test_cli_analyze_height_in_cm_exit_2() -> None:
                         "--method", "threshold", "--json"], capture_output=True, text=True, timeout=180)
     assert p.returncode == 2
     assert "looks like centimetres" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_arms_beside_the_body_are_flagged_and_table_is_not() -> None:
+    from sarco_core.io import load
+
+    for f in sorted(data_path("tcia_covid19_ny_sbu", "A027284", "axial").glob("*.dcm")):
+        v = load(f)
+        assert "arms_in_field" in image_flags(v, 0), f  # README: arms beside the body
+    pancreas = load(data_path("pydicom", "pancreas_ct_0001_slice122_j2k.dcm"))  # table under the patient only
+    assert "arms_in_field" not in image_flags(pancreas, 0)
