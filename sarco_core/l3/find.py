@@ -14,6 +14,7 @@ from sarco_core.volume import Volume
 
 MIN_EXTENT_MM = 60.0
 CONF_AGREE, CONF_SACRUM_ONLY, CONF_RIBS_ONLY, CONF_DISAGREE, CONF_WINDOW = 0.92, 0.72, 0.65, 0.45, 0.3
+_PER_SLICE = ("found", "lung_mm2", "joined_mm", "lateral_mm2")
 _UP = ["L3", "L2", "L1"] + [f"T{i}" for i in range(12, 0, -1)]
 _DOWN = ["L4", "L5"]
 
@@ -35,7 +36,11 @@ def _features(volume: Volume) -> SpineFeatures:
 
 def assess_slice(volume: Volume, index: int) -> SliceLook:
     """Judge whether canonical slice ``index`` looks like a lumbar level (no lungs, spine present, no pelvis)."""
-    f = _features(volume.select([index]))
+    w = int(round(12.0 / volume.spacing_mm.slice)) if volume.n_slices > 1 and volume.spacing_mm.slice else 0
+    lo, hi = max(0, index - w), min(volume.n_slices, index + w + 1)  # neighbours help find the vertebral body
+    full = _features(volume.select(slice(lo, hi)))
+    j = int(np.argmin(np.abs(full.z_mm - float(volume.z_mm[index]))))
+    f = replace(full, **{k: getattr(full, k)[j : j + 1] for k in _PER_SLICE})
     where = f"Slice {index} (z {float(volume.z_mm[index]):.1f} mm)"
     if f.lung_mm2[0] >= lv.LUNG_MM2:
         return SliceLook(0.1, False, (
