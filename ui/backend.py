@@ -194,7 +194,7 @@ def create_case(volume: Volume, result: Any, *, label: str, actor: str) -> int:
     s = store()
     d = result.to_dict() if hasattr(result, "to_dict") else dict(result)
     l3 = d.get("l3") or {}
-    idx = int(l3.get("index") if l3.get("index") is not None else result.slice_index)
+    idx = int(l3["index"]) if l3.get("index") is not None else int(result.l3.index)
     taken = {c.label for c in s.list_cases(include_deleted=False)}
     code, n = label, 2
     while code in taken:

@@ -211,7 +211,7 @@ def page() -> None:
             if analysis is not None and analysis.l3_auto_index is not None
             else ""
         )
-        + (f" · L3 confidence {fmt(l3.get('confidence') * 100, 0, '%')}" if l3.get("confidence") is not None else "")
+        + (f" · L3 confidence {fmt(float(l3['confidence']) * 100, 0, '%')}" if l3.get("confidence") is not None else "")
         + (" · **set by hand**" if analysis is not None and analysis.l3_overridden else "")
     )
     cands = l3.get("candidates") or []

@@ -4,6 +4,7 @@ CSV/XLSX export and import of manual masks with comparison against the automatic
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -213,8 +214,8 @@ def page() -> None:
             a.markdown(
                 f"**#{row['case_id']} {row['label']}** · confidence " + ("—" if pd.isna(conf) else f"{conf:.0%}")
             )
-            flags = [f.strip() for f in str(row["qc_flags"]).split(";") if f.strip()]
-            b.caption("; ".join(f.replace("_", " ") for f in flags) or "no flags")
+            flag_words = [f.strip().replace("_", " ") for f in str(row["qc_flags"]).split(";") if f.strip()]
+            b.caption("; ".join(flag_words) or "no flags")
             c.button(
                 "Open in Edit", key=f"review_{row['case_id']}", on_click=_open_in_edit, args=(int(row["case_id"]),)
             )
@@ -278,7 +279,7 @@ def import_section(df: pd.DataFrame) -> None:
         st.caption(f"Automatic SMA {cmp.sma_a_cm2:.2f} cm², manual SMA {cmp.sma_b_cm2:.2f} cm².")
 
 
-def import_and_compare(case_id: int, name: str, data: bytes) -> tuple[object, object]:
+def import_and_compare(case_id: int, name: str, data: bytes) -> tuple[Any, Any]:
     """Read a manual mask for ``case_id``, store it as a version and compare it with the automatic one."""
     from sarco_core.export import read_manual_mask
 

@@ -89,7 +89,7 @@ def page() -> None:
     k = int(latest.slice_index)
     hu = np.asarray(vol.hu[k])
     sp = vol.spacing_mm
-    auto_v = next((v for v in versions if v.source == "auto" and v.slice_index == k), versions[0])
+    auto_v = next((v for v in reversed(versions) if v.source == "auto" and v.slice_index == k), versions[0])
     s = _session(cid, latest, store.get_mask(auto_v.id), store.get_mask(latest.id))
     if s.parent_version_id != latest.id:
         st.warning(
@@ -190,7 +190,11 @@ def page() -> None:
     saved = _measure(hu, store.get_mask(latest.id), sp.row, sp.col)
     auto = _measure(hu, s.auto_mask, sp.row, sp.col)
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("SMA now (cm²)", fmt(cur.sma_cm2, 2), delta=f"{cur.sma_cm2 - saved.sma_cm2:+.2f} vs v{latest.number}")
+    m1.metric(
+        "SMA now (cm²)",
+        fmt(cur.sma_cm2, 2),
+        delta=f"{cur.sma_cm2 - saved.sma_cm2:+.2f} vs v{latest.number}" if s.history.dirty else None,
+    )
     m2.metric(
         "Automatic SMA (cm²)", fmt(auto.sma_cm2, 2), help=f"Version {auto_v.number}, made by the automatic method."
     )

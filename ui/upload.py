@@ -88,6 +88,10 @@ def analyse_files(
     return case_id
 
 
+def _show(bar: Any, text: str, frac: float) -> None:
+    bar.progress(min(1.0, max(0.0, frac)), text=text)
+
+
 def _stage_words(stage: str) -> str:
     s = stage.lower()
     if "l3" in s or "level" in s:
@@ -202,7 +206,7 @@ def page() -> None:
         bar = st.progress(0.0, text="Starting…")
         try:
             files = [(f.name, f.getvalue()) for f in uploaded]
-            cid = analyse_files(files, inputs, progress=lambda s, f: bar.progress(min(1.0, f), text=s), volume=volume)
+            cid = analyse_files(files, inputs, progress=lambda s, f: _show(bar, s, f), volume=volume)
         except SarcoError as exc:
             bar.empty()
             st.error(f"**The analysis stopped.** {exc}")
@@ -214,10 +218,10 @@ def page() -> None:
             st.session_state[_GEN] = int(st.session_state.get(_GEN, 0)) + 1  # empty uploader for the next scan
             st.rerun()
 
-    cid = st.session_state.get(state.LAST_RESULT)
-    if cid is not None and cid == state.case_id():
+    last = st.session_state.get(state.LAST_RESULT)
+    if last is not None and last == state.case_id():
         st.divider()
-        result_card.render(int(cid))
+        result_card.render(int(last))
 
 
 def patient_form(disabled: bool) -> tuple[PatientInputs, list[str]]:
@@ -277,9 +281,9 @@ def patient_form(disabled: bool) -> tuple[PatientInputs, list[str]]:
         st.error(e)
     sex = None if sex_opt == "not given" else sex_opt
     src = []
-    for name, v in (("height", h), ("weight", w), ("sex", sex)):
-        s = _source(name, v)
-        src.append(f"{name}: " + {"dicom": "from the DICOM header", "argument": "entered", "missing": "not given"}[s])
+    words = {"dicom": "from the DICOM header", "argument": "entered", "missing": "not given"}
+    for name, value in (("height", h), ("weight", w), ("sex", sex)):
+        src.append(f"{name}: " + words[_source(name, value)])
     if hdr:
         st.caption(" · ".join(src))
     r = cutoffs.RULES[rule]

@@ -135,9 +135,15 @@ def main() -> int:
             if i in (1, 4):
                 page.get_by_role("link", name="Edit mask").click()
                 page.get_by_role("heading", name="Edit the mask").wait_for()
+                settle(page)
                 stroke(page, 0.40, 0.45, 4, 2, 20)
+                page.get_by_role("textbox", name="Comment").fill("boundary fix")
                 page.get_by_role("button", name="Save version").click()
-                page.get_by_text("Saved version").wait_for()
+                try:
+                    page.get_by_text("editing on top of version 2").wait_for(timeout=60_000)
+                except Exception:
+                    page.screenshot(path=str(REPO / "test-artifacts" / "screenshot_failure.png"), full_page=True)
+                    raise
         page.get_by_role("link", name="Dashboard").click()
         page.get_by_role("heading", name="Cohort dashboard").wait_for()
         page.locator(".js-plotly-plot").first.wait_for()
