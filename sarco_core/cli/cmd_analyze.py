@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--height-m", type=float, default=None, help="height in metres (default: DICOM PatientSize)")
     p.add_argument("--weight-kg", type=float, default=None, help="weight in kg (default: DICOM PatientWeight)")
     p.add_argument("--sex", default=None, help="F or M (default: DICOM PatientSex)")
-    p.add_argument("--cutoffs", default=None, metavar="NAME", 
+    p.add_argument("--cutoffs", default=None, metavar="NAME",
                    help=f"cutoff rule: {', '.join(RULES)} (default martin2013)")
     p.add_argument("--slice", type=int, default=None, metavar="K", help="use canonical slice K as L3 (manual override)")
     p.add_argument("--method", choices=METHODS, default=None, help="segmentation method (default: best available)")
