@@ -181,3 +181,37 @@ def test_arms_beside_the_body_are_flagged_and_table_is_not() -> None:
         assert "arms_in_field" in image_flags(v, 0), f  # README: arms beside the body
     pancreas = load(data_path("pydicom", "pancreas_ct_0001_slice122_j2k.dcm"))  # table under the patient only
     assert "arms_in_field" not in image_flags(pancreas, 0)
+
+
+class _Oracle:
+    """Returns the phantom's exact labels (checks the measure/classify plumbing of analyze)."""
+
+    method = "oracle"
+    model = None
+
+    def __init__(self, labels: np.ndarray) -> None:
+        self.labels = labels
+
+    def segment(self, volume: Volume, indices):  # noqa: ANN001, ANN201
+        from sarco_core.segment.base import SegmentationResult
+
+        return [SegmentationResult(int(i), self.labels[int(i)], 0.9, (), self.method) for i in indices]
+
+
+def test_contract_and_exact_areas_on_the_phantom() -> None:
+    phantom = pytest.importorskip("sarco_core.phantom")
+    from sarco_core.metrics import measure_slice
+
+    ph = phantom.phantom_volume(2, pixel_mm=1.6, size=256, top="T11", bottom="sacrum")
+    r = analyze(ph.volume, height_m=1.6, weight_kg=60, sex="F", segmenter=_Oracle(ph.labels))
+    d = r.to_dict()
+    _check_contract(d)
+    k = r.l3.index
+    sp = ph.volume.spacing_mm
+    ref = measure_slice(ph.volume.hu[k], ph.labels[k], row_mm=sp.row, col_mm=sp.col, kind="labels")
+    assert d["sma_cm2"] == pytest.approx(ref.sma_cm2, abs=1e-3)
+    assert d["sat_cm2"] == pytest.approx(ref.sat_cm2, abs=1e-3)
+    assert d["vat_cm2"] == pytest.approx(ref.vat_cm2, abs=1e-3)
+    assert d["segmentation"]["method"] == "oracle"
+    assert d["confidence"] == pytest.approx(min(r.l3.confidence, 0.9), abs=1e-3)
+    assert "kvp_not_120" not in d["qc_flags"]  # the phantom says 120 kVp
