@@ -76,7 +76,7 @@ def _levels(result: dict[str, Any]) -> tuple[Level, ...]:
 def page() -> None:
     st.title("Browse slices")
     state.init()
-    state.show_flashes()
+    state.show_flashes("browse")
     cid = cases.require_case("browse")
     if cid is None:
         return
@@ -235,7 +235,9 @@ def page() -> None:
             except SarcoError as exc:
                 st.error(str(exc))
             else:
-                state.flash("success", f"L3 set to slice {k}: new version {v.number}, SMA {v.sma_cm2:.1f} cm².")
+                state.flash(
+                    "success", f"L3 set to slice {k}: new version {v.number}, SMA {v.sma_cm2:.1f} cm².", page="browse"
+                )
                 st.rerun()
 
     st.divider()

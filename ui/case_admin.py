@@ -40,5 +40,5 @@ def section(case_id: int) -> None:
                 st.error(str(exc))
             else:
                 state.set_case(None)
-                state.flash("success", f"Case #{case_id} deleted (reason: {reason.strip()}).")
+                state.flash("success", f"Case #{case_id} deleted (reason: {reason.strip()}).", page="browse")
                 st.rerun()

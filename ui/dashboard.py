@@ -61,7 +61,7 @@ def _open_in_edit(case_id: int) -> None:
 def page() -> None:
     st.title("Cohort dashboard")
     state.init()
-    state.show_flashes()
+    state.show_flashes("dashboard")
     if st.session_state.pop("go_edit", False):
         st.switch_page("pages/edit.py")
     try:

@@ -73,7 +73,7 @@ def _measure(hu: np.ndarray, mask: np.ndarray, row_mm: float, col_mm: float) -> 
 def page() -> None:
     st.title("Edit the mask")
     state.init()
-    state.show_flashes()
+    state.show_flashes("edit")
     cid = cases.require_case("edit")
     if cid is None:
         return
@@ -229,7 +229,7 @@ def page() -> None:
                 st.error(str(exc))
             else:
                 st.session_state[state.EDIT].pop(cid, None)
-                state.flash("success", f"Saved version {v.number}: SMA {v.sma_cm2:.2f} cm².")
+                state.flash("success", f"Saved version {v.number}: SMA {v.sma_cm2:.2f} cm².", page="edit")
                 st.rerun()
 
     history_section(cid, versions)
@@ -271,7 +271,7 @@ def history_section(cid: int, versions: list[Any]) -> None:
             st.error(str(exc))
         else:
             st.session_state[state.EDIT].pop(cid, None)
-            state.flash("success", f"Restored version {pick} as version {v.number}.")
+            state.flash("success", f"Restored version {pick} as version {v.number}.", page="edit")
             st.rerun()
 
 

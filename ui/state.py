@@ -52,18 +52,20 @@ def author() -> str:
 FLASH_TTL_S = 10.0
 
 
-def flash(kind: str, text: str) -> None:
+def flash(kind: str, text: str, page: str | None = None) -> None:
     """Queue a message (kind = success | info | warning | error) shown for the next few seconds of reruns
-    (components such as the canvas may trigger an extra rerun right after an action)."""
-    st.session_state.setdefault(FLASH, []).append((kind, text, time.monotonic() + FLASH_TTL_S))
+    (components such as the canvas may trigger an extra rerun right after an action), on ``page`` only
+    when given."""
+    st.session_state.setdefault(FLASH, []).append((kind, text, time.monotonic() + FLASH_TTL_S, page))
 
 
-def show_flashes() -> None:
+def show_flashes(page: str | None = None) -> None:
     now = time.monotonic()
-    keep = [m for m in st.session_state.get(FLASH, []) if len(m) < 3 or m[2] > now]
-    for m in keep:
-        getattr(st, m[0], st.info)(m[1])
-    st.session_state[FLASH] = [m for m in keep if len(m) == 3]
+    keep = [m for m in st.session_state.get(FLASH, []) if len(m) == 4 and m[2] > now]
+    for kind, text, _, where in keep:
+        if where is None or where == page:
+            getattr(st, kind, st.info)(text)
+    st.session_state[FLASH] = keep
 
 
 def get(key: str, default: Any = None) -> Any:

@@ -158,7 +158,7 @@ def _scan_summary(volume: Volume) -> None:
 def page() -> None:
     st.title("Upload & analyse")
     state.init()
-    state.show_flashes()
+    state.show_flashes("upload")
     st.markdown(
         "Upload one CT scan: a **.zip of a DICOM series**, several **.dcm** files of one series, a **single "
         "axial slice** at L3, or a **NIfTI** volume (.nii / .nii.gz). The app finds L3, outlines skeletal "
