@@ -46,6 +46,8 @@ def smi_distribution(df: pd.DataFrame, rule: str) -> go.Figure:
     fig = go.Figure()
     d = df.dropna(subset=["smi_cm2_m2"])
     sexes = _sex(d)
+    lo = float(d["smi_cm2_m2"].min()) if len(d) else 20.0
+    start = 2.5 * np.floor(min(lo, 25.0) / 2.5)
     for s in ("F", "M", "unknown"):
         vals = d.loc[sexes == s, "smi_cm2_m2"]
         if len(vals):
@@ -55,29 +57,34 @@ def smi_distribution(df: pd.DataFrame, rule: str) -> go.Figure:
                     name={"F": "Female", "M": "Male", "unknown": "Sex unknown"}[s],
                     marker_color=SEX_COLOURS[s],
                     opacity=0.65,
-                    nbinsx=20,
+                    xbins=dict(start=start, size=2.5),
                 )
             )
     _, r = cutoffs.get_rule(rule)
+    n_line = 0
     for sex, spec in (("M", r.smi_male), ("F", r.smi_female)):
         vals = spec if isinstance(spec, tuple) else (spec,)
         for i, v in enumerate(vals):
-            extra = "" if len(vals) == 1 else (" (BMI < 25)" if i == 0 else " (BMI ≥ 25)")
-            fig.add_vline(
+            extra = "" if len(vals) == 1 else (" BMI<25" if i == 0 else " BMI≥25")
+            fig.add_vline(x=v, line_dash="dash", line_color=SEX_COLOURS[sex])
+            fig.add_annotation(
                 x=v,
-                line_dash="dash",
-                line_color=SEX_COLOURS[sex],
-                annotation_text=f"{sex} < {v:g}{extra}",
-                annotation_position="top",
+                y=1.02 + 0.08 * (n_line % 3),
+                yref="paper",
+                text=f"{sex} < {v:g}{extra}",
+                showarrow=False,
+                font=dict(size=10, color=SEX_COLOURS[sex]),
+                xanchor="left",
             )
+            n_line += 1
     fig.update_layout(
         barmode="overlay",
         xaxis_title="SMI (cm²/m²)",
         yaxis_title="cases",
         title=f"SMI by sex — cutoffs: {r.name}",
         legend_title_text="",
-        height=380,
-        margin=dict(l=10, r=10, t=60, b=10),
+        height=420,
+        margin=dict(l=10, r=10, t=100, b=10),
     )
     return fig
 

@@ -242,7 +242,7 @@ def reformat_image(
         draw.line([(0, y), (display_w, y)], fill=colour, width=2)
         if text:
             draw.text(
-                (display_w - 8 - 7 * len(text), y - 15),
+                (display_w - 6 - int(font.getlength(text)), y - 16),
                 text,
                 fill=colour,
                 font=font,
