@@ -24,8 +24,8 @@ PROFILE_BONE_HU = 130.0  # midline rows brighter than this (strip mean) count as
 BOX_DEPTH, BOX_HALF_WIDTH_MM = 0.9, 12.0  # vertebral-body box: 90 % of the body's depth, +-12 mm wide
 LATERAL_MM = (60.0, 150.0)  # lateral bone band (ribs / iliac wings), distance from the midline
 RIB_BAND_MM = (55.0, 85.0)  # rib necks beside the spine, beyond the lumbar transverse processes
-RIB_DY_MM = (-20.0, 60.0)  # ... beside or behind the vertebral body (not the costal margin, not the table)
-MAX_DY_MM = 70.0  # ribs and iliac wings lie less than this behind the vertebral body centre (the table: more)
+RIB_DY_MM = (-20.0, 80.0)  # ... beside or behind the vertebral body (not the costal margin, not the table)
+MAX_DY_MM = 85.0  # ribs and iliac wings lie less than this behind the vertebral body centre (the table: more)
 ALA_MM = (30.0, 60.0)  # band beside the vertebral body where the sacral alae lie (psoas at lumbar levels)
 
 
