@@ -103,8 +103,9 @@ def render(case_id: int, *, thumbnail_px: int = 420, show_exports: bool = True) 
     flags = list(analysis.qc_flags or ())
     if edited and "edited" not in flags:
         flags.append("edited")
-    if flags:
-        st.warning("**Please check:**\n" + "\n".join(f"- {qc_words(f)}" for f in flags))
+    notes = [str(w) for w in (l3.get("warnings") or [])]
+    if flags or notes:
+        st.warning("**Please check:**\n" + "\n".join(f"- {x}" for x in [*(qc_words(f) for f in flags), *notes]))
     else:
         st.success("No quality-control flags.")
     st.caption("For research use only — not a medical device, not for clinical diagnosis.")

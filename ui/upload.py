@@ -164,10 +164,15 @@ def page() -> None:
         "axial slice** at L3, or a **NIfTI** volume (.nii / .nii.gz). The app finds L3, outlines skeletal "
         "muscle and fat, and measures them. Images are stored de-identified in the case database."
     )
+    folder = st.toggle(
+        "Upload a whole folder (a DICOM series on disk)",
+        key="upload_folder",
+        help="Off: pick a .zip, .dcm file(s) or a NIfTI file. On: pick the folder that holds the series.",
+    )
     uploaded = st.file_uploader(
-        "CT scan",
-        accept_multiple_files=True,
-        key=uploader_key(),
+        "CT folder" if folder else "CT scan",
+        accept_multiple_files="directory" if folder else True,
+        key=uploader_key() + ("_dir" if folder else ""),
         help="Up to 1 GB. Patient name, ID and birth date are never stored.",
     )
     uploaded = list(uploaded or [])
