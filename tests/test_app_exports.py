@@ -46,3 +46,9 @@ def test_dicom_seg_of_an_uploaded_dicom_series() -> None:
     assert seg.Modality == "SEG"
     ref = seg.ReferencedSeriesSequence[0].SeriesInstanceUID
     assert ref == case.series_uid
+    # the DICOM-SEG comes back in through the dashboard's manual-mask import, identical to the automatic mask
+    from ui.dashboard import import_and_compare
+
+    version, cmp = import_and_compare(case.id, "auto_seg.dcm", exports.build(case.id, "dicom_seg"))
+    assert version.source == "import"
+    assert cmp.gated_dice == 1.0 and cmp.sma_diff_cm2 == 0.0
