@@ -257,7 +257,7 @@ def reanalyse_at(case_id: int, slice_index: int, *, actor: str, parent_version_i
 @st.cache_resource(show_spinner=False)
 def _announced(url: str) -> bool:
     msg = f"sarco: case database at {_redact(url)}"
-    log.warning(msg)
+    log.info(msg)
     print(msg, flush=True)
     return True
 
