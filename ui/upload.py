@@ -7,6 +7,7 @@ without a browser (AppTest can also fill the uploader with ``at.file_uploader[0]
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,6 +19,7 @@ from sarco_core.errors import L3NotFoundError, SarcoError
 from sarco_core.volume import Volume
 from ui import backend, result_card, state
 
+log = logging.getLogger("sarco.app")
 UPLOAD_KEY = "upload_files"  # the uploader's key is UPLOAD_KEY, then UPLOAD_KEY_1, _2 ... after each analysis
 _GEN = "upload_generation"
 
@@ -184,6 +186,12 @@ def page() -> None:
                 volume = backend.load_upload(lambda: [(f.name, f.getvalue()) for f in uploaded], key=key)
         except SarcoError as exc:
             st.error(f"**This upload cannot be used.** {exc}")
+        except Exception as exc:  # an unexpected reader failure: readable message, traceback in the server log
+            log.exception("upload could not be read")
+            st.error(
+                f"**This upload could not be read** ({type(exc).__name__}: {exc}). Check that it is a CT series "
+                "(.zip, .dcm) or NIfTI file; if it is, please report this with the server log."
+            )
         else:
             _prefill(volume, key)
             _scan_summary(volume)
@@ -217,6 +225,13 @@ def page() -> None:
             st.error(f"**The analysis stopped.** {exc}")
             if isinstance(exc, L3NotFoundError) and volume.n_slices > 1:
                 st.info("Open **L3 slice (advanced)** above and choose the slice yourself, then analyse again.")
+        except Exception as exc:  # unexpected: readable message, traceback in the server log
+            log.exception("analysis failed")
+            bar.empty()
+            st.error(
+                f"**The analysis failed unexpectedly** ({type(exc).__name__}: {exc}). Nothing was saved. "
+                "Please report this with the server log."
+            )
         else:
             state.set_case(cid)
             st.session_state[state.LAST_RESULT] = cid
