@@ -175,3 +175,12 @@ def test_every_covid_slice_axial_loads_reformat_refused():
     for p in reformats:
         with pytest.raises(NotAxialError):
             load(p)
+
+
+def test_misspelt_hounsfield_rescale_type_is_hu() -> None:
+    """A Toshiba slice writes RescaleType 'Houndsfield Unit': still HU, so it can be measured."""
+    from sarco_core.io import load
+
+    vol = load(data_path("tcia_covid19_ny_sbu", "A072894", "axial", "19001203-066.dcm"))
+    assert vol.meta.rescale_type is not None and "HOUNDSFIELD" in vol.meta.rescale_type.upper()
+    assert vol.is_hu and not any("not HU" in w for w in vol.warnings)

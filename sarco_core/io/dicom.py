@@ -8,6 +8,7 @@ check its geometry (:mod:`dicom_geometry`) -> decode only that series' pixels ->
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -247,8 +248,9 @@ def _padding(h: SliceHeader) -> tuple[float, float] | None:
 
 
 def _values_are_hu(h: SliceHeader) -> tuple[bool, str]:
-    rt = h.rescale_type.upper()
-    if rt and rt != "HU":
+    rt = " ".join(h.rescale_type.upper().split())
+    # vendors write "HU", "HOUNSFIELD UNIT(S)" and even the misspelt "HOUNDSFIELD UNIT" (Toshiba, COVID-19-NY-SBU)
+    if rt and rt != "HU" and not re.fullmatch(r"HOUN[D]?SFIELDS? UNITS?", rt):
         return False, f"RescaleType is '{h.rescale_type}'"
     kinds = [t for t in h.image_type if t.upper() in NOT_HU_IMAGE_TYPES]
     if kinds:
