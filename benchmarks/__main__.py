@@ -136,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sys.stdout = real_stdout
     elapsed = time.perf_counter() - t0
+    from benchmarks.common import load_average
+
+    env["load_end"] = load_average()
     if not args.no_write:
         out = args.out or (CACHE / "benchmarks-quick.md" if args.quick else REPO / "docs" / "benchmarks.md")
         report.write(out, report.markdown(sections, env, quick=args.quick, note=args.note, elapsed_s=elapsed))

@@ -138,4 +138,13 @@ def machine() -> dict[str, Any]:
         "dask": _version("dask"),
         "pydicom": _version("pydicom"),
         "git_commit": commit,
+        "load_start": load_average(),
     }
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages (other processes competing for the cores)."""
+    try:
+        return " / ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:  # pragma: no cover
+        return "unknown"

@@ -26,7 +26,8 @@ def markdown(sections: list[Section], env: dict[str, Any], *, quick: bool, note:
     out += ["| run | |", "|---|---|"]
     labels = {"date_utc": "date", "cpu": "CPU", "cores": "cores available", "memory_gib": "memory (GiB)",
               "gpu": "GPU", "os": "OS", "python": "Python", "torch": "torch", "onnxruntime": "onnxruntime",
-              "numpy": "numpy", "dask": "dask", "pydicom": "pydicom", "git_commit": "git commit"}
+              "numpy": "numpy", "dask": "dask", "pydicom": "pydicom", "git_commit": "git commit",
+              "load_start": "load average 1/5/15 min, start", "load_end": "load average 1/5/15 min, end"}
     for k, lab in labels.items():
         out.append(f"| {lab} | {env.get(k, '')} |")
     out.append(f"| benchmark wall time | {elapsed_s:.0f} s |")
