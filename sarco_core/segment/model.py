@@ -303,6 +303,8 @@ def _ort_session(path: Path) -> Any:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = cpu_threads()
     opts.inter_op_num_threads = 1
+    # idle ORT threads spin-wait after each run and steal the post-processing's CPU on small machines
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as exc:
