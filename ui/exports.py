@@ -59,40 +59,23 @@ def buttons(case_id: int) -> None:
     v = case.latest_version
     stem = f"{_safe(case.label)}_v{v.number if v else 0}"
     st.markdown("**Downloads** (latest mask version)")
-    cols = st.columns(4)
-    cols[0].download_button(
-        "Mask (NIfTI)",
-        data=_builder(case_id, "nifti"),
-        file_name=f"{stem}_mask.nii.gz",
-        mime="application/gzip",
-        on_click="ignore",
-        width="stretch",
-        help="Label map on the image's own voxel grid: 1 muscle, 2 SAT, 3 VAT (measured slice only).",
-    )
-    cols[1].download_button(
-        "DICOM-SEG",
-        data=_builder(case_id, "dicom_seg"),
-        file_name=f"{stem}_seg.dcm",
-        mime="application/dicom",
-        on_click="ignore",
-        width="stretch",
-        disabled=not case.is_dicom,
-        help="Segmentation object referencing the source series (DICOM input only).",
-    )
-    cols[2].download_button(
-        "Overlay (PNG)",
-        data=_builder(case_id, "overlay_png"),
-        file_name=f"{stem}_overlay.png",
-        mime="image/png",
-        on_click="ignore",
-        width="stretch",
-    )
-    cols[3].download_button(
-        "Report (PDF)",
-        data=_builder(case_id, "report_pdf"),
-        file_name=f"{stem}_report.pdf",
-        mime="application/pdf",
-        on_click="ignore",
-        width="stretch",
-        help="One page: image, numbers, rule and citation, method/model, edited flag.",
-    )
+    specs: list[tuple[str, str, str, str, str | None, bool]] = [
+        ("Mask (NIfTI)", "nifti", "mask.nii.gz", "application/gzip",
+         "Label map on the image's own voxel grid: 1 muscle, 2 SAT, 3 VAT (measured slice only).", False),
+        ("DICOM-SEG", "dicom_seg", "seg.dcm", "application/dicom",
+         "Segmentation object referencing the source series (DICOM input only).", not case.is_dicom),
+        ("Overlay (PNG)", "overlay_png", "overlay.png", "image/png", None, False),
+        ("Report (PDF)", "report_pdf", "report.pdf", "application/pdf",
+         "One page: image, numbers, rule and citation, method/model, edited flag.", False),
+    ]
+    for col, (label, kind, suffix, mime, help_text, disabled) in zip(st.columns(len(specs)), specs, strict=True):
+        col.download_button(
+            label,
+            data=_builder(case_id, kind),
+            file_name=f"{stem}_{suffix}",
+            mime=mime,
+            on_click="ignore",
+            width="stretch",
+            disabled=disabled,
+            help=help_text,
+        )
