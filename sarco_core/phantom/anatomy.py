@@ -6,6 +6,7 @@ import numpy as np
 
 from sarco_core.phantom.body import Polar, paint_arms, paint_back, paint_body, table_map
 from sarco_core.phantom.canvas import Canvas
+from sarco_core.phantom.contacts import check_contacts, paint_hard, sample_hard
 from sarco_core.phantom.frame import Geometry
 from sarco_core.phantom.organs import paint_organs, sample_organs
 from sarco_core.phantom.params import PhantomParams
@@ -18,7 +19,7 @@ class Patient:
     """Geometry + seeded 3-D structures (ribs, bowel, arms, table) of one phantom patient on one pixel grid."""
 
     def __init__(self, p: PhantomParams, layout: SpineLayout, *, rows: int, cols: int, row_mm: float,
-                 col_mm: float) -> None:
+                 col_mm: float, contacts: str = "default") -> None:
         self.fov_r = 0.5 * min(rows * row_mm, cols * col_mm)
         rng = np.random.default_rng([p.seed, 31337])
         reach = max(p.half_width_mm + abs(p.centre_mm[0]), p.ant_depth_mm + abs(p.centre_mm[1]),
@@ -35,6 +36,7 @@ class Patient:
         self.pol = Polar(self.cv, f0.cx, f0.cy)
         self.ribs = rib_set(self.g, rng)
         self.organs = sample_organs(self.g, rng)
+        self.hard = sample_hard(p.seed, p.oral_contrast) if check_contacts(contacts) == "hard" else None
         kz, kk = self.g.kz, self.g.kk
         self.zkey_mm = float(abs((kz[-1] - kz[0]) / (kk[-1] - kk[0])))
         self.arm = {"r": rng.uniform(32, 42) * (1 + 0.5 * p.vat_fullness), "gap": rng.uniform(4, 25),
@@ -58,7 +60,12 @@ class Patient:
         paint_back(cv, f, m, self.p.extra["psoas_scale"])
         paint_spine(cv, g, f)
         paint_pelvis(cv, g, f)
-        paint_organs(cv, g, f, self.organs, self.zkey_mm)
+        h, o = self.hard, self.organs
+        if h is None:
+            paint_organs(cv, g, f, o, self.zkey_mm)
+        else:
+            ax, ay = paint_organs(cv, g, f, o, self.zkey_mm, h.aorta_r_mm, h.aorta_gap_mm, h.ivc_dy_mm)
+            paint_hard(cv, g, f, h, self.zkey_mm, o.liver_tip, o.spleen_bottom, ax, ay)
         if self.ribs:
             R_tab = g.radius_table(f)
             paint_ribs(cv, g, f, self.ribs, R_tab, g.sat_table(f))

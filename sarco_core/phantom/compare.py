@@ -192,14 +192,16 @@ def gallery(out_dir: Path) -> Path:
     from sarco_core.phantom.volume import phantom_volume
 
     tile = 256
-    specs = [(1, "L3", "thin", {}), (2, "L3", "normal", {"contrast": True}), (3, "L3", "obese", {"arms": True}),
-             (4, "L1", "overweight", {}), (5, "T12", "normal", {"truncated": True}), (6, "L5", "normal", {})]
+    specs: list[tuple[int, str, str, dict[str, bool]]] = [
+        (1, "L3", "thin", {}), (2, "L3", "normal", {"contrast": True}), (3, "L3", "obese", {"arms": True}),
+        (4, "L1", "overweight", {}), (5, "T12", "normal", {"truncated": True}), (6, "L5", "normal", {})]
     pv = phantom_volume(7, size=256, pixel_mm=1.6, top="T10", bottom="femur")
     f = pv.spacing_mm[0] / pv.spacing_mm[2]
     sheet = Image.new("RGB", (len(specs) * tile, 2 * tile + 10 + int(pv.volume.n_slices * f)), "black")
     d = ImageDraw.Draw(sheet)
     for j, (seed, level, body, kw) in enumerate(specs):
-        s = phantom_slice(seed, level=level, body=body, pixel_mm=0.8, **kw)
+        s = phantom_slice(seed, level=level, body=body, pixel_mm=0.8, contrast=kw.get("contrast"),
+                          arms=kw.get("arms"), truncated=kw.get("truncated", False))
         sheet.paste(_win(s.hu, tile).convert("RGB"), (j * tile, 0))
         sheet.paste(_overlay(s.hu, s.labels, tile), (j * tile, tile))
         d.text((j * tile + 4, 4), f"{level} {body} {' '.join(kw)}", fill="yellow")

@@ -84,8 +84,10 @@ def _ellipsoid(dz: float, hz: float) -> float:
     return float(np.sqrt(max(1.0 - (dz / hz) ** 2, 0.0)))
 
 
-def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: Organs, zkey_mm: float) -> None:
-    """All viscera at this slice. ``zkey_mm`` ~ mm per level key (for ellipsoid extents)."""
+def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: Organs, zkey_mm: float, aorta_r_mm: float | None = None,
+                 aorta_gap_mm: float = 3.0, ivc_dy_mm: float = 11.0) -> tuple[float, float]:
+    """All viscera at this slice. ``zkey_mm`` ~ mm per level key (for ellipsoid extents). ``aorta_gap_mm`` /
+    ``ivc_dy_mm`` place the aorta and IVC in front of the vertebral body. Returns the aorta centre (x, y) mm."""
     k = f.key
     xs, ca, cb = f.x_s, max(f.cav_a, 60.0), max(f.cav_b, 50.0)
     y_ant_vb = f.y_vb - f.vb_ap / 2
@@ -147,11 +149,11 @@ def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: Organs, zkey_mm: float) -
         for hx, hy, hr in o.hep:
             cv.ellipse(xs + hx * ca, f.cy + hy * cb, hr, hr, T["vessel"], where=[T["liver"]])
     # aorta / iliac arteries, IVC / iliac veins
-    ar = o.aorta_r
+    ar = o.aorta_r if aorta_r_mm is None else aorta_r_mm
     bif = o.bifurcation
-    ay = y_ant_vb - ar - 3
+    ay = y_ant_vb - ar - aorta_gap_mm
+    ax_ = xs + 0.22 * f.vb_w
     if k < bif:
-        ax_ = xs + 0.22 * f.vb_w
         cv.ellipse(ax_, ay, ar, ar, T["aorta"], where=V + [T["psoas"]])
         for ang, kc in o.calc:
             if abs(k - kc) < 0.4:
@@ -166,7 +168,7 @@ def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: Organs, zkey_mm: float) -
             cv.ellipse(xs + s * (8 + d), ay + 0.15 * d, 6.5, 6.5, T["vessel"], where=V)
     if k < 4.3:
         where = V + [T["liver"]] if k < 1.0 else V
-        cv.ellipse(xs - 0.36 * f.vb_w - 6, y_ant_vb - 11, 13, 9, T["ivc"], where=where)
+        cv.ellipse(xs - 0.36 * f.vb_w - 6, y_ant_vb - ivc_dy_mm, 13, 9, T["ivc"], where=where)
     # pancreas (L1-L2), anterior to the vessels, tail toward the spleen
     pe = smooth(k, 0.3, 0.8) * (1 - smooth(k, 1.5, 2.1))
     if pe > 0.05:
@@ -181,6 +183,7 @@ def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: Organs, zkey_mm: float) -
         if abs(k - kc) * zkey_mm < hz:
             cv.ellipse(xs + fx * ca, f.cy + fy * cb, r, r, T["vessel"], where=V)
     paint_bowel(cv, f, o.loops, zkey_mm, ca, cb)
+    return ax_, ay
 
 
 def paint_bowel(cv: Canvas, f: Frame, loops: tuple[Loop, ...], zkey_mm: float, ca: float, cb: float) -> None:

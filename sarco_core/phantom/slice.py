@@ -79,8 +79,13 @@ def phantom_slice(
     arms: bool | None = None,
     table: bool = True,
     frac: float = 0.5,
+    contacts: str = "default",
 ) -> PhantomSlice:
-    """A seeded axial slice through the middle (``frac``) of vertebra ``level`` with exact labels."""
+    """A seeded axial slice through the middle (``frac``) of vertebra ``level`` with exact labels.
+
+    ``contacts="hard"`` adds the anatomy that touches muscle with no fat plane (bowel / colon / liver / spleen
+    against the wall, crura, lymph nodes, aorta on the vertebra: :mod:`sarco_core.phantom.contacts`); the
+    default ``"default"`` renders exactly as before."""
     if level not in SLICE_LEVELS:
         raise ValueError(f"level must be one of {SLICE_LEVELS}, got {level!r}")
     if not 32 <= int(size) <= 2048:
@@ -88,7 +93,8 @@ def phantom_slice(
     row_mm, col_mm = pixel_pair(pixel_mm)
     p = sample_params(seed, body=body, contrast=contrast, truncated=truncated, arms=arms, table=table)
     layout = build_layout(seed, spine_scale=p.spine_scale, top="T6")
-    pat = Patient(p, layout, rows=int(size), cols=int(size), row_mm=row_mm, col_mm=col_mm)
+    pat = Patient(p, layout, rows=int(size), cols=int(size), row_mm=row_mm, col_mm=col_mm,
+                  contacts=contacts)
     z = layout.z_of(level, frac)
     tissue, vert = pat.render(z)
     rng = np.random.default_rng([int(seed), 555])

@@ -76,6 +76,9 @@ def tissue_hu(p: PhantomParams) -> tuple[np.ndarray, np.ndarray]:
     put("table", u(100, 300), 20)
     put("table_foam", u(-960, -880), 10)
     put("mattress", u(-900, -750), 30)
+    # drawn last so that the earlier tables (and the default phantom) stay as they were
+    put("diaphragm", mus + u(-4, 4), 5)
+    put("lymph_node", u(45, 70) if c else u(30, 45), 6)
     return mean, sd
 
 

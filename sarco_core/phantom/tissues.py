@@ -5,7 +5,8 @@ label (0 background/other, 1 skeletal muscle compartment, 2 SAT, 3 VAT: the conv
 :mod:`sarco_core.metrics`). Muscle tissues, including the intermuscular fat streaks (``imat``) and the thin
 fat planes between abdominal-wall layers, are label 1; ``sat`` and its fibrous ``sat_septa`` are label 2;
 intra-abdominal and retroperitoneal fat (``vat``, ``renal_sinus_fat``) is label 3; skin, bone, organs, bowel,
-vessels, arms and the table are label 0.
+vessels, lymph nodes, the diaphragm and its crura, arms and the table are label 0 (the diaphragm is skeletal
+muscle, but the L3 protocol's skeletal muscle area leaves it out, and so does this package at every level).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ TISSUES: dict[str, int] = {
     "lung": 65,
     "bladder": 66,
     "gallbladder": 67,
+    "diaphragm": 68,  # crura and posterior diaphragm (contacts="hard"): label 0, not skeletal muscle area
+    "lymph_node": 69,  # para-aortic nodes (contacts="hard"), label 0
     "arm_fat": 70,
     "arm_muscle": 71,
     "arm_bone": 72,

@@ -85,13 +85,14 @@ def phantom_volume(
     arms: bool | None = None,
     table: bool = True,
     z_offset_mm: float = 0.0,
+    contacts: str = "default",
 ) -> PhantomVolume:
     """A seeded stack from ``bottom`` (lower endplate; 'sacrum'/'femur' reach lower) to ``top`` (upper endplate).
 
     ``sacrum=False`` starts the stack at the lowest lumbar vertebra's lower endplate (no S1 / sacrum slices).
     ``lumbar_count`` 4-6 (6 adds "L6", id 90, between L5 and S1); ``lumbar_rib`` puts a 13th rib on L1.
     ``pixel_mm=None`` picks a 410 mm field of view (1.6 mm at 256², 0.8 mm at 512²); a smaller field of view
-    scales the patient down to fit (unless ``truncated``).
+    scales the patient down to fit (unless ``truncated``). ``contacts="hard"``: see :func:`phantom_slice`.
     """
     if slice_mm <= 0.3 or slice_mm > 10:
         raise ValueError(f"slice_mm must lie in 0.3..10 mm, got {slice_mm}")
@@ -104,7 +105,8 @@ def phantom_volume(
     if n < 1:
         raise ValueError("the requested range holds no slice")
     z0 = z_lo + slice_mm / 2
-    pat = Patient(p, layout, rows=int(size), cols=int(size), row_mm=row_mm, col_mm=col_mm)
+    pat = Patient(p, layout, rows=int(size), cols=int(size), row_mm=row_mm, col_mm=col_mm,
+                  contacts=contacts)
     tables = tissue_hu(p)
     rng = np.random.default_rng([int(seed), 556])
     hu = np.empty((n, size, size), np.int16)

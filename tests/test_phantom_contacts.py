@@ -1,0 +1,82 @@
+"""Phantom ``contacts="hard"``: viscera touching muscle with no fat plane, exact labels, determinism, and the
+default phantom left exactly as it was."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from sarco_core.phantom import LABEL_OF, PHANTOM_VERSION, TISSUES, phantom_slice, phantom_volume
+
+T = TISSUES
+VISCERA = [T[n] for n in ("bowel_wall", "bowel_content", "feces", "oral_contrast", "bowel_gas", "liver", "spleen")]
+SEEDS = (21, 22, 23, 24)
+
+# sha256 of the default tissue maps below; a deliberate change of the default phantom bumps PHANTOM_VERSION
+# and records the new digest here.
+GOLDEN = {"2026.11.24-3": "9bdc748fbf5707b6d6a828353fb81b9bbe0710a5c4cf7621d0676fbf2fba2ebf"}
+
+
+def _default_digest() -> str:
+    h = hashlib.sha256()
+    for seed in (1, 2, 3):
+        for level in ("T12", "L1", "L3"):
+            h.update(phantom_slice(seed, level=level, size=128, pixel_mm=3.2).tissue.tobytes())
+    return h.hexdigest()
+
+
+def _touch(tissue: np.ndarray, a: list[int], b: np.ndarray) -> int:
+    """Pixels of tissues ``a`` 4-adjacent to mask ``b`` (contact with no fat plane in between)."""
+    near = ndi.binary_dilation(b, structure=ndi.generate_binary_structure(2, 1))
+    return int((np.isin(tissue, a) & near).sum())
+
+
+def test_default_phantom_unchanged() -> None:
+    assert PHANTOM_VERSION in GOLDEN, "default phantom changed: record its new digest with the new PHANTOM_VERSION"
+    assert _default_digest() == GOLDEN[PHANTOM_VERSION]
+    a = phantom_slice(5, level="L2", size=128, pixel_mm=3.2)
+    b = phantom_slice(5, level="L2", size=128, pixel_mm=3.2, contacts="default")
+    assert np.array_equal(a.hu, b.hu)
+
+
+def test_bad_mode_names_the_choices() -> None:
+    with pytest.raises(ValueError, match="hard"):
+        phantom_slice(1, contacts="soft")
+
+
+@pytest.mark.parametrize("level", ["T12", "L1", "L3"])
+def test_hard_labels_exact_and_new_organs_not_muscle(level: str) -> None:
+    for seed in SEEDS[:2]:
+        s = phantom_slice(seed, level=level, size=256, pixel_mm=1.6, contacts="hard")
+        assert np.array_equal(s.labels, LABEL_OF[s.tissue])
+        for name in ("diaphragm", "lymph_node", "liver", "spleen", "bowel_wall", "feces", "aorta"):
+            assert LABEL_OF[T[name]] == 0
+        assert not np.isin(s.tissue[s.labels == 1], VISCERA + [T["diaphragm"], T["lymph_node"]]).any()
+
+
+def test_hard_contacts_touch_muscle_without_fat_plane() -> None:
+    hard_touch, soft_touch, crus_vb, aorta_vb = 0, 0, 0, 0
+    for seed in SEEDS:
+        for level in ("T12", "L1", "L2", "L3"):
+            h = phantom_slice(seed, level=level, size=256, pixel_mm=1.6, contacts="hard")
+            d = phantom_slice(seed, level=level, size=256, pixel_mm=1.6)
+            hard_touch += _touch(h.tissue, VISCERA, h.labels == 1)
+            soft_touch += _touch(d.tissue, VISCERA, d.labels == 1)
+            bone = np.isin(h.tissue, [T["vertebral_cortex"], T["vertebral_body"]])
+            crus_vb += _touch(h.tissue, [T["diaphragm"]], bone)
+            aorta_vb += _touch(h.tissue, [T["aorta"]], bone)
+    assert hard_touch > 2 * soft_touch and hard_touch > 1500
+    assert crus_vb > 50 and aorta_vb > 20
+
+
+def test_hard_deterministic_and_in_volumes() -> None:
+    a = phantom_slice(31, level="L1", size=160, pixel_mm=2.5, contacts="hard")
+    b = phantom_slice(31, level="L1", size=160, pixel_mm=2.5, contacts="hard")
+    assert np.array_equal(a.hu, b.hu) and np.array_equal(a.tissue, b.tissue)
+    assert (a.tissue == T["diaphragm"]).any()
+    v = phantom_volume(31, size=96, pixel_mm=4.0, slice_mm=6.0, top="T12", bottom="L3", contacts="hard")
+    assert np.array_equal(v.labels, LABEL_OF[v.tissue])
+    assert (v.tissue == T["diaphragm"]).any()
