@@ -36,6 +36,7 @@ LOW_CONFIDENCE = 0.5
 RIM_MM = 1.5  # partial-volume rim added around the muscle found on the smoothed image
 MUSCLE_RIM_HU = (-29.0, 150.0)
 VAT_LABEL_HU = (-300.0, -30.0)  # fat-like pixels inside the interior that get label 3
+MUSCLE_VOTE_MIN = 0.5  # share of a native pixel the work-grid muscle must cover for the pixel to be muscle
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,15 @@ def _zoom_to(a: np.ndarray, shape: tuple[int, int], order: int) -> np.ndarray:
 
 
 def _labels_back(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Area-weighted vote of each label when going back to the native grid."""
+    """Area-weighted vote of each label when going back to the native grid. Muscle needs at least half of a
+    native pixel (area-preserving; a plain argmax over four labels gives muscle the pixels where it holds
+    only a plurality, e.g. 40 % muscle beside 35 % VAT and 25 % organ, which biases the SMA upwards)."""
     if labels.shape == shape:
         return labels.astype(np.uint8)
     votes = np.stack([_zoom_to((labels == k).astype(np.float32), shape, order=1) for k in range(4)])
-    return np.argmax(votes, axis=0).astype(np.uint8)
+    muscle = votes[1] >= MUSCLE_VOTE_MIN
+    votes[1] = -1.0
+    return np.where(muscle, 1, np.argmax(votes, axis=0)).astype(np.uint8)
 
 
 def segment_slice(hu: np.ndarray, row_mm: float, col_mm: float) -> tuple[np.ndarray, float, tuple[str, ...], dict]:

@@ -10,7 +10,9 @@ Every rule is anatomical and expressed in mm:
   (fat planes stop it), at most ``WALL_MAX_MM`` deep in front of the spine and ``BACK_MAX_MM`` deep behind it;
   where the reach was stopped by no fat plane (an organ touching the wall) the wall thickness is taken from
   the neighbouring stopped directions instead - this is what keeps liver, spleen and bowel out;
-* *psoas* (and crura) are soft tissue reached from the sides of the vertebral body, not in front of it.
+* *psoas* (and crura) are soft tissue reached from the sides of the vertebral body, not in front of it;
+* both growths skip big *dark* soft-tissue pieces (local soft-tissue mean well below muscle: bowel content,
+  fluid, unenhanced kidney) that lie against the muscle with no fat plane.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sarco_core.segment.teacher_body import (
     largest_component,
     opening,
 )
+from sarco_core.segment.teacher_tissue import muscle_like
 
 FAT_HU = (-190.0, -30.0)
 SOFT_HU = (-30.0, 200.0)  # muscle, organs, vessels (contrast-enhanced organs up to ~200)
@@ -315,7 +318,7 @@ def wall_and_back(
 
     ang = np.degrees(np.arctan2(rr - ocy, cc - ocx)) % 360.0
     b = np.minimum((ang / RAY_STEP_DEG).astype(np.int32), n - 1)
-    medium = interior & ~bone & (hs >= SOFT_HU[0]) & (hs <= bright)
+    medium = muscle_like(hs, interior & ~bone & (hs >= SOFT_HU[0]) & (hs <= bright), ref, px_mm)
     seed = medium & (depth_mm <= SEED_DEPTH_MM)
     allowed = medium & (depth_mm <= thick_all[b] + WALL_MARGIN_MM)
     block = np.zeros(hs.shape, bool)
@@ -337,7 +340,7 @@ def psoas(
     hs: np.ndarray, interior: np.ndarray, bone: np.ndarray, vert: Vertebra, ref: float, px_mm: float
 ) -> np.ndarray:
     """Soft tissue reached from the lateral sides of the vertebral body (psoas, crura), not in front of it."""
-    soft = (hs >= SOFT_HU[0]) & (hs <= ref + ORGAN_BRIGHTER_HU) & interior & ~bone
+    soft = muscle_like(hs, (hs >= SOFT_HU[0]) & (hs <= ref + ORGAN_BRIGHTER_HU) & interior & ~bone, ref, px_mm)
     rr, cc = np.indices(hs.shape)
     cy, cx = vert.centre_rc
     body_rows = np.nonzero(vert.body.any(axis=1))[0]
