@@ -5,11 +5,14 @@ replicated +-60 mm to the sides), so the vertebral-body locator and the disc fin
 endplates (no ribs or pelvis beside the spine: only the disc sequence is meaningful). ``python
 benchmarks/l3_sagittal.py [OUT_DIR]`` prints the detected disc rows (image rows, 0 = top) and disc-to-disc
 distances per reformat, and with OUT_DIR writes PNGs (bone window) with the discs in red and the body centre in
-green, to compare with the vertebrae counted by eye (docs/l3.md, "Real spines").
+green, to compare with the vertebrae counted by eye (docs/l3.md, "Real spines"). Reformats with a hand count in
+``l3_sagittal_ref.json`` are scored: per reference disc the error to the nearest detected disc (a hit when <= 8 mm),
+and detected discs inside the counted span (+-10 mm) that match no reference disc (spurious).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -22,6 +25,8 @@ from sarco_core.volume import Volume
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tcia_covid19_ny_sbu"
 HALF_WIDTH_MM = 60.0
+REF = Path(__file__).resolve().parent / "l3_sagittal_ref.json"
+HIT_MM = 8.0
 
 
 def pseudo_volume(path: Path) -> tuple[Volume, np.ndarray, float]:
@@ -52,13 +57,37 @@ def disc_rows(path: Path) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     return rows, centre, px, img
 
 
+def score(rows: np.ndarray, ref: dict[str, int], px: float) -> tuple[list[float | None], int]:
+    """Signed error (mm, + = detected lower in the image) per reference disc (None: no detection within HIT_MM),
+    and the number of spurious detections inside the counted span."""
+    rr = np.array(list(ref.values()), float)
+    errs: list[float | None] = []
+    for r in rr:
+        d = float(rows[np.argmin(np.abs(rows - r))] - r) * px if rows.size else np.inf
+        errs.append(d if abs(d) <= HIT_MM else None)
+    span = rows[(rows > rr.min() - 10.0 / px) & (rows < rr.max() + 10.0 / px)]
+    spurious = sum(1 for r in span if np.min(np.abs(rr - r)) * px > HIT_MM)
+    return errs, spurious
+
+
 def main() -> int:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    refs = json.loads(REF.read_text())["discs"]
+    all_err: list[float] = []
+    n_ref = n_spur = 0
     for p in sorted(DATA.glob("*/sagittal/*.dcm")):
         rows, centre, px, img = disc_rows(p)
         name = f"{p.parts[-3]}/{p.stem}"
         gaps = np.diff(rows) * px
         print(f"{name}: disc rows {np.round(rows).astype(int).tolist()} gaps mm {np.round(gaps).astype(int).tolist()}")
+        if name in refs:
+            errs, spur = score(rows, refs[name], px)
+            n_ref += len(errs)
+            n_spur += spur
+            all_err += [abs(e) for e in errs if e is not None]
+            pairs = zip(refs[name], errs, strict=True)
+            shown = ", ".join(f"{k} {'missed' if e is None else f'{e:+.0f}'}" for k, e in pairs)
+            print(f"    vs hand count (mm): {shown}; spurious {spur}")
         if out is not None:
             from PIL import Image, ImageDraw
 
@@ -71,6 +100,9 @@ def main() -> int:
             for r in np.nonzero(np.isfinite(centre))[0]:
                 dr.point((float(centre[r]), float(r)), fill=(0, 255, 0))
             im.save(out / f"{p.parts[-3]}_{p.stem}.png")
+    if n_ref:
+        print(f"== hand-counted discs found within {HIT_MM:.0f} mm: {len(all_err)}/{n_ref}, median |error| "
+              f"{float(np.median(all_err)):.1f} mm, spurious discs inside the counted spans: {n_spur}")
     return 0
 
 

@@ -14,6 +14,8 @@ from sarco_core.volume import Volume
 
 MIN_EXTENT_MM = 60.0
 CONF_AGREE, CONF_SACRUM_ONLY, CONF_RIBS_ONLY, CONF_DISAGREE, CONF_WINDOW = 0.92, 0.72, 0.65, 0.45, 0.3
+CONF_LUNGS, CONF_GUESS = 0.25, 0.15  # no landmark counted: from the lung bases / middle of the spine in view
+MIN_DISCS_GUESS = 4  # a spine is "clearly there" with at least this many disc spaces
 _PER_SLICE = ("found", "lung_mm2", "joined_mm", "lateral_mm2")
 _UP = ["L3", "L2", "L1"] + [f"T{i}" for i in range(12, 0, -1)]
 _DOWN = ["L4", "L5"]
@@ -104,6 +106,35 @@ def _not_found(volume: Volume, a: lv.Analysis) -> L3NotFoundError:
     )
 
 
+def _guess_without_landmarks(a: lv.Analysis, f: SpineFeatures) -> tuple[int, float, str, str] | None:
+    """A low-confidence L3 when neither count nor a lumbar window is available but a spine clearly is (>= 4 discs).
+
+    Below the lungs: their lowest slice (the posterior costophrenic recesses) lies at about T12/L1, so the disc
+    nearest to it is taken as T12/L1 and L3 is counted down from there. Without lungs (abdomen only, no pelvis):
+    the vertebra in the middle of the spine seen. None when the series does not reach three vertebrae below the
+    lungs (a chest series) or too few discs are found: then the caller refuses.
+    """
+    d = a.discs_z
+    if d.size < MIN_DISCS_GUESS:
+        return None
+    if a.lungs_low_z is not None:
+        t12 = int(np.argmin(np.abs(d - a.lungs_low_z)))
+        lo = t12 - 3
+        if lo < 0 or (a.rib_low_z is not None and (a.ribs is None or a.ribs.l3_lo is None)):  # ribs end above L3
+            return None
+        return lo, CONF_LUNGS, "lung bases", (
+            "Neither the sacrum nor the last rib could be counted; L3 was counted three vertebrae down from the "
+            f"lung bases (z {a.lungs_low_z:.0f} mm, taken as T12/L1, which varies by about one level). Check the level."
+        )
+    if not f.found.mean() >= 0.7:
+        return None
+    lo = int(np.clip(round((d.size - 2) / 2.0), 0, d.size - 2))
+    return lo, CONF_GUESS, "middle of spine", (
+        "Neither the sacrum, the last rib, the lungs nor a rib- and pelvis-free lumbar window were found; L3 was "
+        "guessed as the vertebra in the middle of the spine in view. Check the level, or pick it yourself (--slice K)."
+    )
+
+
 def _auto(volume: Volume) -> L3Result:
     extent = float(volume.z_mm[-1] - volume.z_mm[0])
     if extent < MIN_EXTENT_MM:
@@ -152,7 +183,11 @@ def _auto(volume: Volume) -> L3Result:
         warnings.append("Neither the sacrum nor the ribs could be counted; L3 was estimated as the vertebra in the "
                         "middle of the rib- and pelvis-free lumbar window. Check the level.")
     else:
-        raise _not_found(volume, a)
+        guess = _guess_without_landmarks(a, f)
+        if guess is None:
+            raise _not_found(volume, a)
+        lo, conf, how, why = guess
+        warnings.append(why)
     # plausibility: neighbouring vertebrae and the lumbar window
     for nb in (lo - 1, lo + 1):
         if nb >= 0 and nb + 1 < d.size and not lv.interval_ok(d, nb):

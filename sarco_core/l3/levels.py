@@ -1,6 +1,7 @@
 """From spine features to vertebral levels: disc spaces along z, then two independent counts.
 
-* **Discs**: local minima of the vertebral-body HU profile (resampled to 1 mm, detrended), at least 15 mm apart.
+* **Discs**: dark gaps between two bright endplates in the vertebral-body HU profile (resampled to 1 mm; see
+  :func:`endplate_gap`), chosen as a regular sequence 20-60 mm apart.
 * **Up from the sacrum**: the sacro-iliac joints are the lowest slices where bone joined to the spine reaches
   >= 70 mm to both sides (sacrum + iliac wings, small gaps closed), or where bone (the sacral alae) fills the
   band 30-60 mm beside the vertebral body on both sides; the first disc above them is L5/S1.
@@ -31,6 +32,7 @@ LAT_FREE_MM2 = 60.0
 LUNG_MM2 = 2500.0
 RIB_BAND_MIN_MM2 = 30.0  # rib bone per side in the rib-neck band (a rib cross-section is >= 50 mm²)
 RIB_NEXT_MM = 40.0  # the next rib (or the lungs, or the series' top) lies within this distance above
+ENDPLATE_WIN_MM = 9  # endplates are looked for within this distance on each side of a disc (disc 4-12 mm high)
 RIB_TO_T12_MM = 8.0  # the lowest rib crosses the band in the lower half of T12: T12/L1 is the disc below z + 8
 
 
@@ -99,6 +101,19 @@ def _regular_sequence(z: np.ndarray, depth: np.ndarray) -> list[int]:
     return sorted(seq)
 
 
+def endplate_gap(prof: np.ndarray, win: int = ENDPLATE_WIN_MM) -> np.ndarray:
+    """Disc score of a body-HU profile sampled at 1 mm: how much darker each point is than the brighter
+    structure on *both* sides within ``win`` mm (min of the two one-sided maxima minus the profile).
+
+    A disc lies between two cortical endplates a few mm away, so it scores high; the middle of a vertebral body
+    (endplates about half a body height away, beyond ``win``) scores about zero even when its cancellous bone is
+    as dark as a disc (osteoporosis), which the old "minimum below the running median" rule took for a disc.
+    """
+    below = ndi.maximum_filter1d(prof, size=win, origin=(win - 1) // 2, mode="nearest")  # max over [i-win+1, i]
+    above = ndi.maximum_filter1d(prof, size=win, origin=-((win - 1) // 2), mode="nearest")  # max over [i, i+win-1]
+    return np.asarray(np.minimum(below, above) - prof)
+
+
 def find_discs(f: SpineFeatures) -> tuple[np.ndarray, np.ndarray]:
     """Disc centres (z mm, ascending) and their prominence (HU) from the body HU profile."""
     z = f.z_mm
@@ -109,9 +124,8 @@ def find_discs(f: SpineFeatures) -> tuple[np.ndarray, np.ndarray]:
     if zz.size < 20:
         return np.array([]), np.array([])
     prof = ndi.gaussian_filter1d(np.interp(zz, z, f.body_hu), 2.0)
-    base = ndi.median_filter(prof, size=min(61, zz.size | 1), mode="nearest")
-    g = prof - base
-    pk, props = find_peaks(-g, distance=8, prominence=3.0)
+    g = endplate_gap(prof)
+    pk, props = find_peaks(g, distance=8, prominence=3.0)
     if pk.size == 0:
         return np.array([]), np.array([])
     prom = props["prominences"]
