@@ -64,6 +64,7 @@ class HardPlan:
     diaphragm_mm: float
     nodes: tuple[tuple[float, float, float, float], ...]  # (side, dy mm, radius mm, level key)
     flank_no_plane: tuple[bool, bool]  # right, left
+    flank_thin: tuple[bool, bool]  # right, left: no transversus layer at the flank (thin wall)
     aorta_r_mm: float
     aorta_gap_mm: float  # gap to the vertebral body (<= 0: touching)
     ivc_dy_mm: float
@@ -97,11 +98,12 @@ def sample_hard(seed: int, oral_contrast: bool) -> HardPlan:
         loops=tuple(loops),
         liver=(-float(u(1.5, 2.3)), float(u(0.3, 0.45))),
         spleen=(float(u(1.7, 2.4)), float(u(0.22, 0.35))),
-        crus_mm=(float(u(7, 13)), float(u(5, 10))),
+        crus_mm=(float(u(8, 14)), float(u(6, 11))),
         crus_bottom=(float(u(2.2, 3.0)), float(u(1.4, 2.1))),
         diaphragm_mm=float(u(3, 6)),
         nodes=nodes,
         flank_no_plane=(bool(rng.random() < 0.7), bool(rng.random() < 0.7)),
+        flank_thin=(bool(rng.random() < 0.4), bool(rng.random() < 0.4)),
         aorta_r_mm=float(u(7.5, 11.0)),
         aorta_gap_mm=float(u(-2.0, 0.0)),
         ivc_dy_mm=float(u(6.0, 9.0)),
@@ -188,10 +190,12 @@ def paint_hard(cv: Canvas, g: Geometry, f: Frame, plan: HardPlan, zkey_mm: float
     ca, cb = max(f.cav_a, 60.0), max(f.cav_b, 50.0)
     y_ant_vb = f.y_vb - f.vb_ap / 2
     # flanks: no fat plane between the oblique muscles (label stays muscle)
-    for side, flag in zip((-1, 1), plan.flank_no_plane, strict=True):
-        if flag:
-            sel = (cv.tissue == T["imat"]) & ((cv.X - f.x_s) * side > 0)
-            cv.tissue[sel] = T["internal_oblique"]
+    for side, flag, thin in zip((-1, 1), plan.flank_no_plane, plan.flank_thin, strict=True):
+        this = (cv.X - f.x_s) * side > 0
+        if flag or thin:
+            cv.tissue[this & (cv.tissue == T["imat"])] = T["internal_oblique"]
+        if thin:  # a thin flank: no transversus, so viscera reach the internal oblique
+            cv.tissue[this & (cv.tissue == T["transversus"])] = T["vat"]
     # posterior diaphragm lying on the back wall (T11-L1) and the crura (to L2-L3 on the right, L1-L2 left)
     dia = 1.0 - smooth(k, 0.2, 1.2)
     if dia > 0.05:
@@ -204,7 +208,7 @@ def paint_hard(cv: Canvas, g: Geometry, f: Frame, plan: HardPlan, zkey_mm: float
         meet = smooth(k, 0.2, 1.4)  # above L1 the crura arch in front of the aorta
         x1 = aorta_x_mm + s * (plan.aorta_r_mm + 3.0) * meet
         y1 = aorta_y_mm - (plan.aorta_r_mm + 3.0) * (1 - meet) - 2.0 * meet
-        rad = 0.5 * t_mm * (0.5 + 0.5 * taper)
+        rad = 0.5 * t_mm * (0.6 + 0.4 * taper)
         for tt in np.linspace(0.0, 1.0, 24):
             cv.ellipse(x0 + (x1 - x0) * tt, y0 + (y1 - y0) * tt, rad, rad, T["diaphragm"], where=V)
     # liver and spleen reaching the lateral / posterior wall

@@ -9,11 +9,13 @@ import numpy as np
 from sarco_core.metrics import SliceMetrics, measure_slice
 from sarco_core.phantom.anatomy import Patient
 from sarco_core.phantom.params import PhantomParams, sample_params
+from sarco_core.phantom.pv import PVRenderer
 from sarco_core.phantom.spine import build_layout
 from sarco_core.phantom.texture import imat_streaks, synthesize_hu, tissue_hu
 from sarco_core.phantom.tissues import LABEL_OF
 from sarco_core.volume import Volume
 
+HARD_SLAB_MM = 3.0  # slab averaged by contacts="hard" (the slice thickness of PhantomSlice.volume())
 SLICE_LEVELS = ("T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1")
 
 
@@ -96,10 +98,17 @@ def phantom_slice(
     pat = Patient(p, layout, rows=int(size), cols=int(size), row_mm=row_mm, col_mm=col_mm,
                   contacts=contacts)
     z = layout.z_of(level, frac)
-    tissue, vert = pat.render(z)
-    rng = np.random.default_rng([int(seed), 555])
-    tissue = imat_streaks(tissue, p, rng, (row_mm, col_mm))
     centre, rad = pat.body_centre_px(z)
-    hu = synthesize_hu(tissue, p, rng, (row_mm, col_mm), tissue_hu(p), pat.arm_streak_px(z), centre, rad)
+    tables = tissue_hu(p)
+    if contacts == "hard":  # partial volume over each pixel and a 3 mm slab (sarco_core.phantom.pv)
+        pvr = PVRenderer(p, layout, rows=int(size), cols=int(size), row_mm=row_mm, col_mm=col_mm, contacts=contacts)
+        tissue, vert, mean_img = pvr.render(z, HARD_SLAB_MM, tables[0], 0)
+        rng = np.random.default_rng([int(seed), 555, 1])
+        hu = synthesize_hu(tissue, p, rng, (row_mm, col_mm), tables, pat.arm_streak_px(z), centre, rad, mean_img)
+    else:
+        tissue, vert = pat.render(z)
+        rng = np.random.default_rng([int(seed), 555])
+        tissue = imat_streaks(tissue, p, rng, (row_mm, col_mm))
+        hu = synthesize_hu(tissue, p, rng, (row_mm, col_mm), tables, pat.arm_streak_px(z), centre, rad)
     return PhantomSlice(hu=hu, labels=LABEL_OF[tissue], tissue=tissue, vertebrae=vert, spacing_mm=(row_mm, col_mm),
                         level=level, seed=int(seed), z_mm=float(z), params=p)

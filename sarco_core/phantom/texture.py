@@ -116,13 +116,14 @@ def synthesize_hu(
     streak_line: tuple[tuple[float, float], tuple[float, float]] | None = None,
     body_centre_px: tuple[float, float] | None = None,
     body_radius_px: float | None = None,
+    mean_img: np.ndarray | None = None,
 ) -> np.ndarray:
-    """HU image (int16) for one tissue slice."""
+    """HU image (int16) for one tissue slice; ``mean_img`` (partial-volume means) replaces ``mean[tissue]``."""
     mean, sd = tables
     shape = tissue.shape
     rpx, cpx = spacing_mm
     tex = _field(rng, shape, (1.6 / rpx, 1.6 / cpx))
-    img = mean[tissue] + sd[tissue] * tex
+    img = (mean[tissue] if mean_img is None else mean_img) + sd[tissue] * tex
     img = ndi.gaussian_filter(img, (0.45 / rpx, 0.45 / cpx))  # partial volume at edges (~1 mm FWHM)
     inside = tissue != T["outside_fov"]
     body = _BODY_LUT[tissue]

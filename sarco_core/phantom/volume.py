@@ -8,6 +8,7 @@ import numpy as np
 
 from sarco_core.phantom.anatomy import Patient
 from sarco_core.phantom.params import PhantomParams, sample_params
+from sarco_core.phantom.pv import PVRenderer
 from sarco_core.phantom.slice import pixel_pair
 from sarco_core.phantom.spine import FEMUR_BOTTOM_MM, SACRUM_MM, SpineLayout, build_layout
 from sarco_core.phantom.texture import imat_streaks, synthesize_hu, tissue_hu
@@ -112,12 +113,18 @@ def phantom_volume(
     hu = np.empty((n, size, size), np.int16)
     tissue = np.empty((n, size, size), np.uint8)
     vert = np.empty((n, size, size), np.uint8)
+    pvr = PVRenderer(p, layout, rows=int(size), cols=int(size), row_mm=row_mm, col_mm=col_mm,
+                     contacts=contacts) if contacts == "hard" else None
     for k in range(n):
         z = z0 + k * slice_mm
-        t, v = pat.render(z)
-        t = imat_streaks(t, p, rng, (row_mm, col_mm))
         centre, rad = pat.body_centre_px(z)
-        hu[k] = synthesize_hu(t, p, rng, (row_mm, col_mm), tables, pat.arm_streak_px(z), centre, rad)
+        if pvr is not None:  # partial volume over each pixel and the slice's slab (sarco_core.phantom.pv)
+            t, v, mean_img = pvr.render(z, slice_mm, tables[0], k)
+            hu[k] = synthesize_hu(t, p, rng, (row_mm, col_mm), tables, pat.arm_streak_px(z), centre, rad, mean_img)
+        else:
+            t, v = pat.render(z)
+            t = imat_streaks(t, p, rng, (row_mm, col_mm))
+            hu[k] = synthesize_hu(t, p, rng, (row_mm, col_mm), tables, pat.arm_streak_px(z), centre, rad)
         tissue[k], vert[k] = t, v
     meta = SourceMeta(kind="array", modality="CT", manufacturer="sarco phantom", slice_thickness_mm=slice_mm,
                       contrast_agent="IV contrast" if p.contrast else None, kvp=120.0)
