@@ -64,7 +64,8 @@ class Patient:
         if h is None:
             paint_organs(cv, g, f, o, self.zkey_mm)
         else:
-            ax, ay = paint_organs(cv, g, f, o, self.zkey_mm, h.aorta_r_mm, h.aorta_gap_mm, h.ivc_dy_mm)
+            ax, ay = paint_organs(cv, g, f, o, self.zkey_mm, h.aorta_r_mm, h.aorta_gap_mm, h.ivc_dy_mm,
+                                  h.kidney_dy_mm)
             paint_hard(cv, g, f, h, self.zkey_mm, o.liver_tip, o.spleen_bottom, ax, ay)
         if self.ribs:
             R_tab = g.radius_table(f)

@@ -9,7 +9,8 @@ way on the phantoms:
   skin 40 mm lateral of the midline, paraspinal muscle ROI 30 mm lateral and 25 mm behind the canal (the
   vertebral body is the largest > 200 HU component near the centre); their SD is the image noise + texture;
 * ``fat_cm2`` / ``soft_cm2``: body area within -190..-30 / -29..150 HU; ``body_cm2``, width and depth;
-* ``teacher_*``: muscle / SAT / VAT areas from the anatomical teacher (an estimate, not a reference).
+* ``teacher_*``: muscle / SAT / VAT areas from the anatomical teacher (an estimate, not a reference), and its
+  ``wall_leaky_fraction`` cue: the share of directions where soft tissue touches the wall with no fat plane.
 On phantoms the true labels give ``true_*`` areas and true per-tissue HU.
 """
 
@@ -102,7 +103,8 @@ def stats(hu: np.ndarray, row_mm: float, col_mm: float, name: str, labels: np.nd
     if teacher:
         from sarco_core.segment.teacher import segment_slice
 
-        lab_t = segment_slice(hu, row_mm, col_mm)[0]
+        lab_t, _conf, _flags, cues = segment_slice(hu, row_mm, col_mm)
+        v["teacher_wall_leaky"] = float(cues.get("wall_leaky_fraction", float("nan")))
         v["teacher_sma_cm2"] = float(((lab_t == 1) & (hu >= -29) & (hu <= 150)).sum() * px)
         v["teacher_sat_cm2"] = float(((lab_t == 2) & (hu >= -190) & (hu <= -30)).sum() * px)
         v["teacher_vat_cm2"] = float(((lab_t == 3) & (hu >= -150) & (hu <= -50)).sum() * px)
@@ -135,53 +137,69 @@ def _overlay(hu: np.ndarray, labels: np.ndarray, size: int = 320) -> Image.Image
     return out if size == 1 else out.resize((size, size), Image.Resampling.NEAREST)
 
 
-def run(data: Path, out_dir: Path, n_phantoms: int = 24) -> dict[str, object]:
+def _summary(rows: list[SliceStats]) -> dict[str, tuple[float, float, int]]:
+    keys = sorted({k for r in rows for k in r.values})
+    out = {}
+    for k in keys:
+        vals = np.array([r.values[k] for r in rows if k in r.values and np.isfinite(r.values[k])])
+        if vals.size:
+            out[k] = (float(vals.mean()), float(vals.std()), int(vals.size))
+    return out
+
+
+def _real_slices(data: Path) -> list[tuple[str, np.ndarray, float, float]]:
     from sarco_core.io.loader import load
+
+    files = [f for pid in REAL for f in sorted((data / "tcia_covid19_ny_sbu" / pid / "axial").glob("*.dcm"))]
+    out = []
+    for f in files:
+        vol = load(f)
+        out.append((f"{f.parent.parent.name}/{f.name}", vol.hu[0], vol.spacing_mm.row, vol.spacing_mm.col))
+    pan = data / "pydicom" / "pancreas_ct_0001_slice122_j2k.dcm"
+    if pan.exists():
+        vol = load(pan)
+        out.append(("pancreas_ct_0001_slice122", vol.hu[0], vol.spacing_mm.row, vol.spacing_mm.col))
+    return out
+
+
+def run(data: Path, out_dir: Path, n_phantoms: int = 24) -> dict[str, object]:
+    """Stats of the real slices and of ``n_phantoms`` default and ``contacts="hard"`` phantoms (same seeds);
+    writes phantom_vs_real.png / .json and phantom_hard_vs_real.png to ``out_dir``."""
     from sarco_core.phantom.slice import phantom_slice
 
     real, real_imgs = [], []
-    for pid in REAL:
-        for f in sorted((data / "tcia_covid19_ny_sbu" / pid / "axial").glob("*.dcm")):
-            vol = load(f)
-            st = stats(vol.hu[0], vol.spacing_mm.row, vol.spacing_mm.col, f"{pid}/{f.name}")
-            real.append(st)
-            real_imgs.append((vol.hu[0], st))
-    rng = np.random.default_rng(2024)
-    ph, ph_imgs = [], []
-    for seed in range(1000, 1000 + n_phantoms):
-        px = float(rng.uniform(0.72, 0.95))
-        s = phantom_slice(seed, level=str(rng.choice(["L1", "L2", "L3"])), pixel_mm=px)
-        st = stats(s.hu, px, px, f"seed {seed} {s.level} {s.params.body}", s.labels, s.tissue)
-        ph.append(st)
-        ph_imgs.append((s, st))
+    for name, hu, row_mm, col_mm in _real_slices(data):
+        st = stats(hu, row_mm, col_mm, name)
+        real.append(st)
+        real_imgs.append((hu, st))
+    groups: dict[str, list[SliceStats]] = {"default": [], "hard": []}
+    imgs: dict[str, list] = {"default": [], "hard": []}
+    for contacts in groups:
+        rng = np.random.default_rng(2024)
+        for seed in range(1000, 1000 + n_phantoms):
+            px = float(rng.uniform(0.72, 0.95))
+            s = phantom_slice(seed, level=str(rng.choice(["L1", "L2", "L3"])), pixel_mm=px, contacts=contacts)
+            st = stats(s.hu, px, px, f"seed {seed} {s.level} {s.params.body}", s.labels, s.tissue)
+            groups[contacts].append(st)
+            imgs[contacts].append(s)
     out_dir.mkdir(parents=True, exist_ok=True)
     tile = 320
-    cols = 3
-    sheet = Image.new("RGB", (cols * tile, 3 * tile + 60), "white")
+    sheet = Image.new("RGB", (3 * tile, 3 * tile + 60), "white")
     d = ImageDraw.Draw(sheet)
-    picks_real = [real_imgs[i] for i in (0, 2, 4)] if len(real_imgs) >= 5 else real_imgs[:3]
-    picks_ph = [ph_imgs[i] for i in range(min(3, len(ph_imgs)))]
-    for j, (hu, _st) in enumerate(picks_real):
+    for j, (hu, _st) in enumerate([real_imgs[i] for i in (0, 2, 4)]):
         sheet.paste(_win(hu, tile).convert("RGB"), (j * tile, 20))
-    for j, (s, _st) in enumerate(picks_ph):
+    for j, s in enumerate(imgs["default"][:3]):
         sheet.paste(_win(s.hu, tile).convert("RGB"), (j * tile, tile + 40))
         sheet.paste(_overlay(s.hu, s.labels, tile), (j * tile, 2 * tile + 60))
     d.text((4, 4), "real (TCIA COVID-19-NY-SBU, upper lumbar), W400 L40", fill="black")
     d.text((4, tile + 24), "phantom (seeded), W400 L40", fill="black")
     d.text((4, 2 * tile + 44), "phantom labels: red muscle, yellow SAT, blue VAT", fill="black")
     sheet.save(out_dir / "phantom_vs_real.png")
-
-    def summary(rows: list[SliceStats]) -> dict[str, tuple[float, float, int]]:
-        keys = sorted({k for r in rows for k in r.values})
-        out = {}
-        for k in keys:
-            vals = np.array([r.values[k] for r in rows if k in r.values and np.isfinite(r.values[k])])
-            if vals.size:
-                out[k] = (float(vals.mean()), float(vals.std()), int(vals.size))
-        return out
-
-    res = {"real": summary(real), "phantom": summary(ph),
-           "real_slices": {r.name: r.values for r in real}, "phantom_slices": {r.name: r.values for r in ph}}
+    hard_montage(real_imgs, out_dir / "phantom_hard_vs_real.png")
+    res = {"real": _summary(real), "phantom": _summary(groups["default"]), "phantom_hard": _summary(groups["hard"]),
+           "real_slices": {r.name: r.values for r in real},
+           "phantom_slices": {r.name: r.values for r in groups["default"]},
+           "phantom_hard_slices": {r.name: r.values for r in groups["hard"]}}
     (out_dir / "phantom_vs_real.json").write_text(json.dumps(res, indent=1))
     return res
 
@@ -227,6 +245,52 @@ def gallery(out_dir: Path) -> Path:
     return path
 
 
+HARD_SPECS = ((7010, "L1", True), (7011, "L2", False), (7012, "T12", True), (7013, "L3", False))
+
+
+def _crop(img: Image.Image, hu: np.ndarray, size: int) -> Image.Image:
+    """A square around the vertebral body, about half the body width wide, resized to ``size``."""
+    body = _body(np.asarray(hu, np.float32))
+    rr, cc = np.nonzero(body)
+    sp = _spine(np.asarray(hu, np.float32), body)
+    r0, c0 = (int(sp[0]), int(sp[1])) if sp is not None else (int(rr.mean()), int(cc.mean()))
+    h = int(0.27 * (cc.max() - cc.min()))
+    f = img.width / hu.shape[1]
+    box = (int((c0 - h) * f), int((r0 - h) * f), int((c0 + h) * f), int((r0 + h) * f))
+    return img.crop(box).resize((size, size), Image.Resampling.BILINEAR)
+
+
+def hard_montage(real_imgs: list, path: Path, tile: int = 300) -> Path:
+    """``contacts="hard"`` phantoms next to real slices: full slices, labels, and 2x crops around the spine."""
+    from sarco_core.phantom.slice import phantom_slice
+
+    picks = [real_imgs[i] for i in (2, 4, len(real_imgs) - 1, 1) if i < len(real_imgs)]
+    ph = [phantom_slice(seed, level=lv, contrast=c, pixel_mm=0.8, contacts="hard") for seed, lv, c in HARD_SPECS]
+    n = max(len(picks), len(ph))
+    sheet = Image.new("RGB", (n * tile, 5 * tile + 100), "white")
+    d = ImageDraw.Draw(sheet)
+    for j, (hu, st) in enumerate(picks):
+        w = _win(hu, 512)
+        sheet.paste(w.resize((tile, tile)).convert("RGB"), (j * tile, 20))
+        sheet.paste(_crop(w, hu, tile).convert("RGB"), (j * tile, 3 * tile + 80))
+        d.text((j * tile + 4, 22), st.name, fill="yellow")
+    for j, s in enumerate(ph):
+        w = _win(s.hu, 512)
+        sheet.paste(w.resize((tile, tile)).convert("RGB"), (j * tile, tile + 40))
+        sheet.paste(_overlay(s.hu, s.labels, tile), (j * tile, 2 * tile + 60))
+        sheet.paste(_crop(w, s.hu, tile).convert("RGB"), (j * tile, 4 * tile + 100))
+        d.text((j * tile + 4, tile + 42), f"seed {s.seed} {s.level} {'IV+' if s.params.contrast else 'IV-'}",
+               fill="yellow")
+    d.text((4, 4), "real: TCIA COVID-19-NY-SBU A058062, A062055, pydicom pancreas, A027284 (W400 L40)", fill="black")
+    d.text((4, tile + 24), 'phantom contacts="hard" (W400 L40)', fill="black")
+    d.text((4, 2 * tile + 44), "phantom labels: red muscle, yellow SAT, blue VAT (crura, bowel, organs: 0)",
+           fill="black")
+    d.text((4, 3 * tile + 64), "real, 2x around the spine", fill="black")
+    d.text((4, 4 * tile + 84), "phantom hard, 2x around the spine", fill="black")
+    sheet.save(path)
+    return path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data")
@@ -236,14 +300,16 @@ def main() -> None:
     a.out.mkdir(parents=True, exist_ok=True)
     gallery(a.out)
     res = run(a.data, a.out, a.n)
-    real, ph = res["real"], res["phantom"]
-    assert isinstance(real, dict) and isinstance(ph, dict)
-    print(f"| quantity | real (n={len(res['real_slices'])}) | phantom (n={len(res['phantom_slices'])}) |")  # type: ignore[arg-type]
-    print("|---|---|---|")
-    for k in sorted(set(real) | set(ph)):
-        r = f"{real[k][0]:.1f} ± {real[k][1]:.1f}" if k in real else "—"
-        p = f"{ph[k][0]:.1f} ± {ph[k][1]:.1f}" if k in ph else "—"
-        print(f"| {k} | {r} | {p} |")
+    cols: list[dict[str, tuple[float, float, int]]] = []
+    for key in ("real", "phantom", "phantom_hard"):
+        c = res[key]
+        assert isinstance(c, dict)
+        cols.append(c)
+    print("| quantity | real | phantom default | phantom hard |")
+    print("|---|---|---|---|")
+    for k in sorted(set(cols[0]) | set(cols[1]) | set(cols[2])):
+        cells = [f"{c[k][0]:.1f} ± {c[k][1]:.1f} (n={c[k][2]})" if k in c else "—" for c in cols]
+        print(f"| {k} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -68,6 +68,8 @@ class HardPlan:
     aorta_r_mm: float
     aorta_gap_mm: float  # gap to the vertebral body (<= 0: touching)
     ivc_dy_mm: float
+    kidney_dy_mm: float  # kidneys moved back onto the psoas / quadratus lumborum
+    liver_front: tuple[float, float]  # (phi, size): the liver under the right anterior wall / costal margin
 
 
 def sample_hard(seed: int, oral_contrast: bool) -> HardPlan:
@@ -79,10 +81,14 @@ def sample_hard(seed: int, oral_contrast: bool) -> HardPlan:
     spots = [(-u(1.35, 1.95), u(2.0, 4.5), "colon"), (u(1.35, 2.05), u(1.5, 4.5), "colon"),
              (-u(0.7, 1.2), u(0.8, 2.0), "colon"), (u(0.9, 1.4), u(0.3, 1.5), "colon")]
     spots += [(u(-1.1, 1.1), u(1.2, 5.0), "small") for _ in range(int(rng.integers(4, 9)))]
+    spots.append((u(0.3, 1.0), u(-0.8, 0.8), "stomach"))
     for phi, key, where in spots:
         if where == "colon":
             kind = str(rng.choice(["feces", "gas", "collapsed", "fluid"], p=[0.45, 0.2, 0.2, 0.15]))
             r, hz, wall = u(12, 22), u(50, 110), u(2.0, 3.5)
+        elif where == "stomach":  # rugal folds: a thick wall; food, fluid, contrast, gas
+            kind = str(rng.choice(["feces", "fluid", "contrast", "gas"], p=[0.3, 0.3, 0.25, 0.15]))
+            r, hz, wall = u(22, 36), u(50, 90), u(4.0, 7.0)
         else:
             kind = str(rng.choice(["fluid", "collapsed", "contrast", "gas"], p=[0.35, 0.35, 0.2, 0.1]))
             r, hz, wall = u(9, 17), u(30, 70), u(2.0, 3.0)
@@ -107,6 +113,8 @@ def sample_hard(seed: int, oral_contrast: bool) -> HardPlan:
         aorta_r_mm=float(u(7.5, 11.0)),
         aorta_gap_mm=float(u(-2.0, 0.0)),
         ivc_dy_mm=float(u(6.0, 9.0)),
+        kidney_dy_mm=float(u(4.0, 14.0)),
+        liver_front=(-float(u(0.45, 1.1)), float(u(0.25, 0.4))),
     )
 
 
@@ -200,23 +208,34 @@ def paint_hard(cv: Canvas, g: Geometry, f: Frame, plan: HardPlan, zkey_mm: float
     dia = 1.0 - smooth(k, 0.2, 1.2)
     if dia > 0.05:
         _diaphragm(cv, f, plan.diaphragm_mm * (0.5 + 0.5 * dia))
+    crus_where = V + BOWEL + [T[n] for n in ("liver", "spleen", "pancreas", "vessel", "ivc", "lymph_node")]
+    ar = plan.aorta_r_mm
     for s, t_mm, kb in zip((-1, 1), plan.crus_mm, plan.crus_bottom, strict=True):
         taper = 1.0 - smooth(k, kb - 1.0, kb)
         if k < -2.0 or taper <= 0.05:
             continue
-        x0, y0 = f.x_s + s * (f.vb_w / 2 - 2.0), f.y_vb - 0.15 * f.vb_ap  # antero-lateral vertebral body
-        meet = smooth(k, 0.2, 1.4)  # above L1 the crura arch in front of the aorta
-        x1 = aorta_x_mm + s * (plan.aorta_r_mm + 3.0) * meet
-        y1 = aorta_y_mm - (plan.aorta_r_mm + 3.0) * (1 - meet) - 2.0 * meet
         rad = 0.5 * t_mm * (0.6 + 0.4 * taper)
-        for tt in np.linspace(0.0, 1.0, 24):
-            cv.ellipse(x0 + (x1 - x0) * tt, y0 + (y1 - y0) * tt, rad, rad, T["diaphragm"], where=V)
+        # from the antero-lateral vertebral body (50 deg off the midline) along the side of the aorta; above L1
+        # the two crura arch in front of it (median arcuate ligament)
+        pts = [(f.x_s + s * np.sin(0.87) * f.vb_w / 2, f.y_vb - np.cos(0.87) * f.vb_ap / 2),
+               (aorta_x_mm + s * (ar + rad), aorta_y_mm + 0.3 * ar),
+               (aorta_x_mm + s * (ar + rad), aorta_y_mm - 0.5 * ar)]
+        meet = 1.0 - smooth(k, 0.6, 1.4)
+        if meet > 0.05:
+            pts.append((aorta_x_mm + s * 0.5 * rad, aorta_y_mm - ar - rad * meet))
+        for (xa, ya), (xb, yb) in zip(pts[:-1], pts[1:], strict=True):
+            for tt in np.linspace(0.0, 1.0, max(2, int(np.hypot(xb - xa, yb - ya) / 1.0))):
+                cv.ellipse(xa + (xb - xa) * tt, ya + (yb - ya) * tt, rad, rad, T["diaphragm"], where=crus_where)
     # liver and spleen reaching the lateral / posterior wall
     if k < liver_tip + 0.3:
         e = float(np.clip((liver_tip + 0.3 - k) / 1.2, 0.0, 1.0)) ** 0.5
         phi, size = plan.liver
         if e > 0.1:
             _pressed(cv, f, phi, size * ca * e * 1.3, size * cb * e, T["liver"], V + BOWEL)
+        phi, size = plan.liver_front
+        e = float(np.clip((liver_tip - 0.2 - k) / 1.0, 0.0, 1.0)) ** 0.5
+        if e > 0.1:
+            _pressed(cv, f, phi, size * ca * e * 1.4, size * cb * e, T["liver"], V + BOWEL)
     if k < spleen_bottom + 0.2:
         e = float(np.clip((spleen_bottom + 0.2 - k) / 1.0, 0.0, 1.0)) ** 0.5
         phi, size = plan.spleen

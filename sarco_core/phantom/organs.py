@@ -85,9 +85,11 @@ def _ellipsoid(dz: float, hz: float) -> float:
 
 
 def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: Organs, zkey_mm: float, aorta_r_mm: float | None = None,
-                 aorta_gap_mm: float = 3.0, ivc_dy_mm: float = 11.0) -> tuple[float, float]:
+                 aorta_gap_mm: float = 3.0, ivc_dy_mm: float = 11.0, kidney_dy_mm: float = 0.0) -> tuple[float, float]:
     """All viscera at this slice. ``zkey_mm`` ~ mm per level key (for ellipsoid extents). ``aorta_gap_mm`` /
-    ``ivc_dy_mm`` place the aorta and IVC in front of the vertebral body. Returns the aorta centre (x, y) mm."""
+    ``ivc_dy_mm`` place the aorta and IVC in front of the vertebral body (an explicit ``aorta_r_mm`` also
+    paints the aorta over the liver); ``kidney_dy_mm`` moves the kidneys back (onto the psoas / quadratus
+    lumborum). Returns the aorta centre (x, y) mm."""
     k = f.key
     xs, ca, cb = f.x_s, max(f.cav_a, 60.0), max(f.cav_b, 50.0)
     y_ant_vb = f.y_vb - f.vb_ap / 2
@@ -106,7 +108,7 @@ def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: Organs, zkey_mm: float, a
             continue
         ps = f.ms * interp_key(k, ((1, 8.0), (3, 17.0), (5, 24.0)))
         cxk = xs + s * (f.vb_w / 2 + 2 * ps + kr_a + 6)
-        cyk = f.y_vb + 0.05 * f.vb_ap
+        cyk = f.y_vb + 0.05 * f.vb_ap + kidney_dy_mm
         rot = -s * 55.0
         cv.ellipse(cxk, cyk, kr_b * e, kr_a * e, T["kidney"], rot_deg=rot, where=V)
         if abs(dz) < 0.45 * o.kid_hl:
@@ -154,7 +156,9 @@ def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: Organs, zkey_mm: float, a
     ay = y_ant_vb - ar - aorta_gap_mm
     ax_ = xs + 0.22 * f.vb_w
     if k < bif:
-        cv.ellipse(ax_, ay, ar, ar, T["aorta"], where=V + [T["psoas"]])
+        # the default phantom lets the liver hide the aorta at T12; with explicit placement it stays in front
+        over = V + [T["psoas"]] + ([T["liver"], T["spleen"]] if aorta_r_mm is not None else [])
+        cv.ellipse(ax_, ay, ar, ar, T["aorta"], where=over)
         for ang, kc in o.calc:
             if abs(k - kc) < 0.4:
                 cv.ellipse(ax_ + ar * np.cos(ang), ay + ar * np.sin(ang), 1.8, 1.8, T["calcification"],
