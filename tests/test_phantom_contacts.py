@@ -59,17 +59,22 @@ def test_hard_labels_exact_and_new_organs_not_muscle(level: str) -> None:
 
 def test_hard_contacts_touch_muscle_without_fat_plane() -> None:
     hard_touch, soft_touch, crus_vb, aorta_vb = 0, 0, 0, 0
+    organ = {"hard": [0, 0], "default": [0, 0]}  # (kidney, liver + spleen) pixels touching muscle
     for seed in SEEDS:
         for level in ("T12", "L1", "L2", "L3"):
             h = phantom_slice(seed, level=level, size=256, pixel_mm=1.6, contacts="hard")
             d = phantom_slice(seed, level=level, size=256, pixel_mm=1.6)
             hard_touch += _touch(h.tissue, VISCERA, h.labels == 1)
             soft_touch += _touch(d.tissue, VISCERA, d.labels == 1)
+            for name, ph in (("hard", h), ("default", d)):
+                organ[name][0] += _touch(ph.tissue, [T["kidney"]], ph.labels == 1)
+                organ[name][1] += _touch(ph.tissue, [T["liver"], T["spleen"]], ph.labels == 1)
             bone = np.isin(h.tissue, [T["vertebral_cortex"], T["vertebral_body"]])
             crus_vb += _touch(h.tissue, [T["diaphragm"]], bone)
             aorta_vb += _touch(h.tissue, [T["aorta"]], bone)
     assert hard_touch > 2 * soft_touch and hard_touch > 1500
     assert crus_vb > 50 and aorta_vb > 20
+    assert organ["hard"][0] > organ["default"][0] and organ["hard"][1] > 2 * organ["default"][1], organ
 
 
 def test_hard_deterministic_and_in_volumes() -> None:
@@ -80,3 +85,30 @@ def test_hard_deterministic_and_in_volumes() -> None:
     v = phantom_volume(31, size=96, pixel_mm=4.0, slice_mm=6.0, top="T12", bottom="L3", contacts="hard")
     assert np.array_equal(v.labels, LABEL_OF[v.tissue])
     assert (v.tissue == T["diaphragm"]).any()
+
+
+def test_pv_factor_odd_and_fine() -> None:
+    from sarco_core.phantom.pv import SUB_MM, factor
+
+    for px in (0.5, 0.8, 0.81, 1.6, 3.0, 4.0):
+        n = factor(px, px)
+        assert n % 2 == 1 and px / n <= SUB_MM + 1e-9
+    assert factor(0.8, 0.8) == 1
+
+
+def test_hard_partial_volume_at_3mm_pixels() -> None:
+    """SAT pixels next to muscle are brighter than deep SAT (muscle shares their area) at 3 mm pixels."""
+
+    def edge_minus_deep(contacts: str) -> float:
+        out = []
+        for seed in (41, 42, 43):
+            s = phantom_slice(seed, level="L3", size=140, pixel_mm=3.0, contacts=contacts)
+            mus, sat = s.labels == 1, s.labels == 2
+            edge = sat & ndi.binary_dilation(mus)
+            deep = sat & ~ndi.binary_dilation(mus, iterations=3)
+            out.append(float(s.hu[edge].mean() - s.hu[deep].mean()))
+        return float(np.mean(out))
+
+    hard, default = edge_minus_deep("hard"), edge_minus_deep("default")
+    assert hard > 8.0 and hard > default + 6.0, (hard, default)
+
