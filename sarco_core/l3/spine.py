@@ -21,6 +21,7 @@ AIR_HU = -400.0
 STRIP_MM = 6.0  # half-width of the midline strip used to find the vertebral body
 JUMP_MM = 12.0  # the body centre moves less than this from its running median
 PROFILE_BONE_HU = 130.0  # midline rows brighter than this (strip mean) count as bone
+LOW_DENSITY_HU: tuple[float, ...] = (100.0,)  # retried when no body with a canal behind it is found at 130 HU
 BOX_DEPTH, BOX_HALF_WIDTH_MM = 0.9, 12.0  # vertebral-body box: 90 % of the body's depth, +-12 mm wide
 LATERAL_MM = (60.0, 150.0)  # lateral bone band (ribs / iliac wings), distance from the midline
 RIB_BAND_MM = (55.0, 85.0)  # rib necks beside the spine, beyond the lumbar transverse processes
@@ -118,16 +119,20 @@ def locate_body(
     posterior half of the body (``body_rows``: its first and last row) is taken. Returns (centre row, half
     depth in rows) or None.
     """
-    runs = [(a, b) for a, b in _runs(profile > PROFILE_BONE_HU) if (b - a) * row_mm >= 4.0]
     best = None
-    for i, (a, b) in enumerate(runs):
-        if (b - a) * row_mm < 10.0 or (b - a) * row_mm > 70.0:
-            continue
-        behind = [(a2, b2) for a2, b2 in runs[i + 1 :] if 3.0 <= (a2 - b) * row_mm <= 45.0]
-        if not behind:
-            continue
-        if best is None or (b - a) > (best[1] - best[0]):
-            best = (a, b)
+    for thr in (PROFILE_BONE_HU, *LOW_DENSITY_HU):  # osteoporotic bodies: cancellous bone below PROFILE_BONE_HU
+        runs = [(a, b) for a, b in _runs(profile > thr) if (b - a) * row_mm >= 4.0]
+        for i, (a, b) in enumerate(runs):
+            if (b - a) * row_mm < 10.0 or (b - a) * row_mm > 70.0:
+                continue
+            behind = [(a2, b2) for a2, b2 in runs[i + 1 :] if 3.0 <= (a2 - b) * row_mm <= 45.0]
+            if not behind:
+                continue
+            if best is None or (b - a) > (best[1] - best[0]):
+                best = (a, b)
+        if best is not None:
+            break
+    runs = [(a, b) for a, b in _runs(profile > PROFILE_BONE_HU) if (b - a) * row_mm >= 4.0]
     if best is None and body_rows is not None:
         r0, r1 = body_rows
         for a, b in runs:
