@@ -54,6 +54,7 @@ def test_hard_labels_exact_and_new_organs_not_muscle(level: str) -> None:
         assert np.array_equal(s.labels, LABEL_OF[s.tissue])
         for name in ("diaphragm", "lymph_node", "liver", "spleen", "bowel_wall", "feces", "aorta"):
             assert LABEL_OF[T[name]] == 0
+        assert LABEL_OF[T["mesentery"]] == 3  # strands inside the cavity fat stay in the VAT compartment
         assert not np.isin(s.tissue[s.labels == 1], VISCERA + [T["diaphragm"], T["lymph_node"]]).any()
 
 

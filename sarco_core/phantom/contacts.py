@@ -15,6 +15,7 @@ comes from its own seeded stream, so ``contacts="default"`` renders exactly as b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -62,6 +63,7 @@ class HardPlan:
     crus_mm: tuple[float, float]  # right, left thickness
     crus_bottom: tuple[float, float]  # right, left lowest level key
     diaphragm_mm: float
+    strand_width: float  # |field| threshold of the mesenteric strands (~ their share of the cavity fat / 0.8)
     nodes: tuple[tuple[float, float, float, float], ...]  # (side, dy mm, radius mm, level key)
     flank_no_plane: tuple[bool, bool]  # right, left
     flank_thin: tuple[bool, bool]  # right, left: no transversus layer at the flank (thin wall)
@@ -107,6 +109,7 @@ def sample_hard(seed: int, oral_contrast: bool) -> HardPlan:
         crus_mm=(float(u(8, 14)), float(u(6, 11))),
         crus_bottom=(float(u(2.2, 3.0)), float(u(1.4, 2.1))),
         diaphragm_mm=float(u(3, 6)),
+        strand_width=float(u(0.06, 0.14)),
         nodes=nodes,
         flank_no_plane=(bool(rng.random() < 0.7), bool(rng.random() < 0.7)),
         flank_thin=(bool(rng.random() < 0.4), bool(rng.random() < 0.4)),
@@ -116,6 +119,33 @@ def sample_hard(seed: int, oral_contrast: bool) -> HardPlan:
         kidney_dy_mm=float(u(4.0, 14.0)),
         liver_front=(-float(u(0.45, 1.1)), float(u(0.25, 0.4))),
     )
+
+
+STRAND_GRID_MM = 1.0
+STRAND_HALF_MM = 320.0
+
+
+@lru_cache(maxsize=4)
+def strand_field(seed: int) -> np.ndarray:
+    """A smooth random field on a fixed 1 mm patient grid (constant along z); its zero crossings are strands."""
+    n = int(2 * STRAND_HALF_MM / STRAND_GRID_MM)
+    w = np.random.default_rng([int(seed), 4243]).standard_normal((n, n)).astype(np.float32)
+    f = ndi.gaussian_filter(w, 5.0 / STRAND_GRID_MM, mode="wrap")
+    return f / float(f.std())
+
+
+def _strands(cv: Canvas, seed: int, width: float) -> None:
+    """Thin curved strands (mesenteric vessels / fibrous septa) through the cavity fat."""
+    fat = cv.tissue == T["vat"]
+    if not fat.any():
+        return
+    fld = strand_field(seed)
+    n = fld.shape[0]
+    ix = np.clip(((cv.X[fat] + STRAND_HALF_MM) / STRAND_GRID_MM).astype(np.int32), 0, n - 1)
+    iy = np.clip(((cv.Y[fat] + STRAND_HALF_MM) / STRAND_GRID_MM).astype(np.int32), 0, n - 1)
+    sel = np.zeros(fat.shape, bool)
+    sel[fat] = np.abs(fld[iy, ix]) < width
+    cv.tissue[sel] = T["mesentery"]
 
 
 def _centre(f: Frame) -> tuple[float, float]:
@@ -250,6 +280,7 @@ def paint_hard(cv: Canvas, g: Geometry, f: Frame, plan: HardPlan, zkey_mm: float
         e = float(np.sqrt(max(1.0 - (dz / lp.hz) ** 2, 0.0)))
         if e > 0.3:
             _loop(cv, f, lp, e)
+    _strands(cv, g.p.seed, plan.strand_width)
 
 
 def _diaphragm(cv: Canvas, f: Frame, t_mm: float) -> None:

@@ -79,6 +79,7 @@ def tissue_hu(p: PhantomParams) -> tuple[np.ndarray, np.ndarray]:
     # drawn last so that the earlier tables (and the default phantom) stay as they were
     put("diaphragm", mus + u(-4, 4), 5)
     put("lymph_node", u(45, 70) if c else u(30, 45), 6)
+    put("mesentery", u(-30, 20), 12)
     return mean, sd
 
 

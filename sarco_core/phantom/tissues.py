@@ -4,9 +4,10 @@
 label (0 background/other, 1 skeletal muscle compartment, 2 SAT, 3 VAT: the convention of
 :mod:`sarco_core.metrics`). Muscle tissues, including the intermuscular fat streaks (``imat``) and the thin
 fat planes between abdominal-wall layers, are label 1; ``sat`` and its fibrous ``sat_septa`` are label 2;
-intra-abdominal and retroperitoneal fat (``vat``, ``renal_sinus_fat``) is label 3; skin, bone, organs, bowel,
-vessels, lymph nodes, the diaphragm and its crura, arms and the table are label 0 (the diaphragm is skeletal
-muscle, but the L3 protocol's skeletal muscle area leaves it out, and so does this package at every level).
+intra-abdominal and retroperitoneal fat (``vat``, ``renal_sinus_fat``, ``mesentery`` strands) is label 3;
+skin, bone, organs, bowel, vessels, lymph nodes, the diaphragm and its crura, arms and the table are label 0
+(the diaphragm is skeletal muscle, but the L3 protocol's skeletal muscle area leaves it out, and so does this
+package at every level).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ TISSUES: dict[str, int] = {
     "gallbladder": 67,
     "diaphragm": 68,  # crura and posterior diaphragm (contacts="hard"): label 0, not skeletal muscle area
     "lymph_node": 69,  # para-aortic nodes (contacts="hard"), label 0
+    "mesentery": 7,  # thin mesenteric vessel / fibrous strands inside VAT (contacts="hard"; label 3 like sat_septa)
     "arm_fat": 70,
     "arm_muscle": 71,
     "arm_bone": 72,
@@ -86,6 +88,7 @@ LABEL_OF[T["sat"]] = 2
 LABEL_OF[T["sat_septa"]] = 2
 LABEL_OF[T["vat"]] = 3
 LABEL_OF[T["renal_sinus_fat"]] = 3
+LABEL_OF[T["mesentery"]] = 3
 
 # TotalSegmentator vertebra ids (v2 "total" task) plus "L6" for a six-lumbar spine (no TotalSegmentator id).
 VERTEBRA_IDS: dict[str, int] = {
