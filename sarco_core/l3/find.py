@@ -49,6 +49,12 @@ def assess_slice(volume: Volume, index: int) -> SliceLook:
             f"{where} does not look lumbar: lungs are in view ({f.lung_mm2[0] / 100:.0f} cm² of air beside the "
             "spine), so it is a chest level, not L3. Choose a slice at the third lumbar vertebra.",
         ))
+    if f.lung_mm2[0] >= 0.5 * lv.LUNG_MM2 and f.lateral_mm2[0] >= 4 * lv.LAT_FREE_MM2:
+        return SliceLook(0.2, False, (
+            f"{where} does not look lumbar: air beside the spine ({f.lung_mm2[0] / 100:.0f} cm²) with ribs around it "
+            "suggests a chest level (lungs, perhaps partly consolidated), not L3. Choose a slice at the third lumbar "
+            "vertebra.",
+        ))
     if not f.found[0]:
         return SliceLook(0.3, False, (
             f"{where}: no vertebral body was found, so the level cannot be checked. Make sure it is an axial "
