@@ -84,3 +84,140 @@ def test_unknown_config_key_is_a_clear_error(tmp_path: Path) -> None:
     p.write_text(json.dumps({"supervised": {"stepz": 3}}))
     with pytest.raises(SarcoError, match="stepz"):
         load_config(p)
+
+
+# ------------------------------------------------------------------ training-data options (v2 recipe)
+def test_hard_contact_share_renders_hard_phantoms_and_leaves_the_rest_unchanged() -> None:
+    import numpy as np
+
+    from sarco_core.phantom.slice import phantom_slice
+    from sarco_core.train.data import is_hard_seed, phantom_sample
+
+    hard = [s for s in range(60) if is_hard_seed(s, 0.4)]
+    assert 12 <= len(hard) <= 36  # ~40 % of the seeds
+    assert not any(is_hard_seed(s, 0.0) for s in range(60))
+    soft = next(s for s in range(60) if s not in hard)
+    # a seed not drawn as hard is byte-identical to the default recipe (same level/pixel/truncation draws)
+    a = phantom_sample(soft)
+    b = phantom_sample(soft, hard_fraction=0.4)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    # a hard seed is the contacts="hard" rendering of the same draws
+    h = hard[0]
+    dflt = phantom_sample(h)
+    hu, lab, rmm, cmm = phantom_sample(h, hard_fraction=0.4)
+    assert (rmm, cmm) == (dflt[2], dflt[3]) and not np.array_equal(hu, dflt[0])
+    rng = np.random.default_rng([h, 4242])
+    from sarco_core.train.data import PHANTOM_LEVELS
+
+    level = PHANTOM_LEVELS[int(rng.integers(len(PHANTOM_LEVELS)))]
+    px = float(rng.uniform(0.6, 1.0))
+    ref = phantom_slice(
+        h,
+        level=level,
+        pixel_mm=px,
+        frac=float(rng.uniform(0.2, 0.8)),
+        truncated=bool(rng.random() < 0.1),
+        contacts="hard",
+    )
+    assert np.array_equal(ref.hu, hu) and np.array_equal(ref.labels, lab)
+
+
+def test_phantom_levels_option_restricts_the_levels() -> None:
+    import numpy as np
+
+    from sarco_core.phantom.slice import phantom_slice
+    from sarco_core.train.data import phantom_sample
+
+    hu, _lab, _r, _c = phantom_sample(5, levels=("L2",))
+    rng = np.random.default_rng([5, 4242])
+    rng.integers(1)
+    px = float(rng.uniform(0.6, 1.0))
+    ref = phantom_slice(
+        5, level="L2", pixel_mm=px, frac=float(rng.uniform(0.2, 0.8)), truncated=bool(rng.random() < 0.1)
+    )
+    assert np.array_equal(ref.hu, hu)
+
+
+def test_real_weights_draw_matching_slices_more_often() -> None:
+    import numpy as np
+
+    from sarco_core.train.stages import real_sampler, sample_weight
+
+    names = ["covid/A027284/x#0", "lidc#3", "lidc#4", "covid/A062055/y#0"]
+    w = (("A027284|A062055", 4.0), ("#0$", 0.5))
+    assert sample_weight(names[0], w) == 2.0 and sample_weight(names[1], w) == 1.0
+    pick = real_sampler(names, w)
+    rng = np.random.default_rng(0)
+    counts = np.bincount([pick(rng) for _ in range(6000)], minlength=4) / 6000
+    assert np.allclose(counts, [1 / 3, 1 / 6, 1 / 6, 1 / 3], atol=0.03)
+    # no weights: the uniform draw of the old recipe (same random stream)
+    a = real_sampler(names, ())
+    r1, r2 = np.random.default_rng(3), np.random.default_rng(3)
+    assert [a(r1) for _ in range(20)] == [int(r2.integers(4)) for _ in range(20)]
+
+
+def test_bad_data_options_are_clear_errors(tmp_path: Path) -> None:
+    for bad, word in (
+        ({"phantom_hard_fraction": 1.5}, "phantom_hard_fraction"),
+        ({"real_weights": [["x"]]}, "real_weights"),
+    ):
+        p = tmp_path / "c.json"
+        p.write_text(json.dumps({"data": bad}))
+        with pytest.raises(SarcoError, match=word):
+            load_config(p)
+
+
+def test_source_digest_follows_the_code(tmp_path: Path) -> None:
+    from sarco_core.train.data import TEACHER_SOURCES, source_digest
+
+    (tmp_path / "segment").mkdir()
+    f = tmp_path / "segment" / "teacher_x.py"
+    f.write_text("A = 1\n")
+    (tmp_path / "metrics.py").write_text("B = 2\n")
+    d1 = source_digest(*TEACHER_SOURCES, root=tmp_path)
+    assert source_digest(*TEACHER_SOURCES, root=tmp_path) == d1
+    f.write_text("A = 2\n")
+    assert source_digest(*TEACHER_SOURCES, root=tmp_path) != d1
+    with pytest.raises(SarcoError, match="no source files"):
+        source_digest("nothing/*.py", root=tmp_path)
+
+
+def test_pseudo_labels_are_rebuilt_when_the_teacher_code_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    from sarco_core.train import data as data_mod
+
+    shared = tmp_path / "shared"
+    (shared / "real").mkdir(parents=True)
+    (shared / "real" / "a.dcm").write_bytes(b"")
+    cfg_path = write_cfg(tmp_path, "r", tmp_path / "cache", shared_data=str(shared))
+    d = json.loads(cfg_path.read_text())
+    d["data"]["real_globs"] = ["real/*.dcm"]
+    cfg_path.write_text(json.dumps(d))
+    cfg = load_config(cfg_path)
+    builds: list[str] = []
+    digest = {"teacher": "t1"}
+
+    def fake_build(_cfg: object, _srcs: object, with_teacher: bool) -> data_mod.SliceSet:
+        builds.append(digest["teacher"])
+        s = data_mod.SliceSet()
+        s.add(np.zeros((8, 8), np.float32), np.full((8, 8), len(builds), np.uint8), "real/a.dcm#0", 0.9)
+        return s
+
+    real_digest = data_mod.source_digest
+    monkeypatch.setattr(data_mod, "build_real", fake_build)
+    monkeypatch.setattr(
+        data_mod,
+        "source_digest",
+        lambda *g, root=None: digest["teacher"] if g == data_mod.TEACHER_SOURCES else real_digest(*g, root=root),
+    )
+    a = data_mod.prepare(cfg)
+    b = data_mod.prepare(cfg)  # same teacher code: the cache is reused
+    assert builds == ["t1"] and a.sources["teacher_code_sha256"] == "t1"
+    assert b.real_train.labels[0] is not None and int(b.real_train.labels[0].max()) == 1
+    digest["teacher"] = "t2"  # the teacher changed: new pseudo-labels
+    c = data_mod.prepare(cfg)
+    assert builds == ["t1", "t2"] and c.sources["teacher_code_sha256"] == "t2"
+    assert c.real_train.labels[0] is not None and int(c.real_train.labels[0].max()) == 2

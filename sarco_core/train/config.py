@@ -27,6 +27,24 @@ class DataConfig:
     min_teacher_confidence: float = 0.0
     crop_px: int = 192
     real_fraction: float = 0.4  # share of supervised samples drawn from pseudo-labelled real slices
+    # [regex, weight] pairs: a pseudo-labelled real slice whose name matches is drawn ``weight`` times as often
+    # (weights of several matches multiply); empty = uniform, as before
+    real_weights: tuple[tuple[str, float], ...] = ()
+    # share of phantom train seeds rendered with ``contacts="hard"`` (organs against muscle without a fat plane);
+    # 0 = none (old configs and train_ci build byte-identical slices)
+    phantom_hard_fraction: float = 0.0
+    # levels drawn (uniformly, repeats allowed) for phantom train slices; empty = data.PHANTOM_LEVELS
+    phantom_levels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.phantom_hard_fraction <= 1.0:
+            raise TrainConfigError(f"data.phantom_hard_fraction must be in [0, 1], got {self.phantom_hard_fraction}.")
+        for pair in self.real_weights:
+            ok = len(pair) == 2 and isinstance(pair[0], str) and isinstance(pair[1], int | float) and pair[1] > 0
+            if not ok:
+                raise TrainConfigError(
+                    f"data.real_weights entries must be [regex, weight > 0] pairs, got {list(pair)!r}."
+                )
 
 
 @dataclass(frozen=True)
@@ -106,7 +124,7 @@ def _sub(cls: type, d: dict[str, Any] | None) -> Any:
         raise TrainConfigError(f"Unknown {cls.__name__} keys {sorted(unknown)}; allowed: {sorted(names)}.")
     for f in fields(cls):
         if f.name in d and isinstance(d[f.name], list):
-            d[f.name] = tuple(d[f.name])
+            d[f.name] = tuple(tuple(x) if isinstance(x, list) else x for x in d[f.name])
     return cls(**d)
 
 

@@ -75,30 +75,67 @@ def _key(*parts: object) -> str:
 PHANTOM_LEVELS = ("T10", "T11", "T12", "L1", "L2", "L3", "L3", "L3", "L4", "L5")
 
 
-def phantom_sample(seed: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+def is_hard_seed(seed: int, hard_fraction: float) -> bool:
+    """Whether train seed ``seed`` is rendered with hard contacts (a stream of its own, independent of the
+    level / pixel / truncation draws)."""
+    return hard_fraction > 0 and bool(np.random.default_rng([int(seed), 4343]).random() < hard_fraction)
+
+
+def phantom_sample(
+    seed: int, *, hard_fraction: float = 0.0, levels: tuple[str, ...] = ()
+) -> tuple[np.ndarray, np.ndarray, float, float]:
     """One phantom slice with seed-drawn level, position in the vertebra, pixel size and truncation:
-    (HU, exact labels 0..3, row_mm, col_mm)."""
+    (HU, exact labels 0..3, row_mm, col_mm). A share ``hard_fraction`` of seeds (drawn from its own stream, so
+    the other draws and the default slices are unchanged) is rendered with ``contacts="hard"``."""
     try:
         from sarco_core.phantom import phantom_slice
     except ImportError:  # the package's __init__ may not re-export it
         from sarco_core.phantom.slice import phantom_slice
 
     rng = np.random.default_rng([int(seed), 4242])
-    level = PHANTOM_LEVELS[int(rng.integers(len(PHANTOM_LEVELS)))]
+    lv = levels or PHANTOM_LEVELS
+    level = lv[int(rng.integers(len(lv)))]
     px = float(rng.uniform(0.6, 1.0))
+    hard = is_hard_seed(seed, hard_fraction)
     ph = phantom_slice(
-        int(seed), level=level, pixel_mm=px, frac=float(rng.uniform(0.2, 0.8)), truncated=bool(rng.random() < 0.1)
+        int(seed),
+        level=level,
+        pixel_mm=px,
+        frac=float(rng.uniform(0.2, 0.8)),
+        truncated=bool(rng.random() < 0.1),
+        contacts="hard" if hard else "default",
     )
     row_mm, col_mm = ph.spacing_mm
     return np.asarray(ph.hu, np.float32), np.asarray(ph.labels, np.uint8), float(row_mm), float(col_mm)
 
 
-def build_phantoms(seeds: range, pixel_mm: float) -> SliceSet:
+def build_phantoms(
+    seeds: range, pixel_mm: float, *, hard_fraction: float = 0.0, levels: tuple[str, ...] = ()
+) -> SliceSet:
     s = SliceSet()
     for seed in seeds:
-        hu, lab, rmm, cmm = phantom_sample(seed)
+        hu, lab, rmm, cmm = phantom_sample(seed, hard_fraction=hard_fraction, levels=levels)
         s.add(resample_slice(hu, rmm, cmm, pixel_mm), resample_labels(lab, rmm, cmm, pixel_mm), f"phantom:{seed}")
     return s
+
+
+def source_digest(*globs: str, root: Path | None = None) -> str:
+    """sha256 (12 hex) over the source files of ``sarco_core`` (or ``root``) matching ``globs`` (names and
+    contents): cache keys change when the teacher or the phantom code changes, so stale pseudo-labels are never
+    reused."""
+    root = root or Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    files = sorted({p for g in globs for p in root.glob(g)})
+    if not files:
+        raise TrainConfigError(f"no source files match {globs} under {root}: is sarco_core installed from source?")
+    for p in files:
+        h.update(str(p.relative_to(root)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+TEACHER_SOURCES = ("segment/teacher*.py", "metrics.py")
+PHANTOM_SOURCES = ("phantom/*.py",)
 
 
 # ---------------------------------------------------------------------------------------------- real
@@ -152,6 +189,8 @@ class Datasets:
     phantom_val: SliceSet
     real_train: SliceSet  # pseudo-labels (None where unlabelled / below the teacher-confidence floor)
     real_val: SliceSet
+    # sha256 (12 hex) of the code that built the cached sets (part of their cache keys): teacher, phantom
+    sources: dict[str, str] = field(default_factory=dict)
 
 
 def prepare(cfg: TrainConfig) -> Datasets:
@@ -170,15 +209,29 @@ def prepare(cfg: TrainConfig) -> Datasets:
         log.info("built %s (%d slices) in %.0f s -> %s", name, len(s), time.time() - t0, path)
         return SliceSet.load(path)  # exactly what a later (resumed) run reads
 
-    pt = cached("phantom", _key(d.phantom_train_seeds, px), lambda: build_phantoms(range(*d.phantom_train_seeds), px))
+    pt_key = [d.phantom_train_seeds, px]
+    if d.phantom_hard_fraction > 0 or d.phantom_levels:  # old configs keep their cache key
+        pt_key += [d.phantom_hard_fraction, list(d.phantom_levels), source_digest(*PHANTOM_SOURCES)]
+    pt = cached(
+        "phantom",
+        _key(*pt_key),
+        lambda: build_phantoms(
+            range(*d.phantom_train_seeds), px, hard_fraction=d.phantom_hard_fraction, levels=d.phantom_levels
+        ),
+    )
     pv = cached("phantom", _key(d.phantom_val_seeds, px), lambda: build_phantoms(range(*d.phantom_val_seeds), px))
+    sources = {}
+    if len(pt_key) > 2:
+        sources["phantom_code_sha256"] = str(pt_key[-1])
     srcs = real_sources(cfg)
     with_teacher = d.pseudo_labels == "teacher"
     rt, rv = SliceSet(), SliceSet()
     if srcs:
-        allr = cached(
-            "real", _key([str(p) for p in srcs], px, d.pseudo_labels), lambda: build_real(cfg, srcs, with_teacher)
-        )
+        key = [[str(p) for p in srcs], px, d.pseudo_labels]
+        if with_teacher:  # pseudo-labels are rebuilt whenever the teacher's code changes
+            key.append(source_digest(*TEACHER_SOURCES))
+            sources["teacher_code_sha256"] = str(key[-1])
+        allr = cached("real", _key(*key), lambda: build_real(cfg, srcs, with_teacher))
         for i in range(len(allr)):
             is_val = any(v in allr.names[i] for v in d.real_val_patients)
             lab = allr.labels[i]
@@ -195,4 +248,4 @@ def prepare(cfg: TrainConfig) -> Datasets:
         len(rt.labelled()),
         len(rv),
     )
-    return Datasets(pt, pv, rt, rv)
+    return Datasets(pt, pv, rt, rv, sources)

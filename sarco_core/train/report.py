@@ -30,6 +30,7 @@ LUMBAR = ("A027284", "A058062", "A062055")
 
 def _summ(d: list[float], e: list[float]) -> dict[str, float]:
     ae = np.abs(np.asarray(e, float))
+    signed = {"sma_error_pct_signed_median": float(np.median(e))} if len(e) else {}
     return {
         "n": len(d),
         "dice_median": float(np.median(d)),
@@ -37,6 +38,7 @@ def _summ(d: list[float], e: list[float]) -> dict[str, float]:
         "dice_min": float(np.min(d)),
         "sma_abs_error_pct_median": float(np.median(ae)) if len(ae) else float("nan"),
         "sma_abs_error_pct_max": float(np.max(ae)) if len(ae) else float("nan"),
+        **signed,
     }
 
 
@@ -62,6 +64,28 @@ def phantom_heldout(segs: dict[str, SliceSegmenter], seeds: range) -> dict[str, 
             d, e = _score(vol, 0, ph.labels == 1, r.labels == 1)
             res[n][0].append(d)
             res[n][1].append(e)
+    return {n: _summ(*v) for n, v in res.items()}
+
+
+HARD_SEEDS = tuple(range(7000, 7008))  # the phantom package's held-out hard-contact seeds (hard_check.HELD_OUT)
+HARD_LEVELS = ("T12", "L1", "L2", "L3")
+
+
+def phantom_hard_heldout(segs: dict[str, SliceSegmenter], pixel_mm: float = 0.8) -> dict[str, Any]:
+    """Held-out ``contacts="hard"`` phantoms (organs against the muscle with no fat plane, crura, vessels by the
+    spine): 8 seeds x T12-L3 at 0.8 mm, 410 mm field of view, as ``python -m sarco_core.phantom.hard_check``."""
+    from sarco_core.phantom.slice import phantom_slice
+
+    res: dict[str, tuple[list[float], list[float]]] = {n: ([], []) for n in segs}
+    for s in HARD_SEEDS:
+        for lv in HARD_LEVELS:
+            ph = phantom_slice(s, level=lv, pixel_mm=pixel_mm, size=int(round(410.0 / pixel_mm)), contacts="hard")
+            vol = Volume.from_array(hu=ph.hu[None], spacing_mm=(3.0, *ph.spacing_mm))
+            for n, seg in segs.items():
+                r = seg.segment(vol, [0])[0]
+                d, e = _score(vol, 0, ph.labels == 1, r.labels == 1)
+                res[n][0].append(d)
+                res[n][1].append(e)
     return {n: _summ(*v) for n, v in res.items()}
 
 
@@ -213,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("model_dir")
     ap.add_argument("--json", default=None)
     ap.add_argument("--overlay", default=None, help="write the upper-lumbar overlay montage PNG here")
-    ap.add_argument("--skip", nargs="*", default=[], help="phantom real silver timing")
+    ap.add_argument("--skip", nargs="*", default=[], help="phantom hard real silver timing")
     a = ap.parse_args(argv)
     from sarco_core.segment.model import Segmenter
     from sarco_core.segment.teacher import TeacherSegmenter
@@ -225,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     if "phantom" not in a.skip:
         rep["phantom_heldout"] = phantom_heldout(segs, range(910_000, 910_021))
         print(json.dumps(rep["phantom_heldout"]), flush=True)
+    if "hard" not in a.skip:
+        rep["phantom_hard_heldout"] = phantom_hard_heldout(segs)
+        print(json.dumps(rep["phantom_hard_heldout"]), flush=True)
     if "real" not in a.skip:
         rep["real_upper_lumbar"] = real_checks(segs)
         print(json.dumps(rep["real_upper_lumbar"]), flush=True)

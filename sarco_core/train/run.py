@@ -184,7 +184,9 @@ def _supervised(
 ) -> loop.StageResult:
     batch = st.batch
     crop = st.crop_px or cfg.data.crop_px
-    fn = stages.seg_batch_fn(ph, real, cfg.arch, cfg.augment, batch, crop, cfg.data.real_fraction)
+    fn = stages.seg_batch_fn(
+        ph, real, cfg.arch, cfg.augment, batch, crop, cfg.data.real_fraction, cfg.data.real_weights
+    )
     return loop.run_stage(
         name=name,
         stage_id=sid,
@@ -223,6 +225,9 @@ def _finish(cfg: TrainConfig, net: torch.nn.Module, data: Datasets, run_dir: Pat
             "real_sources": sorted({n.split("#")[0] for n in data.real_train.names}),
             "real_val_slices": len(data.real_val),
             "pseudo_labels": cfg.data.pseudo_labels,
+            "phantom_hard_fraction": cfg.data.phantom_hard_fraction,
+            "real_weights": [list(w) for w in cfg.data.real_weights],
+            **data.sources,
             "self_training_rounds": cfg.self_training.rounds,
             "validation_patient_used": False,
         },

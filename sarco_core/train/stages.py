@@ -3,6 +3,8 @@ reconstruction), supervised segmentation, and self-training label refresh."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -56,9 +58,11 @@ def seg_batch_fn(
     batch: int,
     crop_px: int,
     real_fraction: float,
+    real_weights: tuple[tuple[str, float], ...] = (),
 ):  # noqa: ANN201
     ph_idx = phantoms.labelled()
     re_idx = real.labelled()
+    pick_real = real_sampler([real.names[i] for i in re_idx], real_weights)
 
     def fn(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         hus: list[np.ndarray] = []
@@ -66,7 +70,7 @@ def seg_batch_fn(
         for _ in range(batch):
             use_real = bool(re_idx) and (not ph_idx or rng.random() < real_fraction)
             src, idx = (real, re_idx) if use_real else (phantoms, ph_idx)
-            i = idx[int(rng.integers(len(idx)))]
+            i = idx[pick_real(rng) if use_real else int(rng.integers(len(idx)))]
             hu, lab = augment(src.hu[i], src.labels[i], rng, aug, crop_px)
             assert lab is not None
             hus.append(hu)
@@ -74,6 +78,26 @@ def seg_batch_fn(
         return _channels(hus, arch), torch.from_numpy(np.stack(labs).astype(np.int64))
 
     return fn
+
+
+def sample_weight(name: str, real_weights: tuple[tuple[str, float], ...]) -> float:
+    """Product of the weights of every ``[regex, weight]`` pair whose regex matches ``name`` (1 when none)."""
+    w = 1.0
+    for rx, wt in real_weights:
+        if re.search(rx, name):
+            w *= float(wt)
+    return w
+
+
+def real_sampler(names: list[str], real_weights: tuple[tuple[str, float], ...]):  # noqa: ANN201
+    """rng -> index into ``names``: uniform (the draw used before weights existed) when no weights are given,
+    else proportional to :func:`sample_weight`."""
+    n = len(names)
+    if not real_weights or n == 0:
+        return lambda rng: int(rng.integers(max(n, 1)))
+    w = np.array([sample_weight(nm, real_weights) for nm in names], dtype=np.float64)
+    cum = np.cumsum(w / w.sum())
+    return lambda rng: min(int(np.searchsorted(cum, rng.random(), side="right")), n - 1)
 
 
 CLASS_WEIGHTS = (0.5, 1.5, 1.0, 1.0)
