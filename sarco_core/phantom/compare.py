@@ -308,7 +308,7 @@ def main() -> None:
     print("| quantity | real | phantom default | phantom hard |")
     print("|---|---|---|---|")
     for k in sorted(set(cols[0]) | set(cols[1]) | set(cols[2])):
-        cells = [f"{c[k][0]:.1f} ± {c[k][1]:.1f} (n={c[k][2]})" if k in c else "—" for c in cols]
+        cells = [f"{c[k][0]:.3g} ± {c[k][1]:.2g} (n={c[k][2]})" if k in c else "—" for c in cols]
         print(f"| {k} | " + " | ".join(cells) + " |")
 
 
