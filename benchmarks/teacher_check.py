@@ -24,6 +24,9 @@ TUNE = ([(s, "L3", 0.8) for s in range(1001, 1007)] + [(s, lv, 0.7) for s in ran
         + [(s, lv, 3.0) for s in range(1001, 1007) for lv in ("L1", "L3")])
 HELD = ([(s, "L3", 0.8) for s in range(5000, 5008)] + [(s, lv, 0.7) for s in range(5100, 5104) for lv in ("L1", "L2")]
         + [(s, lv, 3.0) for s in range(5200, 5204) for lv in ("L1", "L3")])
+# hard-contact phantoms (organs / bowel / crura against the muscle with no fat plane): tune 6000+, held out 7000+
+HARD_TUNE = [(s, lv, px) for s in range(6000, 6004) for lv in ("T12", "L1", "L2", "L3") for px in (0.8, 3.0)]
+HARD_HELD = [(s, lv, px) for s in range(7000, 7004) for lv in ("T12", "L1", "L2", "L3") for px in (0.8, 3.0)]
 COVID = ["A027284/axial/19000925-116.dcm", "A027284/axial/19001231-131.dcm", "A058062/axial/19001231-084.dcm",
          "A058062/axial/19010108-078.dcm", "A062055/axial/19001127-136.dcm", "A062055/axial/19001228-131.dcm"]
 GATE = (-29.0, 150.0)
@@ -48,11 +51,11 @@ def _png(path: Path, hu: np.ndarray, pred: np.ndarray, truth: np.ndarray | None,
     img.save(path)
 
 
-def run_phantoms(cases: list, png: Path | None) -> list[float]:
+def run_phantoms(cases: list, png: Path | None, contacts: str = "default") -> list[float]:
     dices, errs = [], []
     for seed, level, px in cases:
         size = 512 if px < 1.5 else 160
-        ph = phantom_slice(seed, level=level, pixel_mm=px, size=size)
+        ph = phantom_slice(seed, level=level, pixel_mm=px, size=size, contacts=contacts)
         t0 = time.process_time()
         lab, conf, flags, _ = segment_slice(ph.hu, px, px)
         dt = time.process_time() - t0
@@ -64,7 +67,7 @@ def run_phantoms(cases: list, png: Path | None) -> list[float]:
         errs.append(e)
         print(f"ph {seed} {level} {px}mm dice {d:.3f} err {e:+.1f}% conf {conf:.2f} t {dt:.2f}s {','.join(flags)}")
         if png is not None:
-            _png(png / f"ph_{seed}_{level}_{px}.png", ph.hu, pred, truth, 4 if px > 1.5 else 1)
+            _png(png / f"ph_{contacts}_{seed}_{level}_{px}.png", ph.hu, pred, truth, 4 if px > 1.5 else 1)
     print(f"PHANTOM median dice {np.median(dices):.3f} min {np.min(dices):.3f} "
           f"median |err| {np.median(np.abs(errs)):.1f}% signed {np.median(errs):+.1f}%")
     return dices
@@ -105,7 +108,7 @@ def run_real(png: Path | None) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--set", choices=["tune", "held", "real", "all"], default="all")
+    ap.add_argument("--set", choices=["tune", "held", "hard_tune", "hard_held", "real", "all"], default="all")
     ap.add_argument("--png", type=Path)
     a = ap.parse_args()
     if a.png:
@@ -114,6 +117,10 @@ def main() -> None:
         run_phantoms(TUNE, a.png)
     if a.set in ("held", "all"):
         run_phantoms(HELD, a.png)
+    if a.set in ("hard_tune", "all"):
+        run_phantoms(HARD_TUNE, a.png, "hard")
+    if a.set in ("hard_held", "all"):
+        run_phantoms(HARD_HELD, a.png, "hard")
     if a.set in ("real", "all"):
         run_real(a.png)
 

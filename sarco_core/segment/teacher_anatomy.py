@@ -351,7 +351,7 @@ def psoas(
     allowed = soft & (rr >= front - 5.0 / px_mm) & (np.abs(cc - cx) * px_mm <= 90.0)
     near = ndi.distance_transform_edt(~vert.body) * px_mm <= PSOAS_REACH_MM
     g = geodesic_steps(seed, allowed & near, int(PSOAS_REACH_MM / px_mm))
-    reached = g >= 0
+    reached = np.asarray(ndi.binary_fill_holes(g >= 0))  # fat specks inside the psoas do not fragment it
     # cut thin bridges (vessels, renal hilum) and keep what still touches the seeds
     opened = opening(reached, PSOAS_NECK_MM / px_mm)
     lab, n = ndi.label(opened)
