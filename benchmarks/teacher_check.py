@@ -47,7 +47,7 @@ def _png(path: Path, hu: np.ndarray, pred: np.ndarray, truth: np.ndarray | None,
         rgb[extra] = (1.0, 0.0, 1.0)
     img = Image.fromarray((rgb * 255).astype(np.uint8))
     if scale > 1:
-        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+        img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
     img.save(path)
 
 
