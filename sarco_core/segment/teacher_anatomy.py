@@ -52,6 +52,7 @@ RAY_STEP_DEG = 2.0  # one ray per 2 degrees around the interior centre
 ENVELOPE_DEG = 20.0  # a ray's wall may be at most ENVELOPE_MARGIN_MM thicker than the median of ±this
 ENVELOPE_MARGIN_MM = 8.0  # (a deep "stop" inside an organ touching the wall is not believed)
 STOP_RUN_MM = 3.0  # a fat / air / bone / bright run at least this long ends the wall on a ray
+RIB_PASS_HU = 300.0  # samples brighter than this (rib cortex) do not end the wall on a ray
 LEAD_SKIP_MM = 8.0  # fat just under the found fascia (bridged by the closing) is skipped
 ORGAN_BRIGHTER_HU = 30.0  # tissue this much brighter than the paraspinal muscle is organ / vessel, not muscle
 DEFAULT_MUSCLE_HU = 40.0
@@ -66,6 +67,8 @@ CANAL_HALF_WIDTH_MM = 9.0  # the lumbar spinal canal is ~15-25 mm wide
 CANAL_MAX_DEPTH_MM = 25.0  # antero-posterior depth of a lumbar vertebral body
 PSOAS_REACH_MM = 35.0  # psoas lies within this distance of the vertebral body
 PSOAS_NECK_MM = 4.0  # bridges narrower than ~2 × this between psoas and other tissue are cut
+CRUS_BACK_FRAC = 0.5  # crus zone: in front of the body centre minus this × (centre - front) ...
+CRUS_SIDE_MM = 8.0  # ... and within this of the body's side
 PSOAS_SEED_MM = 10.0  # soft tissue this close to the side of the vertebral body seeds the psoas
 IMAT_HOLE_MAX_CM2 = 3.0  # fat islands smaller than this inside muscle are intramuscular (IMAT)
 
@@ -274,7 +277,8 @@ def wall_thickness(hs: np.ndarray, interior: np.ndarray, depth_mm: np.ndarray, c
         b = int(idx[-1])  # outermost interior sample = the fascia
         prof = hu[k, b::-1]
         d = dep[k, b::-1]
-        stop = (prof < FAT_HU[1]) | (prof > bright_hu)
+        # fat, gas or organ-bright tissue ends the wall; a rib does not (the wall muscles wrap around it)
+        stop = (prof < FAT_HU[1]) | ((prof > bright_hu) & (prof <= RIB_PASS_HU))
         soft_at = np.nonzero(~stop[: lead + 1])[0]
         if soft_at.size == 0:  # only fat under the fascia here: no wall muscle on this ray
             known[k] = True
@@ -349,6 +353,9 @@ def psoas(
     beside = np.abs(cc - cx) >= 0.6 * vert.half_width_px
     seed = ring & soft & beside & (rr >= front + 0.2 * (cy - front))
     allowed = soft & (rr >= front - 5.0 / px_mm) & (np.abs(cc - cx) * px_mm <= 90.0)
+    # the crura lie antero-lateral, close against the front half of the vertebral body, and run to the aorta
+    crus = (rr < cy - CRUS_BACK_FRAC * (cy - front)) & (np.abs(cc - cx) <= vert.half_width_px + CRUS_SIDE_MM / px_mm)
+    allowed &= ~crus
     near = ndi.distance_transform_edt(~vert.body) * px_mm <= PSOAS_REACH_MM
     g = geodesic_steps(seed, allowed & near, int(PSOAS_REACH_MM / px_mm))
     reached = np.asarray(ndi.binary_fill_holes(g >= 0))  # fat specks inside the psoas do not fragment it
