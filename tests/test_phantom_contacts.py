@@ -89,12 +89,14 @@ def test_hard_deterministic_and_in_volumes() -> None:
 
 
 def test_pv_factor_odd_and_fine() -> None:
-    from sarco_core.phantom.pv import SUB_MM, factor
+    from sarco_core.phantom.pv import PV_MIN_PIXEL_MM, SUB_MM, factor
 
-    for px in (0.5, 0.8, 0.81, 1.6, 3.0, 4.0):
+    for px in (0.5, 0.8, 0.95, 1.25):
+        assert factor(px, px) == 1
+    for px in (1.3, 1.6, 3.0, 4.0):
         n = factor(px, px)
-        assert n % 2 == 1 and px / n <= SUB_MM + 1e-9
-    assert factor(0.8, 0.8) == 1
+        assert px > PV_MIN_PIXEL_MM and n > 1 and n % 2 == 1 and px / n <= SUB_MM + 1e-9
+    assert factor(0.7, 3.0) == 5
 
 
 def test_hard_partial_volume_at_3mm_pixels() -> None:

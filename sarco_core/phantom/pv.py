@@ -1,10 +1,10 @@
 """Partial volume for ``contacts="hard"``: each pixel's mean HU is the average over its own area and slab.
 
 The default phantom decides a pixel's tissue at its centre (plus a ~1 mm blur), which at 3 mm pixels or 3 mm
-slices leaves edges far sharper than a scanner does. Here a slice is rendered on a finer grid (an odd factor,
-<= 0.8 mm sub-pixels) at 3 heights across the slab; the tissue means are averaged over each pixel's sub-pixels
-and heights. Labels (and the tissue / vertebra maps) stay the exact ones at the pixel centre and slice
-centre, the package's convention.
+slices leaves edges far sharper than a scanner does. Here a slice is rendered at 3 heights across the slab
+and, for pixels over 1.25 mm, on a finer grid (an odd factor, <= 0.8 mm sub-pixels); the tissue means are
+averaged over each pixel's sub-pixels and heights. Labels (and the tissue / vertebra maps) stay the exact
+ones at the pixel centre and slice centre, the package's convention.
 """
 
 from __future__ import annotations
@@ -17,11 +17,14 @@ from sarco_core.phantom.spine import SpineLayout
 from sarco_core.phantom.texture import imat_streaks
 
 SUB_MM = 0.8  # finest sub-pixel
+PV_MIN_PIXEL_MM = 1.25  # finer pixels: no sub-sampling (the 0.45 mm blur of synthesize_hu covers their edges)
 SLAB_SAMPLES = (-1.0 / 3.0, 0.0, 1.0 / 3.0)  # heights across the slab, fractions of its thickness
 
 
 def factor(row_mm: float, col_mm: float) -> int:
-    """Odd sub-sampling factor so that sub-pixels are <= ``SUB_MM`` (1 at <= 0.8 mm pixels)."""
+    """Odd sub-sampling factor so that sub-pixels are <= ``SUB_MM`` (1 at pixels <= ``PV_MIN_PIXEL_MM``)."""
+    if max(row_mm, col_mm) <= PV_MIN_PIXEL_MM:
+        return 1
     n = int(np.ceil(max(row_mm, col_mm) / SUB_MM - 1e-9))
     return n if n % 2 == 1 else n + 1
 
