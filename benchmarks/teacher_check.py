@@ -102,7 +102,7 @@ def run_real(png: Path | None) -> None:
     vol = load(DATA / "pydicom" / "pancreas_ct_0001_slice122_j2k.dcm")
     _real("pancreas", np.asarray(vol.hu[0], np.float32), vol.spacing_mm.row, vol.spacing_mm.col, png)
     lung = load(DATA / "tcia_lung_pet_ct_dx" / "Lung_Dx-A0001")
-    for i in (lung.n_slices - 1, lung.n_slices - 3):  # lowest slices (upper abdomen)
+    for i in (0, 2):  # lowest slices (T12/L1, upper abdomen; index 0 is the lowest)
         _real(f"lungdx_{i}", np.asarray(lung.hu[i], np.float32), lung.spacing_mm.row, lung.spacing_mm.col, png)
 
 
