@@ -6,7 +6,7 @@ import numpy as np
 
 from sarco_core.phantom.body import Polar, paint_arms, paint_back, paint_body, table_map
 from sarco_core.phantom.canvas import Canvas
-from sarco_core.phantom.contacts import check_contacts, paint_hard, sample_hard
+from sarco_core.phantom.contacts import check_contacts, paint_hard, sample_hard, warp
 from sarco_core.phantom.frame import Geometry
 from sarco_core.phantom.organs import paint_organs, sample_organs
 from sarco_core.phantom.params import PhantomParams
@@ -72,6 +72,8 @@ class Patient:
             paint_ribs(cv, g, f, self.ribs, R_tab, g.sat_table(f))
         if self.p.arms:
             paint_arms(cv, f, self.arm)
+        if self.hard is not None:
+            warp(cv, self.p.seed)
         if self.table_px is not None:
             free = (cv.tissue == T["air"]) & (self.table_px > 0)
             cv.tissue[free] = self.table_px[free]

@@ -148,6 +148,38 @@ def _strands(cv: Canvas, seed: int, width: float) -> None:
     cv.tissue[sel] = T["mesentery"]
 
 
+WARP_MM = 2.0  # SD of the smooth displacement that makes ellipse organs, loops and outlines less regular
+
+
+@lru_cache(maxsize=4)
+def warp_field(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two smooth random displacement components (mm, SD ``WARP_MM``) on the fixed 1 mm patient grid."""
+    n = int(2 * STRAND_HALF_MM / STRAND_GRID_MM)
+    rng = np.random.default_rng([int(seed), 4244])
+    out = []
+    for _ in range(2):
+        f = ndi.gaussian_filter(rng.standard_normal((n, n)).astype(np.float32), 20.0 / STRAND_GRID_MM, mode="wrap")
+        out.append(f * (WARP_MM / float(f.std())))
+    return out[0], out[1]
+
+
+def warp(cv: Canvas, seed: int) -> None:
+    """Resample the tissue and vertebra maps through a smooth displacement (constant along z): shapes lose
+    their perfect ellipses; labels stay exact (they are read from the warped tissue map)."""
+    fx, fy = warp_field(seed)
+    n = fx.shape[0]
+    ix = np.clip(((cv.X + STRAND_HALF_MM) / STRAND_GRID_MM).astype(np.int32), 0, n - 1)
+    iy = np.clip(((cv.Y + STRAND_HALF_MM) / STRAND_GRID_MM).astype(np.int32), 0, n - 1)
+    dx, dy = fx[iy, ix], fy[iy, ix]  # patient frame; rotate into the image frame
+    dc = (cv.rc * dx - cv.rs * dy) / cv.col_mm
+    dr = (cv.rs * dx + cv.rc * dy) / cv.row_mm
+    rr, cc = np.mgrid[0:cv.rows, 0:cv.cols]
+    r = np.clip(np.rint(rr + dr), 0, cv.rows - 1).astype(np.intp)
+    c = np.clip(np.rint(cc + dc), 0, cv.cols - 1).astype(np.intp)
+    cv.tissue[:] = cv.tissue[r, c]
+    cv.vert[:] = cv.vert[r, c]
+
+
 def _centre(f: Frame) -> tuple[float, float]:
     """Ray origin: the middle of the abdominal cavity in front of the spine."""
     return f.x_s, f.y_vb - f.vb_ap / 2 - 0.45 * max(f.cav_b, 50.0)
