@@ -53,8 +53,35 @@ def test_teacher_on_held_out_phantoms(held_out):
     dice = np.array([d for d, _ in held_out])
     err = np.array([e for _, e in held_out])
     assert np.median(dice) >= 0.95, dice
-    assert dice.min() >= 0.90, dice
+    assert dice.min() >= 0.94, dice  # 0.963-0.976 today (0.927 before the ribs / psoas fixes)
     assert np.median(err) <= 10.0, err
+
+
+def _phantom_scores(seeds, levels, pixel_mm, contacts="default"):
+    out = []
+    for seed in seeds:
+        for level in levels:
+            ph = phantom_slice(seed, level=level, pixel_mm=pixel_mm, contacts=contacts)
+            res = TeacherSegmenter().segment(ph.volume(), [0])[0]
+            g = (ph.hu >= -29) & (ph.hu <= 150)
+            t, p = float(((ph.labels == 1) & g).sum()), float(((res.labels == 1) & g).sum())
+            out.append((gated_dice(ph.hu, ph.labels == 1, res.labels == 1), (p - t) / t * 100.0))
+    return np.array(out)
+
+
+def test_teacher_on_held_out_upper_lumbar_phantoms():
+    """L1/L2 (held-out seeds): 0.940-0.962 today (median 0.936 before the psoas / ribs / wall fixes)."""
+    s = _phantom_scores((5100, 5101), ("L1", "L2"), 0.7)
+    assert np.median(s[:, 0]) >= 0.945, s
+    assert s[:, 0].min() >= 0.93, s
+
+
+def test_teacher_on_hard_contact_phantoms():
+    """Bowel, liver and crura against the muscle with no fat plane (held-out seeds 7000+; tuned on 6000+):
+    the teacher over-calls; today median Dice 0.927, signed SMA error +5.3 % (0.904 / +9.7 % before)."""
+    s = _phantom_scores((7000, 7001, 7002, 7003), ("L2", "L3"), 0.8, contacts="hard")
+    assert np.median(s[:, 0]) >= 0.915, s
+    assert np.median(s[:, 1]) <= 8.0, s
 
 
 def test_teacher_labels_sat_and_vat_on_phantom():
