@@ -58,6 +58,7 @@ ORGAN_BRIGHTER_HU = 30.0  # tissue this much brighter than the paraspinal muscle
 DEFAULT_MUSCLE_HU = 40.0
 MUSCLE_REF_RANGE_HU = (10.0, 70.0)
 WALL_MARGIN_MM = 2.0
+LEAKY_MARGIN_MM = 3.0  # a ray with no stop gets at most the median stopped wall thickness + this
 VERT_MIN_AREA_CM2 = 3.0
 VERT_SEED_MIN_AREA_CM2 = 0.5  # dense-bone pieces this big may seed a vertebra (grown into cancellous bone)
 CANCELLOUS_HU = 100.0  # cancellous bone of a vertebral body (muscle stays below ~80 HU)
@@ -318,6 +319,8 @@ def wall_and_back(
     thick, known = wall_thickness(hs, interior, depth_mm, (ocy, ocx), max_mm, bright, px_mm)
     default = float(np.median(thick[known & ~back_ray])) if (known & ~back_ray).any() else 15.0
     filled = _circular_fill(thick, known, default)
+    # where an organ touches the wall (no stop found) the wall is not believed thicker than the typical wall
+    filled = np.where(known | back_ray, filled, np.minimum(filled, default + LEAKY_MARGIN_MM))
     thick_all = np.minimum(filled, _envelope(filled, np.ones(n, bool)) + ENVELOPE_MARGIN_MM)
 
     ang = np.degrees(np.arctan2(rr - ocy, cc - ocx)) % 360.0
