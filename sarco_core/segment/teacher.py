@@ -27,6 +27,7 @@ from sarco_core.metrics import DEFAULT_GATES
 from sarco_core.segment import teacher_anatomy as anat
 from sarco_core.segment.base import ModelInfo, SegmentationResult
 from sarco_core.segment.teacher_body import dilate, find_body, outside_fov
+from sarco_core.segment.teacher_wall import wall_and_back
 from sarco_core.volume import Volume
 
 WORK_PX_MM = 1.0  # working pixel size; slices within ±10 % of it are used as they are
@@ -139,7 +140,7 @@ def segment_work(hu: np.ndarray, px_mm: float, fov_out: np.ndarray | None = None
     if vert is not None:
         bone = bone | vert.mask  # vertebral body (marrow filled) and spinal canal are not muscle
     ref_hu = anat.muscle_reference_hu(hs, interior.mask, bone, vert, px_mm)
-    walls = anat.wall_and_back(hs, interior.mask, bone, vert, ref_hu, px_mm)
+    walls = wall_and_back(hs, interior.mask, bone, vert, ref_hu, px_mm)
     muscle = walls.muscle
     if vert is not None:
         muscle = muscle | anat.psoas(hs, interior.mask, bone, vert, ref_hu, px_mm)

@@ -1,4 +1,5 @@
-"""Teacher steps 2-5: fascia ring, vertebra, muscle layers, psoas - on a ~1 mm working grid.
+"""Teacher steps 2-4 and 6: fascia ring, vertebra, psoas, compartment - on a ~1 mm working grid (the wall and
+back muscles of step 5 are in :mod:`teacher_wall`).
 
 Every rule is anatomical and expressed in mm:
 
@@ -42,23 +43,9 @@ SEPTA_MM = 1.5  # SAT septa thinner than ~2 × this are opened away
 RING_CLOSE_MM = (3.0, 5.0, 8.0, 11.0, 14.0, 18.0, 22.0, 28.0)  # closings tried to bridge gaps in the ring
 RING_SOLIDITY_MIN = 0.85  # interior area / convex-hull area for a closed ring
 RING_SOLIDITY_TOL = 0.02  # accept the smallest closing within this of the most solid interior
-SEED_DEPTH_MM = 5.0  # seeds of the wall layer: soft tissue within this depth of the fascia
-WALL_MAX_MM = 40.0  # abdominal wall muscles are at most this deep from the fascia
-BACK_MAX_MM = 110.0  # paraspinal + quadratus lumborum, behind the vertebral body centre
-BACK_HALF_WIDTH_MM = 70.0  # rays leaving the back within this distance of the midline may go BACK_MAX_MM deep
-PARASPINAL_HALF_WIDTH_MM = 70.0  # erector spinae + multifidus lie within this of the midline, behind the body
-PARASPINAL_SEED_MM = 6.0  # soft tissue this close to the posterior elements seeds the paraspinal block
-RAY_STEP_DEG = 2.0  # one ray per 2 degrees around the interior centre
-ENVELOPE_DEG = 20.0  # a ray's wall may be at most ENVELOPE_MARGIN_MM thicker than the median of ±this
-ENVELOPE_MARGIN_MM = 3.0  # (a deep "stop" inside an organ touching the wall is not believed)
-STOP_RUN_MM = 3.0  # a fat / air / bone / bright run at least this long ends the wall on a ray
-RIB_PASS_HU = 300.0  # samples brighter than this (rib cortex) do not end the wall on a ray
-LEAD_SKIP_MM = 8.0  # fat just under the found fascia (bridged by the closing) is skipped
 ORGAN_BRIGHTER_HU = 30.0  # tissue this much brighter than the paraspinal muscle is organ / vessel, not muscle
 DEFAULT_MUSCLE_HU = 40.0
 MUSCLE_REF_RANGE_HU = (10.0, 70.0)
-WALL_MARGIN_MM = 2.0
-LEAKY_MARGIN_MM = 3.0  # a ray with no stop gets at most the median stopped wall thickness + this
 VERT_MIN_AREA_CM2 = 3.0
 VERT_SEED_MIN_AREA_CM2 = 0.5  # dense-bone pieces this big may seed a vertebra (grown into cancellous bone)
 CANCELLOUS_HU = 100.0  # cancellous bone of a vertebral body (muscle stays below ~80 HU)
@@ -204,40 +191,6 @@ def geodesic_steps(seed: np.ndarray, medium: np.ndarray, max_steps: int) -> np.n
     return steps
 
 
-@dataclass(frozen=True)
-class MuscleResult:
-    muscle: np.ndarray  # muscle tissue (before compartment closing)
-    leaky_fraction: float  # share of wall directions where no fat plane stopped the wall (organ contact)
-    n_rays: int
-    thickness_mm: np.ndarray  # wall thickness per ray (after filling and smoothing)
-
-
-def _circular_fill(values: np.ndarray, known: np.ndarray, default: float) -> np.ndarray:
-    """Fill unknown entries of a circular profile by linear interpolation between known neighbours."""
-    if not known.any():
-        return np.full(values.shape, default)
-    n = values.size
-    idx = np.nonzero(known)[0]
-    xp = np.concatenate([idx - n, idx, idx + n])
-    fp = np.tile(values[idx], 3)
-    return np.interp(np.arange(n), xp, fp)
-
-
-def _envelope(values: np.ndarray, use: np.ndarray) -> np.ndarray:
-    """Circular running median over ±ENVELOPE_DEG of the ``use`` entries (others keep +inf: no limit)."""
-    n = values.size
-    k = max(1, int(round(ENVELOPE_DEG * n / 360.0)))
-    v = np.where(use, values, np.nan)
-    windows = np.stack([np.roll(v, s) for s in range(-k, k + 1)])
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(windows, axis=0)
-    return np.where(use & np.isfinite(med), med, np.inf)
-
-
 def muscle_reference_hu(hs: np.ndarray, interior: np.ndarray, bone: np.ndarray, vert: Vertebra | None,
                         px_mm: float) -> float:
     """Median HU of the paraspinal muscles (behind the vertebral body, beside the spinous process)."""
@@ -250,97 +203,6 @@ def muscle_reference_hu(hs: np.ndarray, interior: np.ndarray, bone: np.ndarray, 
     if sel.sum() * px_mm * px_mm < 300.0:  # < 3 cm² of paraspinal muscle found
         return DEFAULT_MUSCLE_HU
     return float(np.clip(np.median(hs[sel]), *MUSCLE_REF_RANGE_HU))
-
-
-def wall_thickness(hs: np.ndarray, interior: np.ndarray, depth_mm: np.ndarray, centre: tuple[float, float],
-                   max_mm: np.ndarray, bright_hu: float, px_mm: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per ray from ``centre``: depth (mm) of the first fat / air / bone / organ-bright run met when walking
-    inward from the fascia; unknown (False) where none is met before ``max_mm`` (organ touching the wall)."""
-    n = max_mm.size
-    theta = np.radians((np.arange(n) + 0.5) * 360.0 / n)
-    length = int(np.hypot(*hs.shape)) + 1
-    s = np.arange(length, dtype=np.float32)
-    r = centre[0] + np.sin(theta)[:, None] * s[None, :]
-    c = centre[1] + np.cos(theta)[:, None] * s[None, :]
-    coords = np.stack([r, c])
-    inside = ndi.map_coordinates(interior.astype(np.uint8), coords, order=0, cval=0) > 0
-    hu = ndi.map_coordinates(hs, coords, order=0, cval=-1000.0)
-    dep = ndi.map_coordinates(depth_mm, coords, order=0, cval=0.0)
-    thick = np.zeros(n)
-    known = np.zeros(n, bool)
-    stop_run = max(1, int(round(STOP_RUN_MM / px_mm)))
-    lead = int(round(LEAD_SKIP_MM / px_mm))
-    for k in range(n):
-        idx = np.nonzero(inside[k])[0]
-        if idx.size == 0:
-            known[k] = True
-            continue
-        b = int(idx[-1])  # outermost interior sample = the fascia
-        prof = hu[k, b::-1]
-        d = dep[k, b::-1]
-        # fat, gas or organ-bright tissue ends the wall; a rib does not (the wall muscles wrap around it)
-        stop = (prof < FAT_HU[1]) | ((prof > bright_hu) & (prof <= RIB_PASS_HU))
-        soft_at = np.nonzero(~stop[: lead + 1])[0]
-        if soft_at.size == 0:  # only fat under the fascia here: no wall muscle on this ray
-            known[k] = True
-            continue
-        start = int(soft_at[0])
-        run = np.convolve(stop[start:].astype(np.int32), np.ones(stop_run, np.int32), "valid") >= stop_run
-        hits = np.nonzero(run)[0]
-        limit = max_mm[k]
-        if hits.size and d[start + hits[0]] <= limit:
-            thick[k] = float(d[start + hits[0]])
-            known[k] = True
-        elif d[start:].size and d[start:].max() < limit:  # reached the centre without a stop: small slice
-            thick[k] = float(d[start:].max())
-            known[k] = True
-    return thick, known
-
-
-def wall_and_back(
-    hs: np.ndarray, interior: np.ndarray, bone: np.ndarray, vert: Vertebra | None, ref: float, px_mm: float
-) -> MuscleResult:
-    """Abdominal-wall, back (paraspinal, quadratus lumborum) and flank muscles (see module docstring)."""
-    depth_mm = (ndi.distance_transform_edt(interior) * px_mm).astype(np.float32)
-    bright = ref + ORGAN_BRIGHTER_HU
-    rr, cc = np.indices(hs.shape)
-    ocy, ocx = ndi.center_of_mass(interior)
-    if vert is not None:
-        cy, cx = vert.centre_rc
-    else:
-        ir = np.nonzero(interior.any(axis=1))[0]
-        cy, cx = ir[0] + 0.65 * (ir[-1] - ir[0]), ocx
-    n = int(round(360.0 / RAY_STEP_DEG))
-    theta = np.radians((np.arange(n) + 0.5) * RAY_STEP_DEG)
-    # rays that leave through the back (behind the vertebral body centre, near the midline) may go deeper
-    t_back = (cy - ocy) / np.maximum(np.sin(theta), 1e-6)
-    back_ray = (np.sin(theta) > 0) & (np.abs(ocx + np.cos(theta) * t_back - cx) * px_mm <= BACK_HALF_WIDTH_MM)
-    max_mm = np.where(back_ray, BACK_MAX_MM, WALL_MAX_MM)
-    thick, known = wall_thickness(hs, interior, depth_mm, (ocy, ocx), max_mm, bright, px_mm)
-    default = float(np.median(thick[known & ~back_ray])) if (known & ~back_ray).any() else 15.0
-    filled = _circular_fill(thick, known, default)
-    # where an organ touches the wall (no stop found) the wall is not believed thicker than the typical wall
-    filled = np.where(known | back_ray, filled, np.minimum(filled, default + LEAKY_MARGIN_MM))
-    thick_all = np.minimum(filled, _envelope(filled, np.ones(n, bool)) + ENVELOPE_MARGIN_MM)
-
-    ang = np.degrees(np.arctan2(rr - ocy, cc - ocx)) % 360.0
-    b = np.minimum((ang / RAY_STEP_DEG).astype(np.int32), n - 1)
-    medium = muscle_like(hs, interior & ~bone & (hs >= SOFT_HU[0]) & (hs <= bright), ref, px_mm)
-    seed = medium & (depth_mm <= SEED_DEPTH_MM)
-    allowed = medium & (depth_mm <= thick_all[b] + WALL_MARGIN_MM)
-    block = np.zeros(hs.shape, bool)
-    if vert is not None:
-        # paraspinal block: everything soft behind the vertebral body, beside the spinous process
-        back_row = float(np.nonzero(vert.body.any(axis=1))[0][-1])
-        box = medium & (rr >= back_row) & (np.abs(cc - cx) * px_mm <= PARASPINAL_HALF_WIDTH_MM)
-        # ... reached through soft tissue from the posterior elements (not the liver / kidney beside them)
-        post = vert.mask & (rr >= back_row)
-        near_spine = dilate(post, PARASPINAL_SEED_MM / px_mm) & box
-        block = geodesic_steps(near_spine, box, int(BACK_MAX_MM / px_mm)) >= 0
-    g = geodesic_steps(seed | block, allowed | block, int(BACK_MAX_MM / px_mm))
-    muscle = g >= 0
-    leaky = float((~known & ~back_ray).sum()) / max(1, int((~back_ray).sum()))
-    return MuscleResult(muscle, leaky, n, thick_all)
 
 
 def psoas(
