@@ -21,13 +21,15 @@ Decision file (JSON)::
      "t": {"default": "drop", "except": [ids]},   # T-only components
      "m": {"default": "drop", "except": [ids]},   # M-only components
      "a_drop": [ids],                    # agreement components to drop
-     "edits": [{"op": "add" | "remove", "mode": "gated" | "all", "poly": [[row, col], ...], "note": "..."}],
+     "edits": [{"op": "add" | "remove", "mode": "gated" | "all" | "smooth_above", "hu": 60,
+                "poly": [[row, col], ...], "note": "..."}],
      "fill_fat_holes_cm2": 1.0,          # holes of fat (< -29 HU) inside the mask up to this size are filled (IMAT)
      "min_island_px": 10,                # final islands smaller than this are dropped
      "notes": ["..."]}
 
 Edits are applied in order after the component choices; ``mode = "gated"`` adds only the -29..150 HU pixels
-inside the polygon (a rough polygon drawn in the fat around a muscle), ``"all"`` every pixel. Polygon vertices
+inside the polygon (a rough polygon drawn in the fat around a muscle), ``"all"`` every pixel, ``"smooth_above"`` the
+pixels whose Gaussian-smoothed (1 px) HU is above ``hu`` (an enhanced organ's edge against the muscle). Polygon vertices
 are native (row, col) of the canonical slice. The builder is deterministic; the PNG it writes is the reference.
 """
 
@@ -177,8 +179,13 @@ def build(name: str, hu: np.ndarray, px_cm2: float, dec: dict[str, Any]) -> np.n
     g = gate(hu)
     for e in dec.get("edits", []):
         p = poly_mask(hu.shape, e["poly"])
-        if e.get("mode", "gated") == "gated":
+        mode = e.get("mode", "gated")
+        if mode == "gated":
             p &= g
+        elif mode == "smooth_above":  # organ edge: pixels whose 1-px Gaussian mean HU exceeds e["hu"]
+            p &= ndi.gaussian_filter(hu, 1.0) > float(e["hu"])
+        elif mode != "all":
+            raise ValueError(f"unknown mode {mode!r}")
         if e["op"] == "add":
             out |= p
         elif e["op"] == "remove":
@@ -269,7 +276,7 @@ def _font(size: int) -> Any:
 
 
 def body_box(hu: np.ndarray, cand: np.ndarray, margin: int = 16) -> tuple[int, int, int, int]:
-    """Bounding box of the candidate muscle (teacher | model) plus a margin."""
+    """Bounding box of the teacher muscle (arms left out) plus a margin; the overview shows the rest."""
     if not cand.any():
         return 0, hu.shape[0], 0, hu.shape[1]
     rr, cc = np.nonzero(cand)
@@ -388,10 +395,11 @@ def cmd_render(name: str, what: str, box_arg: list[int] | None, zoom: int, tile:
         final = read_mask(mask_path(name))
         fg = final & g
         layers = [("fill", (fg, (255, 0, 0), 0.30)), ("edge", (final, (255, 40, 40)))]
-        if what == "diff":  # final vs teacher (t-, t+) and model
-            layers += [("edge", (t & ~final, (0, 200, 255))), ("edge", (m & ~final, (255, 0, 220)))]
+        if what == "diff":  # final vs teacher (t-, t+) and model; bright pixels (cartilage, bone, vessel?) in yellow
+            layers += [("edge", (t & ~final, (0, 200, 255))), ("edge", (m & ~final, (255, 0, 220))),
+                       ("fill", (fg & (ndi.gaussian_filter(hu, 1.0) > 85), (255, 255, 0), 0.7))]
     box: tuple[int, int, int, int] = (
-        (box_arg[0], box_arg[1], box_arg[2], box_arg[3]) if box_arg else body_box(hu, t | m))
+        (box_arg[0], box_arg[1], box_arg[2], box_arg[3]) if box_arg else body_box(hu, t))
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     tl = [box] if box_arg else tiles(box, tile)
