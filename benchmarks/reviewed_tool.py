@@ -22,15 +22,18 @@ Decision file (JSON)::
      "m": {"default": "drop", "except": [ids]},   # M-only components
      "a_drop": [ids],                    # agreement components to drop
      "edits": [{"op": "add" | "remove", "mode": "gated" | "all" | "smooth_above", "hu": 60,
-                "poly": [[row, col], ...], "note": "..."}],
-     "fill_fat_holes_cm2": 1.0,          # holes of fat (< -29 HU) inside the mask up to this size are filled (IMAT)
+                "poly": [[row, col], ...], "note": "..."},
+               {"op": "max_depth", "mm": 11, "poly": [...]}],   # inside poly keep only <= mm from the SAT
+     "fill_fat_holes_cm2": 1.0,          # holes of out-of-gate pixels (fat / noise, no bone) up to this size are filled
      "min_island_px": 10,                # final islands smaller than this are dropped
      "notes": ["..."]}
 
 Edits are applied in order after the component choices; ``mode = "gated"`` adds only the -29..150 HU pixels
 inside the polygon (a rough polygon drawn in the fat around a muscle), ``"all"`` every pixel, ``"smooth_above"`` the
-pixels whose Gaussian-smoothed (1 px) HU is above ``hu`` (an enhanced organ's edge against the muscle). Polygon vertices
-are native (row, col) of the canonical slice. The builder is deterministic; the PNG it writes is the reference.
+pixels whose Gaussian-smoothed (1 px) HU is above ``hu`` (an enhanced organ's edge against the muscle);
+``max_depth`` removes, inside the polygon, mask pixels deeper than ``mm`` from the subcutaneous fat (a wall band of
+the thickness seen where its inner boundary is visible, where an organ of the same density lies against it). Polygon
+vertices are native (row, col) of the canonical slice. The builder is deterministic; the PNG it writes is the reference.
 """
 
 from __future__ import annotations
@@ -163,7 +166,8 @@ def _choose(lab: np.ndarray, n: int, rule: dict[str, Any], min_px: int) -> tuple
     return keep[lab], small[lab]
 
 
-def build(name: str, hu: np.ndarray, px_cm2: float, dec: dict[str, Any]) -> np.ndarray:
+def build(name: str, hu: np.ndarray, row_mm: float, col_mm: float, dec: dict[str, Any]) -> np.ndarray:
+    px_cm2 = row_mm * col_mm / 100.0
     t, m = candidates(name, hu)
     pc = pieces(t, m)
     min_px, small = int(dec.get("min_px", 20)), str(dec.get("small", "keep"))
@@ -179,6 +183,9 @@ def build(name: str, hu: np.ndarray, px_cm2: float, dec: dict[str, Any]) -> np.n
     g = gate(hu)
     for e in dec.get("edits", []):
         p = poly_mask(hu.shape, e["poly"])
+        if e["op"] == "max_depth":  # a wall band of known thickness where an organ lies against it
+            out &= ~(p & (sat_depth_mm(hu, row_mm, col_mm) > float(e["mm"])))
+            continue
         mode = e.get("mode", "gated")
         if mode == "gated":
             p &= g
@@ -193,15 +200,23 @@ def build(name: str, hu: np.ndarray, px_cm2: float, dec: dict[str, Any]) -> np.n
         else:
             raise ValueError(f"unknown op {e['op']!r}")
     out &= hu > -500  # never air
+    return _finish(out, hu, px_cm2, dec)
+
+
+def _finish(out: np.ndarray, hu: np.ndarray, px_cm2: float, dec: dict[str, Any]) -> np.ndarray:
+    """Bone interiors out; small holes of out-of-gate pixels (fat, IMAT, noise; no bone) filled, so the compartment
+    is solid and its gated area unchanged; tiny islands dropped."""
     if dec.get("exclude_bone_interior", True):  # rib marrow, vertebral body, spinal canal inside a closed cortex
         out &= ~bone_interior(hu, px_cm2)
     lim = float(dec.get("fill_fat_holes_cm2", 1.0)) / px_cm2
     holes, nh = ndi.label(ndi.binary_fill_holes(out) & ~out)
     if nh:
         sizes = np.bincount(holes.ravel(), minlength=nh + 1)
-        fat_only = ndi.maximum(hu >= GATE[0], holes, index=np.arange(1, nh + 1)) == 0
+        idx = np.arange(1, nh + 1)
+        out_of_gate = ndi.maximum(gate(hu), holes, index=idx) == 0  # fat / noise only: the SMA does not change
+        no_bone = ndi.sum(ndi.gaussian_filter(hu, 1.0) > 200, holes, index=idx) < 4
         fill = np.zeros(nh + 1, bool)
-        fill[1:] = (sizes[1:] <= lim) & fat_only
+        fill[1:] = (sizes[1:] <= lim) & out_of_gate & no_bone
         out |= fill[holes]
     isl, ni = ndi.label(out, structure=EIGHT)
     if ni:
@@ -209,6 +224,18 @@ def build(name: str, hu: np.ndarray, px_cm2: float, dec: dict[str, Any]) -> np.n
         sizes[0] = 0
         out = sizes[isl] >= int(dec.get("min_island_px", 10))
     return out
+
+
+def sat_depth_mm(hu: np.ndarray, row_mm: float, col_mm: float) -> np.ndarray:
+    """Distance (mm) from the subcutaneous fat: fat (Gaussian-smoothed 1.5 px HU < -40) connected to the skin
+    (the outer 4 px of the body)."""
+    body = ndi.binary_fill_holes(ndi.binary_opening(hu > -500, iterations=2))
+    skin = body & ~ndi.binary_erosion(body, iterations=4)
+    fat = body & (ndi.gaussian_filter(hu, 1.5) < -40)
+    lab, n = ndi.label(fat | skin)
+    keep = np.unique(lab[skin])
+    sat = np.isin(lab, keep[keep > 0]) & fat
+    return np.asarray(ndi.distance_transform_edt(~sat, sampling=(row_mm, col_mm)))
 
 
 def bone_interior(hu: np.ndarray, px_cm2: float, max_cm2: float = 20.0) -> np.ndarray:
@@ -232,7 +259,7 @@ def cmd_build(names: list[str]) -> None:
     for name in names:
         hu, rmm, cmm = load_slice(name)
         px = rmm * cmm / 100.0
-        final = build(name, hu, px, load_decisions(name))
+        final = build(name, hu, rmm, cmm, load_decisions(name))
         write_mask(mask_path(name), final)
         t, m = candidates(name, hu)
         f = final & gate(hu)
