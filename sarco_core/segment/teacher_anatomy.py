@@ -32,7 +32,7 @@ from sarco_core.segment.teacher_body import (
     largest_component,
     opening,
 )
-from sarco_core.segment.teacher_tissue import muscle_like
+from sarco_core.segment.teacher_tissue import bright_halo, muscle_like
 
 FAT_HU = (-190.0, -30.0)
 SOFT_HU = (-30.0, 200.0)  # muscle, organs, vessels (contrast-enhanced organs up to ~200)
@@ -216,6 +216,7 @@ def psoas(
 ) -> np.ndarray:
     """Soft tissue reached from the lateral sides of the vertebral body (psoas, crura), not in front of it."""
     soft = muscle_like(hs, (hs >= SOFT_HU[0]) & (hs <= ref + ORGAN_BRIGHTER_HU) & interior & ~bone, ref, px_mm)
+    soft &= ~bright_halo(hs, bone, ref + ORGAN_BRIGHTER_HU, px_mm)
     rr, cc = np.indices(hs.shape)
     cy, cx = vert.centre_rc
     body_rows = np.nonzero(vert.body.any(axis=1))[0]

@@ -40,3 +40,52 @@ def muscle_like(hs: np.ndarray, soft: np.ndarray, ref: float, px_mm: float) -> n
         big = np.nonzero(np.bincount(lab.ravel()) * px_mm * px_mm / 100.0 >= DARK_MIN_CM2)[0]
         dark = np.isin(lab, big[big > 0])
     return soft & ~dilate(dark, DARK_CORE_MM / px_mm)
+
+
+# Organ against the muscle with no fat plane: unenhanced liver and spleen are ~10-25 HU brighter than muscle
+# (enhanced organs are already "bright", > reference + 30 HU). The local mean over ORGAN_MEAN_MM of the soft
+# tissue up to ORGAN_HOT_HU above the reference (hotter pixels - vessels, enhanced organs, bone - and those
+# within ORGAN_EDGE_MM of them left out: partial volume raises them) more than ORGAN_STEP_HU above the nearby
+# muscle's HU marks organ, in pieces of at least ORGAN_MIN_CM2.
+ORGAN_MEAN_MM = 9.0
+ORGAN_STEP_HU = 12.0
+ORGAN_HOT_HU = 60.0
+ORGAN_EDGE_MM = 2.0
+ORGAN_MIN_CM2 = 2.0
+
+
+def organ_like(hs: np.ndarray, cand: np.ndarray, bone: np.ndarray, ref: float, ref_map: np.ndarray | float,
+               px_mm: float) -> np.ndarray:
+    """Candidate pixels whose local soft-tissue mean is ORGAN_STEP_HU brighter than ``ref_map`` (the HU of the
+    muscle nearby; ``ref`` = the slice's muscle reference sets what is too hot to average)."""
+    hot = bone | (hs > ref + ORGAN_HOT_HU)
+    use = (hs >= -30.0) & ~dilate(hot, ORGAN_EDGE_MM / px_mm)
+    size = max(3, int(round(ORGAN_MEAN_MM / px_mm)) | 1)
+    w = ndi.uniform_filter(use.astype(np.float32), size)
+    v = ndi.uniform_filter(np.where(use, hs, 0.0).astype(np.float32), size)
+    tm = np.where(w > 0.2, v / np.maximum(w, 1e-6), -1000.0)
+    organ = cand & (tm > np.asarray(ref_map) + ORGAN_STEP_HU)
+    lab, n = ndi.label(organ)
+    if n:
+        big = np.nonzero(np.bincount(lab.ravel()) * px_mm * px_mm / 100.0 >= ORGAN_MIN_CM2)[0]
+        organ = np.isin(lab, big[big > 0])
+    return np.asarray(organ)
+
+
+HALO_MM = 1.5  # partial-volume rim of enhanced organs / vessels (muscle-range HU) that a growth must not follow
+HALO_BONE_MM = 2.0  # (the rim of bone is not a source: the muscle wrapped around the ribs is kept)
+HALO_SRC_MM = 3.0  # bright = the mean over this window is bright too, in pieces of at least HALO_SRC_MIN_CM2
+HALO_SRC_MIN_CM2 = 0.5  # (noise blobs inside a muscle are not organs)
+
+
+def bright_halo(hs: np.ndarray, bone: np.ndarray, bright_hu: float, px_mm: float) -> np.ndarray:
+    """Pixels within HALO_MM of bright soft tissue (enhanced kidney, bowel, vessels, organs): at their edge
+    with fat, partial volume gives a thin ring of muscle-range HU along which a growth would run all round
+    the organ."""
+    size = max(3, int(round(HALO_SRC_MM / px_mm)) | 1)  # bright regions, not noise
+    src = (ndi.uniform_filter(hs, size) > bright_hu) & (hs > bright_hu) & ~dilate(bone, HALO_BONE_MM / px_mm)
+    lab, n = ndi.label(src)
+    if n:
+        big = np.nonzero(np.bincount(lab.ravel()) * px_mm * px_mm / 100.0 >= HALO_SRC_MIN_CM2)[0]
+        src = np.isin(lab, big[big > 0])
+    return dilate(src, HALO_MM / px_mm) & ~src

@@ -10,7 +10,7 @@ from scipy import ndimage as ndi
 
 from sarco_core.segment.teacher_anatomy import FAT_HU, ORGAN_BRIGHTER_HU, SOFT_HU, Vertebra, geodesic_steps
 from sarco_core.segment.teacher_body import dilate
-from sarco_core.segment.teacher_tissue import muscle_like
+from sarco_core.segment.teacher_tissue import ORGAN_HOT_HU, bright_halo, muscle_like, organ_like
 
 SEED_DEPTH_MM = 5.0  # seeds of the wall layer: soft tissue within this depth of the fascia
 WALL_MAX_MM = 40.0  # abdominal wall muscles are at most this deep from the fascia
@@ -25,7 +25,9 @@ STOP_RUN_MM = 3.0  # a fat / air / bone / bright run at least this long ends the
 RIB_PASS_HU = 300.0  # samples brighter than this (rib cortex) do not end the wall on a ray
 LEAD_SKIP_MM = 8.0  # fat just under the found fascia (bridged by the closing) is skipped
 WALL_MARGIN_MM = 2.0
-LEAKY_MARGIN_MM = 3.0  # a ray with no stop gets at most the median stopped wall thickness + this
+LEAKY_MARGIN_MM = 3.0
+REF_DEPTH_MM = (1.5, 6.0)  # the outer wall at this depth under the fascia gives each ray's muscle HU ...
+REF_DEG = 10.0  # ... as a median over ±this  # a ray with no stop gets at most the median stopped wall thickness + this
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ def _envelope(values: np.ndarray, use: np.ndarray) -> np.ndarray:
 
 
 def wall_thickness(hs: np.ndarray, interior: np.ndarray, depth_mm: np.ndarray, centre: tuple[float, float],
-                   max_mm: np.ndarray, bright_hu: float, px_mm: float) -> tuple[np.ndarray, np.ndarray]:
+                   max_mm: np.ndarray, bright_hu: float, px_mm: float,
+                   organ: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per ray from ``centre``: depth (mm) of the first fat / air / bone / organ-bright run met when walking
     inward from the fascia; unknown (False) where none is met before ``max_mm`` (organ touching the wall)."""
     n = max_mm.size
@@ -76,6 +79,7 @@ def wall_thickness(hs: np.ndarray, interior: np.ndarray, depth_mm: np.ndarray, c
     inside = ndi.map_coordinates(interior.astype(np.uint8), coords, order=0, cval=0) > 0
     hu = ndi.map_coordinates(hs, coords, order=0, cval=-1000.0)
     dep = ndi.map_coordinates(depth_mm, coords, order=0, cval=0.0)
+    org = (ndi.map_coordinates(organ.astype(np.uint8), coords, order=0, cval=0) > 0) if organ is not None else None
     thick = np.zeros(n)
     known = np.zeros(n, bool)
     stop_run = max(1, int(round(STOP_RUN_MM / px_mm)))
@@ -90,6 +94,8 @@ def wall_thickness(hs: np.ndarray, interior: np.ndarray, depth_mm: np.ndarray, c
         d = dep[k, b::-1]
         # fat, gas or organ-bright tissue ends the wall; a rib does not (the wall muscles wrap around it)
         stop = (prof < FAT_HU[1]) | ((prof > bright_hu) & (prof <= RIB_PASS_HU))
+        if org is not None:  # an organ brighter than the wall muscle ends it too
+            stop |= org[k, b::-1]
         soft_at = np.nonzero(~stop[: lead + 1])[0]
         if soft_at.size == 0:  # only fat under the fascia here: no wall muscle on this ray
             known[k] = True
@@ -105,6 +111,20 @@ def wall_thickness(hs: np.ndarray, interior: np.ndarray, depth_mm: np.ndarray, c
             thick[k] = float(d[start:].max())
             known[k] = True
     return thick, known
+
+
+def _ray_reference(hs: np.ndarray, soft: np.ndarray, depth_mm: np.ndarray, b: np.ndarray, n: int,
+                   default: float) -> np.ndarray:
+    """Per ray: median HU of the outer wall (soft tissue REF_DEPTH_MM deep, partial-volume pixels below 0 HU
+    left out) - the wall muscle's own HU - as a circular median over ±REF_DEG (rays with too few pixels are
+    interpolated from their neighbours)."""
+    zone = soft & (hs >= 0.0) & (depth_mm >= REF_DEPTH_MM[0]) & (depth_mm <= REF_DEPTH_MM[1])
+    cnt = np.bincount(b[zone], minlength=n)
+    med = np.asarray(ndi.median(hs, labels=np.where(zone, b + 1, 0), index=np.arange(1, n + 1)), float)
+    ok = (cnt >= 3) & np.isfinite(med)
+    filled = _circular_fill(np.where(ok, med, 0.0), ok, default)
+    k = max(1, int(round(REF_DEG * n / 360.0)))
+    return np.asarray(np.median(np.stack([np.roll(filled, s) for s in range(-k, k + 1)]), axis=0))
 
 
 def wall_and_back(
@@ -126,16 +146,20 @@ def wall_and_back(
     t_back = (cy - ocy) / np.maximum(np.sin(theta), 1e-6)
     back_ray = (np.sin(theta) > 0) & (np.abs(ocx + np.cos(theta) * t_back - cx) * px_mm <= BACK_HALF_WIDTH_MM)
     max_mm = np.where(back_ray, BACK_MAX_MM, WALL_MAX_MM)
-    thick, known = wall_thickness(hs, interior, depth_mm, (ocy, ocx), max_mm, bright, px_mm)
+    ang = np.degrees(np.arctan2(rr - ocy, cc - ocx)) % 360.0
+    b = np.minimum((ang / RAY_STEP_DEG).astype(np.int32), n - 1)
+    soft = interior & ~bone & (hs >= SOFT_HU[0]) & (hs <= bright)
+    cand = interior & ~bone & (hs >= SOFT_HU[0]) & (hs <= ref + ORGAN_HOT_HU)
+    organ = organ_like(hs, cand, bone, ref, np.maximum(_ray_reference(hs, soft, depth_mm, b, n, ref), ref)[b],
+                       px_mm)
+    thick, known = wall_thickness(hs, interior, depth_mm, (ocy, ocx), max_mm, bright, px_mm, organ)
     default = float(np.median(thick[known & ~back_ray])) if (known & ~back_ray).any() else 15.0
     filled = _circular_fill(thick, known, default)
     # where an organ touches the wall (no stop found) the wall is not believed thicker than the typical wall
     filled = np.where(known | back_ray, filled, np.minimum(filled, default + LEAKY_MARGIN_MM))
     thick_all = np.minimum(filled, _envelope(filled, np.ones(n, bool)) + ENVELOPE_MARGIN_MM)
 
-    ang = np.degrees(np.arctan2(rr - ocy, cc - ocx)) % 360.0
-    b = np.minimum((ang / RAY_STEP_DEG).astype(np.int32), n - 1)
-    medium = muscle_like(hs, interior & ~bone & (hs >= SOFT_HU[0]) & (hs <= bright), ref, px_mm)
+    medium = muscle_like(hs, soft, ref, px_mm) & ~organ & ~bright_halo(hs, bone, bright, px_mm)
     seed = medium & (depth_mm <= SEED_DEPTH_MM)
     allowed = medium & (depth_mm <= thick_all[b] + WALL_MARGIN_MM)
     block = np.zeros(hs.shape, bool)
@@ -146,6 +170,7 @@ def wall_and_back(
         # ... reached through soft tissue from the posterior elements (not the liver / kidney beside them)
         post = vert.mask & (rr >= back_row)
         near_spine = dilate(post, PARASPINAL_SEED_MM / px_mm) & box
+        box = box | (soft & organ & (rr >= back_row) & (np.abs(cc - cx) * px_mm <= PARASPINAL_HALF_WIDTH_MM))
         block = geodesic_steps(near_spine, box, int(BACK_MAX_MM / px_mm)) >= 0
     g = geodesic_steps(seed | block, allowed | block, int(BACK_MAX_MM / px_mm))
     muscle = g >= 0
