@@ -8,6 +8,7 @@ Workflow per slice (``NAME`` from :data:`benchmarks.reviewed.SLICES`)::
     # edit benchmarks/reviewed/decisions/NAME.json (keep / drop components, polygons to add / remove)
     python -m benchmarks.reviewed_tool build NAME     # decisions -> benchmarks/reviewed/masks/NAME.png
     python -m benchmarks.reviewed_tool render NAME --what final [--box r0 r1 c0 c1] [--zoom 4]
+    python -m benchmarks.reviewed_tool montage        # docs/img/reviewed_set.png
 
 Candidates: T = teacher muscle (label 1), M = model muscle, both HU-gated (-29..150). A = T & M; the
 disagreement pieces T & ~M ("t") and M & ~T ("m") and the pieces of A ("a") are 8-connected components numbered
@@ -24,6 +25,7 @@ Decision file (JSON)::
      "edits": [{"op": "add" | "remove", "mode": "gated" | "all" | "smooth_above", "hu": 60,
                 "poly": [[row, col], ...], "note": "..."},
                {"op": "max_depth", "mm": 11, "poly": [...]}],   # inside poly keep only <= mm from the SAT
+                                         # optional "max_smooth_hu": 85 on add / remove: only pixels at or below
      "fill_fat_holes_cm2": 1.0,          # holes of out-of-gate pixels (fat / noise, no bone) up to this size are filled
      "min_island_px": 10,                # final islands smaller than this are dropped
      "notes": ["..."]}
@@ -193,6 +195,8 @@ def build(name: str, hu: np.ndarray, row_mm: float, col_mm: float, dec: dict[str
             p &= ndi.gaussian_filter(hu, 1.0) > float(e["hu"])
         elif mode != "all":
             raise ValueError(f"unknown mode {mode!r}")
+        if "max_smooth_hu" in e:  # keep cartilage / bone / enhanced organ out of an added region
+            p &= ndi.gaussian_filter(hu, 1.0) <= float(e["max_smooth_hu"])
         if e["op"] == "add":
             out |= p
         elif e["op"] == "remove":
@@ -459,6 +463,40 @@ def cmd_render(name: str, what: str, box_arg: list[int] | None, zoom: int, tile:
     return paths
 
 
+def cmd_montage(out: Path, width: int = 380) -> Path:
+    """All finished masks (red = mask within -29..150 HU) over their slices, 3 per row, into one PNG."""
+    from PIL import Image, ImageDraw
+
+    from benchmarks.reviewed import names
+
+    cells = []
+    for name in names():
+        hu, rmm, cmm = load_slice(name)
+        mask = read_mask(mask_path(name))
+        r0, r1, c0, c1 = body_box(hu, mask, margin=12)
+        g = np.clip((hu[r0:r1, c0:c1] - WINDOW[0]) / (WINDOW[1] - WINDOW[0]), 0, 1)
+        rgb = np.stack([g, g, g], -1)
+        fg = (mask & gate(hu))[r0:r1, c0:c1]
+        rgb[fg] = 0.45 * rgb[fg] + 0.55 * np.array([1.0, 0.0, 0.0])
+        im = Image.fromarray((rgb * 255).astype(np.uint8))
+        im = im.resize((width, max(1, round(im.height * width / im.width))), Image.Resampling.LANCZOS)
+        sma = float(fg.sum()) * rmm * cmm / 100.0
+        cells.append((im, f"{name}  SMA {sma:.1f} cm²"))
+    cols = 3
+    rows = (len(cells) + cols - 1) // cols
+    hmax = max(c[0].height for c in cells) + 22
+    sheet = Image.new("RGB", (cols * (width + 6) + 6, rows * hmax + 6), (255, 255, 255))
+    d = ImageDraw.Draw(sheet)
+    f = _font(13)
+    for i, (im, label) in enumerate(cells):
+        x, y = 6 + (i % cols) * (width + 6), 6 + (i // cols) * hmax
+        d.text((x, y), label, fill=(0, 0, 0), font=f)
+        sheet.paste(im, (x, y + 20))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)  # < 1 MB
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -469,6 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("stats")
     s.add_argument("name")
     s.add_argument("--min-px", type=int, default=20)
+    s = sub.add_parser("montage")
+    s.add_argument("--out", type=Path, default=REPO / "docs" / "img" / "reviewed_set.png")
     s = sub.add_parser("render")
     s.add_argument("name")
     s.add_argument("--what", choices=["cand", "final", "diff"], default="cand")
@@ -488,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd_cand(names)
     elif a.cmd == "build":
         cmd_build(names)
+    elif a.cmd == "montage":
+        print(cmd_montage(a.out))
     elif a.cmd == "stats":
         cmd_stats(a.name, a.min_px)
     else:
