@@ -3,7 +3,10 @@
 ``python -m benchmarks.reviewed_eval [--methods threshold,teacher,model] [--json OUT]`` prints, per slice and method,
 the HU-gated Dice, the gated SMA of the reference and of the method (cm², mask ∩ -29..150 HU) and the signed SMA
 error ((method - reference) / reference × 100), then per method the median Dice and the median absolute SMA error.
-The teacher runs as the code is now (its last commit is printed); the model is ``models/sarco-unet-v1``.
+The teacher runs as the code is now (its last commit is printed); the model is ``models/sarco-unet-v1``;
+``cand_teacher`` / ``cand_model`` score the stored candidate masks the review started from (teacher a4b5dbf,
+sarco-unet-v1 1.0.0; see ``benchmarks/reviewed/candidates/candidates.json``). The reference was made from those
+candidates, so every figure here is optimistic for them (see the README of the set).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from benchmarks.reviewed import REPO, SLICES, load_reviewed, names
 
 GATE = (-29.0, 150.0)
 METHODS = ("threshold", "teacher", "model")
+CANDIDATES = ("cand_teacher", "cand_model")  # the stored candidate masks the review started from (candidates.json)
 MODEL_DIR = REPO / "models" / "sarco-unet-v1"
 
 
@@ -37,17 +41,18 @@ def teacher_commit() -> str:
     return commit + ("+uncommitted changes" if dirty else "")
 
 
-def _methods(which: list[str]) -> dict[str, Callable[[Any, int], np.ndarray]]:
-    out: dict[str, Callable[[Any, int], np.ndarray]] = {}
+def _methods(which: list[str]) -> dict[str, Callable[[str, Any, int], np.ndarray]]:
+    """method -> f(slice name, volume, canonical index) -> bool muscle mask."""
+    out: dict[str, Callable[[str, Any, int], np.ndarray]] = {}
     if "threshold" in which:
         from sarco_core.segment.threshold import ThresholdSegmenter
 
         thr = ThresholdSegmenter()
-        out["threshold"] = lambda vol, k: np.asarray(thr.segment(vol, [k])[0].labels == 1)
+        out["threshold"] = lambda name, vol, k: np.asarray(thr.segment(vol, [k])[0].labels == 1)
     if "teacher" in which:
         from sarco_core.segment.teacher import segment_slice
 
-        def teacher(vol: Any, k: int) -> np.ndarray:
+        def teacher(name: str, vol: Any, k: int) -> np.ndarray:
             sp = vol.spacing_mm
             return np.asarray(segment_slice(np.asarray(vol.hu[k], np.float32), sp.row, sp.col)[0] == 1)
 
@@ -56,8 +61,17 @@ def _methods(which: list[str]) -> dict[str, Callable[[Any, int], np.ndarray]]:
         from sarco_core.segment.model import Segmenter
 
         seg = Segmenter.from_dir(MODEL_DIR)
-        out["model"] = lambda vol, k: np.asarray(seg.segment(vol, [k])[0].labels == 1)
+        out["model"] = lambda name, vol, k: np.asarray(seg.segment(vol, [k])[0].labels == 1)
+    for c in CANDIDATES:
+        if c in which:
+            out[c] = _stored(c.split("_")[1])
     return out
+
+
+def _stored(kind: str) -> Callable[[str, Any, int], np.ndarray]:
+    from benchmarks.reviewed import HERE, read_mask
+
+    return lambda name, vol, k: read_mask(HERE / "candidates" / f"{name}_{kind}.png")
 
 
 def evaluate(which: tuple[str, ...] | list[str] = METHODS, only: list[str] | None = None) -> dict[str, Any]:
@@ -78,7 +92,7 @@ def evaluate(which: tuple[str, ...] | list[str] = METHODS, only: list[str] | Non
         row: dict[str, Any] = {"name": name, "source": SLICES[name][0], "index": k, "sma_ref_cm2": round(ref_sma, 2),
                                "muscle_hu_ref": round(float(hu[rg].mean()), 1)}
         for meth, fn in fns.items():
-            pg = fn(vol, k) & g
+            pg = fn(name, vol, k) & g
             sma = float(pg.sum() * px)
             dice = 2.0 * float((pg & rg).sum()) / max(1.0, float(pg.sum() + rg.sum()))
             row[meth] = {"dice": round(dice, 4), "sma_cm2": round(sma, 2),
@@ -102,12 +116,14 @@ def evaluate(which: tuple[str, ...] | list[str] = METHODS, only: list[str] | Non
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated: threshold,teacher,model")
+    ap.add_argument("--methods", default=",".join(METHODS),
+                    help="comma-separated: threshold,teacher,model (the code as it is now) and/or cand_teacher,"
+                         "cand_model (the stored candidate masks the review started from)")
     ap.add_argument("--names", default="", help="comma-separated slice names (default: every finished mask)")
     ap.add_argument("--json", type=Path, help="write the report here")
     a = ap.parse_args(argv)
     which = [m for m in a.methods.split(",") if m]
-    bad = [m for m in which if m not in METHODS]
+    bad = [m for m in which if m not in METHODS + CANDIDATES]
     if bad:
         ap.error(f"unknown method(s) {bad}")
     rep = evaluate(which, [n for n in a.names.split(",") if n] or None)
