@@ -29,16 +29,25 @@ def tissue_mean(hs: np.ndarray, soft: np.ndarray, px_mm: float) -> np.ndarray:
     return np.where(w > 0, v / np.maximum(w, 1e-6), -1000.0)
 
 
-def muscle_like(hs: np.ndarray, soft: np.ndarray, ref: float, px_mm: float) -> np.ndarray:
-    """Soft tissue minus the dark pieces: pixels at least DARK_CORE_MM inside soft tissue whose local
-    soft-tissue mean is far below the reference muscle HU (thin layers and edges are never judged: partial
-    volume lowers them), grown back by the same margin."""
+def dark_pieces(hs: np.ndarray, soft: np.ndarray, ref: float, px_mm: float) -> np.ndarray:
+    """Pixels at least DARK_CORE_MM inside soft tissue whose local soft-tissue mean is far below the reference
+    muscle HU, in pieces of at least DARK_MIN_CM2 (thin layers and edges are never judged: partial volume
+    lowers them)."""
     core = ndi.distance_transform_edt(soft) * px_mm >= DARK_CORE_MM
     dark = core & (tissue_mean(hs, soft, px_mm) < min(ref - DARKER_THAN_MUSCLE_HU, DARK_MAX_HU))
     lab, n = ndi.label(dark)
     if n:  # only big dark pieces (a bowel loop, a kidney), not specks at muscle edges
         big = np.nonzero(np.bincount(lab.ravel()) * px_mm * px_mm / 100.0 >= DARK_MIN_CM2)[0]
         dark = np.isin(lab, big[big > 0])
+    return np.asarray(dark)
+
+
+def muscle_like(hs: np.ndarray, soft: np.ndarray, ref: float, px_mm: float,
+                dark: np.ndarray | None = None) -> np.ndarray:
+    """Soft tissue minus the dark pieces (:func:`dark_pieces`, given or found here), grown back by the margin
+    that was not judged."""
+    if dark is None:
+        dark = dark_pieces(hs, soft, ref, px_mm)
     return soft & ~dilate(dark, DARK_CORE_MM / px_mm)
 
 

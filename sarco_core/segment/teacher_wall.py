@@ -10,7 +10,7 @@ from scipy import ndimage as ndi
 
 from sarco_core.segment.teacher_anatomy import FAT_HU, ORGAN_BRIGHTER_HU, SOFT_HU, Vertebra, geodesic_steps
 from sarco_core.segment.teacher_body import dilate
-from sarco_core.segment.teacher_tissue import ORGAN_HOT_HU, bright_halo, muscle_like, organ_like
+from sarco_core.segment.teacher_tissue import ORGAN_HOT_HU, bright_halo, dark_pieces, muscle_like, organ_like
 
 SEED_DEPTH_MM = 5.0  # seeds of the wall layer: soft tissue within this depth of the fascia
 WALL_MAX_MM = 40.0  # abdominal wall muscles are at most this deep from the fascia
@@ -25,9 +25,10 @@ STOP_RUN_MM = 3.0  # a fat / air / bone / bright run at least this long ends the
 RIB_PASS_HU = 300.0  # samples brighter than this (rib cortex) do not end the wall on a ray
 LEAD_SKIP_MM = 8.0  # fat just under the found fascia (bridged by the closing) is skipped
 WALL_MARGIN_MM = 2.0
-LEAKY_MARGIN_MM = 3.0
+LEAKY_MARGIN_MM = 3.0  # a ray with no stop gets at most the median stopped wall thickness + this
 REF_DEPTH_MM = (1.5, 6.0)  # the outer wall at this depth under the fascia gives each ray's muscle HU ...
-REF_DEG = 10.0  # ... as a median over ±this  # a ray with no stop gets at most the median stopped wall thickness + this
+REF_DEG = 10.0  # ... as a median over ±this
+DARK_FASCIA_MM = 4.0  # a dark piece this close to the fascia is fatty wall muscle (see wall_and_back)
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,13 @@ def wall_and_back(
     filled = np.where(known | back_ray, filled, np.minimum(filled, default + LEAKY_MARGIN_MM))
     thick_all = np.minimum(filled, _envelope(filled, np.ones(n, bool)) + ENVELOPE_MARGIN_MM)
 
-    medium = muscle_like(hs, soft, ref, px_mm) & ~organ & ~bright_halo(hs, bone, bright, px_mm)
+    # dark pieces reaching up to the fascia are fatty wall muscle (elderly), not bowel content: the bowel lies
+    # inside the wall muscles, never directly under the SAT
+    dark = dark_pieces(hs, soft, ref, px_mm)
+    lab, _ = ndi.label(dark)
+    outer = np.unique(lab[dark & (depth_mm <= DARK_FASCIA_MM)])
+    dark &= ~np.isin(lab, outer[outer > 0])
+    medium = muscle_like(hs, soft, ref, px_mm, dark) & ~organ & ~bright_halo(hs, bone, bright, px_mm)
     seed = medium & (depth_mm <= SEED_DEPTH_MM)
     allowed = medium & (depth_mm <= thick_all[b] + WALL_MARGIN_MM)
     block = np.zeros(hs.shape, bool)
