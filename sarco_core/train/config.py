@@ -35,8 +35,16 @@ class DataConfig:
     phantom_hard_fraction: float = 0.0
     # levels drawn (uniformly, repeats allowed) for phantom train slices; empty = data.PHANTOM_LEVELS
     phantom_levels: tuple[str, ...] = ()
+    # share of supervised samples drawn from coarse-pixel copies of the train slices (re-acquired at a pixel size
+    # drawn per slice from ``coarse_mm``, labelled by the gated-area convention: sarco_core.train.coarse); 0 = none
+    coarse_fraction: float = 0.0
+    coarse_mm: tuple[float, float] = (2.4, 3.6)
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.coarse_fraction <= 1.0:
+            raise TrainConfigError(f"data.coarse_fraction must be in [0, 1], got {self.coarse_fraction}.")
+        if len(self.coarse_mm) != 2 or not 0 < self.coarse_mm[0] <= self.coarse_mm[1]:
+            raise TrainConfigError(f"data.coarse_mm must be [lo, hi] pixel sizes in mm, got {list(self.coarse_mm)}.")
         if not 0.0 <= self.phantom_hard_fraction <= 1.0:
             raise TrainConfigError(f"data.phantom_hard_fraction must be in [0, 1], got {self.phantom_hard_fraction}.")
         for pair in self.real_weights:

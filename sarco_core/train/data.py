@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from glob import glob
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from sarco_core.segment.model_prep import resample_labels, resample_slice
+from sarco_core.train.coarse import coarse_copy, draw_coarse_mm
 from sarco_core.train.config import TrainConfig, TrainConfigError
 
 log = logging.getLogger("sarco.train")
@@ -109,13 +111,43 @@ def phantom_sample(
     return np.asarray(ph.hu, np.float32), np.asarray(ph.labels, np.uint8), float(row_mm), float(col_mm)
 
 
+# (native HU, native labels or None, row_mm, col_mm, name) -> (HU, labels or None) on the model grid
+ToGrid = Callable[[np.ndarray, "np.ndarray | None", float, float, str], "tuple[np.ndarray, np.ndarray | None]"]
+
+
+def to_model_grid(pixel_mm: float) -> ToGrid:
+    """Plain resampling to the model's pixel size (HU bilinear, labels by one-hot vote)."""
+
+    def f(hu: np.ndarray, lab: np.ndarray | None, rmm: float, cmm: float, name: str) -> tuple:
+        return resample_slice(hu, rmm, cmm, pixel_mm), None if lab is None else resample_labels(lab, rmm, cmm, pixel_mm)
+
+    return f
+
+
+def to_coarse_grid(pixel_mm: float, coarse_mm: tuple[float, float], seed: int) -> ToGrid:
+    """Re-acquired at a coarse pixel size drawn per slice, labelled by the gated-area convention
+    (:mod:`sarco_core.train.coarse`), then on the model grid."""
+
+    def f(hu: np.ndarray, lab: np.ndarray | None, rmm: float, cmm: float, name: str) -> tuple:
+        return coarse_copy(hu, lab, rmm, cmm, draw_coarse_mm(name, seed, coarse_mm), pixel_mm)
+
+    return f
+
+
 def build_phantoms(
-    seeds: range, pixel_mm: float, *, hard_fraction: float = 0.0, levels: tuple[str, ...] = ()
+    seeds: range,
+    pixel_mm: float,
+    *,
+    hard_fraction: float = 0.0,
+    levels: tuple[str, ...] = (),
+    to_grid: ToGrid | None = None,
 ) -> SliceSet:
     s = SliceSet()
+    to_grid = to_grid or to_model_grid(pixel_mm)
     for seed in seeds:
         hu, lab, rmm, cmm = phantom_sample(seed, hard_fraction=hard_fraction, levels=levels)
-        s.add(resample_slice(hu, rmm, cmm, pixel_mm), resample_labels(lab, rmm, cmm, pixel_mm), f"phantom:{seed}")
+        name = f"phantom:{seed}"
+        s.add(*to_grid(hu, lab, rmm, cmm, name), name)
     return s
 
 
@@ -153,7 +185,7 @@ def real_sources(cfg: TrainConfig) -> list[Path]:
     return out
 
 
-def build_real(cfg: TrainConfig, sources: list[Path], with_teacher: bool) -> SliceSet:
+def build_real(cfg: TrainConfig, sources: list[Path], with_teacher: bool, to_grid: ToGrid | None = None) -> SliceSet:
     """Load every slice with sarco_core.io.load; teacher pseudo-labels when asked."""
     from sarco_core.io.loader import load
 
@@ -163,7 +195,7 @@ def build_real(cfg: TrainConfig, sources: list[Path], with_teacher: bool) -> Sli
         from sarco_core.segment import teacher as teacher_mod
 
         teacher = teacher_mod.segment_slice
-    px = cfg.arch.pixel_size_mm
+    to_grid = to_grid or to_model_grid(cfg.arch.pixel_size_mm)
     for src in sources:
         vol = load(src)
         if not vol.is_hu:
@@ -172,14 +204,13 @@ def build_real(cfg: TrainConfig, sources: list[Path], with_teacher: bool) -> Sli
         for k in range(vol.n_slices):
             hu = np.asarray(vol.hu[k], dtype=np.float32)
             name = f"{src.relative_to(cfg.resolve(cfg.shared_data))}#{k}"
-            lab_r = None
+            lab = None
             conf = 0.0
             if teacher is not None:
                 t0 = time.time()
                 lab, conf, _flags, _cues = teacher(hu, sp.row, sp.col)
-                lab_r = resample_labels(lab, sp.row, sp.col, px)
                 log.info("teacher %s conf %.2f (%.1f s)", name, conf, time.time() - t0)
-            s.add(resample_slice(hu, sp.row, sp.col, px), lab_r, name, conf)
+            s.add(*to_grid(hu, lab, sp.row, sp.col, name), name, conf)
     return s
 
 
@@ -191,6 +222,9 @@ class Datasets:
     real_val: SliceSet
     # sha256 (12 hex) of the code that built the cached sets (part of their cache keys): teacher, phantom
     sources: dict[str, str] = field(default_factory=dict)
+    # coarse-pixel copies of the train sets (``data.coarse_fraction`` > 0; empty otherwise)
+    phantom_coarse: SliceSet = field(default_factory=SliceSet)
+    real_coarse: SliceSet = field(default_factory=SliceSet)
 
 
 def prepare(cfg: TrainConfig) -> Datasets:
@@ -219,19 +253,32 @@ def prepare(cfg: TrainConfig) -> Datasets:
             range(*d.phantom_train_seeds), px, hard_fraction=d.phantom_hard_fraction, levels=d.phantom_levels
         ),
     )
+    coarse = d.coarse_fraction > 0
+    coarse_key = [list(d.coarse_mm), cfg.seed, source_digest("train/coarse.py")] if coarse else []
+    to_coarse = to_coarse_grid(px, d.coarse_mm, cfg.seed)
+    pc = SliceSet()
+    if coarse:
+        pc = cached(
+            "phantom_coarse",
+            _key(*pt_key, *coarse_key),
+            lambda: build_phantoms(
+                range(*d.phantom_train_seeds),
+                px,
+                hard_fraction=d.phantom_hard_fraction,
+                levels=d.phantom_levels,
+                to_grid=to_coarse,
+            ),
+        )
     pv = cached("phantom", _key(d.phantom_val_seeds, px), lambda: build_phantoms(range(*d.phantom_val_seeds), px))
     sources = {}
     if len(pt_key) > 2:
         sources["phantom_code_sha256"] = str(pt_key[-1])
     srcs = real_sources(cfg)
     with_teacher = d.pseudo_labels == "teacher"
-    rt, rv = SliceSet(), SliceSet()
-    if srcs:
-        key = [[str(p) for p in srcs], px, d.pseudo_labels]
-        if with_teacher:  # pseudo-labels are rebuilt whenever the teacher's code changes
-            key.append(source_digest(*TEACHER_SOURCES))
-            sources["teacher_code_sha256"] = str(key[-1])
-        allr = cached("real", _key(*key), lambda: build_real(cfg, srcs, with_teacher))
+    rt, rv, rc = SliceSet(), SliceSet(), SliceSet()
+
+    def split(allr: SliceSet, train: SliceSet, val: SliceSet) -> None:
+        """Held-out patients to ``val``; labels dropped for SSL-only slices and below the confidence floor."""
         for i in range(len(allr)):
             is_val = any(v in allr.names[i] for v in d.real_val_patients)
             lab = allr.labels[i]
@@ -239,13 +286,28 @@ def prepare(cfg: TrainConfig) -> Datasets:
                 lab = None
             if lab is not None and allr.confidence[i] < d.min_teacher_confidence:
                 lab = None
-            (rv if is_val else rt).add(allr.hu[i], lab, allr.names[i], allr.confidence[i])
+            (val if is_val else train).add(allr.hu[i], lab, allr.names[i], allr.confidence[i])
+
+    if srcs:
+        key = [[str(p) for p in srcs], px, d.pseudo_labels]
+        if with_teacher:  # pseudo-labels are rebuilt whenever the teacher's code changes
+            key.append(source_digest(*TEACHER_SOURCES))
+            sources["teacher_code_sha256"] = str(key[-1])
+        allr = cached("real", _key(*key), lambda: build_real(cfg, srcs, with_teacher))
+        split(allr, rt, rv)
+        if coarse:
+            allc = cached(
+                "real_coarse", _key(*key, *coarse_key), lambda: build_real(cfg, srcs, with_teacher, to_coarse)
+            )
+            split(allc, rc, SliceSet())
     log.info(
-        "data: phantom train %d, phantom val %d, real train %d (%d labelled), real val %d",
+        "data: phantom train %d, phantom val %d, real train %d (%d labelled), real val %d, coarse copies %d + %d",
         len(pt),
         len(pv),
         len(rt),
         len(rt.labelled()),
         len(rv),
+        len(pc),
+        len(rc),
     )
-    return Datasets(pt, pv, rt, rv, sources)
+    return Datasets(pt, pv, rt, rv, sources, pc, rc)

@@ -138,6 +138,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
             cfg.supervised,
             stage_stop(cfg.supervised.steps),
             common,
+            (data.phantom_coarse, data.real_coarse),
         )
         torch.save({k: v.cpu() for k, v in net.state_dict().items()}, final)
         loop.mark_done(run_dir, "supervised", res)
@@ -163,6 +164,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, stop_after: int | None = No
                 cfg.self_training,
                 stage_stop(cfg.self_training.steps),
                 common,
+                (data.phantom_coarse, data.real_coarse),
             )
             torch.save({k: v.cpu() for k, v in net.state_dict().items()}, final)
             loop.mark_done(run_dir, name, res)
@@ -181,11 +183,21 @@ def _supervised(
     st: StageConfig,
     stop: int | None,
     common: dict[str, Any],
+    coarse: tuple[SliceSet, SliceSet] | None = None,
 ) -> loop.StageResult:
     batch = st.batch
     crop = st.crop_px or cfg.data.crop_px
     fn = stages.seg_batch_fn(
-        ph, real, cfg.arch, cfg.augment, batch, crop, cfg.data.real_fraction, cfg.data.real_weights
+        ph,
+        real,
+        cfg.arch,
+        cfg.augment,
+        batch,
+        crop,
+        cfg.data.real_fraction,
+        cfg.data.real_weights,
+        coarse=coarse,
+        coarse_fraction=cfg.data.coarse_fraction,
     )
     return loop.run_stage(
         name=name,
@@ -227,6 +239,9 @@ def _finish(cfg: TrainConfig, net: torch.nn.Module, data: Datasets, run_dir: Pat
             "pseudo_labels": cfg.data.pseudo_labels,
             "phantom_hard_fraction": cfg.data.phantom_hard_fraction,
             "real_weights": [list(w) for w in cfg.data.real_weights],
+            "coarse_fraction": cfg.data.coarse_fraction,
+            "coarse_mm": list(cfg.data.coarse_mm),
+            "coarse_copies": len(data.phantom_coarse) + len(data.real_coarse),
             **data.sources,
             "self_training_rounds": cfg.self_training.rounds,
             "validation_patient_used": False,

@@ -59,17 +59,30 @@ def seg_batch_fn(
     crop_px: int,
     real_fraction: float,
     real_weights: tuple[tuple[str, float], ...] = (),
+    coarse: tuple[SliceSet, SliceSet] | None = None,
+    coarse_fraction: float = 0.0,
 ):  # noqa: ANN201
-    ph_idx = phantoms.labelled()
-    re_idx = real.labelled()
-    pick_real = real_sampler([real.names[i] for i in re_idx], real_weights)
+    """Batches of augmented (channels, labels); a ``coarse_fraction`` share of samples comes from the coarse-pixel
+    copies ``coarse`` = (phantom, real) when given (the extra draw is made only then, so other configs keep their
+    data order)."""
+    pools = [(phantoms, real)]
+    if coarse is not None and coarse_fraction > 0:
+        pools.append(coarse)
+    picks = []
+    for ph_set, re_set in pools:
+        re_i = re_set.labelled()
+        pick = real_sampler([re_set.names[i] for i in re_i], real_weights)
+        picks.append((ph_set, ph_set.labelled(), re_set, re_i, pick))
 
     def fn(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         hus: list[np.ndarray] = []
         labs: list[np.ndarray] = []
         for _ in range(batch):
+            ph_set, ph_idx, re_set, re_idx, pick_real = picks[0]
+            if len(picks) > 1 and rng.random() < coarse_fraction:
+                ph_set, ph_idx, re_set, re_idx, pick_real = picks[1]
             use_real = bool(re_idx) and (not ph_idx or rng.random() < real_fraction)
-            src, idx = (real, re_idx) if use_real else (phantoms, ph_idx)
+            src, idx = (re_set, re_idx) if use_real else (ph_set, ph_idx)
             i = idx[pick_real(rng) if use_real else int(rng.integers(len(idx)))]
             hu, lab = augment(src.hu[i], src.labels[i], rng, aug, crop_px)
             assert lab is not None
