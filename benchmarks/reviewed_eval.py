@@ -41,7 +41,25 @@ def teacher_commit() -> str:
     return commit + ("+uncommitted changes" if dirty else "")
 
 
-def _methods(which: list[str]) -> dict[str, Callable[[str, Any, int], np.ndarray]]:
+def coarse_case(
+    hu: np.ndarray, ref: np.ndarray, row_mm: float, col_mm: float, pixel_mm: float
+) -> tuple[Any, np.ndarray]:
+    """The slice re-acquired at ``pixel_mm`` (area average) as a one-slice Volume, and the reference on that grid
+    by the gated-area convention of the training copies (``sarco_core.train.coarse``)."""
+    from sarco_core.segment.model_prep import scaled_shape
+    from sarco_core.train.coarse import coarse_labels
+    from sarco_core.volume import Volume
+
+    shape = scaled_shape((hu.shape[0], hu.shape[1]), row_mm, col_mm, pixel_mm)
+    hc, rc = coarse_labels(hu, ref.astype(np.uint8), shape)
+    pr, pc = hu.shape[0] * row_mm / shape[0], hu.shape[1] * col_mm / shape[1]
+    aff = np.array([[0, 0, pc, 0], [0, pr, 0, 0], [pixel_mm, 0, 0, 0], [0, 0, 0, 1.0]])
+    vol = Volume.from_canonical(hu=np.round(hc)[None].astype(np.int16), affine=aff,
+                                single_slice_thickness_mm=pixel_mm)
+    return vol, rc == 1
+
+
+def _methods(which: list[str], model_dir: Path = MODEL_DIR) -> dict[str, Callable[[str, Any, int], np.ndarray]]:
     """method -> f(slice name, volume, canonical index) -> bool muscle mask."""
     out: dict[str, Callable[[str, Any, int], np.ndarray]] = {}
     if "threshold" in which:
@@ -60,7 +78,7 @@ def _methods(which: list[str]) -> dict[str, Callable[[str, Any, int], np.ndarray
     if "model" in which:
         from sarco_core.segment.model import Segmenter
 
-        seg = Segmenter.from_dir(MODEL_DIR)
+        seg = Segmenter.from_dir(model_dir)
         out["model"] = lambda name, vol, k: np.asarray(seg.segment(vol, [k])[0].labels == 1)
     for c in CANDIDATES:
         if c in which:
@@ -74,10 +92,18 @@ def _stored(kind: str) -> Callable[[str, Any, int], np.ndarray]:
     return lambda name, vol, k: read_mask(HERE / "candidates" / f"{name}_{kind}.png")
 
 
-def evaluate(which: tuple[str, ...] | list[str] = METHODS, only: list[str] | None = None) -> dict[str, Any]:
+def evaluate(
+    which: tuple[str, ...] | list[str] = METHODS,
+    only: list[str] | None = None,
+    model_dir: Path = MODEL_DIR,
+    pixel_mm: float | None = None,
+) -> dict[str, Any]:
+    """Score the methods on every reviewed slice; ``pixel_mm``: on the slices re-acquired at that pixel size."""
     from sarco_core.io import load
 
-    fns = _methods(list(which))
+    fns = _methods(list(which), model_dir)
+    if pixel_mm is not None and any(m in fns for m in CANDIDATES):
+        raise ValueError("the stored candidates exist on the native grid only: drop cand_* with --pixel-mm")
     rows: list[dict[str, Any]] = []
     for name in only or names():
         path, k, ref = load_reviewed(name)
@@ -85,6 +111,9 @@ def evaluate(which: tuple[str, ...] | list[str] = METHODS, only: list[str] | Non
         hu = np.asarray(vol.hu[k], np.float32)
         if ref.shape != hu.shape:
             raise ValueError(f"{name}: mask {ref.shape} is not on the CT grid {hu.shape}")
+        if pixel_mm is not None:
+            vol, ref = coarse_case(hu, ref, vol.spacing_mm.row, vol.spacing_mm.col, pixel_mm)
+            hu, k = np.asarray(vol.hu[0], np.float32), 0
         px = vol.spacing_mm.row * vol.spacing_mm.col / 100.0
         g = (hu >= GATE[0]) & (hu <= GATE[1])
         rg = ref & g
@@ -108,10 +137,10 @@ def evaluate(which: tuple[str, ...] | list[str] = METHODS, only: list[str] | Non
                          "max_abs_sma_error_pct": round(float(np.max(np.abs(e))), 2)}
     model = None
     if "model" in fns:
-        cfg = json.loads((MODEL_DIR / "config.json").read_text())
+        cfg = json.loads((model_dir / "config.json").read_text())
         model = f"{cfg.get('name', 'sarco-unet-v1')} {cfg.get('version', '')}".strip()
     return {"n_slices": len(rows), "teacher_commit": teacher_commit() if "teacher" in fns else None,
-            "model": model, "gate_hu": list(GATE), "per_slice": rows, "summary": summary}
+            "model": model, "pixel_mm": pixel_mm, "gate_hu": list(GATE), "per_slice": rows, "summary": summary}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,14 +149,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated: threshold,teacher,model (the code as it is now) and/or cand_teacher,"
                          "cand_model (the stored candidate masks the review started from)")
     ap.add_argument("--names", default="", help="comma-separated slice names (default: every finished mask)")
+    ap.add_argument("--model-dir", type=Path, default=MODEL_DIR, help="model folder (default: the shipped model)")
+    ap.add_argument("--pixel-mm", type=float, help="score on the slices re-acquired at this pixel size (area "
+                    "average; reference by the gated-area convention of sarco_core.train.coarse), e.g. 3")
     ap.add_argument("--json", type=Path, help="write the report here")
     a = ap.parse_args(argv)
     which = [m for m in a.methods.split(",") if m]
     bad = [m for m in which if m not in METHODS + CANDIDATES]
     if bad:
         ap.error(f"unknown method(s) {bad}")
-    rep = evaluate(which, [n for n in a.names.split(",") if n] or None)
-    print(f"reviewed set: {rep['n_slices']} slices; teacher commit {rep['teacher_commit']}; model {rep['model']}")
+    rep = evaluate(which, [n for n in a.names.split(",") if n] or None, a.model_dir, a.pixel_mm)
+    grid = f"re-acquired at {a.pixel_mm} mm" if a.pixel_mm else "native pixels"
+    print(f"reviewed set: {rep['n_slices']} slices ({grid}); teacher commit {rep['teacher_commit']}; "
+          f"model {rep['model']}")
     head = f"{'slice':30s} {'ref cm²':>8s}" + "".join(f" | {m:>9s} dice  cm²    err%" for m in which)
     print(head)
     for r in rep["per_slice"]:
