@@ -40,10 +40,9 @@ BONE_HU = 200.0
 AIR_HU = -400.0
 SKIN_MM = 3.0  # skin thickness removed before looking for the muscle ring
 SEPTA_MM = 1.5  # SAT septa thinner than ~2 × this are opened away
-# thick (back) skin: non-fat tissue this close to the surface is part of the ring only within SKIN_JOIN_MM of
-# non-fat tissue deeper than that (muscle under a thin SAT), else it is skin / dermis and would bridge the ring
+# thick (back) skin / dermis (up to ~6 mm): non-fat tissue within SKIN_BAND_MM of the surface that is connected to
+# the surface through non-fat tissue is skin, not part of the muscle ring (it would bridge the ring over the SAT)
 SKIN_BAND_MM = 8.0
-SKIN_JOIN_MM = 4.0
 RING_CLOSE_MM = (3.0, 5.0, 8.0, 11.0, 14.0, 18.0, 22.0, 28.0)  # closings tried to bridge gaps in the ring
 RING_SOLIDITY_MIN = 0.85  # interior area / convex-hull area for a closed ring
 RING_SOLIDITY_TOL = 0.02  # accept the smallest closing within this of the most solid interior
@@ -76,9 +75,12 @@ def fascia_interior(hs: np.ndarray, trunk: np.ndarray, px_mm: float) -> Interior
     """Region enclosed by the muscle ring (see module docstring)."""
     under_skin = erode(trunk, SKIN_MM / px_mm)
     nonfat = ((hs > FAT_HU[1]) | (hs < AIR_HU)) & under_skin  # gas and lung are never SAT
+    # thick skin: non-fat tissue within SKIN_BAND_MM of the surface connected to the skin itself
+    band = (hs > FAT_HU[1]) & trunk & ~erode(trunk, SKIN_BAND_MM / px_mm)
+    lab, _ = ndi.label(band)
+    ids = np.unique(lab[band & ~under_skin])
+    nonfat &= ~np.isin(lab, ids[ids > 0])
     core = opening(nonfat, SEPTA_MM / px_mm)
-    deep = core & erode(trunk, SKIN_BAND_MM / px_mm)
-    core &= deep | dilate(deep, SKIN_JOIN_MM / px_mm)
     tries: list[Interior] = []
     for r_mm in RING_CLOSE_MM:
         closed = closing(core, r_mm / px_mm)
