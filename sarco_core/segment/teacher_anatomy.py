@@ -182,6 +182,13 @@ def _spinal_canal(vert: np.ndarray, body: np.ndarray, cx: float, px_mm: float) -
     return canal & ~vert
 
 
+def reached(seed: np.ndarray, medium: np.ndarray) -> np.ndarray:
+    """Pixels of ``medium`` connected (8-neighbours) to ``seed`` through ``medium``, without a distance limit."""
+    lab, _ = ndi.label(medium, structure=np.ones((3, 3), bool))
+    ids = np.unique(lab[seed & medium])
+    return np.isin(lab, ids[ids > 0])
+
+
 def geodesic_steps(seed: np.ndarray, medium: np.ndarray, max_steps: int) -> np.ndarray:
     """Number of 8-connected steps from ``seed`` through ``medium`` (−1 = not reached within max_steps)."""
     steps = np.full(seed.shape, -1, np.int32)

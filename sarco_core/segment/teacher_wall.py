@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from sarco_core.segment.teacher_anatomy import FAT_HU, ORGAN_BRIGHTER_HU, SOFT_HU, Vertebra, geodesic_steps
+from sarco_core.segment.teacher_anatomy import FAT_HU, ORGAN_BRIGHTER_HU, SOFT_HU, Vertebra, reached
 from sarco_core.segment.teacher_body import dilate
 from sarco_core.segment.teacher_tissue import ORGAN_HOT_HU, bright_halo, dark_pieces, muscle_like, organ_like
 
@@ -178,8 +178,7 @@ def wall_and_back(
         post = vert.mask & (rr >= back_row)
         near_spine = dilate(post, PARASPINAL_SEED_MM / px_mm) & box
         box = box | (soft & organ & (rr >= back_row) & (np.abs(cc - cx) * px_mm <= PARASPINAL_HALF_WIDTH_MM))
-        block = geodesic_steps(near_spine, box, int(BACK_MAX_MM / px_mm)) >= 0
-    g = geodesic_steps(seed | block, allowed | block, int(BACK_MAX_MM / px_mm))
-    muscle = g >= 0
+        block = reached(near_spine, box)
+    muscle = reached(seed | block, allowed | block)
     leaky = float((~known & ~back_ray).sum()) / max(1, int((~back_ray).sum()))
     return MuscleResult(muscle, leaky, n, thick_all)
