@@ -54,8 +54,8 @@ def held_out() -> list[tuple[float, float]]:
 def test_teacher_on_held_out_phantoms(held_out):
     dice = np.array([d for d, _ in held_out])
     err = np.array([e for _, e in held_out])
-    assert np.median(dice) >= 0.95, dice
-    assert dice.min() >= 0.94, dice  # 0.963-0.976 today (0.927 before the ribs / psoas fixes)
+    assert np.median(dice) >= 0.96, dice  # was >= 0.95
+    assert dice.min() >= 0.955, dice  # 0.965-0.977 today (0.927 before the ribs / psoas fixes); was >= 0.94
     assert np.median(err) <= 10.0, err
 
 
@@ -72,18 +72,20 @@ def _phantom_scores(seeds, levels, pixel_mm, contacts="default"):
 
 
 def test_teacher_on_held_out_upper_lumbar_phantoms():
-    """L1/L2 (held-out seeds): 0.940-0.962 today (median 0.936 before the psoas / ribs / wall fixes)."""
+    """L1/L2 (held-out seeds): 0.934-0.962, median 0.960 today (median 0.936 before the psoas / ribs / wall
+    fixes)."""
     s = _phantom_scores((5100, 5101), ("L1", "L2"), 0.7)
-    assert np.median(s[:, 0]) >= 0.945, s
+    assert np.median(s[:, 0]) >= 0.95, s  # was >= 0.945
     assert s[:, 0].min() >= 0.93, s
 
 
 def test_teacher_on_hard_contact_phantoms():
     """Bowel, liver and crura against the muscle with no fat plane (held-out seeds 7000+; tuned on 6000+):
-    the teacher over-calls; today median Dice 0.929, signed SMA error +5.6 % (0.905 / +9.7 % before)."""
+    the teacher over-calls; today median Dice 0.935, signed SMA error +4.7 % (0.929 / +5.6 % with the teacher
+    of a4b5dbf, 0.905 / +9.7 % before that)."""
     s = _phantom_scores((7000, 7001, 7002, 7003), ("L2", "L3"), 0.8, contacts="hard")
-    assert np.median(s[:, 0]) >= 0.915, s
-    assert np.median(s[:, 1]) <= 8.0, s
+    assert np.median(s[:, 0]) >= 0.925, s  # was >= 0.915
+    assert np.median(s[:, 1]) <= 7.0, s  # was <= +8 %
 
 
 def _noise(hu: np.ndarray) -> np.ndarray:
