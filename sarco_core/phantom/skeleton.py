@@ -83,7 +83,9 @@ def paint_spine(cv: Canvas, g: Geometry, f: Frame) -> None:
 
 
 def rib_set(g: Geometry, rng: np.random.Generator) -> list[dict[str, float]]:
-    """3-D rib paths (one per side per rib-bearing vertebra)."""
+    """3-D rib paths (one per side per rib-bearing vertebra). ``layout.rib12`` "short" ends the T12 ribs early
+    (path parameter 0.22 of 1: hypoplastic, about 3-5 cm beyond the transverse process); "absent" leaves them out.
+    The random draws are the same for every ``rib12`` (the other ribs do not move)."""
     ends = {"T6": (0.15, 120), "T7": (0.22, 135), "T8": (0.32, 150), "T9": (0.45, 160), "T10": (0.65, 160),
             "T11": (1.3, 105), "T12": (1.95, 65), "L1": (2.2, 40)}
     out = []
@@ -91,13 +93,18 @@ def rib_set(g: Geometry, rng: np.random.Generator) -> list[dict[str, float]]:
         phi_end, drop = ends.get(name, (0.3, 100))
         v = g.layout.get(name)
         for s in (-1, 1):
-            out.append({
+            rib = {
                 "z_head": v.lo + 0.65 * (v.hi - v.lo) + rng.uniform(-2, 2),
                 "phi_end": phi_end * rng.uniform(0.9, 1.1),
                 "drop": drop * g.p.spine_scale * rng.uniform(0.9, 1.1),
                 "side": s,
                 "cartilage": 1.0 if name in ("T6", "T7", "T8", "T9", "T10") else 0.0,
-            })
+            }
+            if name == "T12" and g.layout.rib12 == "absent":
+                continue
+            if name == "T12" and g.layout.rib12 == "short":
+                rib["u_max"] = 0.22
+            out.append(rib)
     return out
 
 
@@ -110,6 +117,8 @@ def paint_ribs(cv: Canvas, g: Geometry, f: Frame, ribs: list[dict[str, float]], 
         if dz < 0 or dz > rb["drop"]:
             continue
         u = (dz / rb["drop"]) ** (1 / 1.3)
+        if u > rb.get("u_max", 1.0):
+            continue
         phi_head = 2.75
         phi = phi_head + (rb["phi_end"] - phi_head) * u
         sphi = rb["side"] * phi

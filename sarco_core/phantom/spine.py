@@ -18,6 +18,7 @@ _DISC_MM = {"T": 6.0, "T12": 8.0, "L1": 9.0, "L2": 10.0, "L3": 11.0, "L4": 11.0,
 SACRUM_MM = 70.0
 FEMUR_BELOW_S1_MM = 85.0
 FEMUR_BOTTOM_MM = 115.0
+RIB12 = ("normal", "short", "absent")
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class SpineLayout:
     lumbar_count: int
     lumbar_rib: bool
     z_offset_mm: float = 0.0
+    rib12: str = "normal"  # the 12th ribs (on T12): "normal", "short" (hypoplastic, ~3-5 cm) or "absent"
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -98,10 +100,13 @@ def build_layout(
     top: str = "T10",
     spine_scale: float = 1.0,
     z_offset_mm: float = 0.0,
+    rib12: str = "normal",
 ) -> SpineLayout:
     """Seeded heights: bodies 22-30 mm (lumbar 25-30), discs 6-12 mm (lumbar 8-12)."""
     if lumbar_count not in (4, 5, 6):
         raise ValueError(f"lumbar_count must be 4, 5 or 6, got {lumbar_count}")
+    if rib12 not in RIB12:
+        raise ValueError(f"rib12 must be one of {RIB12}, got {rib12!r}")
     if top not in THORACIC:
         top = "T10"
     rng = np.random.default_rng([int(seed), 4242])
@@ -120,4 +125,4 @@ def build_layout(
         h = float(np.clip(_BODY_MM[n] * spine_scale * rng.uniform(0.95, 1.05), lo_body, 30.0))
         out.append(VertebraPos(n, z, z + h, disc))
         z += h
-    return SpineLayout(tuple(out), lumbar_count, lumbar_rib, z_offset_mm)
+    return SpineLayout(tuple(out), lumbar_count, lumbar_rib, z_offset_mm, rib12)

@@ -87,11 +87,14 @@ def phantom_volume(
     table: bool = True,
     z_offset_mm: float = 0.0,
     contacts: str = "default",
+    rib12: str = "normal",
 ) -> PhantomVolume:
     """A seeded stack from ``bottom`` (lower endplate; 'sacrum'/'femur' reach lower) to ``top`` (upper endplate).
 
     ``sacrum=False`` starts the stack at the lowest lumbar vertebra's lower endplate (no S1 / sacrum slices).
-    ``lumbar_count`` 4-6 (6 adds "L6", id 90, between L5 and S1); ``lumbar_rib`` puts a 13th rib on L1.
+    ``lumbar_count`` 4-6 (6 adds "L6", id 90, between L5 and S1); ``lumbar_rib`` puts a 13th rib on L1;
+    ``rib12`` "short" (hypoplastic 12th ribs, ~3-5 cm) or "absent" (no 12th ribs: T11 is the last rib-bearing
+    vertebra); the default "normal" renders as before.
     ``pixel_mm=None`` picks a 410 mm field of view (1.6 mm at 256², 0.8 mm at 512²); a smaller field of view
     scales the patient down to fit (unless ``truncated``). ``contacts="hard"``: see :func:`phantom_slice`.
     """
@@ -100,7 +103,7 @@ def phantom_volume(
     row_mm, col_mm = pixel_pair(pixel_mm if pixel_mm is not None else round(410.0 / size, 4))
     p = sample_params(seed, body=body, contrast=contrast, truncated=truncated, arms=arms, table=table)
     layout = build_layout(seed, lumbar_count=lumbar_count, lumbar_rib=lumbar_rib, top="T6",
-                          spine_scale=p.spine_scale, z_offset_mm=z_offset_mm)
+                          spine_scale=p.spine_scale, z_offset_mm=z_offset_mm, rib12=rib12)
     z_lo, z_hi = _range(layout, top, bottom, sacrum)
     n = int(np.floor((z_hi - z_lo) / slice_mm + 1e-9))
     if n < 1:
