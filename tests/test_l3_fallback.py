@@ -23,7 +23,7 @@ def _features(found_frac: float) -> SpineFeatures:
     return SpineFeatures(
         z_mm=np.linspace(80, 300, n), found=found, body_row=zeros, body_half_rows=zeros, mid_col=zeros,
         body_hu=zeros, joined_mm=zeros, ala_frac=zeros, lateral_mm2=zeros, lung_mm2=zeros,
-        bone=np.zeros((n, 1, 1), bool), ribs=np.zeros((n, 1, 1), bool), rib_band_mm2=zeros, row_mm=2.4, col_mm=2.4,
+        bone=np.zeros((n, 1, 1), bool), ribs=np.zeros((n, 1, 1), bool), row_mm=2.4, col_mm=2.4,
     )
 
 

@@ -14,6 +14,7 @@ from sarco_core.volume import Volume
 
 MIN_EXTENT_MM = 60.0
 CONF_AGREE, CONF_SACRUM_ONLY, CONF_RIBS_ONLY, CONF_DISAGREE, CONF_WINDOW = 0.92, 0.72, 0.65, 0.45, 0.3
+CONF_RIBS_WEAK = 0.5  # rib count only, and its T12 rests on a rib on one side, a short rib or a doubtful assignment
 CONF_LUNGS, CONF_GUESS = 0.25, 0.15  # no landmark counted: from the lung bases / middle of the spine in view
 MIN_DISCS_GUESS = 4  # a spine is "clearly there" with at least this many disc spaces
 _PER_SLICE = ("found", "lung_mm2", "joined_mm", "lateral_mm2")
@@ -182,6 +183,10 @@ def _auto(volume: Volume) -> L3Result:
         how = f"{name} only"
         warnings.append(f"L3 was counted from the {'sacrum' if name == 'sacrum' else 'last rib (T12)'} only, "
                         "without a second count to confirm it.")
+        rc = a.rib_count
+        if name == "ribs" and rc is not None and rc.weak:
+            conf = CONF_RIBS_WEAK
+            warnings.append("The last rib-bearing vertebra is uncertain: " + "; ".join(rc.notes) + ".")
     elif a.gap is not None and d.size >= 2:
         centre = (a.gap[0] + a.gap[1]) / 2.0
         lo = int(np.clip(np.searchsorted(d, centre) - 1, 0, d.size - 2))

@@ -5,9 +5,9 @@
 * **Up from the sacrum**: the sacro-iliac joints are the lowest slices where bone joined to the spine reaches
   >= 70 mm to both sides (sacrum + iliac wings, small gaps closed), or where bone (the sacral alae) fills the
   band 30-60 mm beside the vertebral body on both sides; the first disc above them is L5/S1.
-* **Down from the ribs**: rib necks are thin dense bone 55-85 mm beside the spine (beyond the lumbar transverse
-  processes) on both sides; the lowest such slice above the lumbar spine (not the iliac crests) lies in the lower
-  half of T12, and the disc under it is T12/L1.
+* **Down from the ribs** (:mod:`sarco_core.l3.ribs`): ribs are found as 3-D bones leaving the spine; each is
+  assigned to the vertebra that holds its head, and the lowest rib-bearing vertebra is T12 (the disc below it is
+  T12/L1).
 
 Each count gives an L3 (the third vertebra above L5/S1, or the third below T12/L1); L3's mid-body is the midpoint
 of the two discs that bound it.
@@ -21,6 +21,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy.signal import find_peaks
 
+from sarco_core.l3 import ribs as rb
 from sarco_core.l3.spine import SpineFeatures
 
 SI_REACH_MM = 70.0
@@ -30,10 +31,7 @@ VERT_MM = (20.0, 60.0)  # plausible disc-to-disc distance
 DISC_COST, REGULARITY = 0.3, 1.5  # disc-sequence fit: cost per disc, penalty per |log(gap ratio)|
 LAT_FREE_MM2 = 60.0
 LUNG_MM2 = 2500.0
-RIB_BAND_MIN_MM2 = 30.0  # rib bone per side in the rib-neck band (a rib cross-section is >= 50 mm²)
-RIB_NEXT_MM = 40.0  # the next rib (or the lungs, or the series' top) lies within this distance above
 ENDPLATE_WIN_MM = 9  # endplates are looked for within this distance on each side of a disc (disc 4-12 mm high)
-RIB_TO_T12_MM = 8.0  # the lowest rib crosses the band in the lower half of T12: T12/L1 is the disc below z + 8
 
 
 @dataclass
@@ -60,6 +58,7 @@ class Analysis:
     gap: tuple[float, float] | None  # rib- and pelvis-free lumbar window (z lo, hi)
     lungs_low_z: float | None  # lowest slice with lungs in view
     notes: list[str] = field(default_factory=list)
+    rib_count: rb.RibCount | None = None  # the 3-D rib finder's T12 (sarco_core.l3.ribs)
 
 
 def _regular_sequence(z: np.ndarray, depth: np.ndarray) -> list[int]:
@@ -168,47 +167,14 @@ def si_top(f: SpineFeatures) -> float | None:
     return float(f.z_mm[b - 1])
 
 
-def lowest_rib(f: SpineFeatures, gap: tuple[float, float] | None, si_top_z: float | None) -> float | None:
-    """Lowest z of rib bone 55-85 mm beside the spine on both sides, above the lumbar spine.
-
-    Runs of that signal (gaps < 10 mm merged) that start at the pelvis (within 20 mm of the sacro-iliac top, or at
-    the volume's lower end when no sacrum is seen) are iliac crests and skipped; so is a run with no further rib
-    (or lung) within 40 mm above it (long transverse processes).
-    """
-    sig = f.rib_band_mm2 >= RIB_BAND_MIN_MM2
-    if gap is None and si_top_z is None and not (f.lung_mm2 >= LUNG_MM2).any():
-        return None
-    runs = _runs(sig)
-    merged: list[list[int]] = []
-    for a, b in runs:
-        if merged and f.z_mm[a] - f.z_mm[merged[-1][1] - 1] < 10.0:
-            merged[-1][1] = b
-        else:
-            merged.append([a, b])
-    lungs = f.lung_mm2 >= LUNG_MM2
-    for a, b in merged:
-        z_lo = float(f.z_mm[a])
-        if si_top_z is not None and z_lo <= si_top_z + 20.0:
-            continue
-        if si_top_z is None and a == 0 and not lungs[a:b].any():  # iliac crests at the lower end, no thorax
-            continue
-        if gap is not None and z_lo < gap[0]:
-            continue
-        z_hi = float(f.z_mm[b - 1])
-        above = f.z_mm[sig | lungs] if lungs.any() else f.z_mm[sig]
-        if not ((above > z_hi + 1.0) & (above <= z_hi + RIB_NEXT_MM)).any() and f.z_mm[-1] - z_hi > RIB_NEXT_MM:
-            continue  # an isolated pair (long transverse processes), not the lowest of a series of ribs
-        return z_lo
-    return None
-
-
 def analyse(f: SpineFeatures) -> Analysis:
     discs, prom = find_discs(f)
     gap = lumbar_gap(f)
     lungs = f.z_mm[f.lung_mm2 >= LUNG_MM2]
     a = Analysis(discs, prom, None, None, None, None, gap, float(lungs.min()) if lungs.size else None)
     a.si_top_z = si_top(f)
-    a.rib_low_z = lowest_rib(f, gap, a.si_top_z)
+    a.rib_count = rb.count_t12(rb.components(f), discs, float(f.z_mm[-1]), a.si_top_z)
+    a.rib_low_z = a.rib_count.head_z
     if a.si_top_z is not None and discs.size:
         above = np.nonzero(discs > a.si_top_z - 12.0)[0]
         if above.size and discs[above[0]] - a.si_top_z < 45.0:
@@ -217,12 +183,11 @@ def analyse(f: SpineFeatures) -> Analysis:
             a.sacrum.l3_lo = lo if lo + 1 < discs.size else None
         else:
             a.notes.append("sacro-iliac joints seen but no disc space found just above them")
-    if a.rib_low_z is not None and discs.size:
-        below = np.nonzero(discs < a.rib_low_z + RIB_TO_T12_MM)[0]
-        if below.size:
-            a.ribs = Count("ribs", int(below[-1]), a.rib_low_z, None)
-            lo = a.ribs.l3_lo_from()
-            a.ribs.l3_lo = lo if lo >= 0 else None
+    t12 = a.rib_count.t12
+    if t12 is not None and a.rib_low_z is not None:
+        a.ribs = Count("ribs", t12, a.rib_low_z, None)
+        lo = a.ribs.l3_lo_from()
+        a.ribs.l3_lo = lo if lo >= 0 else None
     return a
 
 

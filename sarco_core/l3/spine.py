@@ -17,6 +17,7 @@ GRID_Z_MM = 2.0  # target slice spacing of the working grid (thicker input is ke
 BODY_HU = -400.0
 BONE_HU = 180.0
 RIB_HU = 220.0  # ribs / iliac wings: above contrast-enhanced kidney and vessels
+THICK_BLOB_MM2 = 150.0  # thick cores at least this large are not ribs (vertebral body, kidney, aorta)
 AIR_HU = -400.0
 STRIP_MM = 6.0  # half-width of the midline strip used to find the vertebral body
 JUMP_MM = 12.0  # the body centre moves less than this from its running median
@@ -24,8 +25,6 @@ PROFILE_BONE_HU = 130.0  # midline rows brighter than this (strip mean) count as
 LOW_DENSITY_HU: tuple[float, ...] = (100.0,)  # retried when no body with a canal behind it is found at 130 HU
 BOX_DEPTH, BOX_HALF_WIDTH_MM = 0.9, 12.0  # vertebral-body box: 90 % of the body's depth, +-12 mm wide
 LATERAL_MM = (60.0, 150.0)  # lateral bone band (ribs / iliac wings), distance from the midline
-RIB_BAND_MM = (55.0, 85.0)  # rib necks beside the spine, beyond the lumbar transverse processes
-RIB_DY_MM = (-20.0, 80.0)  # ... beside or behind the vertebral body (not the costal margin, not the table)
 MAX_DY_MM = 85.0  # ribs and iliac wings lie less than this behind the vertebral body centre (the table: more)
 ALA_MM = (30.0, 60.0)  # band beside the vertebral body where the sacral alae lie (psoas at lumbar levels)
 
@@ -74,11 +73,21 @@ def body_mask(sl: np.ndarray) -> np.ndarray:
 
 
 def thin_dense(g: Grid, bodies: np.ndarray) -> np.ndarray:
-    """Bone above RIB_HU minus blobs thicker than about 12 mm (opening with a 5 x 5 mm square removes ribs)."""
+    """Bone above RIB_HU minus blobs thicker than about 12 mm (opening with a 5 x 5 mm square removes ribs) whose
+    thick core covers at least THICK_BLOB_MM2 in the slice (vertebral bodies, enhanced kidneys, the aorta); small
+    thick spots (a rib crossing its transverse process, a rib seen along its length) are kept."""
     dense = (g.hu > RIB_HU) & bodies
     rr = max(1, int(round(5.0 / g.row_mm)))
     rc = max(1, int(round(5.0 / g.col_mm)))
     thick = ndi.binary_opening(dense, structure=np.ones((1, 2 * rr + 1, 2 * rc + 1), bool))
+    flat = np.zeros((3, 3, 3), bool)
+    flat[1] = True
+    lab, nl = ndi.label(thick, structure=flat)
+    if nl:
+        area = np.bincount(lab.ravel()) * g.row_mm * g.col_mm
+        big = area >= THICK_BLOB_MM2
+        big[0] = False
+        thick = big[lab]
     return dense & ~ndi.binary_dilation(thick, structure=np.ones((1, 3, 3), bool))
 
 
@@ -97,8 +106,7 @@ class SpineFeatures:
     lateral_mm2: np.ndarray  # bone area 60-150 mm lateral to the midline (ribs or iliac wings)
     lung_mm2: np.ndarray  # air area inside the body beside and behind the spine (lungs)
     bone: np.ndarray  # (n, rows, cols) bone mask inside the body
-    ribs: np.ndarray  # (n, rows, cols) thin dense bone (> RIB_HU, thick blobs such as kidneys removed)
-    rib_band_mm2: np.ndarray  # thin dense bone just beyond the transverse processes, weaker side (rib necks)
+    ribs: np.ndarray  # (n, rows, cols) thin dense bone (> RIB_HU, large thick blobs removed): sarco_core.l3.ribs
     row_mm: float
     col_mm: float
 
@@ -205,7 +213,6 @@ def spine_features(g: Grid) -> SpineFeatures:
     body_hu = np.zeros(n)
     joined = np.zeros(n)
     ala = np.zeros(n)
-    rib_band = np.zeros(n)
     lateral = np.zeros(n)
     lung = np.zeros(n)
     px = g.row_mm * g.col_mm
@@ -220,9 +227,6 @@ def spine_features(g: Grid) -> SpineFeatures:
         dx = np.abs(cols[None, :] - c0) * g.col_mm
         dy = (rr - r0) * g.row_mm
         lat = (g.hu[j] > RIB_HU) & bodies[j] & (dx >= LATERAL_MM[0]) & (dx <= LATERAL_MM[1]) & (dy <= MAX_DY_MM)
-        rb = ribs[j] & (dx >= RIB_BAND_MM[0]) & (dx <= RIB_BAND_MM[1]) & (dy >= RIB_DY_MM[0]) & (dy <= RIB_DY_MM[1])
-        side = cols[None, :] > c0
-        rib_band[j] = float(min((rb & side).sum(), (rb & ~side).sum())) * px
         lateral[j] = float(lat.sum()) * px
         band = (np.abs(dy) <= 0.8 * h * g.row_mm) & (dx >= ALA_MM[0]) & (dx <= ALA_MM[1])
         left, right = band & (cols[None, :] > c0), band & (cols[None, :] < c0)
@@ -242,6 +246,6 @@ def spine_features(g: Grid) -> SpineFeatures:
         lung[j] = float(air.sum()) * px
     return SpineFeatures(
         z_mm=g.z_mm, found=found, body_row=row, body_half_rows=half, mid_col=mid, body_hu=body_hu,
-        joined_mm=joined, ala_frac=ala, lateral_mm2=lateral, lung_mm2=lung, bone=bone, ribs=ribs, rib_band_mm2=rib_band,
+        joined_mm=joined, ala_frac=ala, lateral_mm2=lateral, lung_mm2=lung, bone=bone, ribs=ribs,
         row_mm=g.row_mm, col_mm=g.col_mm,
     )
