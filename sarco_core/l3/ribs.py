@@ -133,8 +133,13 @@ def _label(m: np.ndarray, step: float, row_mm: float, col_mm: float) -> np.ndarr
     reach = max(LINK_STEPS * step, 2.0 * (GROW_MM + max(row_mm, col_mm)))
     pairs: list[np.ndarray] = []
     has = np.asarray(m.any(axis=(1, 2)), bool)
+    pad_r, pad_c = int(np.ceil(reach / row_mm)) + 1, int(np.ceil(reach / col_mm)) + 1
     for k in np.nonzero(has[:-1] & has[1:])[0]:
-        a, b = lab[k], lab[k + 1]
+        rows = np.nonzero(m[k].any(axis=1) | m[k + 1].any(axis=1))[0]
+        cols = np.nonzero(m[k].any(axis=0) | m[k + 1].any(axis=0))[0]
+        win = (slice(max(0, rows[0] - pad_r), rows[-1] + pad_r + 1),
+               slice(max(0, cols[0] - pad_c), cols[-1] + pad_c + 1))  # every voxel of both slices, padded
+        a, b = lab[k][win], lab[k + 1][win]
         dist, (ir, ic) = ndi.distance_transform_edt(b == 0, sampling=(row_mm, col_mm), return_indices=True)
         sel = (a > 0) & (dist <= reach)
         if sel.any():
