@@ -73,11 +73,10 @@ def corrupted_variants(
     return out
 
 
-def calibrate(
-    net: torch.nn.Module, s: SliceSet, arch: ArchConfig, device: str, seed: int
-) -> tuple[Calibration, dict[str, float]]:
-    """Fit raw-score -> expected gated Dice on held-out phantoms and their corrupted variants."""
-    rng = np.random.default_rng([seed, 777])
+def calibration_points(
+    net: torch.nn.Module, s: SliceSet, arch: ArchConfig, device: str, rng: np.random.Generator
+) -> tuple[list[float], list[float]]:
+    """(raw confidence, gated Dice) of every labelled slice of ``s`` and its corrupted variants."""
     raws, dices = [], []
     for i in s.labelled():
         lab = s.labels[i]
@@ -86,6 +85,19 @@ def calibrate(
             p, pf = predict_pair(net, hu, arch, device)
             raws.append(raw_confidence(p, pf)[0])
             dices.append(slice_scores(hu, tl, _labels(p, pf), arch.pixel_size_mm)[0])
+    return raws, dices
+
+
+def calibrate(
+    net: torch.nn.Module, s: SliceSet, arch: ArchConfig, device: str, seed: int, extra: SliceSet | None = None
+) -> tuple[Calibration, dict[str, float]]:
+    """Fit raw-score -> expected gated Dice on held-out phantoms (and ``extra`` labelled slices, e.g. reviewed
+    real slices) and their corrupted variants."""
+    rng = np.random.default_rng([seed, 777])
+    raws, dices = calibration_points(net, s, arch, device, rng)
+    if extra is not None:
+        r2, d2 = calibration_points(net, extra, arch, device, rng)
+        raws, dices = raws + r2, dices + d2
     cal = fit_calibration(np.array(raws), np.array(dices))
     from scipy.stats import spearmanr
 
