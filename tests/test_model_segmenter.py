@@ -145,3 +145,28 @@ def test_cli_segment_json_contract(
     assert m.hu[0].max() == 0  # only the requested slice is labelled
     rc = main(["segment", str(img), "--slice", "9", "--out", str(out)])
     assert rc == 2
+
+
+def test_noise_estimate_tracks_added_noise() -> None:
+    from sarco_core.segment.model_qc import noise_hu
+    from sarco_core.train.augment import add_noise
+
+    hu, _ = phantom(5, 0.8)
+    rng = np.random.default_rng(0)
+    clean = noise_hu(hu.astype(np.float32), 0.8)
+    assert clean is not None and clean < 30
+    for sigma in (40.0, 80.0, 150.0):
+        est = noise_hu(add_noise(hu.astype(np.float32), sigma, rng), 0.8)
+        assert est is not None and abs(est - sigma) < 0.2 * sigma, (sigma, est)
+    assert noise_hu(np.full((64, 64), 40.0, np.float32), 0.8) is None  # no fat: nothing to measure
+
+
+def test_high_noise_is_flagged_and_lowers_confidence(model_dir: Path) -> None:
+    from sarco_core.train.augment import add_noise
+
+    hu, _ = phantom(5, 0.8)
+    noisy = add_noise(hu.astype(np.float32), 120.0, np.random.default_rng(1))
+    vol = Volume.from_array(hu=np.stack([hu, np.round(noisy)]).astype(np.int16), spacing_mm=(2.5, 0.8, 0.8))
+    clean_r, noisy_r = Segmenter.from_dir(model_dir, backend="torch").segment(vol, [0, 1])
+    assert "high_noise" not in clean_r.qc_flags and "high_noise" in noisy_r.qc_flags
+    assert noisy_r.extra["noise_hu"] > 100 > 30 > clean_r.extra["noise_hu"]

@@ -19,6 +19,7 @@ QC_WORDS: dict[str, str] = {
     "fov_truncated": "The body touches the edge of the image (field of view cut off): areas may be too small.",
     "arms_in_field": "Arms lie beside the body on this slice: they may be counted as trunk muscle — check the mask.",
     "low_confidence": "The segmentation is uncertain — review the mask.",
+    "high_noise": "The image is very noisy: the HU-gated muscle area is less reliable — review the mask and HU.",
     "seg_low_confidence": "The segmentation is uncertain — review the mask.",
     "small_muscle_area": "Unusually small muscle area — check the slice and mask.",
     "large_muscle_area": "Unusually large muscle area — check the slice and mask.",

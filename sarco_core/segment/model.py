@@ -33,7 +33,16 @@ from sarco_core.segment.model_prep import (
     to_model_hu,
     windows_to_channels,
 )
-from sarco_core.segment.model_qc import PADDING_HU, Calibration, body_mask, qc_flags, raw_confidence
+from sarco_core.segment.model_qc import (
+    HIGH_NOISE_FACTOR,
+    HIGH_NOISE_HU,
+    PADDING_HU,
+    Calibration,
+    body_mask,
+    noise_hu,
+    qc_flags,
+    raw_confidence,
+)
 from sarco_core.volume import Volume
 
 WEIGHTS_FILE = "model.pt"
@@ -242,6 +251,9 @@ class Segmenter:
             pfc = None if pf is None else crop_model_grid(pf[b], grid).numpy()
             raw, pmax, agree = raw_confidence(pc, pfc)
             conf = self.cfg.calibration(raw)
+            noise = noise_hu(hu[b], float(np.sqrt(row_mm * col_mm)))
+            if noise is not None and noise > HIGH_NOISE_HU:
+                conf *= HIGH_NOISE_FACTOR
             labels = labels_all[b]
             m = measure_slice(
                 hu[b],
@@ -265,6 +277,7 @@ class Segmenter:
                 sma_cm2=m.sma_cm2,
                 low_confidence=self.cfg.low_confidence,
                 sma_range_cm2=self.cfg.sma_range_cm2,
+                noise=noise,
             )
             results.append(
                 SegmentationResult(
@@ -281,6 +294,7 @@ class Segmenter:
                         "backend": self.backend,
                         "areas_cm2": {"sma": m.sma_cm2, "imat": m.imat_cm2, "sat": m.sat_cm2, "vat": m.vat_cm2},
                         "muscle_hu_mean": m.muscle_hu_mean,
+                        "noise_hu": noise,
                     },
                 )
             )
