@@ -35,10 +35,10 @@ from sarco_core.segment.model_prep import (
 )
 from sarco_core.segment.model_qc import (
     HIGH_NOISE_FACTOR,
-    HIGH_NOISE_HU,
     PADDING_HU,
     Calibration,
     body_mask,
+    is_high_noise,
     noise_hu,
     qc_flags,
     raw_confidence,
@@ -252,7 +252,8 @@ class Segmenter:
             raw, pmax, agree = raw_confidence(pc, pfc)
             conf = self.cfg.calibration(raw)
             noise = noise_hu(hu[b], float(np.sqrt(row_mm * col_mm)))
-            if noise is not None and noise > HIGH_NOISE_HU:
+            noisy = is_high_noise(noise)
+            if noisy:
                 conf *= HIGH_NOISE_FACTOR
             labels = labels_all[b]
             m = measure_slice(
@@ -277,7 +278,7 @@ class Segmenter:
                 sma_cm2=m.sma_cm2,
                 low_confidence=self.cfg.low_confidence,
                 sma_range_cm2=self.cfg.sma_range_cm2,
-                noise=noise,
+                high_noise=noisy,
             )
             results.append(
                 SegmentationResult(

@@ -48,6 +48,11 @@ def noise_hu(hu: np.ndarray, pixel_mm: float) -> float | None:
     return float(1.4826 * np.median(np.abs(r - np.median(r))))
 
 
+def is_high_noise(noise: float | None) -> bool:
+    """Whether a :func:`noise_hu` reading gets the ``high_noise`` flag (and the confidence penalty)."""
+    return noise is not None and noise > HIGH_NOISE_HU
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Piecewise-linear monotone map raw score -> confidence (both in 0..1)."""
@@ -139,10 +144,10 @@ def qc_flags(
     sma_cm2: float,
     low_confidence: float,
     sma_range_cm2: tuple[float, float],
-    noise: float | None = None,
+    high_noise: bool = False,
 ) -> tuple[str, ...]:
     """QC flags of one slice; ``hu``/``labels``/``body`` share one grid with square pixels of ``pixel_mm``;
-    ``noise``: :func:`noise_hu` of the native slice."""
+    ``high_noise``: :func:`is_high_noise` of the native slice's noise."""
     flags: list[str] = []
     if confidence < low_confidence:
         flags.append("low_confidence")
@@ -164,6 +169,6 @@ def qc_flags(
     px_cm2 = pixel_mm * pixel_mm / 100.0
     if any(s * px_cm2 > 15.0 for s in other_components_px):
         flags.append("arms_in_field")
-    if noise is not None and noise > HIGH_NOISE_HU:
+    if high_noise:
         flags.append("high_noise")
     return tuple(flags)
