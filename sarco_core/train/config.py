@@ -15,6 +15,9 @@ class TrainConfigError(SarcoError):
     """The training configuration is missing, unreadable or inconsistent."""
 
 
+BLUR_LABELS = ("fine", "gated_area")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     phantom_train_seeds: tuple[int, int] = (0, 400)  # [lo, hi)
@@ -64,9 +67,16 @@ class AugmentConfig:
     noise_hu: tuple[float, float] = (0.0, 25.0)
     blur_prob: float = 0.35  # simulate coarse pixels / thick slices (down- then up-sampling)
     blur_factor: tuple[float, float] = (1.2, 2.2)
+    # labels of a blurred sample: "fine" keeps the fine compartment (v1-v1.2); "gated_area" relabels it on the
+    # blurred pixel grid by the gated-area convention of the coarse copies (sarco_core.train.coarse)
+    blur_labels: str = "fine"
     flip_lr_prob: float = 0.5
     fov_crop_prob: float = 0.2  # circular field-of-view truncation
     streak_prob: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.blur_labels not in BLUR_LABELS:
+            raise TrainConfigError(f"augment.blur_labels must be one of {list(BLUR_LABELS)}, got {self.blur_labels!r}.")
 
 
 @dataclass(frozen=True)
