@@ -11,7 +11,8 @@ QC flags (``qc_flags`` of a :class:`~sarco_core.segment.base.SegmentationResult`
   the 60-250 cm² seen at L3 because the segmenter does not know the vertebral level);
 * ``mask_touches_fov_edge`` - predicted muscle within 2 pixels of the image border or of outside-FOV padding;
 * ``body_truncated`` - the body outline runs into the image border for more than 10 mm;
-* ``arms_in_field`` - a separate soft-tissue component of more than 15 cm² beside the body (arms down);
+* ``arms_in_field`` - an arm of more than 15 cm² beside the body (arms down): a separate component, or an arm
+  resting against the trunk, which is then taken out of the body and never labelled;
 * ``high_noise`` - image noise above ``HIGH_NOISE_HU`` (:func:`noise_hu`, measured in homogeneous fat on the slice
   itself). Clinical abdominal CT shows 10-30 HU; at ~70 HU (the lowest Lung_Dx-A0001 slices) the −29..150 HU gate
   drops many muscle pixels, so the gated SMA depends on the pixel size by 10-15 % whatever the mask; the
@@ -24,6 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage as ndi
+
+from sarco_core.segment.arms import arms_against_trunk
+from sarco_core.segment.teacher_body import largest_component
 
 BODY_HU = -300.0
 PADDING_HU = -1050.0  # anything below this is outside the scanned field of view (air is about -1000)
@@ -111,8 +115,10 @@ def raw_confidence(probs: np.ndarray, probs_flip: np.ndarray | None) -> tuple[fl
 
 
 def body_mask(hu: np.ndarray, pixel_mm: float) -> tuple[np.ndarray, list[int]]:
-    """Largest soft-tissue component (holes filled), and the areas (pixels) of other components lying beside it
-    (centroid within the body's row extent and outside its middle half of columns: arms, not the table)."""
+    """Largest soft-tissue component (holes filled) without any arm resting against it
+    (:func:`sarco_core.segment.arms.arms_against_trunk`), and the areas (pixels) of the arms: other components
+    lying beside it (centroid within the body's row extent and outside its middle half of columns, not the
+    table) and the arms taken out of it."""
     tissue = hu > BODY_HU
     it = max(1, round(3.0 / pixel_mm))
     tissue = ndi.binary_opening(tissue, iterations=it)
@@ -130,6 +136,11 @@ def body_mask(hu: np.ndarray, pixel_mm: float) -> tuple[np.ndarray, list[int]]:
     for i, (cr, cc) in zip(big, ndi.center_of_mass(tissue, lab, big), strict=True):
         if r0 <= cr <= r1 and not c0 <= cc <= c1:
             beside.append(int(sizes[i - 1]))
+    arm = arms_against_trunk(hu, pixel_mm, body)
+    if arm.any():
+        alab, n_arm = ndi.label(arm, structure=np.ones((3, 3), bool))
+        beside.extend(int(x) for x in np.bincount(alab.ravel(), minlength=n_arm + 1)[1:])
+        body = np.asarray(ndi.binary_fill_holes(largest_component(body & ~arm)))
     return body, beside
 
 
