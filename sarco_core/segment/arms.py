@@ -11,7 +11,8 @@ trunk muscle only, so such an arm is found here by its anatomy and taken out of 
   fat septa break) is a piece of its own beside the trunk (centre within the trunk's rows, outside the middle
   70 % of its width), at least 5 cm², outside the convex hull of the biggest solid piece (the viscera and wall);
 * it holds a long bone cut across (> 300 HU with an inscribed radius of at least 4 mm: the humerus, radius or
-  ulna; ribs are thinner) and is compact (elongation < 2.5; the lateral wall and latissimus are long bands);
+  ulna; ribs are thinner) and is compact (elongation < 1.8: the lateral wall and latissimus are long bands,
+  and a wall segment around a rib at the flank reaches 2.4 on a phantom);
 * it protrudes from the trunk: less than 30 % of it lies in the convex hull of the body without it and 8 mm
   around it (a latissimus with the scapula, or the gluteal muscles with the iliac wing, lie inside that hull).
 
@@ -19,7 +20,8 @@ The arm taken out is its core and the body pixels within 12 mm of it that are ne
 solid tissue (its fat and skin); trunk muscle is never taken.
 
 Checked on every real slice we hold (20 COVID axial, the pancreas slice, 64 Lung_Dx and 24 LIDC chest slices)
-and 240 phantom slices (T12-L5, default and hard-contact): one arm found (the one above), nothing else.
+and 673 phantom slices (T11-L5, default and hard-contact, the held-out seeds included): one arm found (the one
+above), nothing else.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ SOLID_HU = -30.0
 BONE_HU = 300.0
 MIN_ARM_CM2 = 5.0
 MIN_BONE_RADIUS_MM = 4.0
-MAX_ELONGATION = 2.5
+MAX_ELONGATION = 1.8
 MAX_IN_HULL = 0.3
 PROTRUDE_RING_MM = 8.0  # taken away with the core before the hull of the rest of the body is drawn
 FAT_RING_MM = 12.0  # the arm's own fat and skin around its core
