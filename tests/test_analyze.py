@@ -215,3 +215,14 @@ def test_contract_and_exact_areas_on_the_phantom() -> None:
     assert d["segmentation"]["method"] == "oracle"
     assert d["confidence"] == pytest.approx(min(r.l3.confidence, 0.9), abs=1e-3)
     assert "kvp_not_120" not in d["qc_flags"]  # the phantom says 120 kVp
+
+
+def test_coarse_pixels_are_flagged() -> None:
+    from sarco_core.analyze import image_flags
+    from sarco_core.phantom import phantom_slice
+
+    ph = phantom_slice(31, level="L3", pixel_mm=0.8)
+    fine = Volume.from_array(hu=ph.hu[None], spacing_mm=(3.0, 0.8, 0.8))
+    coarse = Volume.from_array(hu=ph.hu[None, ::4, ::4], spacing_mm=(3.0, 3.2, 3.2))
+    assert "coarse_pixels_over_2mm" not in image_flags(fine, 0)
+    assert "coarse_pixels_over_2mm" in image_flags(coarse, 0)

@@ -16,8 +16,15 @@ QC_WORDS: dict[str, str] = {
         "Contrast phase unknown: muscle HU cutoffs assume a known phase (usually non-contrast or portal venous)."
     ),
     "thick_slice_over_5mm": "Slices are thicker than 5 mm: areas are less precise.",
+    "coarse_pixels_over_2mm": (
+        "Pixels are coarser than 2 mm: the muscle area tends to come out a few per cent too high — use a thin, "
+        "full-resolution reconstruction if there is one."
+    ),
     "fov_truncated": "The body touches the edge of the image (field of view cut off): areas may be too small.",
-    "arms_in_field": "Arms lie beside the body on this slice: they may be counted as trunk muscle — check the mask.",
+    "arms_in_field": (
+        "Arms lie beside or against the body on this slice: they are left out of the trunk where found — check that "
+        "no arm muscle is counted."
+    ),
     "low_confidence": "The segmentation is uncertain — review the mask.",
     "high_noise": "The image is very noisy: the HU-gated muscle area is less reliable — review the mask and HU.",
     "seg_low_confidence": "The segmentation is uncertain — review the mask.",
