@@ -69,7 +69,7 @@ def arms_against_trunk(hu: np.ndarray, px_mm: float, body: np.ndarray) -> np.nda
     px_cm2 = px_mm * px_mm / 100.0
     sizes = np.bincount(lab.ravel())[1:] * px_cm2
     main = int(np.argmax(sizes)) + 1
-    hull_main = convex_hull(lab == main)
+    hull_main: np.ndarray | None = None  # drawn only when a piece passes the cheap tests
     rows = np.nonzero(body.any(axis=1))[0]
     cols = np.nonzero(body.any(axis=0))[0]
     width = cols[-1] - cols[0]
@@ -79,7 +79,11 @@ def arms_against_trunk(hu: np.ndarray, px_mm: float, body: np.ndarray) -> np.nda
         core = lab == i
         cy, cx = ndi.center_of_mass(core)
         beside = rows[0] <= cy <= rows[-1] and not (cols[0] + 0.15 * width < cx < cols[-1] - 0.15 * width)
-        if not beside or float(hull_main[core].mean()) >= 0.2:
+        if not beside:
+            continue
+        if hull_main is None:
+            hull_main = convex_hull(lab == main)
+        if float(hull_main[core].mean()) >= 0.2:
             continue
         filled = np.asarray(ndi.binary_fill_holes(core))
         if _bone_radius_mm((hu > BONE_HU) & filled, px_mm) < MIN_BONE_RADIUS_MM:
