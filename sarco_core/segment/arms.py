@@ -37,6 +37,8 @@ MIN_ARM_CM2 = 5.0
 MIN_BONE_RADIUS_MM = 4.0
 MAX_ELONGATION = 1.8
 MAX_IN_HULL = 0.3
+MAX_IN_VISCERA_HULL = 0.2
+CONTACT_MM = 3.0  # the skin-on-skin contact next to the core is not 'other solid tissue'
 PROTRUDE_RING_MM = 8.0  # taken away with the core before the hull of the rest of the body is drawn
 FAT_RING_MM = 12.0  # the arm's own fat and skin around its core
 
@@ -83,7 +85,7 @@ def arms_against_trunk(hu: np.ndarray, px_mm: float, body: np.ndarray) -> np.nda
             continue
         if hull_main is None:
             hull_main = convex_hull(lab == main)
-        if float(hull_main[core].mean()) >= 0.2:
+        if float(hull_main[core].mean()) >= MAX_IN_VISCERA_HULL:
             continue
         filled = np.asarray(ndi.binary_fill_holes(core))
         if _bone_radius_mm((hu > BONE_HU) & filled, px_mm) < MIN_BONE_RADIUS_MM:
@@ -96,7 +98,7 @@ def arms_against_trunk(hu: np.ndarray, px_mm: float, body: np.ndarray) -> np.nda
         # the arm: its core and the body pixels nearer to it than to any other solid tissue, within its fat
         # ring; trunk muscle and other solid trunk tissue are never taken
         near = ndi.distance_transform_edt(~filled) * px_mm
-        other = (hu > SOLID_HU) & body & ~dilate(filled, 1.5)
+        other = (hu > SOLID_HU) & body & ~dilate(filled, CONTACT_MM / px_mm)
         far = ndi.distance_transform_edt(~other) * px_mm if other.any() else np.full(hu.shape, np.inf)
         out |= filled | (body & (near <= FAT_RING_MM) & (near < far))
     return out
