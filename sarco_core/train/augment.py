@@ -12,8 +12,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage as ndi
 
-from sarco_core.metrics import DEFAULT_GATES
-from sarco_core.train.coarse import MUSCLE, N_CLASSES
+from sarco_core.train.coarse import coarse_fractions, gated_area_labels
 from sarco_core.train.config import AugmentConfig
 
 AIR = -1024.0
@@ -73,26 +72,14 @@ def coarse_pixels(hu: np.ndarray, factor: float) -> np.ndarray:
 
 def blur_relabel(hu: np.ndarray, labels: np.ndarray, blurred: np.ndarray, factor: float) -> np.ndarray:
     """Labels of a sample blurred by :func:`coarse_pixels` (``blurred``) by ``factor``, by the gated-area convention
-    of the coarse copies (:mod:`sarco_core.train.coarse`): on the coarse grid the fractions of HU-gated muscle and
-    of muscle compartment are taken from the sharp ``hu`` / ``labels``; back on the sample's grid (nearest) a pixel
-    is muscle where at least half of its coarse pixel is gated muscle, or at least half is compartment and the
-    blurred pixel is out of the HU gate anyway; the others take the plurality of the remaining labels. A blurred
+    of the coarse copies (:mod:`sarco_core.train.coarse`): the shares of HU-gated muscle and of each label are
+    area averages of the sharp ``hu`` / ``labels`` on the coarse grid, brought back to the sample's grid
+    (nearest), and the convention is applied with the blurred HU, the pixels as the network sees them. A blurred
     input so asks for the muscle that a gated measurement on coarse pixels should return."""
-    lo, hi = DEFAULT_GATES.muscle
     small = (max(1, round(hu.shape[0] / factor)), max(1, round(hu.shape[1] / factor)))
-    lab = np.clip(labels.astype(np.int64), 0, N_CLASSES - 1)
-    gated = (lab == MUSCLE) & (hu >= lo) & (hu <= hi)
-    onehot = np.eye(N_CLASSES, dtype=np.float32)[lab].transpose(2, 0, 1)
-    stack = np.concatenate([gated[None].astype(np.float32), onehot])
-    frac = F.interpolate(torch.from_numpy(stack)[None], size=small, mode="area")[0].numpy()
-    rows = np.minimum((np.arange(hu.shape[0]) + 0.5) * small[0] / hu.shape[0], small[0] - 1).astype(int)
-    cols = np.minimum((np.arange(hu.shape[1]) + 0.5) * small[1] / hu.shape[1], small[1] - 1).astype(int)
-    frac = frac[:, rows][:, :, cols]
-    in_gate = (blurred >= lo) & (blurred <= hi)
-    muscle = (frac[0] >= 0.5) | ((frac[1 + MUSCLE] >= 0.5) & ~in_gate)
-    rest = frac[1:].copy()
-    rest[MUSCLE] = -1.0
-    return np.where(muscle, MUSCLE, rest.argmax(0)).astype(np.uint8)
+    frac = F.interpolate(coarse_fractions(hu, labels, small)[None, 1:], size=hu.shape, mode="nearest-exact")[0]
+    out = gated_area_labels(frac[0], frac[1:], torch.as_tensor(np.asarray(blurred, np.float32)))
+    return out.numpy().astype(np.uint8)
 
 
 def add_noise(hu: np.ndarray, sigma_hu: float, rng: np.random.Generator) -> np.ndarray:

@@ -35,21 +35,33 @@ def _area(a: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(a[None], size=shape, mode="area")[0]
 
 
-def coarse_labels(hu: np.ndarray, labels: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Native (HU, labels 0..3) -> (coarse HU, coarse labels) on ``shape`` by the convention of the module doc."""
+def coarse_fractions(hu: np.ndarray, labels: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
+    """Area averages on ``shape`` of a native slice: (HU, share of HU-gated muscle, share of each label 0..3),
+    a (2 + N_CLASSES, h, w) tensor."""
     lo, hi = DEFAULT_GATES.muscle
     h = torch.as_tensor(np.asarray(hu, np.float32))
     lab = torch.as_tensor(np.asarray(labels, np.int64)).clamp(0, N_CLASSES - 1)
     gated = (lab == MUSCLE) & (h >= lo) & (h <= hi)
     onehot = F.one_hot(lab, N_CLASSES).permute(2, 0, 1).float()
-    stack = torch.cat([h[None], gated[None].float(), onehot])
-    small = _area(stack, shape)
-    hu_c, frac_gated, frac = small[0], small[1], small[2:]
-    in_gate = (hu_c >= lo) & (hu_c <= hi)
+    return _area(torch.cat([h[None], gated[None].float(), onehot]), shape)
+
+
+def gated_area_labels(frac_gated: torch.Tensor, frac: torch.Tensor, hu: torch.Tensor) -> torch.Tensor:
+    """The convention of the module doc: muscle where at least half is HU-gated muscle, or at least half is muscle
+    compartment and ``hu`` (the pixel as measured) is out of the gate anyway; else the plurality of the rest."""
+    lo, hi = DEFAULT_GATES.muscle
+    in_gate = (hu >= lo) & (hu <= hi)
     muscle = (frac_gated >= 0.5) | ((frac[MUSCLE] >= 0.5) & ~in_gate)
     rest = frac.clone()
     rest[MUSCLE] = -1.0
-    out = torch.where(muscle, torch.full_like(hu_c, MUSCLE, dtype=torch.int64), rest.argmax(0))
+    return torch.where(muscle, torch.full_like(hu, MUSCLE, dtype=torch.int64), rest.argmax(0))
+
+
+def coarse_labels(hu: np.ndarray, labels: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Native (HU, labels 0..3) -> (coarse HU, coarse labels) on ``shape`` by the convention of the module doc."""
+    small = coarse_fractions(hu, labels, shape)
+    hu_c = small[0]
+    out = gated_area_labels(small[1], small[2:], hu_c)
     return hu_c.numpy().astype(np.float32), out.numpy().astype(np.uint8)
 
 
