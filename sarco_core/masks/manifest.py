@@ -45,8 +45,8 @@ def _resolve(base: Path, text: str) -> str:
     return str(p if p.is_absolute() else base / p)
 
 
-def read_manifest(path: str | Path) -> list[ManifestRow]:
-    """The rows of a manifest CSV; refuses a manifest without the required columns."""
+def read_manifest(path: str | Path, *, base: str | Path | None = None) -> list[ManifestRow]:
+    """The rows of a manifest CSV; relative paths resolve against ``base`` (default: the manifest's folder)."""
     p = Path(path)
     if not p.is_file():
         raise InputNotFoundError(f"The manifest {p} does not exist. Check the path.")
@@ -62,14 +62,15 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
             f"The manifest {p.name} lacks the column(s) {', '.join(missing)} (it has {', '.join(cols) or 'none'}). "
             "Columns: case_id, image, mask, and optionally format, slice, height_m, weight_kg, sex."
         )
+    root = Path(base) if base is not None else p.parent
     rows = []
     for n, raw in enumerate(reader, start=1):
         d = {cols[k]: (v or "").strip() for k, v in raw.items() if k in cols}
         if not any(d.values()):
             continue
         rows.append(ManifestRow(
-            row=n, case_id=d.get("case_id", ""), image=_resolve(p.parent, d.get("image", "")),
-            mask=_resolve(p.parent, d.get("mask", "")), format=d.get("format", ""), slice=d.get("slice", ""),
+            row=n, case_id=d.get("case_id", ""), image=_resolve(root, d.get("image", "")),
+            mask=_resolve(root, d.get("mask", "")), format=d.get("format", ""), slice=d.get("slice", ""),
             height_m=d.get("height_m", ""), weight_kg=d.get("weight_kg", ""), sex=d.get("sex", ""),
         ))
     return rows
