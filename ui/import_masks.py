@@ -109,6 +109,6 @@ def page() -> None:
             st.error(f"**The import failed unexpectedly** ({type(exc).__name__}: {exc}). Please report this.")
         else:
             st.session_state["imp_preview"] = p
-    p = st.session_state.get("imp_preview")
-    if isinstance(p, ImportPreview):
-        _show(p)
+    shown = st.session_state.get("imp_preview")
+    if isinstance(shown, ImportPreview):
+        _show(shown)
