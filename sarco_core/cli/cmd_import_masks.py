@@ -32,6 +32,9 @@ Nothing is resampled: a mask on another grid (shape, spacing, orientation, posit
 
 Output (--out SET): SET/import_report.csv (one line per row: ok, or error with its reason),
 SET/import.json, SET/cases/<case_id>/{image.nii.gz, reference.nii.gz, case.json}.
+With --store each case is also kept in the case database: a case holding the traced slice (de-identified),
+its expert mask as a version with source imported:<format> (later analyses and edits add versions; the
+imported one is never replaced). A case_id already used by another image is refused.
 Exit code: 0 every row ok, 1 some rows failed (see the report), 2 the import could not start.
 """
 
@@ -45,6 +48,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tag-map", default="alberta", help="TAG value map (default alberta; e.g. alberta,12=0)")
     p.add_argument("--png-map", default="labels", help="PNG value map (default labels; e.g. 0=0,255=1)")
     p.add_argument("--nifti-map", default=None, help="NIfTI value map (default: the file holds our labels 0-3)")
+    p.add_argument("--store", action="store_true",
+                   help="also keep each imported case in the case database (SARCO_DB_URL), version source "
+                        "imported:<format>, for `sarco finetune --from-store` and the app")
+    p.add_argument("--actor", default=None, help="who imports (recorded in the audit trail; default $USER)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
 
@@ -68,6 +75,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"row {d['row']:>4} {d['case_id'] or '-':<24} {d['status']:<5} {tail}", file=sys.stderr)
 
     report = import_rows(rows, progress=progress, **maps)
+    if args.store:
+        import os
+
+        from sarco_core.store import Store
+        from sarco_core.store.imports import store_report
+
+        with Store.open() as store:
+            report = store_report(store, report, actor=args.actor or os.environ.get("USER") or "import-masks")
     out = write_import_set(report, args.out)
     if args.json:
         print_json({"out": str(out), "n_rows": len(report.outcomes), "n_ok": report.n_ok, "n_error": report.n_error,

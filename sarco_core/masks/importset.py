@@ -3,7 +3,7 @@
 Layout (all masks in our labels: 0 background, 1 muscle compartment, 2 SAT, 3 VAT)::
 
     DIR/import_report.csv          one line per manifest row: row, case_id, status (ok/error), format,
-                                   slice_index, z_mm, reason, warnings
+                                   slice_index, z_mm, reason, warnings, store_case_id (with --store)
     DIR/import.json                summary: sarco version, time, counts, and every ok case's record
     DIR/cases/<case_id>/image.nii.gz      the traced CT slice alone (int16 HU, its own geometry)
     DIR/cases/<case_id>/reference.nii.gz  the expert mask on that slice's grid (uint8 labels)
@@ -28,7 +28,8 @@ from sarco_core.errors import ManifestError
 from sarco_core.io.nifti import load_nifti, save_nifti
 from sarco_core.masks.records import ImportedCase, ImportedMask, ImportReport, MaskFormat, PatientInfo, ValueMap
 
-REPORT_COLUMNS = ("row", "case_id", "status", "format", "slice_index", "z_mm", "reason", "warnings")
+REPORT_COLUMNS = ("row", "case_id", "status", "format", "slice_index", "z_mm", "reason", "warnings",
+                  "store_case_id")
 
 
 def case_folder_name(case_id: str) -> str:

@@ -228,6 +228,7 @@ class ImportOutcome:
     reason: str = ""
     case: ImportedCase | None = None
     format: MaskFormat | None = None
+    store_case_id: int | None = None  # the case in the case store, when the import was kept there
 
     def to_dict(self) -> dict[str, Any]:
         m = self.case.mask if self.case is not None else None
@@ -236,6 +237,7 @@ class ImportOutcome:
             "format": self.format.value if self.format else "", "slice_index": "" if m is None else m.slice_index,
             "z_mm": "" if m is None else round(m.z_mm, 2), "reason": self.reason,
             "warnings": "" if m is None else "; ".join(m.warnings),
+            "store_case_id": "" if self.store_case_id is None else self.store_case_id,
         }
 
 
