@@ -43,3 +43,27 @@ def test_tag_pixels_follow_the_dicom_stored_order() -> None:
     hand = io.BytesIO()
     hand.write(f"x:{ds.Columns} y:{ds.Rows} z:1 type:BYTE\r\n".encode() + b"\x0c" + stored.tobytes())
     np.testing.assert_array_equal(import_mask(ct, hand.getvalue(), fmt=MaskFormat.TAG).labels, labels)
+
+
+def test_kept_slice_and_stored_case_export_the_same_tag(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from sarco_core.cli import main
+    from sarco_core.masks import import_case
+    from sarco_core.store import Store, default_db_url
+
+    path = data_path("pydicom", "pancreas_ct_0001_slice122_j2k.dcm")
+    ct = load(path)
+    labels = ((ct.hu[0] >= -29) & (ct.hu[0] <= 150)).astype(np.uint8)
+    want = mask_to_tag(ct, labels, 0)
+    out = Path(str(tmp_path))
+    (out / "p.dcm.tag").write_bytes(want)
+    case = import_case(out / "p.dcm.tag", path, case_id="pancreas")
+    assert case.volume.source_flips == ct.source_flips
+    assert mask_to_tag(case.volume, case.mask.labels, 0) == want
+    store = Store.open(default_db_url())
+    cid = store.add_imported(case, actor="t").case_id
+    assert main(["export-tag", "--case", str(cid), "--out", str(out / "again.tag")]) == 0
+    assert (out / "again.tag").read_bytes() == want
+    assert main(["export-tag", str(path), str(out / "p.dcm.tag"), "--out", str(out / "third.tag")]) == 0
+    assert (out / "third.tag").read_bytes() == want

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from sarco_core.cutoffs import normalise_sex, validate_height_m, validate_weight_kg
@@ -99,4 +100,6 @@ def import_case(
     m = import_mask(ct, mask, fmt=fmt, slice_index=slice_index, value_map=value_map, case_id=case_id,
                     name=mask_name, image_path=image_text)
     one = ct.select([m.slice_index])
+    if ct.source_axes[0] == 0:  # the slice is one of the file's images: keep its pixel order (TAG / SEG export)
+        one = replace(one, source_axes=ct.source_axes, source_flips=ct.source_flips)
     return ImportedCase(mask=m, volume=one, patient=patient or PatientInfo())
