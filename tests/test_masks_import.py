@@ -130,6 +130,18 @@ def test_tag_on_wrong_image_or_values_is_refused(slice_case: tuple[Path, np.ndar
     assert int((ok.labels != labels).sum()) == int((labels.reshape(-1)[:5] != 0).sum())
 
 
+def test_tag_header_warnings_and_multi_image_refusal(slice_case: tuple[Path, np.ndarray]) -> None:
+    dcm, labels = slice_case
+    ct = load(dcm)
+    body = mask_to_tag(ct, labels, 0).partition(b"\x0c")[2]
+    far = b"x:96 y:96 org_x:500 org_y:500 org_z:0 colour:red\r\n\x0c" + body
+    m = import_mask(ct, far, fmt=MaskFormat.TAG)
+    assert len(m.warnings) == 2 and "origin" in m.warnings[0] and "colour" in m.warnings[1]
+    np.testing.assert_array_equal(m.labels, labels)
+    with pytest.raises(InvalidMaskError, match="holds 2 images"):
+        import_mask(ct, b"x:96 y:96 z:2\x0c" + body + body, fmt=MaskFormat.TAG)
+
+
 def test_tag_in_series_folder_lands_on_its_own_slice(tmp_path: Path) -> None:
     vol, _ = _series(5)
     files = write_dicom(vol, tmp_path / "series")
