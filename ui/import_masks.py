@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
 from sarco_core.errors import SarcoError
@@ -65,8 +66,9 @@ def _show(p: ImportPreview) -> None:
     a.metric("SMA", _fmt_area(m.sma_cm2))
     b.metric("Muscle HU", "—" if m.muscle_hu_mean is None else f"{m.muscle_hu_mean:.1f}")
     c.metric("IMAT", _fmt_area(m.imat_cm2))
-    d.metric("SAT", _fmt_area(m.sat_cm2))
-    e.metric("VAT", _fmt_area(m.vat_cm2))
+    traced = {int(v) for v in np.unique(mask.labels)}
+    d.metric("SAT", _fmt_area(m.sat_cm2) if 2 in traced else "not traced")
+    e.metric("VAT", _fmt_area(m.vat_cm2) if 3 in traced else "not traced")
     st.image(p.overlay_png, caption="Expert mask on the CT (red muscle, yellow SAT, cyan VAT; HU-gated areas above)")
     if mask.value_map is not None:
         st.caption(f"Value map '{mask.value_map.name}': {mask.value_map.describe()}.")
