@@ -173,6 +173,12 @@ def test_nifti_mask_on_the_ct_grid(tmp_path: Path) -> None:
     with pytest.raises(InvalidMaskError, match=r"2 slices \[0, 2\]"):
         import_mask(ct, tmp_path / "two.nii.gz")
     assert import_mask(ct, tmp_path / "two.nii.gz", slice_index=0).slice_index == 0
+    save_nifti(ct, full * 4, tmp_path / "slicer.nii.gz")  # a label map with other values
+    with pytest.raises(InvalidMaskError, match="--nifti-map"):
+        import_mask(ct, tmp_path / "slicer.nii.gz", slice_index=2)
+    vm = ValueMap.parse("0=0,4=1,8=2,12=3")
+    np.testing.assert_array_equal(import_mask(ct, tmp_path / "slicer.nii.gz", slice_index=2, value_map=vm).labels,
+                                  full[2])
 
 
 def test_nifti_on_another_grid_is_refused_naming_the_fix(tmp_path: Path) -> None:
@@ -213,7 +219,7 @@ def test_png_masks_with_value_maps(slice_case: tuple[Path, np.ndarray]) -> None:
     white = (labels == 1).astype(np.uint8) * 255
     np.testing.assert_array_equal(import_mask(ct, _png(white), name="b.png").labels, labels == 1)
     site = np.select([labels == 1, labels == 2, labels == 3], [10, 20, 30], 0)
-    with pytest.raises(InvalidMaskError, match=r"\[10, 20, 30\]"):
+    with pytest.raises(InvalidMaskError, match=r"\[10, 20, 30\].*--png-map labels,10=0"):
         import_mask(ct, _png(site), name="c.png")
     vm = ValueMap.parse("0=0,10=1,20=2,30=3")
     np.testing.assert_array_equal(import_mask(ct, _png(site), name="c.png", value_map=vm).labels, labels)

@@ -119,10 +119,19 @@ def _read_tag(ct: Volume, data: bytes, what: str, slice_index: int | None,
 
 
 def _map_values(arr: np.ndarray, value_map: ValueMap | None, what: str) -> np.ndarray:
+    a = np.asarray(arr)
     if value_map is not None:
-        return value_map.to_labels(np.asarray(arr).astype(np.int64), what=what)
-    mask_kind(np.asarray(arr))  # refuses values other than 0-3 (0/1 is muscle)
-    return np.asarray(arr).astype(np.uint8)
+        if a.dtype.kind == "f" and not np.all(a == np.round(a)):
+            raise InvalidMaskError(f"{what} holds non-integer values; export a label map, not probabilities.")
+        return value_map.to_labels(a.astype(np.int64), what=what, option="--nifti-map")
+    try:
+        mask_kind(a)  # refuses values other than 0-3 (0/1 is muscle)
+    except InvalidMaskError as exc:
+        raise InvalidMaskError(
+            f"{what}: {exc} Or name what each value is, e.g. --nifti-map 0=0,1=1,4=2,5=3 (manifest imports) "
+            "or the page's value map."
+        ) from None
+    return a.astype(np.uint8)
 
 
 def _read_nifti(ct: Volume, data: bytes, what: str, slice_index: int | None,
@@ -195,7 +204,7 @@ def _read_png(ct: Volume, data: bytes, what: str, slice_index: int | None,
         arr = arr[..., 0]
     align.check_inplane(ct, (arr.shape[0], arr.shape[1]), what=what)
     k = _single_slice(ct, slice_index, what)
-    return value_map.to_labels(arr.astype(np.int64), what=what), k, []
+    return value_map.to_labels(arr.astype(np.int64), what=what, option="--png-map"), k, []
 
 
 def import_mask(

@@ -110,8 +110,9 @@ class ValueMap:
     def as_dict(self) -> dict[int, int]:
         return dict(self.pairs)
 
-    def to_labels(self, values: np.ndarray, *, what: str = "The mask") -> np.ndarray:
-        """Our uint8 label map for ``values``; refuses values the map does not name."""
+    def to_labels(self, values: np.ndarray, *, what: str = "The mask", option: str = "--tag-map") -> np.ndarray:
+        """Our uint8 label map for ``values``; refuses values the map does not name (the error shows how to
+        name them with ``option``, the CLI flag of this format's map)."""
         v = np.asarray(values)
         present = np.unique(v)
         table = self.as_dict()
@@ -121,7 +122,7 @@ class ValueMap:
             raise InvalidMaskError(
                 f"{what} holds values {unknown[:8]} ({', '.join(f'{k}: {n} px' for k, n in counts.items())}) that "
                 f"the value map '{self.name}' does not name ({self.describe()}). Map them explicitly, e.g. "
-                f"--tag-map alberta,{unknown[0]}=0 to count them as background."
+                f"{option} {self.name},{unknown[0]}=0 to count them as background."
             )
         lut = np.zeros(int(present.max()) + 1 if present.size else 1, np.uint8)
         for src, dst in table.items():

@@ -31,6 +31,7 @@ class ImportStore(VersionStore):
         vol.require_hu("Storing an imported case")
         details = {"format": m.format.value, "mask_file": m.mask_path.rsplit("/", 1)[-1], "mask_sha256": m.sha256,
                    "value_map": None if m.value_map is None else m.value_map.name,
+                   "value_map_pairs": None if m.value_map is None else [list(p) for p in m.value_map.pairs],
                    "source_slice_index": m.slice_index, "z_mm": m.z_mm}
         with self._tx() as s:
             existing = s.scalars(select(Case).where(Case.label == m.case_id, ~Case.deleted)).first()
