@@ -74,3 +74,34 @@ def test_cli_store_flag_fills_the_report(cohort: tuple[Path, np.ndarray], tmp_pa
         ids = [r["store_case_id"] for r in csv.DictReader(fh)]
     store = Store.open(default_db_url())
     assert sorted(ids) == sorted(str(c.id) for c in store.list_cases())
+
+
+def test_import_onto_an_analysed_series_adds_a_version_on_its_slice(tmp_path: Path) -> None:
+    from sarco_core.volume import Volume
+
+    p = phantom_slice(seed=33, size=64, pixel_mm=5.0)
+    hu = np.stack([np.asarray(p.hu).reshape(64, 64) + i for i in range(3)]).astype(np.int16)
+    series = Volume.from_array(hu=hu, spacing_mm=(5.0, 5.0, 5.0), z0_mm=50.0)
+    store = Store.open(default_db_url())
+    cid = store.create_case(series, analysis={"method": "threshold"}, labels=np.asarray(p.labels).reshape(64, 64),
+                            slice_index=1, actor="model", label="series-1").id
+    vol = store.load_volume(cid)
+    auto = store.latest_version(cid)
+    k = auto.slice_index
+    ref = store.get_mask(auto.id).copy()
+    ref[ref == 3] = 0  # the expert traced muscle and SAT only
+    case = import_case(_png(ref), vol, case_id="series-1", slice_index=k, mask_name="ref.png")
+    v = store.add_imported(case, actor="site")
+    assert v.case_id == cid and v.slice_index == k and v.source == "imported:png" and v.number == 2
+    np.testing.assert_array_equal(store.get_mask(v.id), ref)
+    assert store.versions(cid)[0].source == "auto"
+
+
+def _png(arr: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(arr.astype(np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()

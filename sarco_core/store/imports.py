@@ -24,8 +24,9 @@ class ImportStore(VersionStore):
     def add_imported(self, case: ImportedCase, *, actor: str) -> MaskVersionRecord:
         """Store ``case`` (its one CT slice, de-identified, and the expert mask as a version).
 
-        A live case with the same label and the same image gets a new version; a label already used by another
-        image is refused (nothing is overwritten).
+        A live case with the same label whose image holds the same slice (an analysed series, or an earlier
+        import) gets a new version on that slice; a label already used by another image is refused (nothing is
+        overwritten).
         """
         vol, m = case.volume, case.mask
         vol.require_hu("Storing an imported case")
@@ -38,13 +39,14 @@ class ImportStore(VersionStore):
             existing_id = existing.id if existing is not None else None
         if existing_id is not None:
             old = self.load_volume(existing_id)
-            if old.shape != vol.shape or not np.array_equal(old.hu, vol.hu):
+            j = old.index_of_z(m.z_mm)
+            if old.shape[1:] != vol.shape[1:] or not np.array_equal(old.hu[j], vol.hu[0]):
                 raise StoreError(
                     f"A case labelled {m.case_id!r} already exists with another image; give this case another "
                     "case_id (or delete the old case first)."
                 )
             return self._append(existing_id, m.labels, parent_version_id=None, check_parent=False, author=actor,
-                                comment=f"imported {m.format.value} reference mask", source=m.source, slice_index=0,
+                                comment=f"imported {m.format.value} reference mask", source=m.source, slice_index=j,
                                 audit_action="import", audit_details=details)
         p = case.patient
         with self._tx() as s:
