@@ -87,7 +87,8 @@ def poly_mask(shape: tuple[int, ...], poly: list[list[float]], *, line_px: int =
 
 
 def components(hu: np.ndarray, row_mm: float, col_mm: float, sel: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """(component ids per pixel (0 = none), the gated soft tissue of the trunk they were cut from)."""
+    """(component ids per pixel (0 = none), the gated soft tissue of the trunk: the median-filtered gate the
+    components were cut from, plus the pixels of the raw gate - what the SMA counts - not in bone)."""
     from sarco_core.segment.teacher_anatomy import bone_mask, find_vertebra
     from sarco_core.segment.teacher_body import find_body, opening
 
@@ -106,7 +107,7 @@ def components(hu: np.ndarray, row_mm: float, col_mm: float, sel: dict[str, Any]
     order = [k for k in np.argsort(-sizes[1:], kind="stable") + 1 if sizes[k] >= MIN_COMPONENT_PX]
     ids = np.zeros(n + 1, np.int32)
     ids[order] = np.arange(1, len(order) + 1)
-    return ids[lab], soft
+    return ids[lab], soft | (gate(hu) & trunk & ~bone & ~(vert.mask if vert is not None else False))
 
 
 def build(hu: np.ndarray, row_mm: float, col_mm: float, sel: dict[str, Any]) -> np.ndarray:
