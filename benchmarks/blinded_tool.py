@@ -186,7 +186,7 @@ def render(name: str, pass_no: int, box: tuple[int, int, int, int] | None, zoom:
         col = pal[c].astype(np.float32)
         over[c > 0] = 0.45 * over[c > 0] + 0.55 * col[c > 0]
     panels = [np.stack([w1] * 3, -1), np.stack([w2] * 3, -1), over.astype(np.uint8)]
-    ims = [Image.fromarray(p).resize((p.shape[1] * zoom, p.shape[0] * zoom), Image.NEAREST) for p in panels]
+    ims = [Image.fromarray(p).resize((p.shape[1] * zoom, p.shape[0] * zoom), Image.Resampling.NEAREST) for p in panels]
     d = ImageDraw.Draw(ims[2])
     step = 20 if (r1 - r0) < 200 else 50
     for r in range((r0 // step + 1) * step, r1, step):
@@ -202,8 +202,13 @@ def render(name: str, pass_no: int, box: tuple[int, int, int, int] | None, zoom:
                 continue
             pr, pc = np.nonzero(m)
             j = int(np.argmin((pr - pr.mean()) ** 2 + (pc - pc.mean()) ** 2))  # a pixel of the piece near its centre
-            d.text((pc[j] * zoom - 4, pr[j] * zoom - 5), str(k), fill=(255, 255, 255), stroke_width=2,
-                   stroke_fill=(0, 0, 0))
+            d.text(
+                (pc[j] * zoom - 4, pr[j] * zoom - 5),
+                str(k),
+                fill=(255, 255, 255),
+                stroke_width=2,
+                stroke_fill=(0, 0, 0),
+            )
     for cut in sel.get("cuts", []):
         d.line([((cc_ - c0) * zoom, (r - r0) * zoom) for r, cc_ in cut], fill=(255, 0, 255), width=1)
     out = Image.new("RGB", (sum(i.width for i in ims) + 8, ims[0].height), (0, 0, 0))
@@ -223,9 +228,24 @@ def _dice(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if s == 0 else 2.0 * float((a & b).sum()) / s
 
 
-def compare(pass_no: int) -> dict[str, Any]:
-    """The pass against the reviewed set (and the stored candidates the reviewed set started from): gated Dice,
-    gated SMA difference (cm², % of the blinded SMA), per slice and medians."""
+def run_methods(name: str, methods: list[str]) -> dict[str, np.ndarray]:
+    """Muscle masks of the current segmenters on one slice (only after a pass is fixed: ``compare --run``)."""
+    from sarco_core.io import load
+    from sarco_core.segment.base import get_segmenter
+
+    rel, k = SLICES[name]
+    vol = load(data_dir() / rel)
+    out = {}
+    for m in methods:
+        res = get_segmenter(m).segment(vol, [k])[0]
+        out[m] = np.asarray(res.labels) == 1
+    return out
+
+
+def compare(pass_no: int, methods: list[str] | None = None) -> dict[str, Any]:
+    """The pass against the reviewed set (and the stored candidates the reviewed set started from, and with
+    ``methods`` the current segmenters): gated Dice, gated SMA difference (cm², % of the blinded SMA), per slice
+    and medians."""
     from sarco_core.regions import REGION_ORDER, slice_regions
 
     rows = []
@@ -241,25 +261,33 @@ def compare(pass_no: int) -> dict[str, Any]:
             p = HERE / "candidates" / f"{name}_{kind}.png"
             if p.is_file():
                 others[f"cand_{kind}"] = read_mask(p) & g
+        for m, mask in run_methods(name, methods or []).items():
+            others[m] = mask & g
         regs = slice_regions(hu, row_mm=row_mm, col_mm=col_mm)
         row: dict[str, Any] = {"name": name, "sma_blinded_cm2": float(blind.sum()) * px}
         for k, m in others.items():
             sma = float(m.sum()) * px
-            row[k] = {"dice": _dice(blind, m), "sma_cm2": sma, "diff_cm2": sma - row["sma_blinded_cm2"],
-                      "diff_pct": 100.0 * (sma - row["sma_blinded_cm2"]) / row["sma_blinded_cm2"]}
+            row[k] = {
+                "dice": _dice(blind, m),
+                "sma_cm2": sma,
+                "diff_cm2": sma - row["sma_blinded_cm2"],
+                "diff_pct": 100.0 * (sma - row["sma_blinded_cm2"]) / row["sma_blinded_cm2"],
+            }
         row["regions_reviewed_minus_blinded_cm2"] = {
             r.value: float((others["reviewed"] & regs.mask(r)).sum() - (blind & regs.mask(r)).sum()) * px
             for r in REGION_ORDER
         }
         rows.append(row)
     summary: dict[str, Any] = {}
-    for k in ("reviewed", "cand_model", "cand_teacher"):
+    for k in ("reviewed", "cand_model", "cand_teacher", *(methods or [])):
         vals = [r[k] for r in rows if k in r]
         if vals:
-            summary[k] = {"median_dice": float(np.median([v["dice"] for v in vals])),
-                          "min_dice": float(np.min([v["dice"] for v in vals])),
-                          "median_abs_diff_pct": float(np.median([abs(v["diff_pct"]) for v in vals])),
-                          "median_signed_diff_pct": float(np.median([v["diff_pct"] for v in vals]))}
+            summary[k] = {
+                "median_dice": float(np.median([v["dice"] for v in vals])),
+                "min_dice": float(np.min([v["dice"] for v in vals])),
+                "median_abs_diff_pct": float(np.median([abs(v["diff_pct"]) for v in vals])),
+                "median_signed_diff_pct": float(np.median([v["diff_pct"] for v in vals])),
+            }
     return {"pass": pass_no, "n_slices": len(rows), "per_slice": rows, "summary": summary}
 
 
@@ -275,6 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("compare")
     s.add_argument("--pass", dest="pass_no", type=int, default=1)
     s.add_argument("--json", default=None)
+    s.add_argument(
+        "--run",
+        nargs="*",
+        default=[],
+        choices=["model", "teacher", "threshold"],
+        help="also run these current segmenters on the slices (after the pass is fixed)",
+    )
     s = sub.add_parser("new")
     s.add_argument("name", choices=list(SLICES))
     s.add_argument("--pass", dest="pass_no", type=int, default=1)
@@ -293,22 +328,39 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{p} exists: not overwritten", file=sys.stderr)
             return 2
         p.parent.mkdir(parents=True, exist_ok=True)
-        sel = {"name": a.name, "pass": a.pass_no, "date": dt.date.today().isoformat(), "reader": a.reader,
-               "convention": "docs/convention.md", "open_mm": 1.0, "cuts": [], "keep": [], "remove": [], "add": [],
-               "notes": []}
+        sel = {
+            "name": a.name,
+            "pass": a.pass_no,
+            "date": dt.date.today().isoformat(),
+            "reader": a.reader,
+            "convention": "docs/convention.md",
+            "open_mm": 1.0,
+            "cuts": [],
+            "keep": [],
+            "remove": [],
+            "add": [],
+            "notes": [],
+        }
         p.write_text(json.dumps(sel, indent=1) + "\n")
         print(p)
     else:
-        rep = compare(a.pass_no)
+        rep = compare(a.pass_no, a.run)
         for r in rep["per_slice"]:
             rv = r["reviewed"]
-            print(f"{r['name']:<28} blinded {r['sma_blinded_cm2']:6.1f}  reviewed {rv['sma_cm2']:6.1f} "
-                  f"({rv['diff_pct']:+5.1f} %)  Dice {rv['dice']:.3f}"
-                  + "".join(f"  {k} Dice {r[k]['dice']:.3f} ({r[k]['diff_pct']:+5.1f} %)"
-                            for k in ("cand_model", "cand_teacher") if k in r))
+            print(
+                f"{r['name']:<28} blinded {r['sma_blinded_cm2']:6.1f}  reviewed {rv['sma_cm2']:6.1f} "
+                f"({rv['diff_pct']:+5.1f} %)  Dice {rv['dice']:.3f}"
+                + "".join(
+                    f"  {k} Dice {r[k]['dice']:.3f} ({r[k]['diff_pct']:+5.1f} %)"
+                    for k in ("cand_model", "cand_teacher", *a.run)
+                    if k in r
+                )
+            )
         for k, v in rep["summary"].items():
-            print(f"{k:<13} vs blinded: median Dice {v['median_dice']:.3f} (min {v['min_dice']:.3f}), median |SMA "
-                  f"diff| {v['median_abs_diff_pct']:.1f} % (signed {v['median_signed_diff_pct']:+.1f} %)")
+            print(
+                f"{k:<13} vs blinded: median Dice {v['median_dice']:.3f} (min {v['min_dice']:.3f}), median |SMA "
+                f"diff| {v['median_abs_diff_pct']:.1f} % (signed {v['median_signed_diff_pct']:+.1f} %)"
+            )
         if a.json:
             Path(a.json).write_text(json.dumps(rep, indent=1) + "\n")
     return 0
