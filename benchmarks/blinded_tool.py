@@ -291,6 +291,24 @@ def compare(pass_no: int, methods: list[str] | None = None) -> dict[str, Any]:
     return {"pass": pass_no, "n_slices": len(rows), "per_slice": rows, "summary": summary}
 
 
+def export(pass_no: int, out: Path) -> Path:
+    """Every mask of a pass as a 1-bit PNG in ``out`` plus ``out/index.json`` (what ``data.reference_dir`` of a
+    training config reads: :func:`sarco_core.train.data.load_references`). Built data: keep it out of git."""
+    from benchmarks.reviewed import write_mask
+
+    entries = []
+    for name in SLICES:
+        if not selection_path(name, pass_no).is_file():
+            continue
+        hu, row_mm, col_mm = load_slice(name)
+        write_mask(out / f"{name}.png", build(hu, row_mm, col_mm, read_selection(name, pass_no)))
+        rel, k = SLICES[name]
+        entries.append({"name": name, "ct": rel, "k": k, "mask": f"{name}.png", "row_mm": row_mm, "col_mm": col_mm})
+    idx = out / "index.json"
+    idx.write_text(json.dumps({"pass": pass_no, "slices": entries}, indent=1) + "\n")
+    return idx
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.blinded_tool", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -310,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=["model", "teacher", "threshold"],
         help="also run these current segmenters on the slices (after the pass is fixed)",
     )
+    s = sub.add_parser("export", help="masks of a pass as 1-bit PNGs + index.json (data.reference_dir of training)")
+    s.add_argument("--pass", dest="pass_no", type=int, default=1)
+    s.add_argument("--out", required=True)
     s = sub.add_parser("new")
     s.add_argument("name", choices=list(SLICES))
     s.add_argument("--pass", dest="pass_no", type=int, default=1)
@@ -322,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         m = build(hu, row_mm, col_mm, read_selection(a.name, a.pass_no))
         print(f"{a.name}: gated SMA {float((m & gate(hu)).sum()) * row_mm * col_mm / 100:.1f} cm2")
         print(render(a.name, a.pass_no, tuple(a.box) if a.box else None, a.zoom, final=True))
+    elif a.cmd == "export":
+        print(export(a.pass_no, Path(a.out)))
     elif a.cmd == "new":
         p = selection_path(a.name, a.pass_no)
         if p.exists():
