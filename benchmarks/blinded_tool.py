@@ -19,6 +19,7 @@ Selection file (JSON, a few hundred bytes: the data are never copied)::
 
     {"name": NAME, "pass": 1, "date": "YYYY-MM-DD", "reader": "...", "convention": "docs/convention.md",
      "open_mm": 1.0,                       # bridges narrower than ~2 x this split components
+     "smooth_mm": 0,                       # optional: gate a Gaussian-smoothed slice (sigma mm; low-dose noise)
      "cuts": [[[r, c], [r, c], ...], ...], # polylines (native row, col) drawn as 2-px barriers before numbering
      "keep": [ids],                        # components that are skeletal muscle (docs/convention.md)
      "max_depth": [{"ids": [ids], "mm": 9, "poly": [[r, c], ...]}],   # optional: inside poly, pixels of these
@@ -95,10 +96,14 @@ def components(hu: np.ndarray, row_mm: float, col_mm: float, sel: dict[str, Any]
     px_mm = float(np.sqrt(row_mm * col_mm))
     trunk = find_body(hu, px_mm).trunk
     hs = ndi.median_filter(hu, size=3)
+    if sel.get("smooth_mm"):  # low-dose noise: components of a Gaussian-smoothed slice (bone still from hs)
+        soft_hu = ndi.gaussian_filter(hu, float(sel["smooth_mm"]) / px_mm)
+    else:
+        soft_hu = hs
     # bone: dense cortex closed and filled, so marrow (often < 150 HU) enclosed by cortex is never a component
     bone = bone_mask(hs, trunk, px_mm)
     vert = find_vertebra(bone, trunk, px_mm, hs)  # the vertebral body (convex hull of its bone) and the canal
-    soft = gate(hs) & trunk & ~bone & ~(vert.mask if vert is not None else False)
+    soft = gate(soft_hu) & trunk & ~bone & ~(vert.mask if vert is not None else False)
     core = opening(soft, float(sel.get("open_mm", 1.0)) / px_mm)
     for cut in sel.get("cuts", []):
         core &= ~poly_mask(hu.shape, cut, line_px=2)
@@ -107,6 +112,8 @@ def components(hu: np.ndarray, row_mm: float, col_mm: float, sel: dict[str, Any]
     order = [k for k in np.argsort(-sizes[1:], kind="stable") + 1 if sizes[k] >= MIN_COMPONENT_PX]
     ids = np.zeros(n + 1, np.int32)
     ids[order] = np.arange(1, len(order) + 1)
+    if sel.get("smooth_mm"):  # low-dose: raw-gate pixels are mostly noise at the edges; the compartment is smooth
+        return ids[lab], soft
     return ids[lab], soft | (gate(hu) & trunk & ~bone & ~(vert.mask if vert is not None else False))
 
 

@@ -72,8 +72,8 @@ def test_pass1_selections_are_small_and_blinded() -> None:
         assert p.stat().st_size < 5_000
         sel = json.loads(p.read_text())
         assert sel["name"] == name and sel["pass"] == 1 and sel["keep"]
-        assert set(sel) <= {"name", "pass", "date", "reader", "convention", "open_mm", "cuts", "keep", "remove",
-                            "add", "max_depth", "notes"}
+        assert set(sel) <= {"name", "pass", "date", "reader", "convention", "open_mm", "smooth_mm", "cuts", "keep",
+                            "remove", "add", "max_depth", "notes"}
 
 
 @pytest.mark.parametrize("name", PASS1)
@@ -85,3 +85,26 @@ def test_pass1_masks_are_plausible(name: str) -> None:
     sma = float(m.sum()) * row_mm * col_mm / 100.0
     assert 60.0 <= sma <= 250.0, f"{name}: SMA {sma:.1f} cm2"
     assert 0.0 <= float(hu[m].mean()) <= 70.0
+
+
+def test_max_depth_keeps_only_a_band_under_the_ring_surface() -> None:
+    """``max_depth`` drops the pixels of the named components deeper than N mm under the muscle ring's outer
+    surface, inside its polygon only."""
+    from scipy import ndimage as ndi
+
+    from sarco_core.segment.teacher_anatomy import fascia_interior
+    from sarco_core.segment.teacher_body import find_body
+
+    hu, _ = _phantom()
+    comp, _ = bt.components(hu, 1.6, 1.6, {})
+    full = bt.build(hu, 1.6, 1.6, {"keep": [1]})
+    whole = [[0, 0], [0, 224], [224, 224], [224, 0]]
+    band = bt.build(hu, 1.6, 1.6, {"keep": [1], "max_depth": [{"ids": [1], "mm": 6, "poly": whole}]})
+    assert band.sum() < full.sum() and not (band & ~full).any()
+    hs = ndi.median_filter(hu, size=3)
+    ring = fascia_interior(hs, find_body(hu, 1.6).trunk, 1.6).mask
+    depth = ndi.distance_transform_edt(ring, sampling=(1.6, 1.6))
+    assert float(depth[band].max()) <= 6.0 + 1e-6
+    left_only = [[0, 0], [0, 112], [224, 112], [224, 0]]
+    half = bt.build(hu, 1.6, 1.6, {"keep": [1], "max_depth": [{"ids": [1], "mm": 6, "poly": left_only}]})
+    assert np.array_equal(half[:, 120:], full[:, 120:])  # outside the polygon nothing changes
