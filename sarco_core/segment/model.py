@@ -30,8 +30,8 @@ from sarco_core.segment.model_prep import (
     build_network,
     crop_model_grid,
     from_model_grid,
+    input_channels,
     to_model_hu,
-    windows_to_channels,
 )
 from sarco_core.segment.model_qc import (
     HIGH_NOISE_FACTOR,
@@ -220,7 +220,7 @@ class Segmenter:
         """(B, H, W) HU -> (model-grid HU (B, 1, H', W'), probabilities, probabilities of the flipped input
         flipped back or None), all on the padded model grid."""
         hu_t, grid = to_model_hu(hu, row_mm, col_mm, self.cfg.arch)
-        x = windows_to_channels(hu_t, self.cfg.arch.windows_hu)
+        x = input_channels(hu_t, self.cfg.arch, float(np.sqrt(row_mm * col_mm)))
         if self.tta:
             both = self._forward(torch.cat([x, torch.flip(x, dims=[3])]))
             return hu_t, both[: len(x)], both[len(x) :].flip(dims=[3]), grid

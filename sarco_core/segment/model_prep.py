@@ -16,6 +16,9 @@ import torch.nn.functional as F
 
 AIR_HU = -1024.0
 CLASSES = ("background", "muscle", "sat", "vat")
+# the native-pixel-size input channel (ArchConfig.pixel_channel) holds native mm / this: 0.5..4 mm -> 0.125..1,
+# the range of the window channels
+PIXEL_CHANNEL_SCALE_MM = 4.0
 
 
 @dataclass(frozen=True)
@@ -31,10 +34,14 @@ class ArchConfig:
     classes: tuple[str, ...] = CLASSES
     pixel_size_mm: float = 2.0
     stride_px: int = 16
+    # one more input channel, constant over the slice: the slice's native pixel size (mm, before resampling to
+    # the model grid; for a blurred training sample the pixel size it simulates). Without it a blurred fine scan
+    # and a coarse scan look alike to the network (the v4 note in docs/model.md).
+    pixel_channel: bool = False
 
     @property
     def in_channels(self) -> int:
-        return len(self.windows_hu)
+        return len(self.windows_hu) + int(self.pixel_channel)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ArchConfig:
@@ -45,6 +52,8 @@ class ArchConfig:
             known["windows_hu"] = tuple((float(a), float(b)) for a, b in known["windows_hu"])
         if "classes" in known:
             known["classes"] = tuple(known["classes"])
+        if "pixel_channel" in known:
+            known["pixel_channel"] = bool(known["pixel_channel"])
         return cls(**known)
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,6 +67,7 @@ class ArchConfig:
             "classes": list(self.classes),
             "pixel_size_mm": self.pixel_size_mm,
             "stride_px": self.stride_px,
+            **({"pixel_channel": True} if self.pixel_channel else {}),  # v1 configs stay byte-identical
         }
 
 
@@ -86,6 +96,23 @@ def windows_to_channels(hu: torch.Tensor, windows_hu: tuple[tuple[float, float],
     """(B, 1, H, W) HU -> (B, n_windows, H, W) in 0..1."""
     chans = [((hu - lo) / (hi - lo)).clamp(0.0, 1.0) for lo, hi in windows_hu]
     return torch.cat(chans, dim=1)
+
+
+def input_channels(
+    hu: torch.Tensor, arch: ArchConfig, native_mm: float | list[float] | tuple[float, ...] | None = None
+) -> torch.Tensor:
+    """(B, 1, H, W) HU on the model grid -> the network input: the window channels and, with
+    ``arch.pixel_channel``, a constant channel of the native pixel size (one value per batch item; None = the model
+    pixel size itself)."""
+    x = windows_to_channels(hu, arch.windows_hu)
+    if not arch.pixel_channel:
+        return x
+    b, _, h, w = x.shape
+    vals = arch.pixel_size_mm if native_mm is None else native_mm
+    v = torch.as_tensor(vals, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
+    if v.shape[0] not in (1, b):
+        raise ValueError(f"native_mm has {v.shape[0]} values for a batch of {b}")
+    return torch.cat([x, (v / PIXEL_CHANNEL_SCALE_MM).expand(b, 1, h, w)], dim=1)
 
 
 @dataclass(frozen=True)
@@ -126,7 +153,7 @@ def to_model_grid(
 ) -> tuple[torch.Tensor, Grid]:
     """(B, H, W) HU on the slice grid -> (B, C, H', W') windowed network input at the model's pixel size."""
     t, grid = to_model_hu(hu, row_mm, col_mm, arch)
-    return windows_to_channels(t, arch.windows_hu), grid
+    return input_channels(t, arch, float(np.sqrt(row_mm * col_mm))), grid
 
 
 def crop_model_grid(t: torch.Tensor, grid: Grid) -> torch.Tensor:

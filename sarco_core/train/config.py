@@ -42,6 +42,12 @@ class DataConfig:
     # drawn per slice from ``coarse_mm``, labelled by the gated-area convention: sarco_core.train.coarse); 0 = none
     coarse_fraction: float = 0.0
     coarse_mm: tuple[float, float] = (2.4, 3.6)
+    # path substrings of real slices dropped from training entirely (pseudo-labels, references and SSL): the
+    # test patient of a leave-one-patient-out fold (sarco_core.train.lopo)
+    exclude_patients: tuple[str, ...] = ()
+    # folder of reference muscle masks of real slices (index.json + 1-bit PNGs, drawn from the image alone:
+    # benchmarks/reviewed/blinded); where a real slice has one it replaces the teacher's muscle as its label
+    reference_dir: str = ""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.coarse_fraction <= 1.0:
