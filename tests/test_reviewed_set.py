@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.reviewed import SLICES, load_reviewed, mask_path, names
 from tests.conftest import data_path
+from validation.reviewed import SLICES, load_reviewed, mask_path, names
 
 GATE = (-29.0, 150.0)
 

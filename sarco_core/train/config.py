@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sarco_core.errors import SarcoError
-from sarco_core.segment.model_prep import ArchConfig
+from sarco_core.segment.model.prep import ArchConfig
 
 
 class TrainConfigError(SarcoError):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sarco_core.segment.model_prep import resample_labels, resample_slice
+from sarco_core.segment.model.prep import resample_labels, resample_slice
 from sarco_core.train.coarse import coarse_copy, draw_coarse_mm
 from sarco_core.train.config import TrainConfig, TrainConfigError
 

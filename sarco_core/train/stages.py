@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sarco_core.segment.model_prep import ArchConfig, crop_model_grid, to_model_hu, windows_to_channels
+from sarco_core.segment.model.prep import ArchConfig, crop_model_grid, to_model_hu, windows_to_channels
 from sarco_core.train.augment import augment
 from sarco_core.train.config import AugmentConfig, SelfTrainConfig, SSLConfig
 from sarco_core.train.data import SliceSet

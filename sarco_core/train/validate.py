@@ -7,8 +7,8 @@ import numpy as np
 import torch
 
 from sarco_core.metrics import DEFAULT_GATES, area_error_pct, gated, gated_dice
-from sarco_core.segment.model_prep import ArchConfig, crop_model_grid, to_model_hu, windows_to_channels
-from sarco_core.segment.model_qc import Calibration, fit_calibration, raw_confidence
+from sarco_core.segment.model.prep import ArchConfig, crop_model_grid, to_model_hu, windows_to_channels
+from sarco_core.segment.model.qc import Calibration, fit_calibration, raw_confidence
 from sarco_core.train.augment import add_noise, coarse_pixels, fov_truncate, metal_streaks
 from sarco_core.train.data import SliceSet
 

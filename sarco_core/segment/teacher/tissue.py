@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from sarco_core.segment.teacher_body import dilate
+from sarco_core.body import dilate
 
 TISSUE_MEAN_MM = 7.0  # window of the soft-tissue mean (fat / gas neighbours left out) used for "dark" below
 # Dark soft tissue is bowel content, fluid or kidney, not muscle (muscle is homogeneous, its local mean stays

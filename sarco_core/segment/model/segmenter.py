@@ -4,7 +4,7 @@ Runs on CUDA when available, else on the CPU (torch threads = available cores, o
 ``<model dir>/model.onnx`` exists and was exported from these weights; choose with ``backend=`` or
 ``SARCO_BACKEND=onnx|torch|auto``). Slices are batched, resampled to the model's pixel size and back, optionally
 averaged with their left-right flip (TTA), restricted to the body outline, and given a calibrated confidence and
-QC flags (see :mod:`sarco_core.segment.model_qc`).
+QC flags (see :mod:`sarco_core.segment.model.qc`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from sarco_core.errors import ModelError
 from sarco_core.metrics import DEFAULT_GATES, measure_slice
 from sarco_core.segment.base import ModelInfo, SegmentationResult
-from sarco_core.segment.model_prep import (
+from sarco_core.segment.model.prep import (
     ArchConfig,
     Grid,
     build_network,
@@ -33,7 +33,7 @@ from sarco_core.segment.model_prep import (
     to_model_hu,
     windows_to_channels,
 )
-from sarco_core.segment.model_qc import (
+from sarco_core.segment.model.qc import (
     HIGH_NOISE_FACTOR,
     PADDING_HU,
     Calibration,

@@ -1,6 +1,6 @@
 """Teacher check on the data we may tune on / hold out (never the silver standard).
 
-``python -m benchmarks.teacher_check [--set tune|held|all] [--png DIR]`` prints per-case gated Dice, signed
+``python -m validation.teacher_check [--set tune|held|all] [--png DIR]`` prints per-case gated Dice, signed
 SMA error (phantoms) or SMA / muscle HU (real slices) and CPU time; with ``--png`` it writes overlays
 (red = teacher muscle, green = phantom truth only) to look at.
 """

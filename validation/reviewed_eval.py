@@ -1,6 +1,6 @@
 """Threshold, teacher and model against the reviewed real-CT muscle reference (``benchmarks/reviewed/``).
 
-``python -m benchmarks.reviewed_eval [--methods threshold,teacher,model] [--json OUT]`` prints, per slice and method,
+``python -m validation.reviewed_eval [--methods threshold,teacher,model] [--json OUT]`` prints, per slice and method,
 the HU-gated Dice, the gated SMA of the reference and of the method (cm², mask ∩ -29..150 HU) and the signed SMA
 error ((method - reference) / reference × 100), then per method the median Dice and the median absolute SMA error.
 The teacher runs as the code is now (its last commit is printed); the model is ``models/sarco-unet-v1``;
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.reviewed import REPO, SLICES, load_reviewed, names
+from validation.reviewed import REPO, SLICES, load_reviewed, names
 
 GATE = (-29.0, 150.0)
 METHODS = ("threshold", "teacher", "model")
@@ -46,7 +46,7 @@ def coarse_case(
 ) -> tuple[Any, np.ndarray]:
     """The slice re-acquired at ``pixel_mm`` (area average) as a one-slice Volume, and the reference on that grid
     by the gated-area convention of the training copies (``sarco_core.train.coarse``)."""
-    from sarco_core.segment.model_prep import scaled_shape
+    from sarco_core.segment.model.prep import scaled_shape
     from sarco_core.train.coarse import coarse_labels
     from sarco_core.volume import Volume
 
@@ -87,7 +87,7 @@ def _methods(which: list[str], model_dir: Path = MODEL_DIR) -> dict[str, Callabl
 
 
 def _stored(kind: str) -> Callable[[str, Any, int], np.ndarray]:
-    from benchmarks.reviewed import HERE, read_mask
+    from validation.reviewed import HERE, read_mask
 
     return lambda name, vol, k: read_mask(HERE / "candidates" / f"{name}_{kind}.png")
 

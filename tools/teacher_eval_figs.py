@@ -1,4 +1,4 @@
-"""Figures of docs/model.md's teacher section: ``python -m benchmarks.teacher_eval_figs REPORT.json``.
+"""Figures of docs/model.md's teacher section: ``python -m tools.teacher_eval_figs REPORT.json``.
 
 REPORT.json is the output of ``sarco evaluate IMAGE TRUTH --method teacher --json``; the worst, median and best
 slices by gated Dice are drawn as docs/img/eval_{worst,median,best}.png (red = both, green = teacher only,

@@ -1,14 +1,14 @@
 """Review tool for the reviewed real-CT muscle reference (``benchmarks/reviewed/``).
 
-Workflow per slice (``NAME`` from :data:`benchmarks.reviewed.SLICES`)::
+Workflow per slice (``NAME`` from :data:`validation.reviewed.SLICES`)::
 
-    python -m benchmarks.reviewed_tool cand NAME      # teacher + model candidates -> benchmarks/reviewed/candidates/
-    python -m benchmarks.reviewed_tool render NAME    # zoomed tiles: plain image | candidates with component ids
-    python -m benchmarks.reviewed_tool stats NAME     # table of the disagreement / agreement components
+    python -m tools.reviewed_tool cand NAME      # teacher + model candidates -> benchmarks/reviewed/candidates/
+    python -m tools.reviewed_tool render NAME    # zoomed tiles: plain image | candidates with component ids
+    python -m tools.reviewed_tool stats NAME     # table of the disagreement / agreement components
     # edit benchmarks/reviewed/decisions/NAME.json (keep / drop components, polygons to add / remove)
-    python -m benchmarks.reviewed_tool build NAME     # decisions -> benchmarks/reviewed/masks/NAME.png
-    python -m benchmarks.reviewed_tool render NAME --what final [--box r0 r1 c0 c1] [--zoom 4]
-    python -m benchmarks.reviewed_tool montage        # docs/img/reviewed_set.png
+    python -m tools.reviewed_tool build NAME     # decisions -> benchmarks/reviewed/masks/NAME.png
+    python -m tools.reviewed_tool render NAME --what final [--box r0 r1 c0 c1] [--zoom 4]
+    python -m tools.reviewed_tool montage        # docs/img/reviewed_set.png
 
 Candidates: T = teacher muscle (label 1), M = model muscle, both HU-gated (-29..150). A = T & M; the
 disagreement pieces T & ~M ("t") and M & ~T ("m") and the pieces of A ("a") are 8-connected components numbered
@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from benchmarks.reviewed import HERE, REPO, SLICES, data_dir, mask_path, read_mask, write_mask
+from validation.reviewed import HERE, REPO, SLICES, data_dir, mask_path, read_mask, write_mask
 
 GATE = (-29.0, 150.0)
 WINDOW = (-160.0, 240.0)  # W400 / L40
@@ -467,7 +467,7 @@ def cmd_montage(out: Path, width: int = 380) -> Path:
     """All finished masks (red = mask within -29..150 HU) over their slices, 3 per row, into one PNG."""
     from PIL import Image, ImageDraw
 
-    from benchmarks.reviewed import names
+    from validation.reviewed import names
 
     cells = []
     for name in names():

@@ -1,6 +1,6 @@
 """Arms resting against the trunk, where no neck in the body outline separates them.
 
-The body step (:func:`sarco_core.segment.teacher_body.find_body`) splits an arm off the trunk where it is a
+The body step (:func:`sarco_core.body.find_body`) splits an arm off the trunk where it is a
 separate piece or touches the trunk through a contact narrower than ~24 mm. An arm lying flat against the flank
 (arms down, common in ICU and trauma CT) can touch over 30 mm or more and stays in the trunk; its muscle is
 then at muscle HU beside the abdominal wall and a segmenter that only sees HU texture calls it trunk muscle
@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from sarco_core.segment.teacher_body import convex_hull, dilate, opening
+from sarco_core.body import convex_hull, dilate, opening
 
 SOLID_HU = -30.0
 BONE_HU = 300.0

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from sarco_core.segment.teacher_anatomy import FAT_HU, ORGAN_BRIGHTER_HU, SOFT_HU, Vertebra, reached
-from sarco_core.segment.teacher_body import dilate
-from sarco_core.segment.teacher_tissue import ORGAN_HOT_HU, bright_halo, dark_pieces, muscle_like, organ_like
+from sarco_core.body import dilate
+from sarco_core.segment.teacher.anatomy import FAT_HU, ORGAN_BRIGHTER_HU, SOFT_HU, Vertebra, reached
+from sarco_core.segment.teacher.tissue import ORGAN_HOT_HU, bright_halo, dark_pieces, muscle_like, organ_like
 
 SEED_DEPTH_MM = 5.0  # seeds of the wall layer: soft tissue within this depth of the fascia
 WALL_MAX_MM = 40.0  # abdominal wall muscles are at most this deep from the fascia

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
+from sarco_core.body import dilate, find_body, outside_fov
 from sarco_core.metrics import DEFAULT_GATES
-from sarco_core.segment import teacher_anatomy as anat
 from sarco_core.segment.base import ModelInfo, SegmentationResult
-from sarco_core.segment.teacher_body import dilate, find_body, outside_fov
-from sarco_core.segment.teacher_wall import wall_and_back
+from sarco_core.segment.teacher import anatomy as anat
+from sarco_core.segment.teacher.wall import wall_and_back
 from sarco_core.volume import Volume
 
 WORK_PX_MM = 1.0  # working pixel size; slices within ±10 % of it are used as they are

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from sarco_core.segment.teacher_body import (
+from sarco_core.body import (
     closing,
     convex_hull,
     dilate,
@@ -32,7 +32,7 @@ from sarco_core.segment.teacher_body import (
     largest_component,
     opening,
 )
-from sarco_core.segment.teacher_tissue import bright_halo, muscle_like
+from sarco_core.segment.teacher.tissue import bright_halo, muscle_like
 
 FAT_HU = (-190.0, -30.0)
 SOFT_HU = (-30.0, 200.0)  # muscle, organs, vessels (contrast-enhanced organs up to ~200)

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from sarco_core.segment.arms import arms_against_trunk
-from sarco_core.segment.teacher_body import largest_component
+from sarco_core.body import largest_component
+from sarco_core.segment.model.arms import arms_against_trunk
 
 BODY_HU = -300.0
 PADDING_HU = -1050.0  # anything below this is outside the scanned field of view (air is about -1000)
@@ -116,7 +116,7 @@ def raw_confidence(probs: np.ndarray, probs_flip: np.ndarray | None) -> tuple[fl
 
 def body_mask(hu: np.ndarray, pixel_mm: float) -> tuple[np.ndarray, list[int]]:
     """Largest soft-tissue component (holes filled) without any arm resting against it
-    (:func:`sarco_core.segment.arms.arms_against_trunk`), and the areas (pixels) of the arms: other components
+    (:func:`sarco_core.segment.model.arms.arms_against_trunk`), and the areas (pixels) of the arms: other components
     lying beside it (centroid within the body's row extent and outside its middle half of columns, not the
     table) and the arms taken out of it."""
     tissue = hu > BODY_HU

@@ -4,7 +4,7 @@ Masks are 1-bit PNGs on the CT slice's native canonical grid (``sarco_core.io.lo
 shared data folder (``$SARCO_SHARED_DATA`` or ``../shared/data``) and is not copied here. Reading a mask back needs
 only Pillow and numpy, never the teacher or the model::
 
-    from benchmarks.reviewed import NAMES, load_reviewed
+    from validation.reviewed import NAMES, load_reviewed
     ct_path, k, mask = load_reviewed("covid_A027284_19000925-116")
     hu = sarco_core.io.load(ct_path).hu[k]          # mask.shape == hu.shape
 """

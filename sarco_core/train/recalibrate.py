@@ -1,6 +1,6 @@
 """Refit a shipped model's confidence calibration on real CT as well as phantoms.
 
-``python -m benchmarks.recalibrate [MODEL_DIR] [--write]``: the isotonic map raw score -> expected gated Dice
+``python -m sarco_core.train.recalibrate [MODEL_DIR] [--write]``: the isotonic map raw score -> expected gated Dice
 (``sarco_core.train.validate.calibrate``) is fitted on the 40 held-out phantom slices of training (seeds
 900000-900039) **plus** the reviewed real slices (``benchmarks/reviewed/``, native pixels and re-acquired at 3 mm
 by the gated-area convention), each with its corrupted variants (noise, coarse pixels, FOV truncation, metal
@@ -19,15 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.reviewed import load_reviewed, names
 from sarco_core.io import load
 from sarco_core.segment.model import Segmenter
-from sarco_core.segment.model_prep import resample_labels, resample_slice
+from sarco_core.segment.model.prep import resample_labels, resample_slice
 from sarco_core.train.coarse import coarse_copy
 from sarco_core.train.data import SliceSet, build_phantoms
 from sarco_core.train.validate import calibrate
+from validation.reviewed import load_reviewed, names
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PHANTOM_VAL = range(900_000, 900_040)
 COARSE_MM = 3.0
 SEED = 1
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg["confidence"]["calibrated_on"] = (
             "40 held-out phantom slices (seeds 900000-900039) and the 9 reviewed real slices of benchmarks/reviewed "
             "(native and re-acquired at 3 mm), each with corrupted variants (noise, coarse pixels, FOV truncation, "
-            "metal streaks): python -m benchmarks.recalibrate; confidence ~ expected gated muscle Dice"
+            "metal streaks): python -m sarco_core.train.recalibrate; confidence ~ expected gated muscle Dice"
         )
         cfg_path.write_text(json.dumps(cfg, indent=2) + "\n")
         print(f"written to {cfg_path}")
