@@ -26,7 +26,8 @@ from sarco_core.metrics import (
     gated,
     mask_kind,
 )
-from sarco_core.segment.base import ModelInfo, SegmentationResult, SliceSegmenter, get_segmenter
+from sarco_core.segment.base import ModelInfo, SegmentationResult, SliceSegmenter
+from sarco_core.segment.registry import get_segmenter
 from sarco_core.volume import Volume
 
 BASELINE_METHODS = ("teacher", "threshold")

@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sarco_core import settings
 from sarco_core.metrics import area_error_pct, gated, gated_dice
 from sarco_core.segment.base import SliceSegmenter
 from sarco_core.volume import Volume
 
-DATA = Path(os.environ.get("SARCO_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+DATA = settings.shared_data()
 LUMBAR = ("A027284", "A058062", "A062055")
 
 

@@ -18,7 +18,7 @@ IGNORE = 255
 
 
 def _channels(hu: list[np.ndarray], arch: ArchConfig) -> torch.Tensor:
-    return windows_to_channels(torch.from_numpy(np.stack(hu))[:, None], arch.windows_hu)
+    return torch.from_numpy(windows_to_channels(np.stack(hu)[:, None], arch.windows_hu))
 
 
 # --------------------------------------------------------------------------------------------- SSL
@@ -136,7 +136,7 @@ def predict_probs(net: torch.nn.Module, hu: np.ndarray, arch: ArchConfig, device
     """(K, H, W) probabilities of one slice already at the model pixel size."""
     net.eval()
     hu_t, grid = to_model_hu(hu[None], arch.pixel_size_mm, arch.pixel_size_mm, arch)
-    x = windows_to_channels(hu_t, arch.windows_hu).to(device)
+    x = torch.from_numpy(windows_to_channels(hu_t, arch.windows_hu)).to(device)
     p = torch.softmax(net(x), 1)
     if tta:
         p = (p + torch.softmax(net(torch.flip(x, dims=[3])), 1).flip(dims=[3])) / 2

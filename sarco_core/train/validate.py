@@ -18,7 +18,7 @@ def predict_pair(net: torch.nn.Module, hu: np.ndarray, arch: ArchConfig, device:
     """(probs, probs of the flipped slice flipped back) of one slice at the model pixel size, as inference does."""
     net.eval()
     hu_t, grid = to_model_hu(hu[None], arch.pixel_size_mm, arch.pixel_size_mm, arch)
-    x = windows_to_channels(hu_t, arch.windows_hu).to(device)
+    x = torch.from_numpy(windows_to_channels(hu_t, arch.windows_hu)).to(device)
     p = torch.softmax(net(torch.cat([x, torch.flip(x, dims=[3])])), 1).cpu()
     return crop_model_grid(p[0], grid).numpy(), crop_model_grid(p[1].flip(dims=[2]), grid).numpy()
 

@@ -11,7 +11,6 @@ only Pillow and numpy, never the teacher or the model::
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +35,9 @@ SLICES: dict[str, tuple[str, int]] = {
 
 def data_dir() -> Path:
     """The shared data folder: ``$SARCO_SHARED_DATA`` or ``../shared/data`` next to the repository."""
-    return Path(os.environ.get("SARCO_SHARED_DATA", REPO.parent / "shared" / "data"))
+    from sarco_core import settings
+
+    return settings.shared_data()
 
 
 def mask_path(name: str) -> Path:

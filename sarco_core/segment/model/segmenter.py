@@ -1,8 +1,10 @@
 """The trained U-Net segmenter: ``Segmenter.from_dir(models/<name>)``.
 
-Runs on CUDA when available, else on the CPU (torch threads = available cores, or ONNX Runtime when
-``<model dir>/model.onnx`` exists and was exported from these weights; choose with ``backend=`` or
-``SARCO_BACKEND=onnx|torch|auto``). Slices are batched, resampled to the model's pixel size and back, optionally
+Runs with ONNX Runtime on the CPU when ``<model dir>/model.onnx`` exists and was exported from these weights (the
+shipped model has one; the slim runtime installs no torch), else with torch (CUDA when available; torch threads =
+available cores). Choose with ``backend=`` or ``SARCO_BACKEND=onnx|torch|auto``. Everything around the network is
+NumPy (:mod:`sarco_core.segment.model.prep`), so both backends share the same pre- and post-processing.
+Slices are batched, resampled to the model's pixel size and back, optionally
 averaged with their left-right flip (TTA), restricted to the body outline, and given a calibrated confidence and
 QC flags (see :mod:`sarco_core.segment.model.qc`).
 """
@@ -10,17 +12,17 @@ QC flags (see :mod:`sarco_core.segment.model.qc`).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
+from sarco_core import settings
+from sarco_core.enums import Backend
 from sarco_core.errors import ModelError
 from sarco_core.metrics import DEFAULT_GATES, measure_slice
 from sarco_core.segment.base import ModelInfo, SegmentationResult
@@ -30,6 +32,7 @@ from sarco_core.segment.model.prep import (
     build_network,
     crop_model_grid,
     from_model_grid,
+    resample,
     to_model_hu,
     windows_to_channels,
 )
@@ -45,6 +48,9 @@ from sarco_core.segment.model.qc import (
 )
 from sarco_core.volume import Volume
 
+if TYPE_CHECKING:
+    import torch
+
 WEIGHTS_FILE = "model.pt"
 ONNX_FILE = "model.onnx"
 ONNX_META_FILE = "model.onnx.json"  # {"sha256", "weights_sha256", "opset"} written by sarco export-onnx
@@ -59,13 +65,7 @@ def sha256_file(path: Path) -> str:
 
 
 def cpu_threads() -> int:
-    env = os.environ.get("SARCO_THREADS")
-    if env:
-        return max(1, int(env))
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    return settings.threads()
 
 
 @dataclass(frozen=True)
@@ -111,8 +111,15 @@ class ModelConfig:
             ) from None
 
 
+def torch_installed() -> bool:
+    """Whether torch can be imported (the slim runtime has no torch: ONNX Runtime only)."""
+    return importlib.util.find_spec("torch") is not None
+
+
 def load_state_dict(path: Path, expected_sha256: str = "") -> dict[str, torch.Tensor]:
     """Read weights, checking the sha256 recorded in config.json; any problem -> ModelError naming the path."""
+    import torch
+
     if not path.is_file():
         raise ModelError(f"Model weights {path} are missing. Reinstall the model folder (or retrain: sarco train).")
     if expected_sha256 and sha256_file(path) != expected_sha256:
@@ -167,17 +174,39 @@ class Segmenter:
         if not d.is_dir():
             raise ModelError(f"Model folder {d} does not exist. Set SARCO_MODEL_DIR or pass an existing models/<name>.")
         cfg = ModelConfig.load(d / "config.json")
-        backend = (backend or os.environ.get("SARCO_BACKEND") or "auto").lower()
-        if backend not in ("auto", "torch", "onnx"):
-            raise ModelError(f"Unknown backend {backend!r}; choose auto, torch or onnx (SARCO_BACKEND).")
-        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        sd = load_state_dict(d / cfg.weights, cfg.sha256)
+        if backend is None:
+            chosen = settings.backend()
+        else:
+            try:
+                chosen = Backend(backend.lower())
+            except ValueError:
+                raise ModelError(f"Unknown backend {backend!r}; choose auto, torch or onnx (SARCO_BACKEND).") from None
         onnx_path = d / ONNX_FILE
         onnx_ok = onnx_path.is_file() and _onnx_meta(d).get("weights_sha256") == cfg.sha256
-        if backend == "onnx" and not onnx_ok:
+        has_torch = torch_installed()
+        if chosen == Backend.ONNX and not onnx_ok:
             raise ModelError(f"{onnx_path} is missing or was exported from other weights. Run: sarco export-onnx {d}")
-        if dev == "cpu" and ((backend == "auto" and onnx_ok) or backend == "onnx"):
+        if chosen == Backend.TORCH and not has_torch:
+            raise ModelError(
+                "torch is not installed (the slim runtime runs the model with ONNX Runtime). Use backend 'onnx' "
+                "(SARCO_BACKEND=onnx), or install the training set: pip install -r requirements-train.txt."
+            )
+        if chosen == Backend.AUTO and not onnx_ok and not has_torch:
+            raise ModelError(
+                f"{onnx_path} is missing or was exported from other weights, and torch is not installed to run "
+                f"model.pt. Reinstall the model folder (it ships model.onnx) or run: sarco export-onnx {d} "
+                "(needs requirements-train.txt)."
+            )
+        want_cpu = device == "cpu" or (
+            device is None and (chosen == Backend.ONNX or not has_torch or not _cuda_available())
+        )
+        if want_cpu and chosen != Backend.TORCH and onnx_ok:
+            _check_onnx_file(d)
             return cls(cfg, None, device="cpu", ort_session=_ort_session(onnx_path), tta=tta, model_dir=d)
+        import torch
+
+        dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        sd = load_state_dict(d / cfg.weights, cfg.sha256)
         net = build_network(cfg.arch)
         try:
             net.load_state_dict(sd)
@@ -191,14 +220,18 @@ class Segmenter:
         return cls(cfg, net, device=dev, tta=tta, model_dir=d)
 
     # ------------------------------------------------------------------ inference
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits -> softmax probabilities, (B, C, H, W) -> (B, K, H, W) on the CPU."""
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        """Network input (B, C, H, W) -> softmax probabilities (B, K, H, W), float32 NumPy."""
         if self.ort is not None:
-            out = self.ort.run(None, {"image": x.numpy()})[0]
-            return torch.softmax(torch.from_numpy(out), dim=1)
-        assert self.net is not None
-        with torch.inference_mode():
-            return torch.softmax(self.net(x.to(self.device)).float(), dim=1).cpu()
+            logits = np.asarray(self.ort.run(None, {"image": np.ascontiguousarray(x, np.float32)})[0], np.float32)
+        else:
+            import torch
+
+            assert self.net is not None
+            with torch.inference_mode():
+                logits = self.net(torch.from_numpy(np.ascontiguousarray(x)).to(self.device)).float().cpu().numpy()
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
 
     def segment(self, volume: Volume, indices: Sequence[int], batch_size: int = 8) -> list[SegmentationResult]:
         volume.require_hu("Muscle segmentation")
@@ -216,14 +249,14 @@ class Segmenter:
 
     def predict(
         self, hu: np.ndarray, row_mm: float, col_mm: float
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, Grid]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Grid]:
         """(B, H, W) HU -> (model-grid HU (B, 1, H', W'), probabilities, probabilities of the flipped input
         flipped back or None), all on the padded model grid."""
         hu_t, grid = to_model_hu(hu, row_mm, col_mm, self.cfg.arch)
         x = windows_to_channels(hu_t, self.cfg.arch.windows_hu)
         if self.tta:
-            both = self._forward(torch.cat([x, torch.flip(x, dims=[3])]))
-            return hu_t, both[: len(x)], both[len(x) :].flip(dims=[3]), grid
+            both = self._forward(np.concatenate([x, x[..., ::-1]]))
+            return hu_t, both[: len(x)], both[len(x) :, ..., ::-1], grid
         return hu_t, self._forward(x), None, grid
 
     def _segment_batch(
@@ -232,23 +265,22 @@ class Segmenter:
         arch = self.cfg.arch
         hu_t, p, pf, grid = self.predict(hu, row_mm, col_mm)
         probs = (p + pf) / 2 if pf is not None else p
-        pad_src = torch.from_numpy(hu < PADDING_HU)[:, None].float()
-        pad_m = F.interpolate(pad_src, size=grid.scaled_shape, mode="bilinear", align_corners=False)[:, 0] > 0.5
+        pad_m = resample((hu < PADDING_HU).astype(np.float32), grid.scaled_shape) > 0.5
         bodies = []
         for b in range(len(indices)):
-            hum = crop_model_grid(hu_t[b, 0], grid).numpy().copy()
-            hum[pad_m[b].numpy()] = PADDING_HU - 1000.0  # mark outside-FOV padding for the QC flags
+            hum = np.array(crop_model_grid(hu_t[b, 0], grid), copy=True)
+            hum[pad_m[b]] = PADDING_HU - 1000.0  # mark outside-FOV padding for the QC flags
             bodies.append((hum, *body_mask(hum, arch.pixel_size_mm)))
-        body_t = torch.stack([torch.from_numpy(bd.astype(np.float32)) for _, bd, _ in bodies])[:, None]
+        body_m = np.stack([bd.astype(np.float32) for _, bd, _ in bodies])
         full = from_model_grid(probs, grid)
-        body_full = F.interpolate(body_t, size=grid.in_shape, mode="bilinear", align_corners=False)[:, 0] > 0.5
-        labels_all = full.max(1).indices.numpy().astype(np.uint8)  # .max: ~20x faster than .argmax on dim 1
-        labels_all[~body_full.numpy()] = 0
+        body_full = resample(body_m, grid.in_shape) > 0.5
+        labels_all = full.argmax(1).astype(np.uint8)
+        labels_all[~body_full] = 0
         results = []
         for b, k in enumerate(indices):
             hum, body, beside = bodies[b]
-            pc = crop_model_grid(p[b], grid).numpy()
-            pfc = None if pf is None else crop_model_grid(pf[b], grid).numpy()
+            pc = np.asarray(crop_model_grid(p[b], grid))
+            pfc = None if pf is None else np.asarray(crop_model_grid(pf[b], grid))
             raw, pmax, agree = raw_confidence(pc, pfc)
             conf = self.cfg.calibration(raw)
             noise = noise_hu(hu[b], float(np.sqrt(row_mm * col_mm)))
@@ -266,7 +298,7 @@ class Segmenter:
                 index=k,
                 z_mm=float(volume.z_mm[k]),
             )
-            lab_m = crop_model_grid(probs[b], grid).max(0).indices.numpy()
+            lab_m = np.asarray(crop_model_grid(probs[b], grid)).argmax(0)
             lab_m[~body] = 0
             flags = qc_flags(
                 hum,
@@ -308,6 +340,24 @@ def _onnx_meta(d: Path) -> dict[str, Any]:
         return meta if isinstance(meta, dict) else {}
     except (OSError, json.JSONDecodeError):
         return {}
+
+
+def _cuda_available() -> bool:
+    if not torch_installed():
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _check_onnx_file(d: Path) -> None:
+    """model.onnx must be the file model.onnx.json recorded (corrupt or replaced otherwise)."""
+    want = _onnx_meta(d).get("sha256")
+    if want and sha256_file(d / ONNX_FILE) != want:
+        raise ModelError(
+            f"{d / ONNX_FILE} does not match the sha256 in {ONNX_META_FILE} (corrupt or replaced). "
+            f"Reinstall the model folder or run: sarco export-onnx {d}"
+        )
 
 
 def _ort_session(path: Path) -> Any:
