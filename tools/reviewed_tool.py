@@ -1,12 +1,12 @@
-"""Review tool for the reviewed real-CT muscle reference (``benchmarks/reviewed/``).
+"""Review tool for the reviewed real-CT muscle reference (``validation/reviewed/``).
 
 Workflow per slice (``NAME`` from :data:`validation.reviewed.SLICES`)::
 
-    python -m tools.reviewed_tool cand NAME      # teacher + model candidates -> benchmarks/reviewed/candidates/
+    python -m tools.reviewed_tool cand NAME      # teacher + model candidates -> validation/reviewed/candidates/
     python -m tools.reviewed_tool render NAME    # zoomed tiles: plain image | candidates with component ids
     python -m tools.reviewed_tool stats NAME     # table of the disagreement / agreement components
-    # edit benchmarks/reviewed/decisions/NAME.json (keep / drop components, polygons to add / remove)
-    python -m tools.reviewed_tool build NAME     # decisions -> benchmarks/reviewed/masks/NAME.png
+    # edit validation/reviewed/decisions/NAME.json (keep / drop components, polygons to add / remove)
+    python -m tools.reviewed_tool build NAME     # decisions -> validation/reviewed/masks/NAME.png
     python -m tools.reviewed_tool render NAME --what final [--box r0 r1 c0 c1] [--zoom 4]
     python -m tools.reviewed_tool montage        # docs/img/reviewed_set.png
 

@@ -1,6 +1,6 @@
 """Issue-6 checks of L3 detection on the validation CT (totalsegmentator/example_ct.nii.gz) and its variants.
 
-``python benchmarks/l3_checks.py`` prints, per variant, the chosen slice, whether it lies inside the L3 label of
+``python validation/l3_checks.py`` prints, per variant, the chosen slice, whether it lies inside the L3 label of
 example_ct_vertebrae.nii.gz, its distance to the label centroid, the confidence and the warnings, plus the
 L1-L5 centre errors. The same cases are asserted in tests/test_l3_real.py.
 """

@@ -1,6 +1,6 @@
 """Sweep L3 detection over phantom seeds: normal, sacrum removed, 6 lumbar, 5 mm and 1.5 mm slices, thorax removed.
 
-``python benchmarks/l3_phantom_sweep.py [N] [--seed0 S] [--variants a,b|all]`` prints one line per case and a summary
+``python validation/l3_phantom_sweep.py [N] [--seed0 S] [--variants a,b|all]`` prints one line per case and a summary
 per variant: inside the L3 body, confidence >= 0.9 (both counts agree), refused, median |error| to the mid-body,
 "confidently wrong" (outside L3 at confidence >= 0.6, the ``l3_low_confidence`` threshold), and how often each
 count on its own (``counts["sacrum"]``, ``counts["ribs"]``) lands inside L3 when it is given; at the end, per

@@ -3,7 +3,7 @@
 A midline sagittal reformat is turned into a pseudo-volume (each image row becomes an axial slice, the row
 replicated +-60 mm to the sides), so the vertebral-body locator and the disc finder run on real bone, discs and
 endplates (no ribs or pelvis beside the spine: only the disc sequence is meaningful). ``python
-benchmarks/l3_sagittal.py [OUT_DIR]`` prints the detected disc rows (image rows, 0 = top) and disc-to-disc
+validation/l3_sagittal.py [OUT_DIR]`` prints the detected disc rows (image rows, 0 = top) and disc-to-disc
 distances per reformat, and with OUT_DIR writes PNGs (bone window) with the discs in red and the body centre in
 green, to compare with the vertebrae counted by eye (docs/l3.md, "Real spines"). Reformats with a hand count in
 ``l3_sagittal_ref.json`` are scored: per reference disc the error to the nearest detected disc (a hit when <= 8 mm),

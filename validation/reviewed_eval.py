@@ -1,11 +1,11 @@
-"""Threshold, teacher and model against the reviewed real-CT muscle reference (``benchmarks/reviewed/``).
+"""Threshold, teacher and model against the reviewed real-CT muscle reference (``validation/reviewed/``).
 
 ``python -m validation.reviewed_eval [--methods threshold,teacher,model] [--json OUT]`` prints, per slice and method,
 the HU-gated Dice, the gated SMA of the reference and of the method (cm², mask ∩ -29..150 HU) and the signed SMA
 error ((method - reference) / reference × 100), then per method the median Dice and the median absolute SMA error.
 The teacher runs as the code is now (its last commit is printed); the model is ``models/sarco-unet-v1``;
 ``cand_teacher`` / ``cand_model`` score the stored candidate masks the review started from (teacher a4b5dbf,
-sarco-unet-v1 1.0.0; see ``benchmarks/reviewed/candidates/candidates.json``). The reference was made from those
+sarco-unet-v1 1.0.0; see ``validation/reviewed/candidates/candidates.json``). The reference was made from those
 candidates, so every figure here is optimistic for them (see the README of the set).
 """
 

@@ -2,7 +2,7 @@
 
 ``python -m sarco_core.train.recalibrate [MODEL_DIR] [--write]``: the isotonic map raw score -> expected gated Dice
 (``sarco_core.train.validate.calibrate``) is fitted on the 40 held-out phantom slices of training (seeds
-900000-900039) **plus** the reviewed real slices (``benchmarks/reviewed/``, native pixels and re-acquired at 3 mm
+900000-900039) **plus** the reviewed real slices (``validation/reviewed/``, native pixels and re-acquired at 3 mm
 by the gated-area convention), each with its corrupted variants (noise, coarse pixels, FOV truncation, metal
 streaks). Phantom-only calibration is optimistic on real CT (phantoms are easier); the reviewed slices bring real
 anatomy and noise into the fit. Prints the old and new maps and the Spearman correlation; ``--write`` stores the
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.write:
         cfg["confidence"]["calibration"] = cal.to_dict()
         cfg["confidence"]["calibrated_on"] = (
-            "40 held-out phantom slices (seeds 900000-900039) and the 9 reviewed real slices of benchmarks/reviewed "
+            "40 held-out phantom slices (seeds 900000-900039) and the 9 reviewed real slices of validation/reviewed "
             "(native and re-acquired at 3 mm), each with corrupted variants (noise, coarse pixels, FOV truncation, "
             "metal streaks): python -m sarco_core.train.recalibrate; confidence ~ expected gated muscle Dice"
         )

@@ -1,4 +1,4 @@
-"""The reviewed real-CT muscle reference (see ``benchmarks/reviewed/README.md``).
+"""The reviewed real-CT muscle reference (see ``validation/reviewed/README.md``).
 
 Masks are 1-bit PNGs on the CT slice's native canonical grid (``sarco_core.io.load``); the CT itself lives in the
 shared data folder (``$SARCO_SHARED_DATA`` or ``../shared/data``) and is not copied here. Reading a mask back needs
