@@ -18,7 +18,8 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from sarco_core import __version__, cutoffs
-from sarco_core.enums import ValueSource
+from sarco_core.body import BODY_HU
+from sarco_core.enums import QCFlag, ValueSource
 from sarco_core.l3 import L3Result, find_l3
 from sarco_core.l3.find import override
 from sarco_core.metrics import DEFAULT_GATES, HUGates, MaskKind, SliceMetrics, measure_slice
@@ -226,18 +227,18 @@ COARSE_PIXEL_MM = 2.0
 def image_flags(volume: Volume, index: int) -> list[str]:
     """Acquisition and field-of-view flags for the measured slice."""
     m = volume.meta
-    flags: list[str] = []
+    flags: list[str] = []  # QCFlag members (StrEnum: they are their strings)
     if m.kvp is not None and abs(m.kvp - 120.0) > 1.0:
-        flags.append("kvp_not_120")
+        flags.append(QCFlag.KVP_NOT_120)
     if m.contrast_agent is not None or m.kind in ("nifti", "array"):
-        flags.append("contrast_phase_unknown")
+        flags.append(QCFlag.CONTRAST_PHASE_UNKNOWN)
     thick = m.slice_thickness_mm or volume.spacing_mm.slice
     if thick is not None and thick > 5.0 + 1e-6:
-        flags.append("thick_slice_over_5mm")
+        flags.append(QCFlag.THICK_SLICE_OVER_5MM)
     if max(volume.spacing_mm.row, volume.spacing_mm.col) > COARSE_PIXEL_MM + 1e-6:
-        flags.append("coarse_pixels_over_2mm")
+        flags.append(QCFlag.COARSE_PIXELS_OVER_2MM)
     hu = np.asarray(volume.hu[index])
-    fg = hu > -500
+    fg = hu > BODY_HU
     lab, n = ndi.label(fg, structure=np.ones((3, 3), bool))
     if n:
         sizes = np.bincount(lab.ravel())
@@ -247,7 +248,7 @@ def image_flags(volume: Volume, index: int) -> list[str]:
         sp = volume.spacing_mm
         edge_mm = (trunk[:, 0].sum() + trunk[:, -1].sum()) * sp.row + trunk[0, :].sum() * sp.col
         if edge_mm > 20.0:
-            flags.append("fov_truncated")
+            flags.append(QCFlag.FOV_TRUNCATED)
         px_cm2 = volume.pixel_area_mm2 / 100.0
         rows, cols = np.nonzero(trunk)
         r0, r1, c0, c1 = rows.min(), rows.max(), cols.min(), cols.max()
@@ -258,7 +259,7 @@ def image_flags(volume: Volume, index: int) -> list[str]:
             rr, cc = np.nonzero(lab == i)
             lateral = cc.mean() < c0 + 0.2 * w or cc.mean() > c1 - 0.2 * w
             if r0 <= rr.mean() <= r1 and lateral:  # beside the trunk, not the table under it
-                flags.append("arms_in_field")
+                flags.append(QCFlag.ARMS_IN_FIELD)
                 break
     return flags
 
@@ -299,9 +300,9 @@ def _measure_and_classify(
     timings["classify"] = time.perf_counter() - t
     flags: list[str] = []
     if l3.confidence < L3_LOW_CONFIDENCE:
-        flags.append("l3_low_confidence")
+        flags.append(QCFlag.L3_LOW_CONFIDENCE)
     if l3.method == "user-selected" and l3.looks_lumbar is False:
-        flags.append("l3_user_selected_not_lumbar")
+        flags.append(QCFlag.L3_USER_SELECTED_NOT_LUMBAR)
     flags += image_flags(volume, l3.index)
     flags += [f for f in seg.qc_flags if f not in flags]
     if notes:

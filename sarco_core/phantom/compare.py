@@ -25,6 +25,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 
+from sarco_core.body import BODY_HU
+
 REAL = ("A027284", "A058062", "A062055")
 
 
@@ -38,7 +40,7 @@ class SliceStats:
 def _body(hu: np.ndarray, px_mm: float = 0.8) -> np.ndarray:
     """Largest > -500 HU component after a 3 mm opening (detaches the table), holes filled."""
     st = ndi.generate_binary_structure(2, 1)
-    lab, n = ndi.label(ndi.binary_opening(hu > -500, st, iterations=max(1, int(round(3 / px_mm)))))
+    lab, n = ndi.label(ndi.binary_opening(hu > BODY_HU, st, iterations=max(1, int(round(3 / px_mm)))))
     if n == 0:
         return np.zeros(hu.shape, bool)
     sizes = ndi.sum(np.ones_like(hu), lab, index=np.arange(1, n + 1))

@@ -24,7 +24,7 @@ from sarco_core.errors import ConflictError, StoreError
 from sarco_core.metrics import HUGates, measure_slice
 from sarco_core.store import codec, convert
 from sarco_core.store.db import default_db_url, make_engine, migrate, redact_url
-from sarco_core.store.provenance import as_dict, extract, find, scrub
+from sarco_core.store.provenance import as_dict, extract, scrub
 from sarco_core.store.records import (
     MASK_SOURCES,
     CaseRecord,
@@ -42,11 +42,10 @@ def _now() -> datetime:
 
 
 def _given(analysis: dict[str, Any], key: str, header: Any) -> Any:
-    """A patient value as resolved by the analysis (a top-level key, even None), else found deeper, else header."""
+    """A patient value as resolved by the analysis (its top-level key, even None), else the header."""
     if key in analysis:
         return analysis[key]
-    found = find(analysis, key)
-    return header if found is None else found
+    return header
 
 
 def _who(name: str | None) -> str:

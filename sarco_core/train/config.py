@@ -157,7 +157,9 @@ def load_config(path: str | Path) -> TrainConfig:
     try:
         d = json.loads(p.read_text())
     except FileNotFoundError:
-        raise TrainConfigError(f"Training config {p} does not exist. See models/<name>/train.json or configs/experiments/ for examples.") from None
+        raise TrainConfigError(
+            f"Training config {p} does not exist. See models/<name>/train.json or configs/experiments/ for examples."
+        ) from None
     except json.JSONDecodeError as exc:
         raise TrainConfigError(f"Training config {p} is not valid JSON ({exc}).") from None
     top = {k: v for k, v in d.items() if k not in ("arch", "data", "augment", "ssl", "supervised", "self_training")}

@@ -26,10 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from sarco_core.body import largest_component
+from sarco_core.body import BODY_HU, largest_component  # BODY_HU: the one air / tissue threshold (was -300 here)
 from sarco_core.segment.model.arms import arms_against_trunk
 
-BODY_HU = -300.0
 PADDING_HU = -1050.0  # anything below this is outside the scanned field of view (air is about -1000)
 HIGH_NOISE_HU = 50.0
 HIGH_NOISE_FACTOR = 0.7
