@@ -73,7 +73,7 @@ HARD_LEVELS = ("T12", "L1", "L2", "L3")
 
 def phantom_hard_heldout(segs: dict[str, SliceSegmenter], pixel_mm: float = 0.8) -> dict[str, Any]:
     """Held-out ``contacts="hard"`` phantoms (organs against the muscle with no fat plane, crura, vessels by the
-    spine): 8 seeds x T12-L3 at 0.8 mm, 410 mm field of view, as ``python -m sarco_core.phantom.hard_check``."""
+    spine): 8 seeds x T12-L3 at 0.8 mm, 410 mm field of view, as ``python -m validation.teacher_hard_check``."""
     from sarco_core.phantom.slice import phantom_slice
 
     res: dict[str, tuple[list[float], list[float]]] = {n: ([], []) for n in segs}

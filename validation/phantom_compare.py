@@ -1,4 +1,4 @@
-"""Phantom vs real upper-lumbar slices: tissue HU, areas and a montage (``python -m sarco_core.phantom.compare``).
+"""Phantom vs real upper-lumbar slices: tissue HU, areas and a montage (``python -m validation.phantom_compare``).
 
 Real slices have no labels, so their figures come from simple, stated estimates that are computed the same
 way on the phantoms:
@@ -295,7 +295,7 @@ def hard_montage(real_imgs: list, path: Path, tile: int = 300) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data")
+    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     ap.add_argument("--out", type=Path, default=Path("docs/img"))
     ap.add_argument("-n", type=int, default=24)
     a = ap.parse_args()

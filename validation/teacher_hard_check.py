@@ -1,4 +1,4 @@
-"""Teacher baseline on hard-contact phantoms: ``python -m sarco_core.phantom.hard_check``.
+"""Teacher baseline on hard-contact phantoms: ``python -m validation.teacher_hard_check``.
 
 Scores :func:`sarco_core.segment.teacher.segment_slice` (the anatomical teacher) on held-out
 ``contacts="hard"`` phantom slices (seeds 7000+; tune on other seeds, e.g. 6000-6999) and, for comparison, on
