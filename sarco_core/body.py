@@ -52,13 +52,13 @@ def erode(mask: np.ndarray, radius_px: float) -> np.ndarray:
 
 
 def opening(mask: np.ndarray, radius_px: float) -> np.ndarray:
-    return dilate(erode(mask, radius_px), radius_px) & mask
+    return np.asarray(dilate(erode(mask, radius_px), radius_px) & mask)
 
 
 def closing(mask: np.ndarray, radius_px: float) -> np.ndarray:
     pad = int(np.ceil(radius_px)) + 1
     m = np.pad(mask, pad)
-    return erode(dilate(m, radius_px), radius_px)[pad:-pad, pad:-pad] | mask
+    return np.asarray(erode(dilate(m, radius_px), radius_px)[pad:-pad, pad:-pad] | mask)
 
 
 def convex_hull(mask: np.ndarray) -> np.ndarray:
@@ -78,7 +78,7 @@ def convex_hull(mask: np.ndarray) -> np.ndarray:
     v = pts[hull.vertices]
     rr, cc = polygon(v[:, 0], v[:, 1], shape=mask.shape)
     out[rr, cc] = True
-    return out | mask
+    return np.asarray(out | mask)
 
 
 def hull_area_px(mask: np.ndarray) -> float:

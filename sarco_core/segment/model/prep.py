@@ -133,7 +133,7 @@ def _two_tap(a: np.ndarray, n_out: int, axis: int) -> np.ndarray:
     shape = [1] * a.ndim
     shape[axis] = n_out
     f = frac.reshape(shape)
-    return np.take(a, i0, axis=axis) * (np.float32(1.0) - f) + np.take(a, i1, axis=axis) * f
+    return np.asarray(np.take(a, i0, axis=axis) * (np.float32(1.0) - f) + np.take(a, i1, axis=axis) * f)
 
 
 def resample(x: np.ndarray, size: tuple[int, int], *, antialias: bool = False) -> np.ndarray:
@@ -147,7 +147,7 @@ def resample(x: np.ndarray, size: tuple[int, int], *, antialias: bool = False) -
         return _two_tap(_two_tap(a, int(size[0]), a.ndim - 2), int(size[1]), a.ndim - 1)
     wr = _weights(h, int(size[0]), antialias)
     wct = _weights(w, int(size[1]), antialias).T.copy()  # contiguous, so matmul runs on BLAS
-    return np.matmul(np.matmul(wr, a), wct)
+    return np.asarray(np.matmul(np.matmul(wr, a), wct))
 
 
 def windows_to_channels(hu: np.ndarray, windows_hu: tuple[tuple[float, float], ...]) -> np.ndarray:
@@ -229,4 +229,4 @@ def resample_labels(
     lab = np.clip(lab.astype(np.int64), 0, n_classes - 1)
     oh = (lab[None] == np.arange(n_classes)[:, None, None]).astype(np.float32)
     oh = resample(oh, out, antialias=out[0] < lab.shape[0])
-    return oh.argmax(0).astype(np.uint8)
+    return np.asarray(oh.argmax(0), dtype=np.uint8)

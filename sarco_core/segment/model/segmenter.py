@@ -231,7 +231,7 @@ class Segmenter:
             with torch.inference_mode():
                 logits = self.net(torch.from_numpy(np.ascontiguousarray(x)).to(self.device)).float().cpu().numpy()
         e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        return np.asarray(e / e.sum(axis=1, keepdims=True), dtype=np.float32)
 
     def segment(self, volume: Volume, indices: Sequence[int], batch_size: int = 8) -> list[SegmentationResult]:
         volume.require_hu("Muscle segmentation")
