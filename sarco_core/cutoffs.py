@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sarco_core.enums import Sex
 from sarco_core.errors import PatientDataError, UnknownRuleError
 
 HEIGHT_RANGE_M = (1.0, 2.5)
@@ -133,15 +134,16 @@ def validate_weight_kg(weight_kg: float | None) -> float | None:
     return w
 
 
-def normalise_sex(sex: str | None) -> str | None:
-    """'F'/'M' from common spellings; None for missing/other (classification then undetermined)."""
+def normalise_sex(sex: str | None) -> Sex | None:
+    """:class:`~sarco_core.enums.Sex` ('F'/'M') from common spellings; None for missing/other (classification then
+    undetermined)."""
     if sex is None:
         return None
     s = str(sex).strip().upper()
     if s in ("F", "FEMALE", "W", "WOMAN"):
-        return "F"
+        return Sex.FEMALE
     if s in ("M", "MALE", "MAN"):
-        return "M"
+        return Sex.MALE
     if s in ("", "O", "OTHER", "U", "UNKNOWN", "NONE"):
         return None
     raise PatientDataError(f"Sex {sex!r} not understood; use F or M (or leave it empty).")
