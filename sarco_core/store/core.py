@@ -24,7 +24,7 @@ from sarco_core.errors import ConflictError, StoreError
 from sarco_core.metrics import HUGates, measure_slice
 from sarco_core.store import codec, convert
 from sarco_core.store.db import default_db_url, make_engine, migrate, redact_url
-from sarco_core.store.provenance import as_dict, extract, scrub
+from sarco_core.store.provenance import AnalysisInput, as_dict, extract, scrub
 from sarco_core.store.records import (
     MASK_SOURCES,
     CaseRecord,
@@ -255,7 +255,7 @@ class StoreCore:
 
     # ------------------------------------------------------------------ cases
     def create_case(
-        self, volume: Volume, *, analysis: Any, labels: np.ndarray, slice_index: int, actor: str,
+        self, volume: Volume, *, analysis: AnalysisInput, labels: np.ndarray, slice_index: int, actor: str,
         label: str | None = None, sex: str | None = None, height_m: float | None = None,
         weight_kg: float | None = None, age_years: float | None = None, input_sha256: str | None = None,
         l3_auto_index: int | None = None,

@@ -3,18 +3,28 @@ from the documented flat form; one explicit converter each (:func:`extract`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from sarco_core.metrics import DEFAULT_GATES, HUGates
 
+if TYPE_CHECKING:
+    from sarco_core.analyze import AnalysisResult
 
-def as_dict(analysis: Any) -> dict[str, Any]:
+
+AnalysisInput = Union["AnalysisResult", Mapping[str, Any], None]
+"""What the store accepts as an analysis: the pipeline's result, its JSON record, or the flat form."""
+
+
+def as_dict(analysis: AnalysisInput) -> dict[str, Any]:
     """An analysis given as a dict or as an object with ``to_dict()``."""
     if analysis is None:
         return {}
     if isinstance(analysis, dict):
         return analysis
+    if isinstance(analysis, Mapping):
+        return dict(analysis)
     if hasattr(analysis, "to_dict"):
         d = analysis.to_dict()
         if isinstance(d, dict):
