@@ -77,6 +77,10 @@ class UnknownRuleError(SarcoError):
     """The requested cutoff rule does not exist."""
 
 
+class TrainingNotInstalledError(SarcoError):
+    """Training or ONNX export asked for in the slim runtime (no torch)."""
+
+
 class ModelError(SarcoError):
     """Model weights or config are missing, corrupt, or do not match."""
 
@@ -91,3 +95,15 @@ class StoreError(SarcoError):
 
 class ConflictError(StoreError):
     """Someone else saved a newer version of the same case first."""
+
+
+def require_training(what: str) -> None:
+    """Raise :class:`TrainingNotInstalledError` when torch is missing (the slim runtime)."""
+    import importlib.util
+
+    missing = [m for m in ("torch", "segmentation_models_pytorch") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise TrainingNotInstalledError(
+            f"{what} needs {' and '.join(missing)}, which the slim runtime (requirements.txt) does not install. "
+            "Install the training set: pip install -r requirements-train.txt (or pip install -e .[train])."
+        )

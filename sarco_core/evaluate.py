@@ -42,7 +42,8 @@ from sarco_core.metrics import (
     mask_kind,
 )
 from sarco_core.regions import SliceRegions, stack_regions
-from sarco_core.segment.base import ModelInfo, SegmentationResult, SliceSegmenter, get_segmenter
+from sarco_core.segment.base import ModelInfo, SegmentationResult, SliceSegmenter
+from sarco_core.segment.registry import get_segmenter
 from sarco_core.volume import Volume
 
 BASELINE_METHODS = ("teacher", "threshold")

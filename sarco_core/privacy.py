@@ -7,19 +7,16 @@ import os
 import secrets
 from pathlib import Path
 
+from sarco_core import settings
+
 
 def sarco_home() -> Path:
     """``$SARCO_HOME`` or the platform's user data folder for "sarco"."""
-    env = os.environ.get("SARCO_HOME")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("sarco", appauthor=False))
+    return settings.home()
 
 
 def _salt() -> str:
-    env = os.environ.get("SARCO_ID_SALT")
+    env = settings.id_salt()
     if env:
         return env
     path = sarco_home() / "id_salt"

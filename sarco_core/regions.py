@@ -29,8 +29,8 @@ from enum import StrEnum
 import numpy as np
 from scipy import ndimage as ndi
 
-from sarco_core.segment.teacher_anatomy import bone_mask, fascia_interior, find_vertebra
-from sarco_core.segment.teacher_body import find_body
+from sarco_core.body import find_body
+from sarco_core.segment.teacher.anatomy import bone_mask, fascia_interior, find_vertebra
 
 # Project definition (no published cutoff exists for a reporting zone): at L1-L3 the psoas and the crura lie against
 # the side / front of the vertebral body and reach about one body width lateral of its side, so 3 half widths

@@ -1,4 +1,4 @@
-"""Blinded reference tool (benchmarks/blinded_tool.py): the selection replays into the same mask, built from the image
+"""Blinded reference tool (tools/blinded_tool.py): the selection replays into the same mask, built from the image
 alone; the stored pass-1 selections give plausible masks on their real slices (shared data; skip with a reason where
 absent, fail under CI=true)."""
 
@@ -9,10 +9,10 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks import blinded_tool as bt
-from benchmarks.reviewed import SLICES
+from tools import blinded_tool as bt
 from sarco_core.phantom import TISSUES, phantom_slice
 from tests.conftest import data_path
+from validation.reviewed import SLICES
 
 PASS1 = sorted(p.stem for p in (bt.BLINDED / "pass1").glob("*.json"))
 
@@ -92,8 +92,8 @@ def test_max_depth_keeps_only_a_band_under_the_ring_surface() -> None:
     surface, inside its polygon only."""
     from scipy import ndimage as ndi
 
-    from sarco_core.segment.teacher_anatomy import fascia_interior
-    from sarco_core.segment.teacher_body import find_body
+    from sarco_core.body import find_body
+    from sarco_core.segment.teacher.anatomy import fascia_interior
 
     hu, _ = _phantom()
     comp, _ = bt.components(hu, 1.6, 1.6, {})

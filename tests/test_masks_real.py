@@ -9,10 +9,10 @@ import numpy as np
 import pydicom
 import pytest
 
-from benchmarks.reviewed import load_reviewed, mask_path, names
 from sarco_core.io import load
 from sarco_core.masks import MaskFormat, ValueMap, import_mask, mask_to_tag, read_tag
 from tests.conftest import data_path
+from validation.reviewed import load_reviewed, mask_path, names
 
 
 @pytest.mark.parametrize("name", names())

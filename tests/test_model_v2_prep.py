@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from sarco_core.segment.model_prep import PIXEL_CHANNEL_SCALE_MM, ArchConfig, input_channels, windows_to_channels
+from sarco_core.segment.model.prep import PIXEL_CHANNEL_SCALE_MM, ArchConfig, input_channels, windows_to_channels
 from sarco_core.train.augment import augment, augment_sample
 from sarco_core.train.config import AugmentConfig, load_config
 from sarco_core.train.data import SliceSet, with_reference_muscle
@@ -14,17 +13,18 @@ from sarco_core.train.lopo import RefSlice, fold_config, folds, patient_of
 
 
 def test_pixel_channel_is_a_constant_native_size_channel() -> None:
-    hu = torch.linspace(-300, 400, 2 * 16 * 16).reshape(2, 1, 16, 16)
+    hu = np.linspace(-300, 400, 2 * 16 * 16, dtype=np.float32).reshape(2, 1, 16, 16)
     v1 = ArchConfig()
-    assert v1.in_channels == 3 and torch.equal(input_channels(hu, v1, 0.7), windows_to_channels(hu, v1.windows_hu))
+    assert v1.in_channels == 3
+    assert np.array_equal(input_channels(hu, v1, 0.7), windows_to_channels(hu, v1.windows_hu))
     v2 = ArchConfig(pixel_size_mm=1.25, pixel_channel=True)
     assert v2.in_channels == 4
     x = input_channels(hu, v2, [0.7, 3.0])
-    assert x.shape == (2, 4, 16, 16)
-    assert torch.equal(x[:, :3], windows_to_channels(hu, v2.windows_hu))
-    assert torch.allclose(x[0, 3], torch.full((16, 16), 0.7 / PIXEL_CHANNEL_SCALE_MM))
-    assert torch.allclose(x[1, 3], torch.full((16, 16), 3.0 / PIXEL_CHANNEL_SCALE_MM))
-    assert torch.allclose(input_channels(hu, v2)[:, 3], torch.tensor(1.25 / PIXEL_CHANNEL_SCALE_MM))
+    assert x.shape == (2, 4, 16, 16) and x.dtype == np.float32
+    assert np.array_equal(x[:, :3], windows_to_channels(hu, v2.windows_hu))
+    assert np.allclose(x[0, 3], 0.7 / PIXEL_CHANNEL_SCALE_MM)
+    assert np.allclose(x[1, 3], 3.0 / PIXEL_CHANNEL_SCALE_MM)
+    assert np.allclose(input_channels(hu, v2)[:, 3], 1.25 / PIXEL_CHANNEL_SCALE_MM)
     with pytest.raises(ValueError):
         input_channels(hu, v2, [1.0, 2.0, 3.0])
 
@@ -36,7 +36,7 @@ def test_arch_config_round_trip_keeps_v1_configs_unchanged() -> None:
 
 
 def test_v2_config_is_on_a_fine_grid_with_the_pixel_channel() -> None:
-    cfg = load_config("configs/train_unet_v2.json")
+    cfg = load_config("models/sarco-unet-v2/train.json")
     assert cfg.arch.pixel_size_mm <= 1.25 and cfg.arch.pixel_channel and cfg.arch.in_channels == 4
     assert cfg.data.reference_dir and cfg.device == "auto"
     assert "totalsegmentator" in cfg.data.real_exclude
@@ -81,5 +81,5 @@ def test_lopo_folds_group_by_patient_and_exclude_the_test_patient(tmp_path) -> N
             RefSlice("c", "pydicom/p.dcm", 0, tmp_path / "c.png")]
     f = folds(refs)
     assert {k: [r.name for r in v] for k, v in f.items()} == {"A1": ["a", "b"], "p": ["c"]}
-    cfg = fold_config(load_config("configs/train_unet_v2.json"), "A1", tmp_path)
+    cfg = fold_config(load_config("models/sarco-unet-v2/train.json"), "A1", tmp_path)
     assert cfg.data.exclude_patients[-1] == "A1" and cfg.run_dir.endswith("fold-A1")

@@ -84,7 +84,7 @@ def analyse_files(
         progress=staged,
     )
     p("Saving the case", 0.93)
-    backend.stamp_input(result, files)
+    result = backend.stamp_input(result, files)
     case_id = backend.create_case(volume, result, label=case_label(files, volume), actor=state.author())
     p("Done", 1.0)
     return case_id

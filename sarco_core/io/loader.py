@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Union
 
+from sarco_core import settings
 from sarco_core.errors import InputNotFoundError, UnreadableFileError
 from sarco_core.volume import Volume
 
@@ -19,7 +19,7 @@ DEFAULT_MAX_ARCHIVE_BYTES = 4 * 1024**3
 
 def max_archive_bytes() -> int:
     """Uncompressed-size limit for archives: ``SARCO_MAX_ARCHIVE_BYTES`` or 4 GB."""
-    return int(os.environ.get("SARCO_MAX_ARCHIVE_BYTES", DEFAULT_MAX_ARCHIVE_BYTES))
+    return settings.max_archive_bytes()
 
 
 def _is_nifti_name(name: str) -> bool:

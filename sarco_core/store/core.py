@@ -24,7 +24,7 @@ from sarco_core.errors import ConflictError, StoreError
 from sarco_core.metrics import HUGates, measure_slice
 from sarco_core.store import codec, convert
 from sarco_core.store.db import default_db_url, make_engine, migrate, redact_url
-from sarco_core.store.provenance import as_dict, extract, find, scrub
+from sarco_core.store.provenance import AnalysisInput, as_dict, extract, scrub
 from sarco_core.store.records import (
     IMPORTED_PREFIX,
     MASK_SOURCES,
@@ -43,11 +43,10 @@ def _now() -> datetime:
 
 
 def _given(analysis: dict[str, Any], key: str, header: Any) -> Any:
-    """A patient value as resolved by the analysis (a top-level key, even None), else found deeper, else header."""
+    """A patient value as resolved by the analysis (its top-level key, even None), else the header."""
     if key in analysis:
         return analysis[key]
-    found = find(analysis, key)
-    return header if found is None else found
+    return header
 
 
 def _who(name: str | None) -> str:
@@ -285,7 +284,7 @@ class StoreCore:
         return case
 
     def create_case(
-        self, volume: Volume, *, analysis: Any, labels: np.ndarray, slice_index: int, actor: str,
+        self, volume: Volume, *, analysis: AnalysisInput, labels: np.ndarray, slice_index: int, actor: str,
         label: str | None = None, sex: str | None = None, height_m: float | None = None,
         weight_kg: float | None = None, age_years: float | None = None, input_sha256: str | None = None,
         l3_auto_index: int | None = None,

@@ -6,7 +6,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-MASK_SOURCES = ("auto", "edit", "restore", "import")
+from sarco_core.enums import MaskSource
+
+MASK_SOURCES: tuple[str, ...] = tuple(m.value for m in MaskSource)
 IMPORTED_PREFIX = "imported:"  # + format (tag, nifti, seg, png): an expert reference mask from `sarco import-masks`
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sarco_core.segment.model_prep import resample_labels, resample_slice
+from sarco_core.segment.model.prep import resample_labels, resample_slice
 from sarco_core.train.coarse import coarse_copy, draw_coarse_mm
 from sarco_core.train.config import TrainConfig, TrainConfigError
 
@@ -253,13 +253,13 @@ def build_real(
 def load_references(folder: Path, pixel_mm: float) -> dict[str, np.ndarray]:
     """Reference muscle masks of real slices on the model grid, keyed like the real slices (``REL#k``):
     ``folder/index.json`` = {"slices": [{"name", "ct", "k", "mask", "row_mm", "col_mm"}, ...]} with 1-bit PNG masks
-    (written by ``python -m benchmarks.blinded_tool export``)."""
+    (written by ``python -m tools.blinded_tool export``)."""
     from PIL import Image
 
     idx = folder / "index.json"
     if not idx.is_file():
         raise TrainConfigError(f"data.reference_dir {folder} has no index.json: export the references first "
-                               "(python -m benchmarks.blinded_tool export --pass 1 --out DIR).")
+                               "(python -m tools.blinded_tool export --pass 1 --out DIR).")
     out: dict[str, np.ndarray] = {}
     for e in json.loads(idx.read_text())["slices"]:
         with Image.open(folder / e["mask"]) as im:

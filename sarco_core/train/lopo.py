@@ -3,7 +3,7 @@
 ``python -m sarco_core.train.lopo CONFIG --out DIR [--resume] [--patients A B ...] [--baseline model]``
 
 For every patient that has reference masks (``data.reference_dir`` of CONFIG: index.json + 1-bit PNGs drawn from
-the image alone, ``python -m benchmarks.blinded_tool export``), one fold is trained with that patient removed from
+the image alone, ``python -m tools.blinded_tool export``), one fold is trained with that patient removed from
 every real training input (pseudo-labels, reference labels, self-supervised pool, coarse copies:
 ``data.exclude_patients``) and tested on that patient's reference slices on their native grid: HU-gated Dice and
 SMA error, beside the shipped model (``--baseline``, default the installed model) on the same slices. No fold ever
@@ -59,7 +59,7 @@ def reference_slices(folder: Path) -> list[RefSlice]:
     idx = folder / "index.json"
     if not idx.is_file():
         raise TrainConfigError(
-            f"{idx} not found: export the references first (python -m benchmarks.blinded_tool "
+            f"{idx} not found: export the references first (python -m tools.blinded_tool "
             "export --pass 1 --out DIR) and set data.reference_dir to DIR."
         )
     return [
@@ -129,8 +129,8 @@ def summary(scores: Sequence[SliceScore]) -> dict[str, Any]:
 def run_lopo(
     cfg: TrainConfig, out: Path, *, patients: Sequence[str] = (), resume: bool = False, baseline: str | None = "model"
 ) -> dict[str, Any]:
-    from sarco_core.segment.base import get_segmenter
     from sarco_core.segment.model import Segmenter
+    from sarco_core.segment.registry import get_segmenter
     from sarco_core.train.run import train
 
     if not cfg.data.reference_dir:

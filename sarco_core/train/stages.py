@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sarco_core.segment.model_prep import ArchConfig, crop_model_grid, input_channels, to_model_hu
+from sarco_core.segment.model.prep import ArchConfig, crop_model_grid, input_channels, to_model_hu
 from sarco_core.train.augment import augment, augment_sample
 from sarco_core.train.config import AugmentConfig, SelfTrainConfig, SSLConfig
 from sarco_core.train.data import SliceSet
@@ -18,7 +18,7 @@ IGNORE = 255
 
 
 def _channels(hu: list[np.ndarray], arch: ArchConfig, native_mm: list[float] | None = None) -> torch.Tensor:
-    return input_channels(torch.from_numpy(np.stack(hu))[:, None], arch, native_mm)
+    return torch.from_numpy(input_channels(np.stack(hu)[:, None], arch, native_mm))
 
 
 # --------------------------------------------------------------------------------------------- SSL
@@ -143,7 +143,7 @@ def predict_probs(
     size, for a model with the pixel-size channel)."""
     net.eval()
     hu_t, grid = to_model_hu(hu[None], arch.pixel_size_mm, arch.pixel_size_mm, arch)
-    x = input_channels(hu_t, arch, native_mm).to(device)
+    x = torch.from_numpy(input_channels(hu_t, arch, native_mm)).to(device)
     p = torch.softmax(net(x), 1)
     if tta:
         p = (p + torch.softmax(net(torch.flip(x, dims=[3])), 1).flip(dims=[3])) / 2

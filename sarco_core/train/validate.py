@@ -7,8 +7,8 @@ import numpy as np
 import torch
 
 from sarco_core.metrics import DEFAULT_GATES, area_error_pct, gated, gated_dice
-from sarco_core.segment.model_prep import ArchConfig, crop_model_grid, input_channels, to_model_hu
-from sarco_core.segment.model_qc import Calibration, fit_calibration, raw_confidence
+from sarco_core.segment.model.prep import ArchConfig, crop_model_grid, input_channels, to_model_hu
+from sarco_core.segment.model.qc import Calibration, fit_calibration, raw_confidence
 from sarco_core.train.augment import add_noise, coarse_pixels, fov_truncate, metal_streaks
 from sarco_core.train.data import SliceSet
 
@@ -21,7 +21,7 @@ def predict_pair(
     (``native_mm``: the slice's native pixel size, for a model with the pixel-size channel)."""
     net.eval()
     hu_t, grid = to_model_hu(hu[None], arch.pixel_size_mm, arch.pixel_size_mm, arch)
-    x = input_channels(hu_t, arch, native_mm).to(device)
+    x = torch.from_numpy(input_channels(hu_t, arch, native_mm)).to(device)
     p = torch.softmax(net(torch.cat([x, torch.flip(x, dims=[3])])), 1).cpu()
     return crop_model_grid(p[0], grid).numpy(), crop_model_grid(p[1].flip(dims=[2]), grid).numpy()
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.reviewed import load_reviewed
 from sarco_core.io import load
 from sarco_core.masks import mask_to_tag
 from sarco_core.metrics import measure_slice
 from tests.conftest import data_path
 from tests.e2e.server import ARTIFACTS, CHROMIUM, launch, running_app
+from validation.reviewed import load_reviewed
 
 pytestmark = pytest.mark.e2e
 
