@@ -2,44 +2,162 @@
 
 from __future__ import annotations
 
-import gzip
 import io
+import zlib
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
-from sarco_core.errors import UnreadableFileError
+from sarco_core.errors import ImageValueError, InputLimitError, SarcoError, UnreadableFileError
+from sarco_core.io import limits
 from sarco_core.io.orient import LPS_TO_RAS, to_canonical
 from sarco_core.volume import SourceMeta, Volume
 
 AIR_HU = -1024
+ORTHOGONAL_TOL = 1e-3  # |cos| between voxel axes; resampling rounding stays below 1e-5
+_CHUNK = 1 << 20
 
 
-def _open(src: str | Path | bytes) -> nib.Nifti1Image:
+def _gunzip(data: bytes, *, check_ratio: bool) -> bytes:
+    """Decompress a gzip stream in chunks against the size cap and (for images) the ratio limit."""
+    cap = limits.max_member_bytes()
+    d = zlib.decompressobj(wbits=31)
+    out = bytearray()
+    pos = 0
+    try:
+        while pos < len(data) and not d.eof:
+            limits.check_deadline("decompressing the NIfTI file")
+            chunk = d.decompress(data[pos : pos + _CHUNK], _CHUNK)
+            pos += _CHUNK if not d.unconsumed_tail else _CHUNK - len(d.unconsumed_tail)
+            while True:
+                out += chunk
+                if len(out) > cap:
+                    raise InputLimitError(
+                        f"The NIfTI file unpacks to more than {cap / 1e9:.2f} GB (SARCO_MAX_MEMBER_BYTES): refused "
+                        "as a possible gzip bomb. Load one CT volume, or raise the limit."
+                    )
+                if check_ratio:
+                    limits.check_ratio("The NIfTI file", len(out), min(pos, len(data)))
+                if not d.unconsumed_tail or d.eof:
+                    break
+                tail = d.unconsumed_tail
+                chunk = d.decompress(tail, _CHUNK)
+                pos += len(tail) - len(d.unconsumed_tail)
+    except zlib.error as exc:
+        raise UnreadableFileError(
+            f"The NIfTI file's gzip stream is corrupt ({exc}). Check that the .nii.gz file is complete and export "
+            "it again."
+        ) from None
+    if not d.eof:
+        raise UnreadableFileError(
+            "The NIfTI file's gzip stream ends early: the .nii.gz file is truncated. Upload the complete file."
+        )
+    return bytes(out)
+
+
+def _open(src: str | Path | bytes, *, is_mask: bool) -> nib.Nifti1Image:
+    name = "uploaded data" if isinstance(src, bytes) else str(src)
     try:
         if isinstance(src, bytes):
-            raw = gzip.decompress(src) if src[:2] == b"\x1f\x8b" else src
+            raw = _gunzip(src, check_ratio=not is_mask) if src[:2] == b"\x1f\x8b" else src
             fh = nib.FileHolder(fileobj=io.BytesIO(raw))
-            return nib.Nifti1Image.from_file_map({"header": fh, "image": fh})
-        return nib.load(str(src))  # type: ignore[return-value]
+            img = nib.Nifti1Image.from_file_map({"header": fh, "image": fh})
+        else:
+            img = nib.load(str(src))
+    except SarcoError:
+        raise
     except Exception as exc:  # nibabel raises many types for broken files
-        name = "uploaded data" if isinstance(src, bytes) else str(src)
         raise UnreadableFileError(
-            f"Could not read {name} as NIfTI ({type(exc).__name__}: {exc}). "
+            f"Could not read {name} as NIfTI ({type(exc).__name__}: {str(exc)[:200]}). "
             "Check that the file is complete (.nii or .nii.gz) and not truncated."
         ) from None
+    if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
+        raise UnreadableFileError(f"{name} is not a NIfTI-1/2 image ({type(img).__name__}). Export it as NIfTI.")
+    return img
+
+
+def _check_header(img: nib.Nifti1Image, src: str | Path | bytes, *, is_mask: bool) -> None:
+    """Refuse what cannot be CT before any voxel is read: complex/colour types, too many voxels, a bomb."""
+    dtype = img.header.get_data_dtype()
+    if dtype.kind == "c":
+        raise ImageValueError(
+            f"The NIfTI image holds complex numbers ({dtype}), e.g. MR k-space or phase data, not CT numbers. "
+            "Load the CT image itself."
+        )
+    if dtype.fields is not None or dtype.kind not in "iufb":
+        raise ImageValueError(
+            f"The NIfTI image holds {dtype} values (RGB/colour or a structured type), not CT numbers. Load the "
+            "original grey-scale CT image."
+        )
+    shape = tuple(int(s) for s in img.shape)
+    limits.check_voxels(shape, "The NIfTI image")
+    if not is_mask and not isinstance(src, bytes):
+        p = Path(src)
+        if p.name.lower().endswith(".gz"):
+            n = 1
+            for d in shape:
+                n *= d
+            limits.check_ratio("The NIfTI file", n * dtype.itemsize, p.stat().st_size)
+
+
+def _check_affine(affine: np.ndarray) -> None:
+    """Refuse affines that define no geometry: NaN/inf, a zero column, singular or sheared (non-orthogonal)."""
+    if not np.all(np.isfinite(affine)):
+        raise ImageValueError(
+            "The NIfTI affine (voxel-to-world matrix) contains NaN or infinite values, so voxel sizes and "
+            "orientation are unknown. Re-export the image with a valid sform/qform."
+        )
+    m = affine[:3, :3]
+    norms = np.linalg.norm(m, axis=0)
+    if np.any(norms < 1e-6):
+        axes = ", ".join(str(i) for i in np.flatnonzero(norms < 1e-6))
+        raise ImageValueError(
+            f"The NIfTI affine has a zero column (voxel axis {axes} has no size or direction): the geometry is "
+            "degenerate. Re-export the image with a valid sform/qform."
+        )
+    unit = m / norms
+    gram = unit.T @ unit
+    off = float(np.max(np.abs(gram - np.eye(3))))
+    if abs(float(np.linalg.det(unit))) < 1e-3:
+        raise ImageValueError(
+            "The NIfTI affine is singular (two voxel axes point the same way): the geometry is degenerate. "
+            "Re-export the image with a valid sform/qform."
+        )
+    if off > ORTHOGONAL_TOL:
+        angle = float(np.degrees(np.arcsin(min(1.0, off))))
+        raise ImageValueError(
+            f"The NIfTI affine is sheared: its voxel axes are {angle:.1f} degrees away from perpendicular, so "
+            "areas measured in a slice would be distorted. Resample the image onto an orthogonal grid first."
+        )
+
+
+def _to_int16_if_exact(arr: np.ndarray) -> np.ndarray:
+    """Float data that is integral and inside int16 becomes int16; anything else keeps its float type
+    (values outside int16 are then refused by :func:`~sarco_core.io.checks.check_volume`, never wrapped)."""
+    if arr.dtype.kind != "f" or arr.size == 0:
+        return arr
+    finite = np.isfinite(arr)
+    if not finite.all():
+        return arr
+    if float(arr.min()) < -32768 or float(arr.max()) > 32767 or not np.all(arr == np.round(arr)):
+        return arr
+    return arr.astype(np.int16)
 
 
 def load_nifti(src: str | Path | bytes, *, is_mask: bool = False) -> Volume:
     """Load a 3-D (or 2-D) NIfTI image. CT values are taken as HU (scl_slope/inter applied by nibabel)."""
-    img = _open(src)
+    img = _open(src, is_mask=is_mask)
+    _check_header(img, src, is_mask=is_mask)
     try:
         data = np.asanyarray(img.dataobj)
     except Exception as exc:
         raise UnreadableFileError(
-            f"The NIfTI pixel data could not be read ({exc}); the file is probably truncated. Re-export it."
+            f"The NIfTI pixel data could not be read ({type(exc).__name__}: {str(exc)[:200]}); the file is "
+            "probably truncated. Re-export it."
         ) from None
+    if data.dtype.kind == "c":
+        raise ImageValueError("The NIfTI image holds complex numbers, not CT numbers. Load the CT image itself.")
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if data.ndim == 2:
@@ -49,16 +167,11 @@ def load_nifti(src: str | Path | bytes, *, is_mask: bool = False) -> Volume:
             f"The NIfTI image has {data.ndim} dimensions {data.shape}; expected one 3-D CT volume or 2-D slice."
         )
     affine = np.asarray(img.affine, dtype=float)
+    _check_affine(affine)
     canon, aff_lps, axes, flips, codes = to_canonical(data, affine)
     warnings: list[str] = []
-    if is_mask:
-        arr = np.ascontiguousarray(canon)
-        if arr.dtype.kind == "f" and np.all(arr == np.round(arr)):
-            arr = arr.astype(np.int16)
-    else:
-        arr = np.ascontiguousarray(canon)
-        if arr.dtype.kind == "f" and np.all(np.mod(arr[:: max(1, arr.shape[0] // 8)], 1) == 0):
-            arr = arr.astype(np.int16)
+    arr = _to_int16_if_exact(np.ascontiguousarray(canon))
+    if not is_mask and np.isfinite(arr).all():
         below = int((arr < AIR_HU).sum())
         if below:
             arr = np.maximum(arr, AIR_HU).astype(arr.dtype)
@@ -103,6 +216,10 @@ def save_nifti(volume: Volume, array: np.ndarray, path: str | Path, *, dtype: ty
     img = nib.Nifti1Image(np.ascontiguousarray(data).astype(dtype), affine)
     img.header.set_xyzt_units("mm")
     tmp = path.with_name(path.name + ".partial" + (".nii.gz" if path.name.endswith(".gz") else ".nii"))
-    nib.save(img, str(tmp))
-    tmp.replace(path)
+    try:
+        nib.save(img, str(tmp))
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
