@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,19 +18,30 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
-from sarco_core.errors import NotCTError, UnreadableFileError, UnsupportedCompressionError
+from sarco_core.errors import (
+    ImageValueError,
+    IrregularSeriesError,
+    NotCTError,
+    SarcoError,
+    UnreadableFileError,
+    UnsupportedCompressionError,
+)
 from sarco_core.io.dicom_geometry import StackGeometry, build_geometry
 from sarco_core.io.dicom_headers import (
+    CT_SOP_CLASSES,
+    SeriesGroup,
     SliceHeader,
     SourceItem,
     choose_series,
     group_series,
+    has_preamble,
     headers_from_dataset,
     open_source,
     read_header,
     source_name,
 )
 from sarco_core.io.dicom_meta import meta_warnings, source_meta
+from sarco_core.io.limits import check_deadline, check_voxels
 from sarco_core.io.orient import LPS_TO_RAS, to_canonical
 from sarco_core.volume import Volume
 
@@ -76,12 +88,12 @@ def load_dicom(sources: Sequence[Path | tuple[str, bytes]], *, require_axial: bo
     groups, group_warn = group_series(headers)
     chosen, choose_warn = choose_series(groups, require_axial=require_axial)
     warnings += choose_warn + (group_warn if chosen.by_geometry or len(groups) > 1 else [])
-    if chosen.first.samples_per_pixel != 1:
-        raise NotCTError(
-            f"{chosen.first.name} is a colour image (SamplesPerPixel {chosen.first.samples_per_pixel}), e.g. a "
-            "screenshot or secondary capture, not CT attenuation data. Load the original CT series."
-        )
-    geom = build_geometry(chosen.headers)
+    _check_values(chosen)
+    check_voxels((len(chosen.headers), chosen.first.rows, chosen.first.cols), "The DICOM series")
+    try:
+        geom = build_geometry(chosen.headers)
+    except IrregularSeriesError as exc:
+        raise _explain_mixed_geometry(exc, chosen, groups) from None
     warnings += geom.warnings
     raw = _decode_stack(items, geom)
     hu, is_hu, hu_warn = _to_hu(raw, geom.headers)
@@ -89,39 +101,142 @@ def load_dicom(sources: Sequence[Path | tuple[str, bytes]], *, require_axial: bo
     return _to_volume(hu, geom, is_hu=is_hu, warnings=warnings, n_files=len({h.index for h in geom.headers}))
 
 
+def _check_values(chosen: SeriesGroup) -> None:
+    """Colour, palette and unusable rescale values are refused before any pixel is decoded."""
+    first = chosen.first
+    if first.samples_per_pixel != 1 or first.photometric.startswith(("RGB", "YBR")):
+        raise NotCTError(
+            f"{first.name} is a colour image (SamplesPerPixel {first.samples_per_pixel}, "
+            f"{first.photometric}), e.g. a screenshot or secondary capture, not CT attenuation data. Load the "
+            "original CT series."
+        )
+    odd = [h for h in chosen.headers if not h.photometric.startswith("MONOCHROME")]
+    if odd:
+        raise NotCTError(
+            f"{odd[0].name} is a {odd[0].photometric} image (colour look-up table), not CT attenuation data in "
+            "grey levels; its pixel values are colour indices, not HU. Load the original CT series."
+        )
+    bad = [h for h in chosen.headers if h.rescale_problem]
+    if bad:
+        raise ImageValueError(
+            f"{bad[0].name}: {bad[0].rescale_problem}, so its pixels cannot be converted to HU"
+            + (f" ({len(bad) - 1} more image(s) alike)" if len(bad) > 1 else "")
+            + ". The header is corrupt; export the series again from the scanner or PACS."
+        )
+    if first.rows < 1 or first.cols < 1:
+        raise UnreadableFileError(
+            f"{first.name} declares an image of {first.rows}x{first.cols} pixels; the header is corrupt. "
+            "Export the series again."
+        )
+
+
+def _explain_mixed_geometry(exc: IrregularSeriesError, chosen: SeriesGroup, groups: list[SeriesGroup]) -> SarcoError:
+    """A 'missing' slice is often an image of the same series with another orientation or matrix: say so."""
+    uid = chosen.first.series_uid
+    siblings = [g for g in groups if g is not chosen and uid and g.first.series_uid == uid]
+    if not siblings:
+        return exc
+    g = siblings[0].first
+    c = chosen.first
+    what = []
+    if (g.rows, g.cols) != (c.rows, c.cols):
+        what.append(f"a {g.rows}x{g.cols} matrix instead of {c.rows}x{c.cols}")
+    if g.iop != c.iop:
+        what.append(f"orientation {[round(v, 3) for v in g.iop or ()]} instead of {[round(v, 3) for v in c.iop or ()]}")
+    if g.pixel_spacing != c.pixel_spacing:
+        what.append(f"pixel spacing {g.pixel_spacing} instead of {c.pixel_spacing}")
+    n = sum(len(s.headers) for s in siblings)
+    return IrregularSeriesError(
+        f"{n} image(s) of this series (e.g. {g.name}) have {' and '.join(what) or 'a different geometry'}, so they "
+        f"do not fit the stack of the other {len(chosen.headers)}; without them the slices are not evenly spaced "
+        f"({exc}). Export the series again; if it was edited, restore the original images."
+    )
+
+
 # ---------------------------------------------------------------------------------------------- headers
+def _touch(_ds: Dataset, _elem: Any) -> None:
+    """Visit every element so pydicom converts it now (bad VRs and values fail here, per file)."""
+
+
+def _image_sop(ds: Dataset) -> bool:
+    modality = str(ds.get("Modality", "") or "").strip().upper()
+    if modality:
+        return modality == "CT"
+    return str(ds.get("SOPClassUID", "") or "") in CT_SOP_CLASSES
+
+
+def _fmt_names(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+
+
 def _read_all_headers(items: list[SourceItem]) -> tuple[list[SliceHeader], list[str]]:
+    """Headers of every readable image; a single bad file is skipped with a warning naming why."""
     if not items:
         raise NoDicomFoundError("No files were given. Choose a DICOM folder, .zip or .dcm files.")
     headers: list[SliceHeader] = []
     skipped: list[str] = []
+    empty: list[str] = []
+    truncated: list[str] = []
+    broken: list[str] = []
     non_image: list[str] = []
     for i, src in enumerate(items):
+        check_deadline("reading the DICOM headers")
+        name = Path(source_name(src)).name
         ds = read_header(src)
         if ds is None:
-            skipped.append(Path(source_name(src)).name)
+            skipped.append(name)
             continue
-        if "Rows" not in ds or "Columns" not in ds:
-            non_image.append(f"{Path(source_name(src)).name} ({ds.get('Modality', '') or 'no modality'})")
-            continue
-        headers.extend(headers_from_dataset(ds, i, source_name(src)))
+        try:
+            ds.walk(_touch)
+            if len(ds) == 0:
+                empty.append(name)
+                continue
+            if "Rows" not in ds or "Columns" not in ds:
+                if _image_sop(ds):
+                    truncated.append(name)
+                else:
+                    non_image.append(f"{name} ({str(ds.get('Modality', '') or '') or 'no modality'})")
+                continue
+            headers.extend(headers_from_dataset(ds, i, source_name(src)))
+        except SarcoError:
+            raise
+        except Exception as exc:  # a corrupt header value (multi-valued Rows, unknown VR, huge numbers ...)
+            broken.append(f"{name} ({type(exc).__name__}: {str(exc)[:120]})")
     warnings = []
     if skipped:
-        warnings.append(
-            f"{len(skipped)} file(s) are not readable DICOM and were skipped: {', '.join(skipped[:5])}"
-            + (" ..." if len(skipped) > 5 else "")
-        )
+        warnings.append(f"{len(skipped)} file(s) are not readable DICOM and were skipped: {_fmt_names(skipped)}")
+    if empty:
+        warnings.append(f"{len(empty)} file(s) hold no DICOM elements (only a preamble) and were skipped: "
+                        f"{_fmt_names(empty)}")
+    if truncated:
+        warnings.append(f"{len(truncated)} CT file(s) have an incomplete header (no Rows/Columns: probably "
+                        f"truncated) and were skipped: {_fmt_names(truncated)}")
+    if broken:
+        warnings.append(f"{len(broken)} file(s) have corrupt header values and were skipped: {_fmt_names(broken)}")
     if non_image:
-        warnings.append(
-            f"{len(non_image)} DICOM object(s) without image data were skipped: {', '.join(non_image[:5])}"
-            + (" ..." if len(non_image) > 5 else "")
-        )
+        warnings.append(f"{len(non_image)} DICOM object(s) without image data were skipped: {_fmt_names(non_image)}")
     if not headers:
+        if broken:
+            raise UnreadableFileError(
+                f"The DICOM header of {broken[0]} holds corrupt values"
+                + (f" ({len(broken) - 1} more file(s) alike)" if len(broken) > 1 else "")
+                + ", so no image could be read. Export the CT series from the PACS again."
+            )
+        if truncated:
+            raise UnreadableFileError(
+                f"{truncated[0]} is a CT image whose header stops before the image size (Rows/Columns): the file "
+                "is truncated or corrupt. Export the series again."
+            )
         if non_image:
             mods = sorted({n.split("(")[-1].rstrip(")") for n in non_image})
             raise NotCTError(
                 f"The DICOM files hold no images (only {', '.join(mods)} objects, e.g. structure sets or reports). "
                 "Load the CT image series itself."
+            )
+        if empty:
+            raise UnreadableFileError(
+                f"{empty[0]} holds only a DICOM preamble and no data elements: the file is empty or truncated. "
+                "Export the series again."
             )
         raise NoDicomFoundError(
             f"None of the {len(items)} file(s) could be read as DICOM (e.g. {Path(source_name(items[0])).name}); "
@@ -142,7 +257,18 @@ def _compression_hint(ts: Any) -> str:
 def _check_decodable(ds: Dataset, name: str) -> None:
     meta = getattr(ds, "file_meta", None)
     ts = meta.get("TransferSyntaxUID") if meta is not None else None
-    if ts is None or not ts.is_compressed:
+    if ts is None:
+        return
+    try:
+        if not ts.is_transfer_syntax:
+            raise ValueError
+        compressed = ts.is_compressed
+    except (ValueError, AttributeError, TypeError):
+        raise UnreadableFileError(
+            f"{name} names {str(ts)[:64]!r} as its TransferSyntaxUID, which is not a DICOM transfer syntax, so its "
+            "pixel data cannot be decoded. The file is corrupt; export the series again."
+        ) from None
+    if not compressed:
         return
     from pydicom.pixels import get_decoder
 
@@ -176,8 +302,9 @@ def _set_missing_transfer_syntax(ds: Dataset) -> None:
 
 def _read_pixels(src: SourceItem) -> np.ndarray:
     name = source_name(src)
+    check_deadline(f"decoding the pixels of {Path(name).name}")
     try:
-        ds = pydicom.dcmread(open_source(src), force=True)
+        ds = pydicom.dcmread(open_source(src), force=not has_preamble(src))
     except Exception as exc:
         raise UnreadableFileError(
             f"{name} could not be read ({type(exc).__name__}: {exc}); it is probably truncated or corrupt. "
@@ -185,10 +312,19 @@ def _read_pixels(src: SourceItem) -> np.ndarray:
         ) from None
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         raise UnreadableFileError(f"{name} has no pixel data (the file is probably truncated). Export it again.")
-    _set_missing_transfer_syntax(ds)
-    _check_decodable(ds, name)
     try:
-        arr = ds.pixel_array
+        _set_missing_transfer_syntax(ds)
+    except Exception as exc:
+        raise UnreadableFileError(
+            f"{name}: the transfer syntax of the file cannot be determined ({type(exc).__name__}); the file is "
+            "corrupt. Export the series again."
+        ) from None
+    _check_decodable(ds, name)
+    compressed = bool(getattr(ds.file_meta.get("TransferSyntaxUID"), "is_compressed", False))
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            arr = ds.pixel_array
     except Exception as exc:
         msg = str(exc)
         if "plugin" in msg.lower() or "missing" in msg.lower() and "dependenc" in msg.lower():
@@ -201,7 +337,20 @@ def _read_pixels(src: SourceItem) -> np.ndarray:
             f"The pixel data of {name} could not be decoded ({type(exc).__name__}: {msg[:200]}); the file is "
             "probably truncated or corrupt. Export the series again."
         ) from None
-    return np.asarray(arr)
+    if compressed and caught:
+        raise UnreadableFileError(
+            f"The compressed pixel data of {name} is damaged (the decoder reported: {str(caught[0].message)[:160]}); "
+            "a partly decoded image would give wrong areas. Export the series again."
+        )
+    arr = np.asarray(arr)
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ImageValueError(
+            f"{name} holds NaN or infinite pixel values, so no area or mean HU can be trusted. Export the series "
+            "again."
+        )
+    if arr.dtype.kind not in "iuf":
+        raise ImageValueError(f"{name} decodes to {arr.dtype} values, not CT numbers. Load the original CT series.")
+    return arr
 
 
 def _decode_stack(items: list[SourceItem], geom: StackGeometry) -> np.ndarray:
@@ -242,8 +391,11 @@ def _padding(h: SliceHeader) -> tuple[float, float] | None:
             v -= 2**bits
         return float(v)
 
-    lo = conv(ds.PixelPaddingValue)
-    hi = conv(ds.PixelPaddingRangeLimit) if "PixelPaddingRangeLimit" in ds else lo
+    try:
+        lo = conv(ds.PixelPaddingValue)
+        hi = conv(ds.PixelPaddingRangeLimit) if "PixelPaddingRangeLimit" in ds else lo
+    except (TypeError, ValueError, OverflowError):
+        return None  # not one number: reported by _to_hu
     return (min(lo, hi), max(lo, hi))
 
 
@@ -268,15 +420,18 @@ def _to_hu(raw: np.ndarray, headers: list[SliceHeader]) -> tuple[np.ndarray, boo
     out = np.empty(raw.shape, dtype=np.int16 if integral else np.float32)
     n_clipped = 0
     pads_seen: set[tuple[float, float]] = set()
+    bad_pad = False
     for k, h in enumerate(headers):
         r = raw[k]
         if integral:
-            v = r.astype(np.int32) * int(h.slope) + int(h.intercept)
+            v = r.astype(np.int64) * int(h.slope) + int(h.intercept)
         else:
             v = r.astype(np.float64) * h.slope + h.intercept
         if is_hu:
             clip = v < AIR_HU
             pad = _padding(h)
+            if pad is None and "PixelPaddingValue" in h.ds:
+                bad_pad = True
             if pad is not None:
                 pads_seen.add(pad)
                 clip |= (r >= pad[0]) & (r <= pad[1])
@@ -288,6 +443,9 @@ def _to_hu(raw: np.ndarray, headers: list[SliceHeader]) -> tuple[np.ndarray, boo
             out = out.astype(np.float32)  # integers beyond int16 (rare): keep them exactly in float32
         out[k] = v
     warnings: list[str] = []
+    if bad_pad:
+        warnings.append("PixelPaddingValue is not one number (a corrupt header value); it was ignored, so no "
+                        "pixel was treated as padding.")
     if not is_hu:
         warnings.append(
             f"The pixel values are not HU ({why}); the image can be viewed but not measured. "

@@ -30,6 +30,7 @@ DEFAULT_MAX_MEMBER_BYTES = 2 * 1024**3
 DEFAULT_LOAD_TIME_LIMIT_S = 120.0  # one input (headers + pixels); a 1000-slice series loads in ~10 s
 DEFAULT_MAX_VOXELS = 1024 * 1024 * 1024  # 2 GB as int16; a 512²x2000 series is 0.5 G voxels
 MAX_FRAMES = 10_000  # NumberOfFrames of one multi-frame file
+MAX_BARE_DICOM_BYTES = 256 * 1024**2  # files without the DICM preamble handed to pydicom's force parser
 
 # --------------------------------------------------------------------------------------------- plausibility
 # Voxel spacing outside these ranges is not a clinical CT reconstruction (in-plane 0.2-1.0 mm and slices
@@ -40,6 +41,10 @@ MIN_MATRIX_PX = 2  # a 1-pixel-wide slice (e.g. a 1x1x1 image) has no in-plane s
 # HU that CT can hold: -1024 (air after rescale) up to 32767 (int16, Siemens/GE extended CT scale reaches
 # 30710). Values outside int16 are not attenuation data; they are refused, never wrapped or clipped.
 HU_RANGE = (-32768.0, 32767.0)
+# Rescale: CT slopes are 1 (sometimes 0.5 or 2) and intercepts -1024/-1000/-8192/0 (DICOM PS3.3 C.11.1.1.2);
+# beyond these bounds the header is corrupt and the values would not be HU.
+RESCALE_SLOPE_MAX = 1000.0
+RESCALE_INTERCEPT_MAX = 65536.0
 
 
 def _env_float(name: str, default: float) -> float:
