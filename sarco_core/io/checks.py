@@ -35,6 +35,25 @@ def check_spacing(row_mm: float, col_mm: float, slice_mm: float | None) -> None:
         )
 
 
+def check_values(hu: np.ndarray) -> None:
+    """Refuse NaN/inf voxels and values outside the HU range (before any clipping to air)."""
+    if hu.dtype.kind == "f":
+        bad = int(np.count_nonzero(~np.isfinite(hu)))
+        if bad:
+            raise ImageValueError(
+                f"{bad} voxels ({100 * bad / hu.size:.2g} %) are NaN or infinite, so no area or mean HU can be "
+                "trusted. Re-export the image (a NaN usually marks missing data or a failed conversion)."
+            )
+    if hu.size:
+        lo, hi = float(hu.min()), float(hu.max())
+        if lo < HU_RANGE[0] or hi > HU_RANGE[1]:
+            raise ImageValueError(
+                f"The image's values run from {lo:g} to {hi:g}, beyond the {HU_RANGE[0]:g}..{HU_RANGE[1]:g} that "
+                "CT Hounsfield units can take; they are not HU (e.g. a float export without rescaling). Export "
+                "the image in HU."
+            )
+
+
 def check_volume(vol: Volume) -> Volume:
     """Return ``vol`` unchanged when it is measurable data, else raise :class:`ImageValueError`."""
     hu = vol.hu
@@ -48,21 +67,10 @@ def check_volume(vol: Volume) -> Volume:
             f"The image is only {k}x{r}x{c} voxels (slices x rows x columns); a CT image has at least "
             f"{MIN_MATRIX_PX} pixels along two axes (usually 512). The file is corrupt or not a CT image."
         )
-    if hu.dtype.kind == "f":
-        bad = int(np.count_nonzero(~np.isfinite(hu)))
-        if bad:
-            raise ImageValueError(
-                f"{bad} voxels ({100 * bad / hu.size:.2g} %) are NaN or infinite, so no area or mean HU can be "
-                "trusted. Re-export the image (a NaN usually marks missing data or a failed conversion)."
-            )
-    if vol.is_hu and hu.size:
-        lo, hi = float(hu.min()), float(hu.max())
-        if lo < HU_RANGE[0] or hi > HU_RANGE[1]:
-            raise ImageValueError(
-                f"The image's values run from {lo:g} to {hi:g}, beyond the {HU_RANGE[0]:g}..{HU_RANGE[1]:g} that "
-                "CT Hounsfield units can take; they are not HU (e.g. a float export without rescaling). Export "
-                "the image in HU."
-            )
+    if vol.is_hu:
+        check_values(hu)
+    elif hu.dtype.kind == "f" and not np.isfinite(hu).all():
+        check_values(hu)
     sp = vol.spacing_mm
     check_spacing(sp.row, sp.col, sp.slice if k > 1 else None)
     return vol

@@ -131,13 +131,22 @@ def _check_values(chosen: SeriesGroup) -> None:
 
 
 def _explain_mixed_geometry(exc: IrregularSeriesError, chosen: SeriesGroup, groups: list[SeriesGroup]) -> SarcoError:
-    """A 'missing' slice is often an image of the same series with another orientation or matrix: say so."""
-    uid = chosen.first.series_uid
-    siblings = [g for g in groups if g is not chosen and uid and g.first.series_uid == uid]
-    if not siblings:
-        return exc
-    g = siblings[0].first
+    """A 'missing' slice is often an image with another orientation or matrix that sits inside the stack: say so."""
     c = chosen.first
+    n = c.normal
+    if n is None:
+        return exc
+    d = [float(np.dot(h.ipp, n)) for h in chosen.headers if h.ipp is not None]
+    if len(d) < 2:
+        return exc
+    lo, hi = min(d), max(d)
+    inside = [
+        h for g in groups if g is not chosen and g.first.is_ct for h in g.headers
+        if h.ipp is not None and lo < float(np.dot(h.ipp, n)) < hi
+    ]
+    if not inside:
+        return exc
+    g = inside[0]
     what = []
     if (g.rows, g.cols) != (c.rows, c.cols):
         what.append(f"a {g.rows}x{g.cols} matrix instead of {c.rows}x{c.cols}")
@@ -145,10 +154,11 @@ def _explain_mixed_geometry(exc: IrregularSeriesError, chosen: SeriesGroup, grou
         what.append(f"orientation {[round(v, 3) for v in g.iop or ()]} instead of {[round(v, 3) for v in c.iop or ()]}")
     if g.pixel_spacing != c.pixel_spacing:
         what.append(f"pixel spacing {g.pixel_spacing} instead of {c.pixel_spacing}")
-    n = sum(len(s.headers) for s in siblings)
+    if g.series_uid != c.series_uid:
+        what.append("another Series Instance UID")
     return IrregularSeriesError(
-        f"{n} image(s) of this series (e.g. {g.name}) have {' and '.join(what) or 'a different geometry'}, so they "
-        f"do not fit the stack of the other {len(chosen.headers)}; without them the slices are not evenly spaced "
+        f"{len(inside)} image(s) inside this stack (e.g. {g.name}) have {' and '.join(what) or 'a different geometry'}, "
+        f"so they do not fit the other {len(chosen.headers)}; without them the slices are not evenly spaced "
         f"({exc}). Export the series again; if it was edited, restore the original images."
     )
 
@@ -304,7 +314,10 @@ def _read_pixels(src: SourceItem) -> np.ndarray:
     name = source_name(src)
     check_deadline(f"decoding the pixels of {Path(name).name}")
     try:
-        ds = pydicom.dcmread(open_source(src), force=not has_preamble(src))
+        with open_source(src) as fh:
+            ds = pydicom.dcmread(fh, force=not has_preamble(src))
+    except SarcoError:
+        raise
     except Exception as exc:
         raise UnreadableFileError(
             f"{name} could not be read ({type(exc).__name__}: {exc}); it is probably truncated or corrupt. "
@@ -327,7 +340,7 @@ def _read_pixels(src: SourceItem) -> np.ndarray:
             arr = ds.pixel_array
     except Exception as exc:
         msg = str(exc)
-        if "plugin" in msg.lower() or "missing" in msg.lower() and "dependenc" in msg.lower():
+        if "missing" in msg.lower() and "dependenc" in msg.lower():
             ts = ds.file_meta.get("TransferSyntaxUID") if getattr(ds, "file_meta", None) else None
             raise UnsupportedCompressionError(
                 f"{name}: the pixel data ({getattr(ts, 'name', ts)}) could not be decoded: {msg}. "
@@ -335,7 +348,7 @@ def _read_pixels(src: SourceItem) -> np.ndarray:
             ) from None
         raise UnreadableFileError(
             f"The pixel data of {name} could not be decoded ({type(exc).__name__}: {msg[:200]}); the file is "
-            "probably truncated or corrupt. Export the series again."
+            "probably truncated or its compressed stream is damaged. Export the series again."
         ) from None
     if compressed and caught:
         raise UnreadableFileError(

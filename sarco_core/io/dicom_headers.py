@@ -15,7 +15,8 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from sarco_core.errors import LocalizerError, NotAxialError, NotCTError
+from sarco_core.errors import LocalizerError, NotAxialError, NotCTError, SarcoError
+from sarco_core.io.limits import check_deadline
 
 SourceItem = Path | tuple[str, bytes]
 
@@ -32,9 +33,46 @@ def source_name(src: SourceItem) -> str:
     return src[0] if isinstance(src, tuple) else str(src)
 
 
+class _DeadlineReader(io.RawIOBase):
+    """A read-only file for pydicom that checks the load's time budget every few hundred reads: pydicom parses
+    a garbage data set a few bytes per read, so one bad file could otherwise hold a worker for minutes."""
+
+    def __init__(self, fh: Any) -> None:
+        super().__init__()
+        self._fh = fh
+        self._n = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        self._n += 1
+        if self._n % 256 == 0:
+            check_deadline("parsing a DICOM file")
+        return bytes(self._fh.read(-1 if size is None else size))
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return int(self._fh.seek(offset, whence))
+
+    def tell(self) -> int:
+        return int(self._fh.tell())
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
 def open_source(src: SourceItem) -> Any:
-    """A file path or an in-memory file object for pydicom."""
-    return io.BytesIO(src[1]) if isinstance(src, tuple) else src
+    """An in-memory file object for pydicom (paths are read into memory), with the time budget checked."""
+    return _DeadlineReader(io.BytesIO(src[1]) if isinstance(src, tuple) else open(src, "rb"))
 
 
 _EXPECTED_TAGS = ("SOPClassUID", "Modality", "Rows", "ImagePositionPatient", "PixelSpacing", "StudyInstanceUID")
@@ -78,10 +116,19 @@ def read_header(src: SourceItem) -> Dataset | None:
 
     try:
         if has_preamble(src):
-            return pydicom.dcmread(open_source(src), stop_before_pixels=True)
-        if not looks_like_bare_dicom(src) or _size(src) > MAX_BARE_DICOM_BYTES:
-            return None
-        ds = pydicom.dcmread(open_source(src), stop_before_pixels=True, force=True)
+            if int.from_bytes(_head(src, 134)[132:134], "little") != 0x0002:
+                return None  # the file meta group must follow DICM; zeros or garbage would parse for minutes
+            with open_source(src) as fh:
+                ds = pydicom.dcmread(fh, stop_before_pixels=True)
+            if len(ds) == 0:
+                return ds  # a preamble and file meta only: reported as such by the caller
+        else:
+            if not looks_like_bare_dicom(src) or _size(src) > MAX_BARE_DICOM_BYTES:
+                return None
+            with open_source(src) as fh:
+                ds = pydicom.dcmread(fh, stop_before_pixels=True, force=True)
+    except SarcoError:
+        raise
     except (InvalidDicomError, Exception):
         return None
     if not any(t in ds for t in _EXPECTED_TAGS):

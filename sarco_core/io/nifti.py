@@ -171,7 +171,10 @@ def load_nifti(src: str | Path | bytes, *, is_mask: bool = False) -> Volume:
     canon, aff_lps, axes, flips, codes = to_canonical(data, affine)
     warnings: list[str] = []
     arr = _to_int16_if_exact(np.ascontiguousarray(canon))
-    if not is_mask and np.isfinite(arr).all():
+    if not is_mask:
+        from sarco_core.io.checks import check_values
+
+        check_values(arr)  # NaN/inf and values beyond int16 are refused before anything is set to air
         below = int((arr < AIR_HU).sum())
         if below:
             arr = np.maximum(arr, AIR_HU).astype(arr.dtype)
