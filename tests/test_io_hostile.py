@@ -76,6 +76,7 @@ def _check_accepted(vol: object) -> None:
         assert v is not None and np.isfinite(v) and v > 0
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_seeded_fuzz_of_load_raises_only_project_errors() -> None:
     """1000 mutated DICOM/NIfTI/zip inputs (seed 17): a built-in exception or a hang fails the test."""
     escapes: list[str] = []

@@ -157,9 +157,10 @@ def _explain_mixed_geometry(exc: IrregularSeriesError, chosen: SeriesGroup, grou
     if g.series_uid != c.series_uid:
         what.append("another Series Instance UID")
     return IrregularSeriesError(
-        f"{len(inside)} image(s) inside this stack (e.g. {g.name}) have {' and '.join(what) or 'a different geometry'}, "
-        f"so they do not fit the other {len(chosen.headers)}; without them the slices are not evenly spaced "
-        f"({exc}). Export the series again; if it was edited, restore the original images."
+        f"{len(inside)} image(s) inside this stack (e.g. {g.name}) have "
+        f"{' and '.join(what) or 'a different geometry'}, so they do not fit the other {len(chosen.headers)}; "
+        f"without them the slices are not evenly spaced ({exc}). Export the series again; if it was edited, "
+        "restore the original images."
     )
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
 import zlib
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
-from sarco_core.errors import ImageValueError, InputLimitError, SarcoError, UnreadableFileError
+from sarco_core.errors import ImageValueError, InputLimitError, OutputPathError, SarcoError, UnreadableFileError
 from sarco_core.io import limits
 from sarco_core.io.orient import LPS_TO_RAS, to_canonical
 from sarco_core.volume import SourceMeta, Volume
@@ -58,6 +59,7 @@ def _gunzip(data: bytes, *, check_ratio: bool) -> bytes:
 
 def _open(src: str | Path | bytes, *, is_mask: bool) -> nib.Nifti1Image:
     name = "uploaded data" if isinstance(src, bytes) else str(src)
+    raw = b""
     try:
         if isinstance(src, bytes):
             raw = _gunzip(src, check_ratio=not is_mask) if src[:2] == b"\x1f\x8b" else src
@@ -74,7 +76,36 @@ def _open(src: str | Path | bytes, *, is_mask: bool) -> nib.Nifti1Image:
         ) from None
     if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
         raise UnreadableFileError(f"{name} is not a NIfTI-1/2 image ({type(img).__name__}). Export it as NIfTI.")
+    if not isinstance(img, nib.Nifti2Image):
+        try:
+            block = raw[:348] if isinstance(src, bytes) else _raw_header(Path(src))
+        except (OSError, EOFError, ValueError):
+            block = b""
+        _check_raw_pixdim(block)
     return img
+
+
+def _raw_header(p: Path) -> bytes:
+    import gzip
+
+    with (gzip.open(p, "rb") if p.name.lower().endswith(".gz") else p.open("rb")) as fh:
+        return bytes(fh.read(348))
+
+
+def _check_raw_pixdim(block: bytes) -> None:
+    """nibabel silently replaces zero voxel sizes by 1 and negative ones by their absolute value; when the
+    affine is built from them (no sform), refuse instead of measuring on an invented voxel size."""
+    if len(block) < 348:
+        return
+    hdr = nib.Nifti1Header(binaryblock=block, check=False)
+    if int(hdr["sform_code"]) > 0:
+        return
+    pix = np.asarray(hdr["pixdim"][1:4], dtype=float)
+    if not np.all(np.isfinite(pix)) or np.any(pix <= 0):
+        raise ImageValueError(
+            f"The NIfTI voxel sizes (pixdim {[float(v) for v in pix]}) are zero, negative or not numbers and the "
+            "file has no sform, so its voxel size is unknown. Re-export the image with a valid sform/qform."
+        )
 
 
 def _check_header(img: nib.Nifti1Image, src: str | Path | bytes, *, is_mask: bool) -> None:
@@ -194,6 +225,23 @@ def load_nifti(src: str | Path | bytes, *, is_mask: bool = False) -> Volume:
         source_affine=affine,
         single_slice_thickness_mm=float(zooms[2]) if len(zooms) > 2 else None,
     )
+
+
+def check_output_path(path: str | Path) -> Path:
+    """Check, before any work, that a NIfTI can be written at ``path``; raise :class:`OutputPathError` if not."""
+    p = Path(path).expanduser()
+    if not (p.name.endswith(".nii") or p.name.endswith(".nii.gz")):
+        raise OutputPathError(f"{p} does not end in .nii or .nii.gz. Name the mask file e.g. mask.nii.gz.")
+    if p.is_dir():
+        raise OutputPathError(f"{p} is a folder. Give a file name inside it, e.g. {p / 'mask.nii.gz'}.")
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputPathError(f"{parent} is not a folder, so {p} cannot be created. Choose another path.")
+    if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise OutputPathError(f"{p} cannot be written (no write permission in {parent}). Choose another path.")
+    return p
 
 
 def save_nifti(volume: Volume, array: np.ndarray, path: str | Path, *, dtype: type = np.uint8) -> Path:
