@@ -230,10 +230,10 @@ def load_nifti(src: str | Path | bytes, *, is_mask: bool = False) -> Volume:
 def check_output_path(path: str | Path) -> Path:
     """Check, before any work, that a NIfTI can be written at ``path``; raise :class:`OutputPathError` if not."""
     p = Path(path).expanduser()
-    if not (p.name.endswith(".nii") or p.name.endswith(".nii.gz")):
-        raise OutputPathError(f"{p} does not end in .nii or .nii.gz. Name the mask file e.g. mask.nii.gz.")
     if p.is_dir():
         raise OutputPathError(f"{p} is a folder. Give a file name inside it, e.g. {p / 'mask.nii.gz'}.")
+    if not (p.name.endswith(".nii") or p.name.endswith(".nii.gz")):
+        raise OutputPathError(f"{p} does not end in .nii or .nii.gz. Name the mask file e.g. mask.nii.gz.")
     parent = p.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
