@@ -79,11 +79,15 @@ def fuzz(n: int, seed: int) -> None:
         if dt > slowest[0]:
             slowest = (dt, f"#{i} {kind}")
     wall = time.perf_counter() - t0
-    print(f"fuzz: {n} inputs (seed {seed}) in {wall:.1f} s = {n / wall:.0f} inputs/s; slowest {slowest[0]:.2f} s "
-          f"({slowest[1]})")
-    print(f"  accepted {counts['accepted']}, refused with a project error {counts['refused']}, "
-          f"non-project exceptions {counts['escape']}, hangs (> {PER_INPUT_S} s) {counts['hang']}, "
-          f"accepted with bad values {counts['accepted_bad']}")
+    print(
+        f"fuzz: {n} inputs (seed {seed}) in {wall:.1f} s = {n / wall:.0f} inputs/s; slowest {slowest[0]:.2f} s "
+        f"({slowest[1]})"
+    )
+    print(
+        f"  accepted {counts['accepted']}, refused with a project error {counts['refused']}, "
+        f"non-project exceptions {counts['escape']}, hangs (> {PER_INPUT_S} s) {counts['hang']}, "
+        f"accepted with bad values {counts['accepted_bad']}"
+    )
     for k, v in sorted((k, v) for k, v in counts.items() if k.startswith("refused:")):
         print(f"    {k[8:]:28} {v}")
     for k, v in escapes.most_common(20):
@@ -124,8 +128,10 @@ def hostile() -> None:
             worst_mem = (peak, c.name)
         if dt > worst_t[0]:
             worst_t = (dt, c.name)
-    print(f"hostile corpus: {ok}/{len(cases)} clear project errors ({100 * ok / len(cases):.0f} %); peak traced "
-          f"memory {worst_mem[0] / 1e6:.0f} MB ({worst_mem[1]}); slowest {worst_t[0]:.2f} s ({worst_t[1]})")
+    print(
+        f"hostile corpus: {ok}/{len(cases)} clear project errors ({100 * ok / len(cases):.0f} %); peak traced "
+        f"memory {worst_mem[0] / 1e6:.0f} MB ({worst_mem[1]}); slowest {worst_t[0]:.2f} s ({worst_t[1]})"
+    )
 
 
 def main() -> None:

@@ -11,13 +11,14 @@ import gzip
 import io
 import random
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.uid import UID
 
 from sarco_core import errors as E
 from sarco_core.io.dicom_write import series_datasets
@@ -60,7 +61,7 @@ def nifti_bytes(data: np.ndarray, affine: np.ndarray | None = None, *, gz: bool 
     return gzip.compress(raw, compresslevel=1, mtime=0) if gz else raw
 
 
-def zip_bytes(entries: list[tuple[str | zipfile.ZipInfo, bytes]], level: int = 6) -> bytes:
+def zip_bytes(entries: Sequence[tuple[str | zipfile.ZipInfo, bytes]], level: int = 6) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
         for name, data in entries:
@@ -146,7 +147,7 @@ def _corrupt_deflate() -> bytes:
 def _symlink_zip() -> bytes:
     info = zipfile.ZipInfo("link.dcm")
     info.create_system = 3
-    info.external_attr = (0o120777 << 16)
+    info.external_attr = 0o120777 << 16
     return zip_bytes([(info, b"/etc/passwd")])
 
 
@@ -243,7 +244,7 @@ def _mpeg() -> bytes:
 
 def _bad_ts() -> bytes:
     ds = series_datasets(volume(n=1))[0]
-    ds.file_meta.TransferSyntaxUID = "1.2.3.4.5.6"
+    ds.file_meta.TransferSyntaxUID = UID("1.2.3.4.5.6")
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=False, implicit_vr=False, little_endian=True)
     return buf.getvalue()
@@ -310,136 +311,306 @@ def corpus() -> list[Hostile]:
     s = series_bytes
     cases = [
         # ---------------------------------------------------------------- archives
-        Hostile("zip_zeros_bomb", _lazy_file("z.zip", lambda: zip_bytes([("a.dcm", b"\x00" * 8_000_000)])),
-                E.ArchiveError, "compression-ratio limit"),
-        Hostile("zip_total_ratio", _lazy_file("t.zip", lambda: zip_bytes(
-            [(f"a{i}.dcm", b"\x00" * 900_000) for i in range(6)])), E.ArchiveError, "The archive expands"),
+        Hostile(
+            "zip_zeros_bomb",
+            _lazy_file("z.zip", lambda: zip_bytes([("a.dcm", b"\x00" * 8_000_000)])),
+            E.ArchiveError,
+            "compression-ratio limit",
+        ),
+        Hostile(
+            "zip_total_ratio",
+            _lazy_file("t.zip", lambda: zip_bytes([(f"a{i}.dcm", b"\x00" * 900_000) for i in range(6)])),
+            E.ArchiveError,
+            "The archive expands",
+        ),
         Hostile("zip_lying_sizes", _lazy_file("l.zip", _lying_bomb), E.ArchiveError, "zip bomb|could not be unpacked"),
         Hostile("zip_corrupt_deflate", _lazy_file("c.zip", _corrupt_deflate), E.ArchiveError, "could not be unpacked"),
-        Hostile("zip_truncated", _lazy_file("tr.zip", lambda: zip_bytes(s())[:300]), E.ArchiveError, "not a readable zip"),
+        Hostile(
+            "zip_truncated", _lazy_file("tr.zip", lambda: zip_bytes(s())[:300]), E.ArchiveError, "not a readable zip"
+        ),
         Hostile("zip_garbage", _file("g.zip", b"PK\x03\x04" + b"\x13" * 500), E.ArchiveError, "not a readable zip"),
         Hostile("zip_empty", _lazy_file("e.zip", lambda: zip_bytes([])), E.ArchiveError, "not a readable zip|empty"),
-        Hostile("zip_only_folders", _lazy_file("f.zip", lambda: zip_bytes([("d/", b""), ("__MACOSX/x", b"1")])),
-                E.ArchiveError, "empty"),
-        Hostile("zip_traversal", _lazy_file("p.zip", lambda: zip_bytes([("../../etc/x.dcm", b"1")])),
-                E.ArchiveError, "unsafe paths"),
-        Hostile("zip_absolute", _lazy_file("a.zip", lambda: zip_bytes([("/abs/x.dcm", b"1")])),
-                E.ArchiveError, "unsafe paths"),
+        Hostile(
+            "zip_only_folders",
+            _lazy_file("f.zip", lambda: zip_bytes([("d/", b""), ("__MACOSX/x", b"1")])),
+            E.ArchiveError,
+            "empty",
+        ),
+        Hostile(
+            "zip_traversal",
+            _lazy_file("p.zip", lambda: zip_bytes([("../../etc/x.dcm", b"1")])),
+            E.ArchiveError,
+            "unsafe paths",
+        ),
+        Hostile(
+            "zip_absolute",
+            _lazy_file("a.zip", lambda: zip_bytes([("/abs/x.dcm", b"1")])),
+            E.ArchiveError,
+            "unsafe paths",
+        ),
         Hostile("zip_symlink", _lazy_file("s.zip", _symlink_zip), E.ArchiveError, "symbolic links"),
         Hostile("zip_encrypted", _lazy_file("x.zip", _encrypted_zip), E.ArchiveError, "password"),
-        Hostile("zip_too_many", _lazy_file("m.zip", lambda: zip_bytes([(f"{i}.dcm", b"") for i in range(5001)], 1)),
-                E.ArchiveError, "at most 5000"),
-        Hostile("zip_text_only", _lazy_file("txt.zip", lambda: zip_bytes([("a.txt", b"hello"), ("b.txt", b"x")])),
-                E.ArchiveError, "holds no DICOM images"),
-        Hostile("zip_nested_only", _lazy_file("n.zip", lambda: zip_bytes([("in.zip", zip_bytes(s()))])),
-                E.ArchiveError, "only other zip files"),
-        Hostile("zip_two_niftis", _lazy_file("2n.zip", lambda: zip_bytes(
-            [("a.nii", nifti_bytes(_ct_nifti())), ("b.nii", nifti_bytes(_ct_nifti()))])), E.ArchiveError,
-            "upload one image"),
-        Hostile("zip_over_size_limit", _lazy_file("big.zip", lambda: zip_bytes(s())), E.ArchiveError,
-                "SARCO_MAX_ARCHIVE_BYTES", env={"SARCO_MAX_ARCHIVE_BYTES": "1000"}),
-        Hostile("zip_member_over_limit", _lazy_file("mem.zip", lambda: zip_bytes(s())), E.ArchiveError,
-                "SARCO_MAX_MEMBER_BYTES", env={"SARCO_MAX_MEMBER_BYTES": "1000"}),
-        Hostile("zip_bad_dicom_inside", _lazy_file("bd.zip", lambda: zip_bytes([("a.dcm", b"\x01" * 400)])),
-                E.ArchiveError, "none of its 1 file"),
+        Hostile(
+            "zip_too_many",
+            _lazy_file("m.zip", lambda: zip_bytes([(f"{i}.dcm", b"") for i in range(5001)], 1)),
+            E.ArchiveError,
+            "at most 5000",
+        ),
+        Hostile(
+            "zip_text_only",
+            _lazy_file("txt.zip", lambda: zip_bytes([("a.txt", b"hello"), ("b.txt", b"x")])),
+            E.ArchiveError,
+            "holds no DICOM images",
+        ),
+        Hostile(
+            "zip_nested_only",
+            _lazy_file("n.zip", lambda: zip_bytes([("in.zip", zip_bytes(s()))])),
+            E.ArchiveError,
+            "only other zip files",
+        ),
+        Hostile(
+            "zip_two_niftis",
+            _lazy_file(
+                "2n.zip", lambda: zip_bytes([("a.nii", nifti_bytes(_ct_nifti())), ("b.nii", nifti_bytes(_ct_nifti()))])
+            ),
+            E.ArchiveError,
+            "upload one image",
+        ),
+        Hostile(
+            "zip_over_size_limit",
+            _lazy_file("big.zip", lambda: zip_bytes(s())),
+            E.ArchiveError,
+            "SARCO_MAX_ARCHIVE_BYTES",
+            env={"SARCO_MAX_ARCHIVE_BYTES": "1000"},
+        ),
+        Hostile(
+            "zip_member_over_limit",
+            _lazy_file("mem.zip", lambda: zip_bytes(s())),
+            E.ArchiveError,
+            "SARCO_MAX_MEMBER_BYTES",
+            env={"SARCO_MAX_MEMBER_BYTES": "1000"},
+        ),
+        Hostile(
+            "zip_bad_dicom_inside",
+            _lazy_file("bd.zip", lambda: zip_bytes([("a.dcm", b"\x01" * 400)])),
+            E.ArchiveError,
+            "none of its 1 file",
+        ),
         # ---------------------------------------------------------------- NIfTI
         Hostile("nifti_nan", _lazy_file("nan.nii", _nifti_values(np.nan)), E.ImageValueError, "NaN"),
         Hostile("nifti_inf", _lazy_file("inf.nii", _nifti_values(np.inf)), E.ImageValueError, "infinite"),
         Hostile("nifti_above_int16", _lazy_file("hi.nii", _nifti_values(40000.0)), E.ImageValueError, "beyond"),
         Hostile("nifti_below_int16", _lazy_file("lo.nii", _nifti_values(-40000.0)), E.ImageValueError, "beyond"),
-        Hostile("nifti_float64_huge", _lazy_file("h64.nii", _nifti_values(1e300, "float64")), E.ImageValueError,
-                "beyond"),
-        Hostile("nifti_complex", _lazy_file("c.nii", lambda: nifti_bytes(_ct_nifti("complex64"))),
-                E.ImageValueError, "complex"),
+        Hostile(
+            "nifti_float64_huge", _lazy_file("h64.nii", _nifti_values(1e300, "float64")), E.ImageValueError, "beyond"
+        ),
+        Hostile(
+            "nifti_complex",
+            _lazy_file("c.nii", lambda: nifti_bytes(_ct_nifti("complex64"))),
+            E.ImageValueError,
+            "complex",
+        ),
         Hostile("nifti_rgb", _lazy_file("rgb.nii", _rgb_nifti), E.ImageValueError, "RGB"),
-        Hostile("nifti_1x1x1", _lazy_file("one.nii", lambda: nifti_bytes(np.zeros((1, 1, 1), np.int16))),
-                E.ImageValueError, "only 1x1x1"),
-        Hostile("nifti_line", _lazy_file("line.nii", lambda: nifti_bytes(np.zeros((1, 1, 40), np.int16))),
-                E.ImageValueError, "voxels"),
+        Hostile(
+            "nifti_1x1x1",
+            _lazy_file("one.nii", lambda: nifti_bytes(np.zeros((1, 1, 1), np.int16))),
+            E.ImageValueError,
+            "only 1x1x1",
+        ),
+        Hostile(
+            "nifti_line",
+            _lazy_file("line.nii", lambda: nifti_bytes(np.zeros((1, 1, 40), np.int16))),
+            E.ImageValueError,
+            "voxels",
+        ),
         Hostile("nifti_zero_column", _lazy_file("zc.nii", _nifti_affine(zero_col)), E.ImageValueError, "zero column"),
-        Hostile("nifti_all_zero_affine", _lazy_file("az.nii", _nifti_affine(np.zeros((4, 4)))), E.ImageValueError,
-                "zero column"),
+        Hostile(
+            "nifti_all_zero_affine",
+            _lazy_file("az.nii", _nifti_affine(np.zeros((4, 4)))),
+            E.ImageValueError,
+            "zero column",
+        ),
         Hostile("nifti_nan_affine", _lazy_file("na.nii", _nifti_affine(nan_aff)), E.ImageValueError, "NaN"),
-        Hostile("nifti_singular_affine", _lazy_file("sg.nii", _nifti_affine(singular)), E.ImageValueError,
-                "singular"),
+        Hostile("nifti_singular_affine", _lazy_file("sg.nii", _nifti_affine(singular)), E.ImageValueError, "singular"),
         Hostile("nifti_sheared_affine", _lazy_file("sh.nii", _nifti_affine(sheared)), E.ImageValueError, "sheared"),
-        Hostile("nifti_spacing_huge", _lazy_file("sp.nii", lambda: nifti_bytes(_ct_nifti(), np.diag([1e9, 1e9, 2.5, 1]))),
-                E.ImageValueError, "pixel spacing"),
-        Hostile("nifti_spacing_tiny", _lazy_file("st.nii", lambda: nifti_bytes(_ct_nifti(), np.diag([1e-3, 1e-3, 2.5, 1]))),
-                E.ImageValueError, "pixel spacing"),
-        Hostile("nifti_slice_50mm", _lazy_file("sl.nii", lambda: nifti_bytes(_ct_nifti(), np.diag([0.8, 0.8, 50, 1]))),
-                E.ImageValueError, "slice spacing"),
-        Hostile("nifti_4d", _lazy_file("4d.nii", lambda: nifti_bytes(np.zeros((16, 16, 4, 3), np.int16))),
-                E.UnreadableFileError, "dimensions"),
-        Hostile("nifti_truncated", _lazy_file("tr.nii", lambda: nifti_bytes(_ct_nifti())[:600]),
-                E.UnreadableFileError, "truncated"),
-        Hostile("nifti_header_garbage", _file("gb.nii", b"\x5c\x01" + b"\x07" * 400), E.UnreadableFileError,
-                "as NIfTI"),
-        Hostile("nifti_huge_shape", _lazy_file("hs.nii", _nifti_header_only_huge), E.InputLimitError,
-                "million voxel limit"),
+        Hostile(
+            "nifti_spacing_huge",
+            _lazy_file("sp.nii", lambda: nifti_bytes(_ct_nifti(), np.diag([1e9, 1e9, 2.5, 1]))),
+            E.ImageValueError,
+            "pixel spacing",
+        ),
+        Hostile(
+            "nifti_spacing_tiny",
+            _lazy_file("st.nii", lambda: nifti_bytes(_ct_nifti(), np.diag([1e-3, 1e-3, 2.5, 1]))),
+            E.ImageValueError,
+            "pixel spacing",
+        ),
+        Hostile(
+            "nifti_slice_50mm",
+            _lazy_file("sl.nii", lambda: nifti_bytes(_ct_nifti(), np.diag([0.8, 0.8, 50, 1]))),
+            E.ImageValueError,
+            "slice spacing",
+        ),
+        Hostile(
+            "nifti_4d",
+            _lazy_file("4d.nii", lambda: nifti_bytes(np.zeros((16, 16, 4, 3), np.int16))),
+            E.UnreadableFileError,
+            "dimensions",
+        ),
+        Hostile(
+            "nifti_truncated",
+            _lazy_file("tr.nii", lambda: nifti_bytes(_ct_nifti())[:600]),
+            E.UnreadableFileError,
+            "truncated",
+        ),
+        Hostile(
+            "nifti_header_garbage", _file("gb.nii", b"\x5c\x01" + b"\x07" * 400), E.UnreadableFileError, "as NIfTI"
+        ),
+        Hostile(
+            "nifti_huge_shape", _lazy_file("hs.nii", _nifti_header_only_huge), E.InputLimitError, "million voxel limit"
+        ),
         Hostile("nifti_gzip_bomb", _lazy_file("gb.nii.gz", _gzip_bomb), E.InputLimitError, "compression-ratio"),
         Hostile("nifti_gzip_corrupt", _lazy_file("cg.nii.gz", _corrupt_gzip), E.UnreadableFileError, "NIfTI"),
-        Hostile("nifti_gzip_truncated", _lazy_file("tg.nii.gz", lambda: nifti_bytes(_ct_nifti(), gz=True)[:200]),
-                E.UnreadableFileError, "NIfTI"),
+        Hostile(
+            "nifti_gzip_truncated",
+            _lazy_file("tg.nii.gz", lambda: nifti_bytes(_ct_nifti(), gz=True)[:200]),
+            E.UnreadableFileError,
+            "NIfTI",
+        ),
         # ---------------------------------------------------------------- DICOM values
-        Hostile("dicom_slope_zero", _lazy_file("s0.dcm", _one(RescaleSlope=0)), E.ImageValueError,
-                "RescaleSlope is 0"),
-        Hostile("dicom_slope_nan", _lazy_file("sn.dcm", _one(RescaleSlope="NaN")), E.ImageValueError,
-                "RescaleSlope is"),
-        Hostile("dicom_slope_huge", _lazy_file("sh.dcm", _one(RescaleSlope="1e12")), E.ImageValueError,
-                "RescaleSlope is"),
-        Hostile("dicom_intercept_huge", _lazy_file("ih.dcm", _one(RescaleIntercept="1e15")), E.ImageValueError,
-                "RescaleIntercept"),
-        Hostile("dicom_palette", _lazy_file("pal.dcm", _one(PhotometricInterpretation="PALETTE COLOR")),
-                E.NotCTError, "PALETTE COLOR"),
-        Hostile("dicom_rgb", _lazy_file("rgb.dcm", _one(SamplesPerPixel=3, PhotometricInterpretation="RGB")),
-                E.NotCTError, "colour image"),
-        Hostile("dicom_spacing_huge", _lazy_file("sp.dcm", _one(PixelSpacing=[1e9, 1e9])), E.ImageValueError,
-                "pixel spacing"),
-        Hostile("dicom_spacing_zero", _lazy_file("s00.dcm", _one(PixelSpacing=[0, 0])), E.MissingGeometryError,
-                "PixelSpacing"),
-        Hostile("dicom_spacing_negative", _lazy_file("sneg.dcm", _one(PixelSpacing=[-0.7, 0.7])),
-                E.MissingGeometryError, "PixelSpacing"),
-        Hostile("dicom_slice_100mm", _series_dir(lambda: s(lambda k, ds: setattr(
-            ds, "ImagePositionPatient", [0, 0, 100.0 * k]))), E.ImageValueError, "slice spacing"),
-        Hostile("dicom_rows_multivalued", _lazy_file("rm.dcm", _one(Rows=[16, 16])), E.UnreadableFileError,
-                "corrupt values"),
-        Hostile("dicom_spp_multivalued", _lazy_file("spp.dcm", _one(SamplesPerPixel=[1, 1])), E.UnreadableFileError,
-                "corrupt values"),
-        Hostile("dicom_huge_matrix", _lazy_file("hm.dcm", _one(Rows=65535, Columns=65535)), E.InputLimitError,
-                "million voxel limit"),
-        Hostile("dicom_frames_100000", _lazy_file("nf.dcm", lambda: _legacy_multiframe(100_000)),
-                E.UnreadableFileError, "NumberOfFrames is 100000"),
-        Hostile("dicom_multiframe_no_positions", _lazy_file("mf.dcm", _legacy_multiframe), E.MissingGeometryError,
-                "multi-frame file"),
-        Hostile("dicom_bad_transfer_syntax", _lazy_file("ts.dcm", _bad_ts), E.UnreadableFileError,
-                "not a DICOM transfer syntax"),
-        Hostile("dicom_truncated_header", _lazy_file("th.dcm", _truncated_header), E.UnreadableFileError,
-                "header stops before the image size"),
-        Hostile("dicom_preamble_only", _file("po.dcm", b"\x00" * 128 + b"DICM"), E.UnreadableFileError,
-                "could be read as DICOM|only a DICOM preamble"),
-        Hostile("dicom_preamble_then_zeros", _lazy_file("pz.dcm", _bare_zeros_after_dicm), E.UnreadableFileError,
-                "DICOM"),
+        Hostile("dicom_slope_zero", _lazy_file("s0.dcm", _one(RescaleSlope=0)), E.ImageValueError, "RescaleSlope is 0"),
+        Hostile(
+            "dicom_slope_nan", _lazy_file("sn.dcm", _one(RescaleSlope="NaN")), E.ImageValueError, "RescaleSlope is"
+        ),
+        Hostile(
+            "dicom_slope_huge", _lazy_file("sh.dcm", _one(RescaleSlope="1e12")), E.ImageValueError, "RescaleSlope is"
+        ),
+        Hostile(
+            "dicom_intercept_huge",
+            _lazy_file("ih.dcm", _one(RescaleIntercept="1e15")),
+            E.ImageValueError,
+            "RescaleIntercept",
+        ),
+        Hostile(
+            "dicom_palette",
+            _lazy_file("pal.dcm", _one(PhotometricInterpretation="PALETTE COLOR")),
+            E.NotCTError,
+            "PALETTE COLOR",
+        ),
+        Hostile(
+            "dicom_rgb",
+            _lazy_file("rgb.dcm", _one(SamplesPerPixel=3, PhotometricInterpretation="RGB")),
+            E.NotCTError,
+            "colour image",
+        ),
+        Hostile(
+            "dicom_spacing_huge",
+            _lazy_file("sp.dcm", _one(PixelSpacing=[1e9, 1e9])),
+            E.ImageValueError,
+            "pixel spacing",
+        ),
+        Hostile(
+            "dicom_spacing_zero",
+            _lazy_file("s00.dcm", _one(PixelSpacing=[0, 0])),
+            E.MissingGeometryError,
+            "PixelSpacing",
+        ),
+        Hostile(
+            "dicom_spacing_negative",
+            _lazy_file("sneg.dcm", _one(PixelSpacing=[-0.7, 0.7])),
+            E.MissingGeometryError,
+            "PixelSpacing",
+        ),
+        Hostile(
+            "dicom_slice_100mm",
+            _series_dir(lambda: s(lambda k, ds: setattr(ds, "ImagePositionPatient", [0, 0, 100.0 * k]))),
+            E.ImageValueError,
+            "slice spacing",
+        ),
+        Hostile(
+            "dicom_rows_multivalued", _lazy_file("rm.dcm", _one(Rows=[16, 16])), E.UnreadableFileError, "corrupt values"
+        ),
+        Hostile(
+            "dicom_spp_multivalued",
+            _lazy_file("spp.dcm", _one(SamplesPerPixel=[1, 1])),
+            E.UnreadableFileError,
+            "corrupt values",
+        ),
+        Hostile(
+            "dicom_huge_matrix",
+            _lazy_file("hm.dcm", _one(Rows=65535, Columns=65535)),
+            E.InputLimitError,
+            "million voxel limit",
+        ),
+        Hostile(
+            "dicom_frames_100000",
+            _lazy_file("nf.dcm", lambda: _legacy_multiframe(100_000)),
+            E.UnreadableFileError,
+            "NumberOfFrames is 100000",
+        ),
+        Hostile(
+            "dicom_multiframe_no_positions",
+            _lazy_file("mf.dcm", _legacy_multiframe),
+            E.MissingGeometryError,
+            "multi-frame file",
+        ),
+        Hostile(
+            "dicom_bad_transfer_syntax",
+            _lazy_file("ts.dcm", _bad_ts),
+            E.UnreadableFileError,
+            "not a DICOM transfer syntax",
+        ),
+        Hostile(
+            "dicom_truncated_header",
+            _lazy_file("th.dcm", _truncated_header),
+            E.UnreadableFileError,
+            "header stops before the image size",
+        ),
+        Hostile(
+            "dicom_preamble_only",
+            _file("po.dcm", b"\x00" * 128 + b"DICM"),
+            E.UnreadableFileError,
+            "could be read as DICOM|only a DICOM preamble",
+        ),
+        Hostile(
+            "dicom_preamble_then_zeros", _lazy_file("pz.dcm", _bare_zeros_after_dicm), E.UnreadableFileError, "DICOM"
+        ),
         Hostile("dicom_zeros", _file("z.dcm", b"\x00" * 3000), E.UnreadableFileError, "could be read as DICOM"),
         Hostile("dicom_pixels_cut", _lazy_file("pc.dcm", _pixels_cut), E.UnreadableFileError, "pc.dcm"),
         Hostile("dicom_mpeg", _lazy_file("mp.dcm", _mpeg), E.UnsupportedCompressionError, "MPEG2"),
-        Hostile("dicom_j2k_corrupt", _lazy_file("j2k.dcm", _compressed("JPEG2000Lossless", corrupt=True)),
-                E.UnreadableFileError, "j2k.dcm"),
-        Hostile("dicom_rle_corrupt", _lazy_file("rle.dcm", _compressed("RLELossless", corrupt=True)),
-                E.UnreadableFileError, "rle.dcm"),
-        Hostile("dicom_iop_not_unit", _lazy_file("iop.dcm", _one(ImageOrientationPatient=[2, 0, 0, 0, 2, 0])),
-                E.MissingGeometryError, "invalid ImageOrientationPatient"),
+        Hostile(
+            "dicom_j2k_corrupt",
+            _lazy_file("j2k.dcm", _compressed("JPEG2000Lossless", corrupt=True)),
+            E.UnreadableFileError,
+            "j2k.dcm",
+        ),
+        Hostile(
+            "dicom_rle_corrupt",
+            _lazy_file("rle.dcm", _compressed("RLELossless", corrupt=True)),
+            E.UnreadableFileError,
+            "rle.dcm",
+        ),
+        Hostile(
+            "dicom_iop_not_unit",
+            _lazy_file("iop.dcm", _one(ImageOrientationPatient=[2, 0, 0, 0, 2, 0])),
+            E.MissingGeometryError,
+            "invalid ImageOrientationPatient",
+        ),
         Hostile("dicom_mr", _lazy_file("mr.dcm", _one(Modality="MR")), E.NotCTError, "MR"),
-        Hostile("dicom_localizer", _lazy_file("loc.dcm", _one(ImageType=["ORIGINAL", "PRIMARY", "LOCALIZER"])),
-                E.LocalizerError, "localiser"),
+        Hostile(
+            "dicom_localizer",
+            _lazy_file("loc.dcm", _one(ImageType=["ORIGINAL", "PRIMARY", "LOCALIZER"])),
+            E.LocalizerError,
+            "localiser",
+        ),
         Hostile("dicom_tilt", _lazy_file("tilt.dcm", _one(GantryDetectorTilt=15)), E.GantryTiltError, "gantry tilt"),
         # ---------------------------------------------------------------- DICOM series
         Hostile("series_one_slice_other_matrix", _series_dir(_mixed_matrix), E.IrregularSeriesError, "matrix"),
-        Hostile("series_one_slice_other_orientation", _series_dir(_mixed_orientation), E.IrregularSeriesError,
-                "orientation"),
+        Hostile(
+            "series_one_slice_other_orientation", _series_dir(_mixed_orientation), E.IrregularSeriesError, "orientation"
+        ),
         Hostile("series_gap", _series_dir(_gap), E.IrregularSeriesError, "1 slice missing"),
-        Hostile("series_duplicate_position", _series_dir(_dup_position), E.IrregularSeriesError,
-                "same slice position"),
+        Hostile("series_duplicate_position", _series_dir(_dup_position), E.IrregularSeriesError, "same slice position"),
         Hostile("series_empty_folder", _series_dir(list), E.UnreadableFileError, "No files"),
         Hostile("missing_path", lambda folder: folder / "nope.dcm", E.InputNotFoundError, "does not exist"),
     ]
@@ -493,16 +664,39 @@ def _mutate_bytes(data: bytes, rng: random.Random) -> bytes:
 
 
 _TAG_VALUES: list[tuple[str, object]] = [
-    ("Rows", [16, 16]), ("Columns", 0), ("SamplesPerPixel", [1, 3]), ("SamplesPerPixel", 3),
-    ("PixelPaddingValue", [1, 2]), ("NumberOfFrames", 100000), ("NumberOfFrames", "-3"), ("NumberOfFrames", "x"),
-    ("RescaleSlope", 0), ("RescaleSlope", "NaN"), ("RescaleSlope", "inf"), ("RescaleIntercept", "1e308"),
-    ("PixelSpacing", [1e9, 1e9]), ("PixelSpacing", [0, 0]), ("PixelSpacing", [1]), ("PixelSpacing", "abc"),
-    ("ImagePositionPatient", [1e300, 0, 0]), ("ImagePositionPatient", ["nan", 0, 0]),
-    ("ImageOrientationPatient", [0, 0, 0, 0, 0, 0]), ("ImageOrientationPatient", [1, 0, 0, 1, 0, 0]),
-    ("BitsAllocated", 8), ("BitsAllocated", 32), ("BitsStored", 40), ("PixelRepresentation", 7),
-    ("PhotometricInterpretation", "PALETTE COLOR"), ("PhotometricInterpretation", "YBR_FULL"),
-    ("Modality", ""), ("SOPClassUID", ""), ("SeriesInstanceUID", ""), ("GantryDetectorTilt", "1e400"),
-    ("SliceThickness", "-5"), ("RescaleType", "US"), ("ImageType", ["DERIVED", "PERFUSION"]),
+    ("Rows", [16, 16]),
+    ("Columns", 0),
+    ("SamplesPerPixel", [1, 3]),
+    ("SamplesPerPixel", 3),
+    ("PixelPaddingValue", [1, 2]),
+    ("NumberOfFrames", 100000),
+    ("NumberOfFrames", "-3"),
+    ("NumberOfFrames", "x"),
+    ("RescaleSlope", 0),
+    ("RescaleSlope", "NaN"),
+    ("RescaleSlope", "inf"),
+    ("RescaleIntercept", "1e308"),
+    ("PixelSpacing", [1e9, 1e9]),
+    ("PixelSpacing", [0, 0]),
+    ("PixelSpacing", [1]),
+    ("PixelSpacing", "abc"),
+    ("ImagePositionPatient", [1e300, 0, 0]),
+    ("ImagePositionPatient", ["nan", 0, 0]),
+    ("ImageOrientationPatient", [0, 0, 0, 0, 0, 0]),
+    ("ImageOrientationPatient", [1, 0, 0, 1, 0, 0]),
+    ("BitsAllocated", 8),
+    ("BitsAllocated", 32),
+    ("BitsStored", 40),
+    ("PixelRepresentation", 7),
+    ("PhotometricInterpretation", "PALETTE COLOR"),
+    ("PhotometricInterpretation", "YBR_FULL"),
+    ("Modality", ""),
+    ("SOPClassUID", ""),
+    ("SeriesInstanceUID", ""),
+    ("GantryDetectorTilt", "1e400"),
+    ("SliceThickness", "-5"),
+    ("RescaleType", "US"),
+    ("ImageType", ["DERIVED", "PERFUSION"]),
 ]
 
 
@@ -550,5 +744,3 @@ def mutants(n: int, seed: int = 0) -> Iterator[tuple[str, object]]:
             yield kind, zip_bytes(entries, level=1)
         else:
             yield kind, _mutate_bytes(src, rng)  # type: ignore[arg-type]
-
-

@@ -56,12 +56,14 @@ def test_hung_case_stopped_in_process_and_rest_continue(tmp_path: Path, monkeypa
     monkeypatch.setattr(sarco_core.analyze, "analyze", _fake_analyze)
     out = tmp_path / "r.csv"
     t0 = time.monotonic()
-    s = run_batch(_cases(tmp_path), out, options=BatchOptions(workers=0, method="threshold", store=False,
-                                                               case_time_limit_s=1.0))
+    s = run_batch(
+        _cases(tmp_path), out, options=BatchOptions(workers=0, method="threshold", store=False, case_time_limit_s=1.0)
+    )
     assert time.monotonic() - t0 < 6  # not the 8 s the hung case would take
     rows = _rows(out)
     assert s.n_cases == 3 and s.n_error == 3
-    assert rows["b_hang"]["error"].startswith("CaseTimeLimitError") and "1 s per-case time limit" in rows["b_hang"]["error"]
+    hung = rows["b_hang"]["error"]
+    assert hung.startswith("CaseTimeLimitError") and "1 s per-case time limit" in hung
     assert "fast case" in rows["a_fast"]["error"] and "fast case" in rows["c_fast"]["error"]
 
 
@@ -76,8 +78,10 @@ def test_hung_case_stopped_on_dask(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sarco_core.analyze, "analyze", _fake_analyze)
     cases = [BatchCase(case_id=n, path=f"/x/{n}.nii.gz") for n in ("a_fast", "b_hang", "c_fast", "d_fast")]
     settings = CaseSettings(method="threshold", keep_for_store=False, time_limit_s=1.5)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
         t0 = time.monotonic()
         got = {c.case_id: o for c, o in _outcomes_dask(cases, settings, client, window=4)}
         assert time.monotonic() - t0 < 6
@@ -86,8 +90,9 @@ def test_hung_case_stopped_on_dask(monkeypatch: pytest.MonkeyPatch) -> None:
     assert all("fast case" in got[k].error for k in ("a_fast", "c_fast", "d_fast"))
 
 
-def test_out_mask_checked_before_the_analysis(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_out_mask_checked_before_the_analysis(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sarco_core.cli.cmd_analyze as cmd
 
     called: list[str] = []
@@ -98,8 +103,11 @@ def test_out_mask_checked_before_the_analysis(tmp_path: Path, capsys: pytest.Cap
     ro.mkdir()
     ro.chmod(0o500)
     (tmp_path / "file").write_text("x")
-    cases = [(folder, "is a folder"), (tmp_path / "m.png", "does not end in .nii"),
-             (tmp_path / "file" / "m.nii.gz", "is not a folder")]
+    cases = [
+        (folder, "is a folder"),
+        (tmp_path / "m.png", "does not end in .nii"),
+        (tmp_path / "file" / "m.nii.gz", "is not a folder"),
+    ]
     import os
 
     if os.geteuid() != 0:  # root may write anywhere

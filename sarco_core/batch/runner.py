@@ -246,17 +246,18 @@ def _store_case(store: Any, case: BatchCase, out: CaseOutcome, actor: str) -> in
     sha = (a.get("input") or {}).get("sha256")
     kw = dict(analysis=a, labels=out.labels, slice_index=out.slice_index, actor=actor,
               l3_auto_index=None if auto is None else int(auto), input_sha256=sha)
+    label = case.store_label(sha)
     try:
         try:
-            return int(store.create_case(out.volume, label=case.case_id, **kw).id)
+            return int(store.create_case(out.volume, label=label, **kw).id)
         except StoreError as exc:
             if "already exists" not in str(exc):
                 raise
-        same = [c for c in store.list_cases() if c.label == case.case_id]
+        same = [c for c in store.list_cases() if c.label == label]
         if same and sha and store.get_case(same[0].id).input_sha256 == sha:
             store.add_analysis(same[0].id, a, out.labels, out.slice_index, actor, l3_auto_index=kw["l3_auto_index"])
             return int(same[0].id)
-        label = f"{case.case_id} ({time.strftime('%Y-%m-%d %H:%M:%S')})"
+        label = f"{label} ({time.strftime('%Y-%m-%d %H:%M:%S')})"
         return int(store.create_case(out.volume, label=label, **kw).id)
     finally:
         cache = getattr(store, "_cache", None)  # the store keeps created volumes in memory: drop them here

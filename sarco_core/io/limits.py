@@ -85,9 +85,7 @@ def load_time_limit_s() -> float:
     return _env_float("SARCO_LOAD_TIME_LIMIT_S", DEFAULT_LOAD_TIME_LIMIT_S)
 
 
-def check_ratio(
-    what: str, uncompressed: int, compressed: int, error: type[SarcoError] = InputLimitError
-) -> None:
+def check_ratio(what: str, uncompressed: int, compressed: int, error: type[SarcoError] = InputLimitError) -> None:
     """Refuse ``what`` when it expands more than :func:`max_zip_ratio` times (above :data:`RATIO_FLOOR_BYTES`)."""
     limit = max_zip_ratio()
     if uncompressed > RATIO_FLOOR_BYTES and uncompressed > limit * max(compressed, 1):
