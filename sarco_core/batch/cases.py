@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sarco_core.errors import InputNotFoundError, SarcoError
@@ -42,7 +42,7 @@ class BatchCase:
     height_m: float | None = None
     weight_kg: float | None = None
     sex: str | None = None
-    typed_id: bool = False  # case_id typed in a manifest (else taken from a file/folder name)
+    typed_id: bool = field(default=False, compare=False)  # case_id typed in a manifest, not a file/folder name
 
     def store_label(self, input_sha256: str | None) -> str:
         """The label in the app's database: a manifest's case_id as typed; for a case found in INPUT a
