@@ -91,3 +91,27 @@ def label_warnings(label: str) -> list[str]:
     if _DATE_RE.search(label):
         out.append("it contains a date (e.g. a birth or scan date)")
     return out
+
+
+_FILE_TOKEN_RE = re.compile(
+    r"[^\s,;:()'\"]*\.(?:dcm|dicom|ima|img|nii(?:\.gz)?|gz|zip|txt|pdf|json|xml|csv|png|jpe?g)\b", re.IGNORECASE
+)
+
+
+def scrub_file_names(texts: tuple[str, ...] | list[str], names: list[str] | tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Messages (e.g. loader warnings that are stored with a case) with file and folder names replaced by
+    ``[file]``: every name in ``names`` (and its stem), and any token that looks like a file name."""
+    parts: set[str] = set()
+    for n in names:
+        for piece in re.split(r"[\\/]", str(n)):
+            if len(piece) >= 3:
+                parts.add(piece)
+                stem = piece.split(".", 1)[0]
+                if len(stem) >= 3:
+                    parts.add(stem)
+    out = []
+    for t in texts:
+        for p in sorted(parts, key=len, reverse=True):
+            t = t.replace(p, "[file]")
+        out.append(_FILE_TOKEN_RE.sub("[file]", t))
+    return tuple(out)

@@ -18,7 +18,7 @@ from sarco_core.privacy import generated_case_label, label_warnings
 REPO = Path(__file__).resolve().parents[1]
 FILE_NAME = "Doe_Jane_MRN123456.dcm"
 # "Doe" alone is left out: three bytes occur by chance in compressed binary data
-SECRETS = ["Doe_Jane", "Doe^Jane", "Jane", "MRN123456", "19450317", "Quixby", "QX-998877"]
+SECRETS = ["Doe_Jane", "Doe^Jane", "Jane", "MRN123456", "19450317", "Quixby", "QX-998877", "notes.txt"]
 
 
 def _slice_bytes() -> bytes:
@@ -55,9 +55,13 @@ def test_upload_named_with_identifiers_leaks_nowhere(tmp_path: Path, caplog: pyt
 
     caplog.set_level(logging.DEBUG)
     at = app()
-    at.file_uploader[0].set_value((FILE_NAME, _slice_bytes(), "application/dicom"))
+    notes = FILE_NAME.replace(".dcm", "_notes.txt")  # skipped with a warning that names it
+    at.file_uploader[0].set_value(
+        [(FILE_NAME, _slice_bytes(), "application/dicom"), (notes, b"exported by PACS " * 30, "text/plain")]
+    )
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(notes in w.value for w in at.warning)  # the user sees which file was skipped ...
     at.button(key="analyse_btn").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
 
@@ -89,6 +93,7 @@ def test_upload_named_with_identifiers_leaks_nowhere(tmp_path: Path, caplog: pyt
     for s in SECRETS:
         assert s not in caplog.text, f"{s!r} found in the log"
     assert summary.label.encode() in db_file.read_bytes()  # the scan does read the database content
+    assert any("[file]" in w for w in vol.warnings)  # ... the stored warning does not
 
 
 def test_typed_label_that_looks_like_an_identifier_is_warned() -> None:

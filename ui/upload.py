@@ -16,7 +16,7 @@ import streamlit as st
 
 from sarco_core import cutoffs
 from sarco_core.errors import L3NotFoundError, SarcoError
-from sarco_core.privacy import generated_case_label, label_warnings
+from sarco_core.privacy import generated_case_label, label_warnings, scrub_file_names
 from sarco_core.volume import Volume
 from ui import backend, result_card, state
 
@@ -89,7 +89,9 @@ def analyse_files(
     )
     p("Saving the case", 0.93)
     backend.stamp_input(result, files)
-    case_id = backend.create_case(volume, result, label=case_label(files, volume, inputs.label), actor=state.author())
+    # loader warnings are stored with the case: file names in them (which may carry identifiers) are removed
+    stored = replace(volume, warnings=scrub_file_names(volume.warnings, [n for n, _ in files]))
+    case_id = backend.create_case(stored, result, label=case_label(files, volume, inputs.label), actor=state.author())
     p("Done", 1.0)
     return case_id
 

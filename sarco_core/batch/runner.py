@@ -247,9 +247,16 @@ def _store_case(store: Any, case: BatchCase, out: CaseOutcome, actor: str) -> in
     kw = dict(analysis=a, labels=out.labels, slice_index=out.slice_index, actor=actor,
               l3_auto_index=None if auto is None else int(auto), input_sha256=sha)
     label = case.store_label(sha)
+    from dataclasses import replace
+
+    from sarco_core.privacy import scrub_file_names
+
+    # loader warnings are stored with the case: the case's file and folder names (which may carry identifiers)
+    # are removed from them
+    volume = replace(out.volume, warnings=scrub_file_names(out.volume.warnings, [Path(case.path).name]))
     try:
         try:
-            return int(store.create_case(out.volume, label=label, **kw).id)
+            return int(store.create_case(volume, label=label, **kw).id)
         except StoreError as exc:
             if "already exists" not in str(exc):
                 raise
@@ -258,7 +265,7 @@ def _store_case(store: Any, case: BatchCase, out: CaseOutcome, actor: str) -> in
             store.add_analysis(same[0].id, a, out.labels, out.slice_index, actor, l3_auto_index=kw["l3_auto_index"])
             return int(same[0].id)
         label = f"{label} ({time.strftime('%Y-%m-%d %H:%M:%S')})"
-        return int(store.create_case(out.volume, label=label, **kw).id)
+        return int(store.create_case(volume, label=label, **kw).id)
     finally:
         cache = getattr(store, "_cache", None)  # the store keeps created volumes in memory: drop them here
         if cache is not None and hasattr(cache, "clear"):
