@@ -47,8 +47,14 @@ def ds_bytes(ds: Dataset, *, preamble: bool = True) -> bytes:
 def series_bytes(
     mutate: Callable[[int, Dataset], None] | None = None, n: int = N, seed: int = 0, rows: int = R, cols: int = C
 ) -> list[tuple[str, bytes]]:
+    from pydicom.uid import generate_uid
+
     out = []
-    for k, ds in enumerate(series_datasets(volume(seed, n, rows, cols))):
+    tag = f"hostile-{seed}-{n}-{rows}-{cols}"
+    study, series, frame = (generate_uid(entropy_srcs=[tag, x]) for x in ("study", "series", "frame"))
+    for k, ds in enumerate(series_datasets(volume(seed, n, rows, cols), study_uid=study, series_uid=series)):
+        ds.FrameOfReferenceUID = frame  # deterministic UIDs: the same bytes on every run
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=[tag, str(k)])
         if mutate is not None:
             mutate(k, ds)
         out.append((f"im{k:03d}.dcm", ds_bytes(ds)))
@@ -65,6 +71,9 @@ def zip_bytes(entries: Sequence[tuple[str | zipfile.ZipInfo, bytes]], level: int
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
         for name, data in entries:
+            if isinstance(name, str):  # a fixed time stamp: the same bytes on every run
+                name = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+                name.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(name, data)
     return buf.getvalue()
 
