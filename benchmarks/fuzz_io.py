@@ -24,7 +24,8 @@ import numpy as np
 from sarco_core.errors import SarcoError
 from sarco_core.io.limits import HU_RANGE
 from sarco_core.io.loader import load_unguarded
-from tests.hostile_inputs import corpus, mutants
+from tests.fuzz_inputs import mutants
+from tests.hostile_inputs import corpus
 
 PER_INPUT_S = 30
 

@@ -1,5 +1,5 @@
-"""Hostile and corrupt inputs, generated in code (deterministic, small): the corpus of issue 17 and the seeded
-mutation fuzz of ``io.load``. Used by ``tests/test_io_hostile.py`` and ``benchmarks/fuzz_io.py``.
+"""Hostile and corrupt inputs, generated in code (deterministic, small): the corpus of issue 17 (the mutation
+fuzz is in ``tests/fuzz_inputs.py``). Used by ``tests/test_io_hostile.py`` and ``benchmarks/fuzz_io.py``.
 
 Each :class:`Hostile` case writes one input under a folder and names the project error it must raise and a
 phrase of the message. Nothing here is committed as binary data.
@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import gzip
 import io
-import random
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,7 +77,7 @@ def zip_bytes(entries: Sequence[tuple[str | zipfile.ZipInfo, bytes]], level: int
     return buf.getvalue()
 
 
-def _ct_nifti(dtype: str = "int16") -> np.ndarray:
+def ct_nifti(dtype: str = "int16") -> np.ndarray:
     return np.transpose(volume().hu, (2, 1, 0)).astype(dtype)
 
 
@@ -267,7 +266,7 @@ def _nifti_header_only_huge() -> bytes:
 
 def _nifti_affine(aff: np.ndarray) -> Callable[[], bytes]:
     def build() -> bytes:
-        img = nib.Nifti1Image(_ct_nifti(), None)
+        img = nib.Nifti1Image(ct_nifti(), None)
         img.header.set_qform(None, code=0)
         img.header["sform_code"] = 1
         img.header["srow_x"], img.header["srow_y"], img.header["srow_z"] = aff[0], aff[1], aff[2]
@@ -278,7 +277,7 @@ def _nifti_affine(aff: np.ndarray) -> Callable[[], bytes]:
 
 def _nifti_values(values: float, dtype: str = "float32") -> Callable[[], bytes]:
     def build() -> bytes:
-        a = _ct_nifti(dtype)
+        a = ct_nifti(dtype)
         a.flat[5] = values
         return nifti_bytes(a)
 
@@ -291,7 +290,7 @@ def _gzip_bomb() -> bytes:
 
 
 def _corrupt_gzip() -> bytes:
-    raw = bytearray(nifti_bytes(_ct_nifti(), gz=True))
+    raw = bytearray(nifti_bytes(ct_nifti(), gz=True))
     for i in range(40, len(raw) - 20, 7):
         raw[i] ^= 0xFF
     return bytes(raw)
@@ -380,7 +379,7 @@ def corpus() -> list[Hostile]:
         Hostile(
             "zip_two_niftis",
             _lazy_file(
-                "2n.zip", lambda: zip_bytes([("a.nii", nifti_bytes(_ct_nifti())), ("b.nii", nifti_bytes(_ct_nifti()))])
+                "2n.zip", lambda: zip_bytes([("a.nii", nifti_bytes(ct_nifti())), ("b.nii", nifti_bytes(ct_nifti()))])
             ),
             E.ArchiveError,
             "upload one image",
@@ -415,7 +414,7 @@ def corpus() -> list[Hostile]:
         ),
         Hostile(
             "nifti_complex",
-            _lazy_file("c.nii", lambda: nifti_bytes(_ct_nifti("complex64"))),
+            _lazy_file("c.nii", lambda: nifti_bytes(ct_nifti("complex64"))),
             E.ImageValueError,
             "complex",
         ),
@@ -444,19 +443,19 @@ def corpus() -> list[Hostile]:
         Hostile("nifti_sheared_affine", _lazy_file("sh.nii", _nifti_affine(sheared)), E.ImageValueError, "sheared"),
         Hostile(
             "nifti_spacing_huge",
-            _lazy_file("sp.nii", lambda: nifti_bytes(_ct_nifti(), np.diag([1e9, 1e9, 2.5, 1]))),
+            _lazy_file("sp.nii", lambda: nifti_bytes(ct_nifti(), np.diag([1e9, 1e9, 2.5, 1]))),
             E.ImageValueError,
             "pixel spacing",
         ),
         Hostile(
             "nifti_spacing_tiny",
-            _lazy_file("st.nii", lambda: nifti_bytes(_ct_nifti(), np.diag([1e-3, 1e-3, 2.5, 1]))),
+            _lazy_file("st.nii", lambda: nifti_bytes(ct_nifti(), np.diag([1e-3, 1e-3, 2.5, 1]))),
             E.ImageValueError,
             "pixel spacing",
         ),
         Hostile(
             "nifti_slice_50mm",
-            _lazy_file("sl.nii", lambda: nifti_bytes(_ct_nifti(), np.diag([0.8, 0.8, 50, 1]))),
+            _lazy_file("sl.nii", lambda: nifti_bytes(ct_nifti(), np.diag([0.8, 0.8, 50, 1]))),
             E.ImageValueError,
             "slice spacing",
         ),
@@ -468,7 +467,7 @@ def corpus() -> list[Hostile]:
         ),
         Hostile(
             "nifti_truncated",
-            _lazy_file("tr.nii", lambda: nifti_bytes(_ct_nifti())[:600]),
+            _lazy_file("tr.nii", lambda: nifti_bytes(ct_nifti())[:600]),
             E.UnreadableFileError,
             "truncated",
         ),
@@ -482,7 +481,7 @@ def corpus() -> list[Hostile]:
         Hostile("nifti_gzip_corrupt", _lazy_file("cg.nii.gz", _corrupt_gzip), E.UnreadableFileError, "NIfTI"),
         Hostile(
             "nifti_gzip_truncated",
-            _lazy_file("tg.nii.gz", lambda: nifti_bytes(_ct_nifti(), gz=True)[:200]),
+            _lazy_file("tg.nii.gz", lambda: nifti_bytes(ct_nifti(), gz=True)[:200]),
             E.UnreadableFileError,
             "NIfTI",
         ),
@@ -626,130 +625,3 @@ def corpus() -> list[Hostile]:
     names = [c.name for c in cases]
     assert len(names) == len(set(names))
     return cases
-
-
-# --------------------------------------------------------------------------------------------- mutation fuzz
-def seeds() -> list[tuple[str, object]]:
-    """Valid inputs the fuzz mutates: a DICOM series (in-memory upload), one slice, NIfTI, .nii.gz, a zip."""
-    files = series_bytes(n=3)
-    return [
-        ("dicom_series", files),
-        ("dicom_slice", files[0][1]),
-        ("nifti", nifti_bytes(_ct_nifti())),
-        ("nifti_gz", nifti_bytes(_ct_nifti(), gz=True)),
-        ("zip", zip_bytes(files)),
-    ]
-
-
-def _mutate_bytes(data: bytes, rng: random.Random) -> bytes:
-    b = bytearray(data)
-    op = rng.randrange(7)
-    if not b:
-        return bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 64)))
-    if op == 0:  # flip a few bytes
-        for _ in range(rng.randrange(1, 9)):
-            b[rng.randrange(len(b))] = rng.getrandbits(8)
-    elif op == 1:  # truncate
-        del b[rng.randrange(len(b)) :]
-    elif op == 2:  # insert random bytes
-        i = rng.randrange(len(b))
-        b[i:i] = bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 33)))
-    elif op == 3:  # delete a span
-        i = rng.randrange(len(b))
-        del b[i : i + rng.randrange(1, 65)]
-    elif op == 4:  # overwrite a 2/4/8-byte field with an extreme value (lengths, counts, sizes)
-        i = rng.randrange(len(b))
-        width = rng.choice((2, 4, 8))
-        val = rng.choice((0, 1, 2**width * 8 - 1, 2 ** (width * 8 - 1), rng.getrandbits(width * 8)))
-        b[i : i + width] = val.to_bytes(width, "little")
-    elif op == 5:  # duplicate a span
-        i = rng.randrange(len(b))
-        b[i:i] = b[i : i + rng.randrange(1, 257)]
-    else:  # zero a span
-        i = rng.randrange(len(b))
-        n = rng.randrange(1, 129)
-        b[i : i + n] = bytes(len(b[i : i + n]))
-    return bytes(b)
-
-
-_TAG_VALUES: list[tuple[str, object]] = [
-    ("Rows", [16, 16]),
-    ("Columns", 0),
-    ("SamplesPerPixel", [1, 3]),
-    ("SamplesPerPixel", 3),
-    ("PixelPaddingValue", [1, 2]),
-    ("NumberOfFrames", 100000),
-    ("NumberOfFrames", "-3"),
-    ("NumberOfFrames", "x"),
-    ("RescaleSlope", 0),
-    ("RescaleSlope", "NaN"),
-    ("RescaleSlope", "inf"),
-    ("RescaleIntercept", "1e308"),
-    ("PixelSpacing", [1e9, 1e9]),
-    ("PixelSpacing", [0, 0]),
-    ("PixelSpacing", [1]),
-    ("PixelSpacing", "abc"),
-    ("ImagePositionPatient", [1e300, 0, 0]),
-    ("ImagePositionPatient", ["nan", 0, 0]),
-    ("ImageOrientationPatient", [0, 0, 0, 0, 0, 0]),
-    ("ImageOrientationPatient", [1, 0, 0, 1, 0, 0]),
-    ("BitsAllocated", 8),
-    ("BitsAllocated", 32),
-    ("BitsStored", 40),
-    ("PixelRepresentation", 7),
-    ("PhotometricInterpretation", "PALETTE COLOR"),
-    ("PhotometricInterpretation", "YBR_FULL"),
-    ("Modality", ""),
-    ("SOPClassUID", ""),
-    ("SeriesInstanceUID", ""),
-    ("GantryDetectorTilt", "1e400"),
-    ("SliceThickness", "-5"),
-    ("RescaleType", "US"),
-    ("ImageType", ["DERIVED", "PERFUSION"]),
-]
-
-
-def _mutate_dataset(data: bytes, rng: random.Random) -> bytes:
-    import pydicom
-
-    ds = pydicom.dcmread(io.BytesIO(data))
-    for _ in range(rng.randrange(1, 3)):
-        tag, value = rng.choice(_TAG_VALUES)
-        try:
-            setattr(ds, tag, value)
-        except Exception:
-            continue
-    buf = io.BytesIO()
-    try:
-        ds.save_as(buf, enforce_file_format=True)
-    except Exception:
-        return _mutate_bytes(data, rng)
-    return buf.getvalue()
-
-
-def mutants(n: int, seed: int = 0) -> Iterator[tuple[str, object]]:
-    """``n`` mutated inputs (kind, source for ``io.load``), deterministic for a seed."""
-    rng = random.Random(seed)
-    base = seeds()
-    for i in range(n):
-        kind, src = base[i % len(base)]
-        if isinstance(src, list):
-            files = list(src)
-            j = rng.randrange(len(files))
-            name, data = files[j]
-            data = _mutate_dataset(data, rng) if rng.random() < 0.4 else _mutate_bytes(data, rng)
-            files[j] = (name, data)
-            yield kind, files
-        elif kind == "dicom_slice" and rng.random() < 0.4:
-            yield kind, _mutate_dataset(src, rng)  # type: ignore[arg-type]
-        elif kind == "nifti_gz" and rng.random() < 0.5:
-            raw = gzip.decompress(src)  # type: ignore[arg-type]
-            yield kind, gzip.compress(_mutate_bytes(raw, rng), compresslevel=1, mtime=0)
-        elif kind == "zip" and rng.random() < 0.5:  # mutate a member, keep the container valid
-            with zipfile.ZipFile(io.BytesIO(src)) as zf:  # type: ignore[arg-type]
-                entries = [(n_, zf.read(n_)) for n_ in zf.namelist()]
-            j = rng.randrange(len(entries))
-            entries[j] = (entries[j][0], _mutate_bytes(entries[j][1], rng))
-            yield kind, zip_bytes(entries, level=1)
-        else:
-            yield kind, _mutate_bytes(src, rng)  # type: ignore[arg-type]

@@ -17,7 +17,8 @@ from sarco_core.cli import main
 from sarco_core.errors import SarcoError
 from sarco_core.io.limits import HU_RANGE
 from sarco_core.io.loader import load_unguarded
-from tests.hostile_inputs import Hostile, corpus, mutants
+from tests.fuzz_inputs import mutants
+from tests.hostile_inputs import Hostile, corpus
 
 CORPUS = corpus()
 PER_INPUT_S = 10  # a hang, not a speed target: the slowest corpus input loads in well under 1 s

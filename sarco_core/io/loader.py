@@ -68,7 +68,7 @@ def load(src: Source, *, require_axial: bool = True) -> Volume:
             "more memory."
         ) from None
     except Exception as exc:  # last resort; the fuzz tests call load_unguarded so such escapes are found
-        log.warning("loader failure not translated: %s", type(exc).__name__)
+        log.info("loader failure not translated: %s", type(exc).__name__)  # no message: it may name files
         raise UnreadableFileError(
             f"The input could not be read ({type(exc).__name__}); the file is probably corrupt or not a CT image. "
             "Export the series from the PACS again (DICOM, .zip or NIfTI)."
