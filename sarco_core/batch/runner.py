@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -157,15 +158,23 @@ def _timed_out(case: BatchCase, limit_s: float, elapsed_s: float, worker: str) -
 
 
 def _restart_worker_of(client: Any, key: str) -> str:
-    """Restart the worker process running ``key`` (a hung case holds it); returns its address or ''."""
+    """Restart, in the background, the worker process running ``key`` (a hung case holds it); returns its
+    address or ''. The loop does not wait: the other workers go on with the cohort meanwhile."""
     try:
         addr = next((w for w, keys in client.processing().items() if key in keys), "")
-        if addr:
-            client.restart_workers([addr], timeout=60)
-        return str(addr)
-    except Exception as exc:  # pragma: no cover - in-process workers cannot restart
-        log.warning("could not restart the worker of a timed-out case: %s", type(exc).__name__)
+    except Exception:  # pragma: no cover - scheduler gone
         return ""
+    if not addr:
+        return ""
+
+    def restart() -> None:
+        try:
+            client.restart_workers([addr], timeout=120, raise_for_error=False)
+        except Exception as exc:  # in-process workers cannot restart; the client may be closing
+            log.warning("could not restart the worker of a timed-out case: %s", type(exc).__name__)
+
+    threading.Thread(target=restart, name="sarco-restart-worker", daemon=True).start()
+    return str(addr)
 
 
 def _outcomes_dask(todo: list[BatchCase], settings: CaseSettings, client: Any, window: int,
@@ -178,6 +187,12 @@ def _outcomes_dask(todo: list[BatchCase], settings: CaseSettings, client: Any, w
     limit = settings.time_limit_s
     if limit is not None:  # no queue behind a hung case: a submitted case starts at once
         window = max(1, min(window, sum(client.nthreads().values()) if workers is None else len(workers)))
+        try:  # the clock starts at submission: load the segmenter on every (also restarted) worker first
+            from sarco_core.batch.plugin import WarmSegmenter
+
+            client.register_plugin(WarmSegmenter(settings.method, settings.threads), name=WarmSegmenter.name)
+        except Exception as exc:  # pragma: no cover - an old scheduler without plugins
+            log.warning("could not warm the workers: %s", type(exc).__name__)
     pending = list(reversed(todo))
     running: dict[str, tuple[BatchCase, Any, float]] = {}
 
