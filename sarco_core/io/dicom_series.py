@@ -5,7 +5,6 @@ explanation of a "missing" slice that is really an image of another geometry."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -91,8 +90,11 @@ def explain_mixed_geometry(exc: IrregularSeriesError, chosen: SeriesGroup, group
     )
 
 
-def _touch(_ds: Dataset, _elem: Any) -> None:
-    """Visit every element so pydicom converts it now (bad VRs and values fail here, per file)."""
+def _touch(ds: Dataset) -> None:
+    """Convert every top-level element now (pydicom converts lazily), so bad VRs and values fail here, per
+    file; nested functional groups are read inside the same per-file boundary by ``headers_from_dataset``."""
+    for _elem in ds:
+        pass
 
 
 def _image_sop(ds: Dataset) -> bool:
@@ -124,7 +126,7 @@ def read_all_headers(items: list[SourceItem]) -> tuple[list[SliceHeader], list[s
             skipped.append(name)
             continue
         try:
-            ds.walk(_touch)
+            _touch(ds)
             if len(ds) == 0:
                 empty.append(name)
                 continue
