@@ -21,30 +21,35 @@ _CHUNK = 1 << 20
 
 
 def _gunzip(data: bytes, *, check_ratio: bool) -> bytes:
-    """Decompress a gzip stream in chunks against the size cap and (for images) the ratio limit."""
+    """Decompress a gzip stream (several members allowed) in chunks against the size cap and, for images,
+    the ratio limit; never more than ``_CHUNK`` bytes of output per step."""
     cap = limits.max_member_bytes()
     d = zlib.decompressobj(wbits=31)
     out = bytearray()
-    pos = 0
+    fed = 0  # compressed bytes handed to the decompressor so far
+    buf = b""
     try:
-        while pos < len(data) and not d.eof:
-            limits.check_deadline("decompressing the NIfTI file")
-            chunk = d.decompress(data[pos : pos + _CHUNK], _CHUNK)
-            pos += _CHUNK if not d.unconsumed_tail else _CHUNK - len(d.unconsumed_tail)
-            while True:
-                out += chunk
-                if len(out) > cap:
-                    raise InputLimitError(
-                        f"The NIfTI file unpacks to more than {cap / 1e9:.2f} GB (SARCO_MAX_MEMBER_BYTES): refused "
-                        "as a possible gzip bomb. Load one CT volume, or raise the limit."
-                    )
-                if check_ratio:
-                    limits.check_ratio("The NIfTI file", len(out), min(pos, len(data)))
-                if not d.unconsumed_tail or d.eof:
+        while True:
+            if not buf:
+                if fed >= len(data):
                     break
-                tail = d.unconsumed_tail
-                chunk = d.decompress(tail, _CHUNK)
-                pos += len(tail) - len(d.unconsumed_tail)
+                buf = data[fed : fed + _CHUNK]
+                fed += len(buf)
+            limits.check_deadline("decompressing the NIfTI file")
+            out += d.decompress(buf, _CHUNK)
+            buf = d.unconsumed_tail
+            if len(out) > cap:
+                raise InputLimitError(
+                    f"The NIfTI file unpacks to more than {cap / 1e9:.2f} GB (SARCO_MAX_MEMBER_BYTES): refused "
+                    "as a possible gzip bomb. Load one CT volume, or raise the limit."
+                )
+            if check_ratio:
+                limits.check_ratio("The NIfTI file", len(out), fed)
+            if d.eof:
+                rest = d.unused_data + buf + data[fed:]
+                if rest[:2] != b"\x1f\x8b":
+                    break
+                d, buf, fed = zlib.decompressobj(wbits=31), rest, len(data)  # the next gzip member
     except zlib.error as exc:
         raise UnreadableFileError(
             f"The NIfTI file's gzip stream is corrupt ({exc}). Check that the .nii.gz file is complete and export "
