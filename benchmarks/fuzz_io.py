@@ -52,7 +52,14 @@ def _bad_accepted(vol: object) -> str | None:
 
 
 def fuzz(n: int, seed: int) -> None:
-    signal.signal(signal.SIGALRM, _alarm)
+    old = signal.signal(signal.SIGALRM, _alarm)
+    try:
+        _fuzz(n, seed)
+    finally:
+        signal.signal(signal.SIGALRM, old)
+
+
+def _fuzz(n: int, seed: int) -> None:
     counts: Counter[str] = Counter()
     escapes: Counter[str] = Counter()
     slowest = (0.0, "")

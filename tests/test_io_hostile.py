@@ -99,3 +99,12 @@ def test_seeded_fuzz_of_load_raises_only_project_errors() -> None:
         _check_accepted(vol)
     assert not escapes, "\n".join(escapes[:20])
     assert outcomes["accepted"] > 50 and outcomes["refused"] > 200  # the fuzz exercises both paths
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_fuzz_benchmark_script_reports_its_figures(capsys) -> None:
+    from benchmarks.fuzz_io import fuzz
+
+    fuzz(60, seed=5)
+    out = capsys.readouterr().out
+    assert "fuzz: 60 inputs (seed 5)" in out and "non-project exceptions 0" in out and "hangs (> 30 s) 0" in out
