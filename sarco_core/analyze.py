@@ -179,8 +179,8 @@ def _load(source: Any) -> tuple[Volume, InputInfo]:
     from sarco_core.io.loader import load
 
     vol = source if isinstance(source, Volume) else load(source)
-    name = Path(source).name if isinstance(source, str | Path) else None
-    return vol, InputInfo(vol.meta.kind, vol.n_slices, input_sha256(source, vol), name)
+    # the input's file name is never recorded: names often carry the patient's name or ID (issue 17)
+    return vol, InputInfo(vol.meta.kind, vol.n_slices, input_sha256(source, vol), None)
 
 
 # ---------------------------------------------------------------------------------------------- patient

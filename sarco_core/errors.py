@@ -57,6 +57,24 @@ class ArchiveError(SarcoError):
     """A zip archive is empty, unsafe (path traversal, symlinks), too large or has too many members."""
 
 
+class InputLimitError(SarcoError):
+    """An input exceeds a safety limit (compression ratio, size, voxels, load time); the message names the
+    limit and its setting."""
+
+
+class ImageValueError(SarcoError):
+    """The image's values or geometry are not plausible CT: NaN/inf voxels, values beyond int16, complex or
+    colour data, a zero/NaN RescaleSlope, spacing outside the plausible range, or a degenerate affine."""
+
+
+class OutputPathError(SarcoError):
+    """An output path (e.g. ``--out-mask``) is a folder, has the wrong extension, or cannot be written."""
+
+
+class CaseTimeLimitError(SarcoError):
+    """A batch case ran past its per-case time limit and was stopped."""
+
+
 class GridMismatchError(SarcoError):
     """A mask is not on the image's voxel grid."""
 

@@ -12,6 +12,11 @@ SARCO_HOME                 the platform's user data folder for "sarco"     datab
 SARCO_DB_URL               SQLite at ``$SARCO_HOME/sarco.db``              the store's database URL
 SARCO_ID_SALT              a random salt kept in ``$SARCO_HOME/id_salt``   salt of the patient-ID hash
 SARCO_MAX_ARCHIVE_BYTES    4 GiB                                           uncompressed-size limit for zip input
+SARCO_MAX_MEMBER_BYTES     2 GiB                                           uncompressed size of one zip member
+SARCO_MAX_ZIP_RATIO        100                                             largest compression ratio accepted
+SARCO_MAX_VOXELS           2^30                                            largest image a loader allocates
+SARCO_LOAD_TIME_LIMIT_S    120                                             wall-clock budget of loading one input
+SARCO_CASE_TIME_LIMIT_S    300 (0 = none)                                  batch: wall-clock limit of one case
 SARCO_DEBUG                unset                                           CLI: show tracebacks of internal errors
 SARCO_AUTHOR               ``$USER``, else "anonymous"                     app: author recorded on mask versions
 SARCO_SHARED_DATA          ``../shared/data`` beside the checkout          real data for tests and validation
@@ -27,7 +32,6 @@ from pathlib import Path
 from sarco_core.enums import Backend
 
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the checkout (an installed wheel has no models/ here)
-DEFAULT_MAX_ARCHIVE_BYTES = 4 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -47,13 +51,28 @@ THREADS = Setting("SARCO_THREADS", "cores available", "torch / ONNX Runtime thre
 HOME = Setting("SARCO_HOME", "platform user data folder", "database, salt, caches")
 DB_URL = Setting("SARCO_DB_URL", "sqlite:///$SARCO_HOME/sarco.db", "the store's database URL")
 ID_SALT = Setting("SARCO_ID_SALT", "random, kept in $SARCO_HOME/id_salt", "salt of the patient-ID hash")
-MAX_ARCHIVE_BYTES = Setting("SARCO_MAX_ARCHIVE_BYTES", str(DEFAULT_MAX_ARCHIVE_BYTES), "zip size limit")
+MAX_ARCHIVE_BYTES = Setting("SARCO_MAX_ARCHIVE_BYTES", "4 GiB", "zip size limit")
 DEBUG = Setting("SARCO_DEBUG", "", "CLI: show tracebacks of internal errors")
 AUTHOR = Setting("SARCO_AUTHOR", "$USER or anonymous", "author recorded on mask versions")
 SHARED_DATA = Setting("SARCO_SHARED_DATA", "../shared/data beside the checkout", "real data for tests")
+# loader and batch limits: defaults and their reasons live in sarco_core/io/limits.py and batch/runner.py
+MAX_MEMBER_BYTES = Setting("SARCO_MAX_MEMBER_BYTES", "2 GiB", "uncompressed size of one zip member")
+MAX_ZIP_RATIO = Setting("SARCO_MAX_ZIP_RATIO", "100", "largest compression ratio accepted")
+MAX_VOXELS = Setting("SARCO_MAX_VOXELS", "2^30", "largest image a loader allocates")
+LOAD_TIME_LIMIT_S = Setting("SARCO_LOAD_TIME_LIMIT_S", "120", "wall-clock budget of loading one input")
+CASE_TIME_LIMIT_S = Setting("SARCO_CASE_TIME_LIMIT_S", "300", "batch: wall-clock limit of one case (0 = none)")
 ALL: tuple[Setting, ...] = (
     MODEL_DIR, BACKEND, THREADS, HOME, DB_URL, ID_SALT, MAX_ARCHIVE_BYTES, DEBUG, AUTHOR, SHARED_DATA,
+    MAX_MEMBER_BYTES, MAX_ZIP_RATIO, MAX_VOXELS, LOAD_TIME_LIMIT_S, CASE_TIME_LIMIT_S,
 )
+
+
+def by_env(name: str) -> Setting:
+    """The setting of environment variable ``name`` (KeyError for one that is not a sarco setting)."""
+    for s in ALL:
+        if s.env == name:
+            return s
+    raise KeyError(name)
 
 
 def model_dir() -> Path | None:
@@ -111,11 +130,6 @@ def db_url() -> str:
 def id_salt() -> str | None:
     """``$SARCO_ID_SALT`` (None: use the salt kept in the home folder)."""
     return ID_SALT.raw()
-
-
-def max_archive_bytes() -> int:
-    """Uncompressed-size limit for archives: ``SARCO_MAX_ARCHIVE_BYTES`` or 4 GiB."""
-    return int(MAX_ARCHIVE_BYTES.raw() or DEFAULT_MAX_ARCHIVE_BYTES)
 
 
 def debug() -> bool:

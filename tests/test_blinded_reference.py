@@ -9,9 +9,9 @@ import json
 import numpy as np
 import pytest
 
-from tools import blinded_tool as bt
 from sarco_core.phantom import TISSUES, phantom_slice
 from tests.conftest import data_path
+from tools import blinded_tool as bt
 from validation.reviewed import SLICES
 
 PASS1 = sorted(p.stem for p in (bt.BLINDED / "pass1").glob("*.json"))

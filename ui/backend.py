@@ -172,14 +172,31 @@ def _parse_progress(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str,
 
 
 def stamp_input(result: AnalysisResult, files: Sequence[tuple[str, bytes]]) -> AnalysisResult:
-    """The result with the checksum and name of the uploaded bytes (the analysis ran on the already loaded
-    volume); results are immutable, so this returns a new one."""
+    """The result with the checksum of the uploaded bytes (the analysis ran on the already loaded volume); results
+    are immutable, so this returns a new one. The file names are never recorded: they often carry the patient's
+    name or ID."""
     from dataclasses import replace
 
     from sarco_core.analyze import input_sha256
 
-    name = files[0][0] if len(files) == 1 else f"{len(files)} files"
-    return replace(result, input=replace(result.input, sha256=input_sha256(list(files)), name=name))
+    return replace(result, input=replace(result.input, sha256=input_sha256(list(files)), name=None))
+
+
+def duplicate_cases(volume: Volume, files: Sequence[tuple[str, bytes]]) -> list[int]:
+    """Live cases holding the same upload (same input checksum) or the same DICOM series (Series Instance UID
+    and number of images): the app then says "already case N"."""
+    from sarco_core.analyze import input_sha256
+
+    s = store()
+    sha = input_sha256(list(files))
+    series = volume.meta.series_uid
+    n_sop = len(volume.meta.sop_uids)
+    out = []
+    for c in s.list_cases(include_deleted=False):
+        rec = s.get_case(c.id)
+        if rec.input_sha256 == sha or (series and rec.series_uid == series and rec.n_sop_uids == n_sop):
+            out.append(int(c.id))
+    return out
 
 
 def labels_2d(result: AnalysisResult) -> np.ndarray:
@@ -219,7 +236,7 @@ def create_case(volume: Volume, result: AnalysisResult, *, label: str, actor: st
                 raise
             code = f"{label} ({n})"
             n += 1
-    raise StoreError(f"Could not find a free case label for {label!r}; rename the file and upload again.")
+    raise StoreError(f"Could not find a free case label for {label!r}; type another label and analyse again.")
 
 
 def reanalyse_at(
