@@ -55,10 +55,16 @@ class SliceSegmenter(Protocol):
 
 
 def default_model_dir() -> Path | None:
-    """The shipped model folder: ``$SARCO_MODEL_DIR``, else the first ``models/*/config.json`` of the repo."""
+    """The model to use: ``$SARCO_MODEL_DIR``, else the registry's active model (:mod:`sarco_core.registry`),
+    else the first shipped ``models/*/config.json`` of the repo."""
     env = os.environ.get("SARCO_MODEL_DIR")
     if env:
         return Path(env)
+    from sarco_core.registry import active_model_dir
+
+    active = active_model_dir()
+    if active is not None:
+        return active
     root = Path(__file__).resolve().parents[2] / "models"
     found = sorted(p.parent for p in root.glob("*/config.json"))
     return found[0] if found else None
