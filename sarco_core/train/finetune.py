@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -75,25 +75,28 @@ def split_by_patient(
     return [c for c in cases if c.patient_id not in hold], [c for c in cases if c.patient_id in hold]
 
 
-def _labels_for_training(case: ReferenceCase) -> np.ndarray:
-    """The case's label map; a binary (muscle-only) reference leaves SAT / VAT unknown (255, ignored)."""
-    if case.reference_kind == "labels":
-        return case.reference
-    return np.where(case.reference != 0, MUSCLE, stages.IGNORE).astype(np.uint8)
+# labels of the non-muscle pixels of a binary (muscle-only) reference on the model grid: (model-grid HU) -> labels
+FillFn = Callable[[np.ndarray], np.ndarray]
 
 
-def slice_set(cases: Sequence[ReferenceCase], pixel_mm: float) -> SliceSet:
+def slice_set(cases: Sequence[ReferenceCase], pixel_mm: float, fill: FillFn | None = None) -> SliceSet:
+    """The cases at the model pixel size. A label-map reference is used as drawn. A binary (muscle-only) reference
+    gives muscle where traced; elsewhere SAT / VAT / background come from ``fill`` (the base model's labels,
+    its muscle set to background: the expert said "not muscle" there), or 'ignore' (255) without ``fill``."""
     s = SliceSet()
     for c in cases:
-        lab = _labels_for_training(c)
-        ign = None
-        if c.reference_kind != "labels":
-            ign = resample_labels((lab == stages.IGNORE).astype(np.uint8), c.row_mm, c.col_mm, pixel_mm) == 1
-            lab = np.where(lab == MUSCLE, MUSCLE, 0).astype(np.uint8)
-        lab_m = resample_labels(lab, c.row_mm, c.col_mm, pixel_mm)
-        if ign is not None:
-            lab_m = np.where(ign & (lab_m != MUSCLE), stages.IGNORE, lab_m).astype(np.uint8)
-        s.add(resample_slice(c.hu, c.row_mm, c.col_mm, pixel_mm), lab_m, c.case_id)
+        hu_m = resample_slice(c.hu, c.row_mm, c.col_mm, pixel_mm)
+        if c.reference_kind == "labels":
+            lab_m = resample_labels(c.reference, c.row_mm, c.col_mm, pixel_mm)
+        else:
+            muscle = resample_labels(c.muscle.astype(np.uint8), c.row_mm, c.col_mm, pixel_mm) == MUSCLE
+            if fill is None:
+                rest = np.full(muscle.shape, stages.IGNORE, np.uint8)
+            else:
+                rest = np.asarray(fill(hu_m), np.uint8)
+                rest = np.where(rest == MUSCLE, 0, rest).astype(np.uint8)
+            lab_m = np.where(muscle, MUSCLE, rest).astype(np.uint8)
+        s.add(hu_m, lab_m, c.case_id)
     return s
 
 
@@ -128,11 +131,15 @@ def finetune(
     run_dir.mkdir(parents=True, exist_ok=True)
     log.info("finetune %s from %s: %d train / %d held-out cases, device %s", cfg.name, base.name, len(train_c),
              len(hold_c), device)
-    tr, ho = slice_set(train_c, arch.pixel_size_mm), slice_set(hold_c, arch.pixel_size_mm)
     torch.manual_seed(cfg.seed)
     net = build_network(arch)
     net.load_state_dict(load_state_dict(base_dir / base.weights, base.sha256))
     net.to(device)
+
+    def fill(hu_m: np.ndarray) -> np.ndarray:
+        return stages.predict_probs(net, hu_m, arch, device).argmax(0)
+
+    tr, ho = slice_set(train_c, arch.pixel_size_mm, fill), slice_set(hold_c, arch.pixel_size_mm, fill)
     evals_path = run_dir / "evals.json"
     evals: list[tuple[int, float]] = []
     if resume and evals_path.exists():
