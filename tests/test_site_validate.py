@@ -120,3 +120,14 @@ def test_manifest_round_trip_and_errors(tmp_path):
     bad.write_text("case_id,image\nx,a.nii.gz\n")
     with pytest.raises(PatientDataError, match="mask"):
         load_manifest(bad)
+
+
+def test_cli_validate_writes_the_report_and_refuses_a_missing_manifest(tmp_path, capsys):
+    from sarco_core.cli import main
+
+    man = write_site_folder(site_cases(2, convention=SiteConvention.STANDARD), tmp_path / "site")
+    assert main(["validate", str(man), "--report", str(tmp_path / "rep"), "--method", "threshold"]) == 0
+    assert "median gated Dice" in capsys.readouterr().out
+    assert {p.name for p in (tmp_path / "rep").iterdir()} == {"cases.csv", "summary.json", "report.html"}
+    assert main(["validate", str(tmp_path / "nope.csv"), "--report", str(tmp_path / "r2")]) == 2
+    assert "does not exist" in capsys.readouterr().err
