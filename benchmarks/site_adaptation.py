@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import machine
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     (d0, e0), (d1, e1) = med(before), med(after)
     figures = {
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs (shared)",
+        "machine": f"{machine().get('cpu') or platform.machine()}, {os.cpu_count()} CPUs (shared)",
         "site_cases": a.n,
         "train_cases": len(train_c),
         "heldout_cases": len(hold_c),
