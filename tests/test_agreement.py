@@ -44,7 +44,8 @@ def test_bland_altman_hand_computed():
 def test_agreement_bundle_and_mape():
     a = Agreement.of(quantity="SMA", unit="cm2", reference=[100, 200], test=[110, 180])
     assert a.mean_abs_pct_error == pytest.approx(10.0)
-    assert a.n == 2 and a.to_dict()["bland_altman"]["bias"] == pytest.approx(-5.0)
+    assert a.n == 2 and a.bland_altman.bias == pytest.approx(-5.0)
+    assert a.to_dict()["bland_altman"] == a.bland_altman.to_dict()
 
 
 @pytest.mark.parametrize(
