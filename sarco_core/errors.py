@@ -65,6 +65,10 @@ class InvalidMaskError(SarcoError):
     """A mask has unexpected values or dimensions."""
 
 
+class ManifestError(SarcoError):
+    """A manifest (CSV of cases) or import-set folder cannot be read: missing file, columns or files."""
+
+
 class PatientDataError(SarcoError):
     """Height, weight or sex is missing, implausible or in the wrong unit."""
 

@@ -11,9 +11,9 @@ from sarco_core import cutoffs
 from sarco_core.errors import SarcoError, StoreError
 from sarco_core.metrics import HUGates, dice, gated
 from sarco_core.store import convert
+from sarco_core.store.imports import ImportStore
 from sarco_core.store.records import MaskComparison
 from sarco_core.store.schema import Analysis, Case, MaskVersion
-from sarco_core.store.versions import VersionStore
 
 COHORT_COLUMNS = (
     "case_id", "label", "created_at", "input_kind", "sex", "age_years", "height_m", "weight_kg", "bmi",
@@ -24,7 +24,7 @@ COHORT_COLUMNS = (
 )
 
 
-class Store(VersionStore):
+class Store(ImportStore):
     """SQLite/PostgreSQL case store. ``Store.open(url=None)`` creates/migrates the schema; methods return records.
 
     Measurements of every version are recomputed here from the stored image (HU-gated), never taken from

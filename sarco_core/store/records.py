@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 MASK_SOURCES = ("auto", "edit", "restore", "import")
+IMPORTED_PREFIX = "imported:"  # + format (tag, nifti, seg, png): an expert reference mask from `sarco import-masks`
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class MaskVersionRecord:
     created_at: datetime
     author: str
     comment: str
-    source: str  # auto | edit | restore | import
+    source: str  # auto | edit | restore | import | imported:<format>
     slice_index: int
     z_mm: float | None
     sma_cm2: float
