@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from sarco_core.errors import GridMismatchError, InvalidMaskError, PatientDataError
+from sarco_core.errors import GridMismatchError, InputNotFoundError, InvalidMaskError, PatientDataError
 from sarco_core.segment.base import ModelInfo, SegmentationResult
 from sarco_core.validate.cases import ReferenceCase, load_manifest
 from sarco_core.validate.compare import compare_case, validate_cases
@@ -131,3 +131,18 @@ def test_cli_validate_writes_the_report_and_refuses_a_missing_manifest(tmp_path,
     assert {p.name for p in (tmp_path / "rep").iterdir()} == {"cases.csv", "summary.json", "report.html"}
     assert main(["validate", str(tmp_path / "nope.csv"), "--report", str(tmp_path / "r2")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_import_set_is_read_as_reference_cases(tmp_path):
+    from sarco_core.cli import main
+    from sarco_core.validate.cases import load_cases
+
+    cases = site_cases(2, convention=SiteConvention.PSOAS_QL_SEPARATE)
+    man = write_site_folder(cases, tmp_path / "site")
+    assert main(["import-masks", str(man.parent), "--manifest", str(man), "--out", str(tmp_path / "imp")]) == 0
+    back = load_cases(tmp_path / "imp")
+    assert [c.case_id for c in back] == [c.case_id for c in cases]
+    np.testing.assert_array_equal(back[1].reference, cases[1].reference)
+    assert back[1].sex == cases[1].sex and back[1].height_m == pytest.approx(cases[1].height_m, abs=1e-3)
+    with pytest.raises(InputNotFoundError, match="not an import set"):
+        load_cases(tmp_path / "site")

@@ -1,4 +1,4 @@
-"""``sarco finetune MANIFEST --out DIR [--base NAME|DIR]``: fine-tune a model on a site's expert masks."""
+"""``sarco finetune COHORT --out DIR [--base NAME|DIR]``: fine-tune a model on a site's expert masks."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from pathlib import Path
 
 NAME = "finetune"
 HELP = (
-    "Fine-tune the active (or --base) model on the expert masks of a manifest, with a seeded held-out split by "
-    "patient and early stopping on the held-out Dice; resumable (--resume); CPU or CUDA. Writes a model folder "
-    "(config.json with parent and data summary, CHANGELOG.md, model.onnx, heldout.json) and registers it as a "
-    "candidate; promote it with `sarco models promote NAME`."
+    "Fine-tune the active (or --base) model on the expert masks of an import set or manifest, with a seeded "
+    "held-out split by patient and early stopping on the held-out Dice; resumable (--resume); CPU or CUDA. Writes "
+    "a model folder (config.json with parent and data summary, CHANGELOG.md, model.onnx, heldout.json) and "
+    "registers it as a candidate; promote it with `sarco models promote NAME`."
 )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("manifest", help="CSV manifest of image + expert mask pairs (as for `sarco validate`)")
+    p.add_argument("cohort", help="import set folder or CSV manifest of image + expert mask pairs (as for validate)")
     p.add_argument("--out", required=True, help="new model folder; its name is the model's registry name")
     p.add_argument("--base", default=None, help="registry name or model folder to start from (default: active)")
     p.add_argument("--steps", type=int, default=120, help="training steps at most (default 120)")
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from sarco_core.registry import HeldOutScores, Registry, resolve_model
     from sarco_core.segment.base import default_model_dir
     from sarco_core.train.finetune import FinetuneConfig, FinetuneError, finetune
-    from sarco_core.validate.cases import load_manifest
+    from sarco_core.validate.cases import load_cases
 
     log = logging.getLogger("sarco.train")
     if not log.handlers:
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = FinetuneConfig(name=out.name, steps=args.steps, eval_every=args.eval_every, patience=args.patience,
                          heldout_fraction=args.heldout_fraction, seed=args.seed, lr=args.lr, batch=args.batch,
                          device=args.device)
-    res = finetune(load_manifest(args.manifest), base_dir=base, out_dir=out, cfg=cfg, resume=args.resume)
+    res = finetune(load_cases(args.cohort), base_dir=base, out_dir=out, cfg=cfg, resume=args.resume)
     import json
 
     h = json.loads(res.heldout_json.read_text())

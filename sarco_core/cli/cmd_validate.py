@@ -1,4 +1,4 @@
-"""``sarco validate MANIFEST --report OUT [--model NAME|DIR] [--rule R]``: the model against a site's expert masks."""
+"""``sarco validate COHORT --report OUT [--model NAME|DIR] [--rule R]``: the model against a site's expert masks."""
 
 from __future__ import annotations
 
@@ -11,14 +11,16 @@ from sarco_core.cutoffs import RULES
 
 NAME = "validate"
 HELP = (
-    "Run the model on every expert-traced slice of a manifest (case_id,image,mask[,height_m,weight_kg,sex,"
-    "patient_id]) and report agreement: Dice, SMA/IMAT/SAT/VAT/muscle-HU differences, Bland-Altman, ICC(2,1), "
-    "Lin's CCC, low-SMI call flips; writes cases.csv, summary.json and report.html."
+    "Run the model on every expert-traced slice of an import set (sarco import-masks --out DIR) or a manifest "
+    "(case_id,image,mask[,height_m,weight_kg,sex,patient_id]) and report agreement: Dice, SMA/IMAT/SAT/VAT/"
+    "muscle-HU differences, Bland-Altman, ICC(2,1), Lin's CCC, low-SMI call flips; writes cases.csv, "
+    "summary.json and report.html."
 )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("manifest", help="CSV manifest; image and mask paths relative to it (NIfTI masks on the image grid)")
+    p.add_argument("cohort", help="import set folder (sarco import-masks --out DIR) or a CSV manifest of image + "
+                   "NIfTI mask pairs (paths relative to it)")
     p.add_argument("--report", required=True, help="output folder for cases.csv, summary.json, report.html")
     p.add_argument("--model", default=None, help="registry name or model folder (default: the active model)")
     p.add_argument("--method", choices=("model", "teacher", "threshold"), default=None,
@@ -29,11 +31,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sarco_core.segment.base import SliceSegmenter, get_segmenter
-    from sarco_core.validate.cases import load_manifest
+    from sarco_core.validate.cases import load_cases
     from sarco_core.validate.compare import validate_cases
     from sarco_core.validate.report import case_row, overlay_png, write_report
 
-    cases = load_manifest(args.manifest)
+    cases = load_cases(args.cohort)
     seg: SliceSegmenter
     if args.model:
         from sarco_core.registry import resolve_model

@@ -161,3 +161,36 @@ def load_manifest(path: str | Path) -> list[ReferenceCase]:
             sex=(row.get("sex") or "").strip() or None,
         )
     return out
+
+
+def cases_from_import_set(folder: str | Path) -> list[ReferenceCase]:
+    """The cases of an import set written by ``sarco import-masks --out DIR`` (:mod:`sarco_core.masks.importset`;
+    checksums verified there). Each case is its own patient (import sets carry no patient id)."""
+    from sarco_core.masks import read_import_set
+
+    out = []
+    for c in read_import_set(folder):
+        sp = c.volume.spacing_mm
+        out.append(
+            ReferenceCase.of(
+                case_id=c.case_id, hu=np.asarray(c.volume.hu[0]), reference=np.asarray(c.mask.labels),
+                spacing_mm=(sp.row, sp.col), height_m=c.patient.height_m, weight_kg=c.patient.weight_kg,
+                sex=c.patient.sex,
+            )
+        )
+    if not out:
+        raise InvalidMaskError(f"The import set {folder} holds no imported case; check its import_report.csv.")
+    return out
+
+
+def load_cases(cohort: str | Path) -> list[ReferenceCase]:
+    """An import set folder (``import.json`` inside) or a CSV manifest of image + NIfTI mask pairs."""
+    p = Path(cohort)
+    if p.is_dir():
+        if not (p / "import.json").is_file():
+            raise InputNotFoundError(
+                f"{p} is a folder but not an import set (no import.json). Run `sarco import-masks ... --out {p}` "
+                "first, or give a CSV manifest."
+            )
+        return cases_from_import_set(p)
+    return load_manifest(p)
