@@ -57,3 +57,46 @@ def test_config_checks():
         FinetuneConfig(name="x", steps=30, eval_every=20)
     with pytest.raises(FinetuneError, match="heldout_fraction"):
         FinetuneConfig(name="x", heldout_fraction=1.0)
+
+
+def _disc_cases(n: int) -> list[ReferenceCase]:
+    """Tiny 2 mm slices: a fat disc (SAT) with a muscle ring inside and VAT in the middle."""
+    yy, xx = np.mgrid[:48, :48]
+    r = np.hypot(yy - 24, xx - 24)
+    out = []
+    for i in range(n):
+        hu = np.full((48, 48), -1000.0, np.float32)
+        lab = np.zeros((48, 48), np.uint8)
+        hu[r < 20] = -100.0
+        lab[r < 20] = 2
+        ring = (r < 16 - i % 2) & (r >= 11)
+        hu[ring], lab[ring] = 45.0, 1
+        hu[r < 11], lab[r < 11] = -90.0, 3
+        out.append(ReferenceCase.of(case_id=f"d{i}", hu=hu, reference=lab, spacing_mm=(2.0, 2.0), patient_id=f"p{i}"))
+    return out
+
+
+@pytest.mark.slow  # ~40 s on the shared 2-core box: two tiny runs, each with calibration, ONNX export, scoring
+def test_finetune_end_to_end_writes_lineage_onnx_and_heldout_scores(tmp_path, monkeypatch):
+    import json
+
+    from sarco_core.registry import HeldOutScores
+    from sarco_core.segment.base import default_model_dir
+    from sarco_core.train.finetune import finetune
+
+    monkeypatch.delenv("SARCO_MODEL_DIR", raising=False)
+    base = default_model_dir()
+    assert base is not None
+    cfg = FinetuneConfig(name="tiny-site", steps=2, eval_every=1, patience=5, batch=1, crop_px=32)
+    out = tmp_path / "tiny-site"
+    res = finetune(_disc_cases(4), base_dir=base, out_dir=out, cfg=cfg)
+    conf = json.loads((out / "config.json").read_text())
+    assert conf["parent"]["name"] == "sarco-unet-v1" and conf["training_data"]["train_patients"] == 3
+    assert (out / "model.onnx").is_file() and "fine-tuned from sarco-unet-v1" in (out / "CHANGELOG.md").read_text()
+    h = json.loads(res.heldout_json.read_text())
+    assert HeldOutScores.from_dict(h["child"]).n_cases == HeldOutScores.from_dict(h["parent"]).n_cases == 1
+    assert [s for s, _ in res.evals] == [0, 1, 2]
+    # resuming a finished run reloads every chunk instead of training again: the same weights
+    again = finetune(_disc_cases(4), base_dir=base, out_dir=out, cfg=cfg, resume=True)
+    conf2 = json.loads((again.model_dir / "config.json").read_text())
+    assert conf2["sha256"] == conf["sha256"] and again.evals == res.evals
