@@ -184,6 +184,8 @@ class Registry:
             raise RegistryError(f"{model_dir} is not a model folder (no config.json).")
         self.get(parent)
         dest = self.root / name
+        if dest.exists() and dest.resolve() != model_dir.resolve():
+            raise RegistryError(f"{dest} already exists but is not registered; move it away or choose a new name.")
         if dest.resolve() != model_dir.resolve():
             shutil.copytree(model_dir, dest, ignore=shutil.ignore_patterns("ckpt_*", "*.partial*"))
         entry = ModelEntry(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -36,7 +37,7 @@ class ReferenceCase:
     height_m: float | None
     weight_kg: float | None
     sex: str | None
-    reference_kind: str  # "binary" | "labels"
+    reference_kind: Literal["binary", "labels"]
 
     @classmethod
     def of(

@@ -67,7 +67,7 @@ def compare_case(case: ReferenceCase, result: SegmentationResult, *, rule: str =
     pred = np.asarray(result.labels)
     ref = case.reference
     ref_labels = case.reference_kind == "labels"
-    ref_m = measure_slice(case.hu, ref, row_mm=case.row_mm, col_mm=case.col_mm, kind=case.reference_kind)  # type: ignore[arg-type]
+    ref_m = measure_slice(case.hu, ref, row_mm=case.row_mm, col_mm=case.col_mm, kind=case.reference_kind)
     mod_m = measure_slice(case.hu, pred, row_mm=case.row_mm, col_mm=case.col_mm, kind="labels")
     t, p = case.muscle, pred == MUSCLE
     g = DEFAULT_GATES.muscle
