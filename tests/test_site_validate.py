@@ -73,6 +73,7 @@ def test_cohort_statistics_and_flips():
     assert rep.dice.median == pytest.approx(2 * 50 / 105)  # b and c: 100/105 and 120/126
     assert rep.sma_abs_error_pct.median == pytest.approx(5 / 55 * 100)
     assert rep.flips.low_ref == 1 and rep.flips.low_model == 2
+    assert [a.quantity for a in rep.agreement] == ["SMA", "SMI", "muscle HU", "IMAT"]  # binary refs: no SAT/VAT
 
 
 def test_report_files(tmp_path):

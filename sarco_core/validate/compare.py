@@ -4,7 +4,8 @@ Per case (see :class:`CaseComparison`): HU-gated and raw muscle Dice, SMA / IMAT
 muscle HU by the expert mask and by the model (measured by :func:`sarco_core.metrics.measure_slice`), SMI, and
 the low-SMI call of each by :func:`sarco_core.cutoffs.classify` (one rule for both). SAT and VAT are compared
 only when the reference is a label map. Cohort: Dice summaries, |SMA error| summary, agreement statistics
-(:mod:`sarco_core.agreement`) for SMA, SMI and muscle HU, and the share of classified cases whose call flips.
+(:mod:`sarco_core.agreement`) for SMA, SMI, muscle HU, IMAT, SAT and VAT, and the share of classified cases
+whose call flips.
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ class ValidationReport:
     dice: DiceSummary
     dice_raw: DiceSummary
     sma_abs_error_pct: ErrorSummary
-    agreement: tuple[Agreement, ...]  # SMA, SMI (when heights are given), muscle HU
+    agreement: tuple[Agreement, ...]  # SMA, SMI (with heights), muscle HU, IMAT, SAT and VAT (label-map refs)
     flips: FlipSummary
     seconds: float
 
@@ -157,6 +158,9 @@ class ValidationReport:
             _agreement("SMA", "cm2", [(r.sma_ref_cm2, r.sma_model_cm2) for r in rows]),
             _agreement("SMI", "cm2/m2", [(r.smi_ref, r.smi_model) for r in rows]),
             _agreement("muscle HU", "HU", [(r.muscle_hu_ref, r.muscle_hu_model) for r in rows]),
+            _agreement("IMAT", "cm2", [(r.imat_ref_cm2, r.imat_model_cm2) for r in rows]),
+            _agreement("SAT", "cm2", [(r.sat_ref_cm2, r.sat_model_cm2) for r in rows]),
+            _agreement("VAT", "cm2", [(r.vat_ref_cm2, r.vat_model_cm2) for r in rows]),
         ]
         return cls(
             method=method,
