@@ -25,8 +25,10 @@ TARGET_S_PER_100 = 60.0
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--model", default=None, help="model folder (default: the active model); one with model.onnx "
+                    "runs on ONNX Runtime (sarco export-onnx DIR writes it)")
     a = ap.parse_args(argv)
-    from sarco_core.segment.base import get_segmenter
+    from sarco_core.segment.base import SliceSegmenter, get_segmenter
     from sarco_core.validate.compare import validate_cases
     from sarco_core.validate.report import overlay_png, write_report
     from sarco_core.validate.site_phantoms import SiteConvention, site_cases
@@ -35,7 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     cases = site_cases(a.n, convention=SiteConvention.STANDARD, seed0=910_000)
     t_build = time.perf_counter() - t0
     t0 = time.perf_counter()
-    seg = get_segmenter("model")
+    if a.model:
+        from sarco_core.segment.model import Segmenter
+
+        seg: SliceSegmenter = Segmenter.from_dir(a.model)
+    else:
+        seg = get_segmenter("model")
     t_load = time.perf_counter() - t0
     preds: dict[str, np.ndarray] = {}
     t0 = time.perf_counter()
