@@ -22,6 +22,7 @@ pages = st.navigation(
         "Cohort": [
             st.Page("pages/dashboard.py", title="Dashboard", icon=":material/monitoring:"),
             st.Page("pages/import_masks.py", title="Import expert mask", icon=":material/rule:"),
+            st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
         ],
     }
 )

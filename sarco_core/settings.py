@@ -6,6 +6,7 @@ Read a setting through its function here (never ``os.environ`` elsewhere), so th
 variable                   default                                         what it sets
 =========================  ==============================================  =======================================
 SARCO_MODEL_DIR            ``models/<first>/`` of the checkout             the model folder (config.json, weights)
+SARCO_MODELS_HOME          ``$SARCO_HOME/models``                          the model registry (registry.json + models)
 SARCO_BACKEND              ``auto`` (ONNX Runtime on the CPU if exported)  inference backend: auto, onnx or torch
 SARCO_THREADS              the cores this process may use                  torch / ONNX Runtime threads
 SARCO_HOME                 the platform's user data folder for "sarco"     database, salt, caches
@@ -46,6 +47,7 @@ class Setting:
 
 
 MODEL_DIR = Setting("SARCO_MODEL_DIR", "models/<first>/ of the checkout", "the model folder")
+MODELS_HOME = Setting("SARCO_MODELS_HOME", "$SARCO_HOME/models", "the model registry (sarco models ...)")
 BACKEND = Setting("SARCO_BACKEND", "auto", "inference backend: auto, onnx or torch")
 THREADS = Setting("SARCO_THREADS", "cores available", "torch / ONNX Runtime threads")
 HOME = Setting("SARCO_HOME", "platform user data folder", "database, salt, caches")
@@ -62,7 +64,7 @@ MAX_VOXELS = Setting("SARCO_MAX_VOXELS", "2^30", "largest image a loader allocat
 LOAD_TIME_LIMIT_S = Setting("SARCO_LOAD_TIME_LIMIT_S", "120", "wall-clock budget of loading one input")
 CASE_TIME_LIMIT_S = Setting("SARCO_CASE_TIME_LIMIT_S", "300", "batch: wall-clock limit of one case (0 = none)")
 ALL: tuple[Setting, ...] = (
-    MODEL_DIR, BACKEND, THREADS, HOME, DB_URL, ID_SALT, MAX_ARCHIVE_BYTES, DEBUG, AUTHOR, SHARED_DATA,
+    MODEL_DIR, MODELS_HOME, BACKEND, THREADS, HOME, DB_URL, ID_SALT, MAX_ARCHIVE_BYTES, DEBUG, AUTHOR, SHARED_DATA,
     MAX_MEMBER_BYTES, MAX_ZIP_RATIO, MAX_VOXELS, LOAD_TIME_LIMIT_S, CASE_TIME_LIMIT_S,
 )
 

@@ -60,8 +60,17 @@ def store() -> Store:
 
 
 # ---------------------------------------------------------------- segmenter
-@st.cache_resource(show_spinner="Loading the segmentation model (once per server process)…")
 def segmenter(method: str | None = None) -> SliceSegmenter:
+    """The segmenter of ``method``; for the model, the registry's active one (a promotion or rollback made with
+    `sarco models` is picked up without restarting the app)."""
+    from sarco_core.segment.base import default_model_dir
+
+    d = default_model_dir() if method in (None, "model") else None
+    return _segmenter(method, None if d is None else str(d))
+
+
+@st.cache_resource(show_spinner="Loading the segmentation model (once per model and server process)…")
+def _segmenter(method: str | None, model_dir: str | None) -> SliceSegmenter:
     from sarco_core.segment import get_segmenter
 
     seg = get_segmenter(method)

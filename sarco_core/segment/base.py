@@ -56,5 +56,15 @@ class SliceSegmenter(Protocol):
 
 
 def default_model_dir() -> Path | None:
-    """The shipped model folder (:func:`sarco_core.settings.model_dir`)."""
+    """The model to use: ``$SARCO_MODEL_DIR``, else the model registry's active model
+    (:mod:`sarco_core.model_registry`), else the first shipped ``models/*/config.json``
+    (:func:`sarco_core.settings.model_dir`)."""
+    env = settings.MODEL_DIR.raw()
+    if env:
+        return Path(env)
+    from sarco_core.model_registry import active_model_dir
+
+    active = active_model_dir()
+    if active is not None:
+        return active
     return settings.model_dir()
