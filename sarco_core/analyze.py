@@ -257,10 +257,15 @@ def _measure_and_classify(
     cls = cutoffs.classify(smi=smi, muscle_hu=metrics.muscle_hu_mean, sex=s, height_m=h, weight_kg=w, rule=rule_key)
     timings["classify"] = time.perf_counter() - t
     flags: list[str] = []
-    if l3.confidence < L3_LOW_CONFIDENCE:
+    single = volume.n_slices == 1  # nothing to compare a single slice with: no "check on the Browse page"
+    if l3.confidence < L3_LOW_CONFIDENCE and not single:
         flags.append("l3_low_confidence")
     if l3.method == "user-selected" and l3.looks_lumbar is False:
         flags.append("l3_user_selected_not_lumbar")
+    if single and l3.looks_lumbar is None:
+        flags.append("l3_level_not_checked")
+    if l3.levels_disagree:
+        flags.append("l3_levels_disagree")
     flags += image_flags(volume, l3.index)
     flags += [f for f in seg.qc_flags if f not in flags]
     if notes:

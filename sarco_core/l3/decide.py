@@ -85,7 +85,7 @@ def transitional_words(sacrum_lo: int, ribs_lo: int) -> str:
     else:
         what = (f"{n} vertebrae counted between the last rib-bearing vertebra and the sacrum (normally 5): more than "
                 "one level apart, so a disc space was probably missed or added")
-    return what
+    return what + "; or one of the two counts is off by a level"
 
 
 def decide(
@@ -127,10 +127,10 @@ def decide(
     scored: list[Hypothesis] = []
     checks: list[str] = []
     for h in named:
-        f, why = _plausibility(d, h.lo, gap)
+        f, notes = _plausibility(d, h.lo, gap)
         scored.append(Hypothesis(h.lo, h.p * f, h.source))
         if not checks:
-            checks = why
+            checks = notes
     scored.sort(key=lambda h: -h.p)  # stable: ties keep the better-founded count first
     reordered = bool(scored) and scored[0].lo != named[0].lo
     if reordered:
@@ -152,6 +152,7 @@ def decide(
         else:
             why = "the lowest rib is uncertain" + (": " + "; ".join(rib_count.notes) if rib_count and rib_count.notes
                                                     else "")
-        warnings.append(f"The {top.source} count is used ({why}); the {other.source} count is the second "
+        words = {"ribs": "rib count (down from the last rib)", "sacrum": "sacrum count (up from the sacrum)"}
+        warnings.append(f"The {words[top.source]} is used ({why}); the {words[other.source]} is the second "
                         "candidate. Check the level on the sagittal view.")
     return Decision(tuple(scored), tuple(warnings + checks), disagree)

@@ -23,10 +23,10 @@ _DOWN = ["L4", "L5"]
 
 @dataclass(frozen=True)
 class SliceLook:
-    """How lumbar one axial slice looks: a score in [0, 1], a verdict and the reasons."""
+    """How lumbar one axial slice looks: a score in [0, 1], a verdict (None: could not be checked) and the reasons."""
 
     score: float
-    lumbar: bool
+    lumbar: bool | None
     warnings: tuple[str, ...]
 
 
@@ -55,10 +55,10 @@ def assess_slice(volume: Volume, index: int) -> SliceLook:
             "suggests a chest level (lungs, perhaps partly consolidated), not L3. Choose a slice at the third lumbar "
             "vertebra.",
         ))
-    if not f.found[0]:
-        return SliceLook(0.3, False, (
-            f"{where}: no vertebral body was found, so the level cannot be checked. Make sure it is an axial "
-            "abdominal slice at L3.",
+    if not f.found[0]:  # not a verdict on the level: the check itself could not be made
+        return SliceLook(0.4, None, (
+            f"{where}: the vertebral body was not recognised, so the level of this slice could not be checked "
+            "automatically. Make sure it is an axial slice through the third lumbar vertebra.",
         ))
     if f.joined_mm[0] >= lv.SI_REACH_MM:
         return SliceLook(0.2, False, (
