@@ -66,15 +66,18 @@ def overlapping_slices(ph: PhantomVolume, *, thickness_mm: float = 5.0, spacing_
     return _with_hu(ph, hu, spacing_mm=spacing_mm, z0_mm=float(centres[0]), thickness_mm=thickness_mm)
 
 
-def low_dose(ph: PhantomVolume, *, sd_hu: float = 45.0, seed: int = 0) -> Volume:
-    """Extra Gaussian noise (correlated over about one pixel) of ``sd_hu`` inside the body."""
+def low_dose(volume: Volume, *, sd_hu: float = 45.0, seed: int = 0) -> Volume:
+    """``volume`` with extra Gaussian noise (correlated over about one pixel) of ``sd_hu`` inside the body."""
     rng = np.random.default_rng([int(seed), 9041])
-    hu = ph.volume.hu.astype(np.float32)
+    hu = volume.hu.astype(np.float32)
     noise = ndi.gaussian_filter(rng.standard_normal(hu.shape).astype(np.float32), sigma=(0, 0.8, 0.8))
     noise *= sd_hu / max(float(noise.std()), 1e-6)
     body = hu > -500.0
     hu[body] += noise[body]
-    return _with_hu(ph, np.clip(np.round(hu), -1024, 3071).astype(np.int16))
+    sp = volume.spacing_mm
+    return Volume.from_array(hu=np.clip(np.round(hu), -1024, 3071).astype(np.int16),
+                             spacing_mm=(float(sp.slice or 1.0), sp.row, sp.col), z0_mm=float(volume.z_mm[0]),
+                             meta=volume.meta)
 
 
 def low_density_bodies(ph: PhantomVolume, *, names: tuple[str, ...] | None = None, delta_hu: float = -90.0) -> Volume:
