@@ -75,45 +75,61 @@ VARIANTS = [
 BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.01)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--seed0", type=int, default=0)
-    ap.add_argument("--variants", default="", help="comma-separated names (default: all)")
-    a = ap.parse_args()
-    chosen = [v for v in VARIANTS if not a.variants or v.name in a.variants.split(",")]
-    rows: list[tuple[str, int, bool | None, float, bool]] = []  # variant, seed, inside (None refused), conf, warned
-    first_ok = sum_ok = 0
-    t0 = time.perf_counter()
+Row = tuple[str, int, "bool | None", float, bool, bool]  # variant, seed, inside (None: refused), conf, warned, first
+
+
+def _run(chosen: list[Variant], seeds: range) -> list[Row]:
+    rows: list[Row] = []
     for var in chosen:
-        for seed in range(a.seed0, a.seed0 + a.seeds):
+        for seed in seeds:
             ph = phantom_volume(seed, **{**KW, **var.kw})
             vol = var.post(ph, seed) if var.post is not None else ph.volume
             lo, hi = ph.levels["L3"]
             try:
                 r = find_l3(vol)
             except L3NotFoundError as exc:
-                rows.append((var.name, seed, None, 0.0, True))
-                print(f"{var.name} | seed {seed} | refused: {exc}", flush=True)
+                rows.append((var.name, seed, None, 0.0, True, True))
+                print(f"{var.name} | seed {seed} | refused | {exc}", flush=True)
                 continue
             ok = lo <= r.z_mm <= hi
-            first_ok += r.candidates[0].index == r.index and abs(r.candidates[0].score - r.confidence) < 1e-6
-            sum_ok += sum(c.score for c in r.candidates) <= 1.0 + 1e-6
-            rows.append((var.name, seed, ok, r.confidence, bool(r.warnings)))
-            print(f"{var.name} | seed {seed} | {'inside' if ok else 'MISS'} | err {r.z_mm - ph.l3_mid_z_mm:+.1f} mm | "
-                  f"conf {r.confidence:.2f} | counts {r.counts} | disagree {r.levels_disagree} | "
-                  f"{'; '.join(w[:80] for w in r.warnings)}", flush=True)
+            first = (r.candidates[0].index == r.index and abs(r.candidates[0].score - r.confidence) < 1e-6
+                     and sum(c.score for c in r.candidates) <= 1.0 + 1e-6)
+            rows.append((var.name, seed, ok, r.confidence, bool(r.warnings), first))
+            print(f"{var.name} | seed {seed} | {'inside' if ok else 'MISS'} | conf {r.confidence:.3f} | "
+                  f"warned {bool(r.warnings)} | first {first} | err {r.z_mm - ph.l3_mid_z_mm:+.1f} mm | "
+                  f"counts {r.counts} | disagree {r.levels_disagree} | {'; '.join(w[:80] for w in r.warnings)}",
+                  flush=True)
+    return rows
+
+
+def _parse(paths: list[str]) -> list[Row]:
+    rows: list[Row] = []
+    for path in paths:
+        for line in open(path, encoding="utf-8"):
+            f = [x.strip() for x in line.split(" | ")]
+            if len(f) < 3 or not f[1].startswith("seed "):
+                continue
+            seed = int(f[1].split()[1])
+            if f[2] == "refused":
+                rows.append((f[0], seed, None, 0.0, True, True))
+            else:
+                rows.append((f[0], seed, f[2] == "inside", float(f[3].split()[1]), f[4] == "warned True",
+                             f[5] == "first True"))
+    return rows
+
+
+def _tables(rows: list[Row]) -> None:
     n = len(rows)
     answered = [x for x in rows if x[2] is not None]
-    print(f"\n{n} volumes in {time.perf_counter() - t0:.0f} s; chosen = first candidate in {first_ok}/{len(answered)}; "
-          f"candidate scores sum <= 1 in {sum_ok}/{len(answered)}")
+    print(f"\n{n} volumes; chosen = first candidate (its score = the confidence, scores sum <= 1) in "
+          f"{sum(x[5] for x in answered)}/{len(answered)}")
     print("\n| variant | inside L3 | misses (confidence) | misses at confidence > 0.5 or without a warning | refused |")
     print("|---|---|---|---|---|")
-    for var in chosen:
-        vr = [x for x in rows if x[0] == var.name]
+    for name in dict.fromkeys(x[0] for x in rows):
+        vr = [x for x in rows if x[0] == name]
         miss = [x for x in vr if x[2] is False]
         bad = [x for x in miss if x[3] > 0.5 or not x[4]]
-        print(f"| {var.name} | {sum(x[2] is True for x in vr)}/{len(vr)} | {len(miss)} "
+        print(f"| {name} | {sum(x[2] is True for x in vr)}/{len(vr)} | {len(miss)} "
               f"({', '.join(f'{x[3]:.2f}' for x in miss) or '-'}) | {len(bad)} | {sum(x[2] is None for x in vr)} |")
     inside = sum(x[2] is True for x in rows)
     print(f"| **all** | **{inside}/{n} = {100 * inside / max(n, 1):.1f} %** | "
@@ -130,6 +146,27 @@ def main() -> None:
         mc = float(np.mean([x[3] for x in sel]))
         print(f"| {b0:.1f}-{min(b1, 1.0):.1f} | {len(sel)} | {sum(bool(x[2]) for x in sel)} | {share:.2f} | {mc:.2f} | "
               f"{abs(mc - share):.2f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--seed0", type=int, default=0)
+    ap.add_argument("--variants", default="", help="comma-separated names, or index ranges such as 0-9 (default: all)")
+    ap.add_argument("--summarise", nargs="+", metavar="LOG", help="print the tables from the case lines of logs")
+    a = ap.parse_args()
+    if a.summarise:
+        _tables(_parse(a.summarise))
+        return
+    if a.variants and a.variants[0].isdigit():
+        i0, i1 = (int(x) for x in a.variants.split("-"))
+        chosen = VARIANTS[i0 : i1 + 1]
+    else:
+        chosen = [v for v in VARIANTS if not a.variants or v.name in a.variants.split(",")]
+    t0 = time.perf_counter()
+    rows = _run(chosen, range(a.seed0, a.seed0 + a.seeds))
+    print(f"\n{len(rows)} volumes in {time.perf_counter() - t0:.0f} s")
+    _tables(rows)
 
 
 if __name__ == "__main__":
