@@ -33,9 +33,10 @@ LAT_FREE_MM2 = 60.0
 LUNG_MM2 = 2500.0
 SI_MERGE_STEPS = 2.5  # sacral runs this many slice spacings apart are one run (a 5 mm slice may miss the joint)
 # The top of the sacro-iliac joints lies at the S1 upper endplate, just below the L5/S1 disc (phantom: 6-10 mm
-# below it; example_ct: at it). When the first disc found lies SI_DISC_FAR..SI_DISC_MISSED pitches above that top,
+# below it; example_ct: at it). When the first disc found lies SI_DISC_FAR..SI_DISC_MISSED local pitches above that top,
 # the L5/S1 disc was missed (thick slices blur it) and is placed SI_DISC_OFFSET_MM above the joints' top.
-SI_DISC_FAR, SI_DISC_MISSED, SI_DISC_OFFSET_MM = 0.6, 1.6, 4.0
+SI_DISC_FAR, SI_DISC_MISSED, SI_DISC_OFFSET_MM = 0.6, 1.3, 4.0
+SI_PITCH_MAX_MM = 45.0  # lumbar disc-to-disc distance (L4: body <= 30 mm + disc <= 12 mm, phantom and real)
 ENDPLATE_WIN_MM = 9  # endplates are looked for within this distance on each side of a disc (disc 4-12 mm high)
 
 
@@ -182,8 +183,11 @@ def analyse(f: SpineFeatures) -> Analysis:
     a.si_top_z = si_top(f)
     if a.si_top_z is not None and discs.size >= 2:
         above = np.nonzero(discs > a.si_top_z - 12.0)[0]
-        pitch = float(np.median(np.diff(discs)))
-        if above.size and SI_DISC_FAR * pitch < discs[above[0]] - a.si_top_z <= SI_DISC_MISSED * pitch:
+        # the pitch of the two discs above (L4/L5 to L3/L4 when only L5/S1 was missed): a missing disc there too
+        # (an irregular sequence, e.g. osteoporotic bodies) makes the gap no evidence of a missed L5/S1 disc
+        pitch = float(discs[above[0] + 1] - discs[above[0]]) if above.size and above[0] + 1 < discs.size else 0.0
+        regular = VERT_MM[0] <= pitch <= SI_PITCH_MAX_MM
+        if regular and SI_DISC_FAR * pitch < discs[above[0]] - a.si_top_z <= SI_DISC_MISSED * pitch:
             z_new = a.si_top_z + SI_DISC_OFFSET_MM
             if discs[above[0]] - z_new >= VERT_MM[0] and (above[0] == 0 or z_new - discs[above[0] - 1] >= VERT_MM[0]):
                 discs = np.insert(discs, above[0], z_new)
