@@ -22,6 +22,7 @@ from scipy import ndimage as ndi
 from sarco_core.errors import L3NotReachedError
 from sarco_core.io import load, load_mask
 from sarco_core.l3 import L3Result, find_l3
+from sarco_core.phantom.variants import emulate_kvp
 from sarco_core.volume import Volume
 from tests.conftest import data_path
 
@@ -158,11 +159,16 @@ def _covid_axials() -> list[Path]:
 def test_covid_upper_lumbar_slices_look_lumbar() -> None:
     files = [f for f in _covid_axials() if f.parts[-3] in UPPER_LUMBAR]
     assert len(files) == 6
+    files.append(data_path("pydicom", "pancreas_ct_0001_slice122_j2k.dcm"))  # contrast CT near L1/L2
     for f in files:
-        r = find_l3(load(f))
-        assert r.method == "user-selected"
-        assert r.looks_lumbar is True, (f, r.warnings)
-        assert r.confidence >= 0.5
+        vol = load(f)
+        for v in (vol, Volume.from_array(hu=emulate_kvp(vol.hu, 80.0), spacing_mm=(3.0, vol.spacing_mm.row,
+                                                                                   vol.spacing_mm.col))):
+            r = find_l3(v)
+            assert r.method == "user-selected"
+            assert r.looks_lumbar is True, (f, r.warnings)
+            assert r.confidence >= 0.5
+            assert not any("not look lumbar" in w or "not recognised" in w for w in r.warnings)
 
 
 def test_covid_chest_slices_are_flagged_not_lumbar() -> None:

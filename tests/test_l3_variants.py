@@ -4,6 +4,8 @@ The full seeded sweep is benchmarks/l3_variant_sweep.py (docs/l3.md); these are 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -12,10 +14,10 @@ from sarco_core.phantom import TISSUES, VERTEBRA_IDS, phantom_volume
 from sarco_core.phantom.spine import build_layout
 from sarco_core.phantom.variants import low_density_bodies, low_dose, overlapping_slices
 
-KW = dict(pixel_mm=1.6, size=256, top="T11", bottom="sacrum")
+KW: dict[str, Any] = dict(pixel_mm=1.6, size=256, top="T11", bottom="sacrum")
 
 
-def _inside(ph, r) -> bool:  # type: ignore[no-untyped-def]
+def _inside(ph: Any, r: Any) -> bool:
     lo, hi = ph.levels["L3"]
     return bool(lo <= r.z_mm <= hi)
 
@@ -60,7 +62,7 @@ def test_acquisition_variants() -> None:
     {"l5s1_disc_mm": 4.0},
     {"lumbar_count": 4},  # the phantom names L3 as the 3rd vertebra below T12
 ])
-def test_l3_inside_and_consistent_on_variants(extra: dict) -> None:
+def test_l3_inside_and_consistent_on_variants(extra: dict[str, Any]) -> None:
     ph = phantom_volume(4, **{**KW, **extra})
     r = find_l3(ph.volume)
     assert r.candidates[0].index == r.index and r.candidates[0].score == pytest.approx(r.confidence)

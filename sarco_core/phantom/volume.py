@@ -113,7 +113,8 @@ def phantom_volume(
                           spine_scale=p.spine_scale, z_offset_mm=z_offset_mm, rib12=rib12, lowest_disc_mm=l5s1_disc_mm)
     if not 0.0 <= wedge_l5 <= 0.6:
         raise ValueError(f"wedge_l5 must lie in 0..0.6, got {wedge_l5}")
-    layout = replace(layout, wedge_lowest=float(wedge_l5), lowest_tp_scale=float(l5_tp_scale), crest_key=float(crest_key))
+    layout = replace(layout, wedge_lowest=float(wedge_l5), lowest_tp_scale=float(l5_tp_scale),
+                     crest_key=float(crest_key))
     z_lo, z_hi = _range(layout, top, bottom, sacrum)
     n = int(np.floor((z_hi - z_lo) / slice_mm + 1e-9))
     if n < 1:
