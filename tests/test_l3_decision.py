@@ -121,3 +121,8 @@ def test_analyze_raises_levels_disagree_on_a_transitional_spine() -> None:
     assert r.l3.levels_disagree and "l3_levels_disagree" in r.qc_flags
     assert r.to_dict()["l3"]["levels_disagree"] is True
     assert r.l3.confidence <= DISAGREE_CAP
+
+
+def test_decide_without_any_hypothesis_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="fallback"):
+        decide(DISCS, sacrum_lo=None, ribs_lo=None, rib_count=None, gap=None)

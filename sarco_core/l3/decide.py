@@ -124,13 +124,10 @@ def decide(
             warnings.append("The last rib-bearing vertebra is uncertain: " + "; ".join(rib_count.notes) + ".")
     elif fallback is not None:
         named.append(Hypothesis(*fallback))
-    scored: list[Hypothesis] = []
-    checks: list[str] = []
-    for h in named:
-        f, notes = _plausibility(d, h.lo, gap)
-        scored.append(Hypothesis(h.lo, h.p * f, h.source))
-        if not checks:
-            checks = notes
+    if not named:
+        raise ValueError("decide() needs a count or a fallback hypothesis")
+    scored = [Hypothesis(h.lo, h.p * _plausibility(d, h.lo, gap)[0], h.source) for h in named]
+    checks = _plausibility(d, named[0].lo, gap)[1]  # the warnings of the checks on the chosen hypothesis
     scored.sort(key=lambda h: -h.p)  # stable: ties keep the better-founded count first
     reordered = bool(scored) and scored[0].lo != named[0].lo
     if reordered:
