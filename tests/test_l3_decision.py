@@ -126,3 +126,13 @@ def test_analyze_raises_levels_disagree_on_a_transitional_spine() -> None:
 def test_decide_without_any_hypothesis_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="fallback"):
         decide(DISCS, sacrum_lo=None, ribs_lo=None, rib_count=None, gap=None)
+
+
+def test_new_flags_have_plain_words_without_cli_flags() -> None:
+    from ui.text import QC_WORDS
+
+    assert "different L3 levels" in QC_WORDS["l3_levels_disagree"]
+    single = QC_WORDS["l3_level_not_checked"]
+    assert "single slice" in single and "Browse" not in single  # nothing to show there for one slice
+    assert "lungs or heart" not in QC_WORDS["l3_user_selected_not_lumbar"]  # the L3 notes give the actual reason
+    assert not any("--slice" in w for w in QC_WORDS.values())
