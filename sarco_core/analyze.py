@@ -299,10 +299,15 @@ def _measure_and_classify(
     ).classification
     timings["classify"] = time.perf_counter() - t
     flags: list[str] = []
-    if l3.confidence < L3_LOW_CONFIDENCE:
+    single = volume.n_slices == 1  # nothing to compare a single slice with: no "check on the Browse page"
+    if l3.confidence < L3_LOW_CONFIDENCE and not single:
         flags.append(QCFlag.L3_LOW_CONFIDENCE)
     if l3.method == "user-selected" and l3.looks_lumbar is False:
         flags.append(QCFlag.L3_USER_SELECTED_NOT_LUMBAR)
+    if single and l3.looks_lumbar is None:
+        flags.append(QCFlag.L3_LEVEL_NOT_CHECKED)
+    if l3.levels_disagree:
+        flags.append(QCFlag.L3_LEVELS_DISAGREE)
     flags += image_flags(volume, l3.index)
     flags += [f for f in seg.qc_flags if f not in flags]
     if notes:

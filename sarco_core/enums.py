@@ -57,6 +57,8 @@ class QCFlag(StrEnum):
     # L3
     L3_LOW_CONFIDENCE = "l3_low_confidence"
     L3_USER_SELECTED_NOT_LUMBAR = "l3_user_selected_not_lumbar"
+    L3_LEVEL_NOT_CHECKED = "l3_level_not_checked"
+    L3_LEVELS_DISAGREE = "l3_levels_disagree"
     # image / acquisition
     KVP_NOT_120 = "kvp_not_120"
     CONTRAST_PHASE_UNKNOWN = "contrast_phase_unknown"

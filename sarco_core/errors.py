@@ -107,6 +107,10 @@ class L3NotFoundError(SarcoError):
     """The series does not reach L3 or no spine could be found."""
 
 
+class L3NotReachedError(L3NotFoundError):
+    """The series ends above L3 (e.g. a chest series): choosing a slice by hand cannot help."""
+
+
 class StoreError(SarcoError):
     """The case database refused an operation."""
 

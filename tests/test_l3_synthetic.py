@@ -8,7 +8,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from sarco_core.errors import GridMismatchError, L3NotFoundError
+from sarco_core.errors import GridMismatchError, L3NotFoundError, L3NotReachedError
 from sarco_core.io import load
 from sarco_core.io.nifti import save_nifti
 from sarco_core.l3 import assess_slice, find_l3, override
@@ -60,13 +60,15 @@ def test_to_dict_is_the_l3_json_contract(normal_result) -> None:
 def test_six_lumbar_counts_disagree_and_both_candidates_are_returned() -> None:
     s = synth_spine(lumbar=6)
     r = find_l3(s.volume)
-    assert r.confidence < 0.6
-    assert any("disagree" in w for w in r.warnings)
+    assert r.confidence <= 0.5 and r.levels_disagree
+    assert any("6 lumbar-type vertebrae" in w for w in r.warnings)
+    assert r.candidates[0].index == r.index
     assert r.counts["sacrum"] is not None and r.counts["ribs"] is not None
     assert r.counts["sacrum"] != r.counts["ribs"]
     zs = [c.z_mm for c in r.candidates]
     lo, hi = s.levels["L3"]  # L3 counted from the top (T12 -> L1, L2, L3)
     assert any(lo <= z <= hi for z in zs)
+    assert {r.counts["sacrum"], r.counts["ribs"]} <= {c.index for c in r.candidates}
 
 
 def test_missing_sacrum_counts_from_the_ribs_with_lower_confidence() -> None:
@@ -137,11 +139,14 @@ def test_single_slices_lumbar_and_chest(normal) -> None:
 
 def test_short_stack_is_refused_with_advice(normal) -> None:
     v = normal.volume.select(slice(60, 70))  # 30 mm
-    with pytest.raises(L3NotFoundError, match="--slice"):
+    with pytest.raises(L3NotFoundError, match="by hand") as err:
         find_l3(v)
+    assert "--slice" not in str(err.value)  # the app shows this message too: no CLI flags
 
 
 def test_chest_only_stack_does_not_reach_l3() -> None:
     s = synth_spine(z_bottom_mm=215.0)  # from T12 up
-    with pytest.raises(L3NotFoundError, match="does not reach L3"):
+    with pytest.raises(L3NotReachedError, match="does not reach L3") as err:
         find_l3(s.volume)
+    msg = str(err.value)
+    assert "by hand" not in msg and "yourself" not in msg and "--slice" not in msg  # no manual pick invited

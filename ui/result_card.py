@@ -84,7 +84,7 @@ def render(case_id: int, *, thumbnail_px: int = 420, show_exports: bool = True) 
         else f"version {version.number}, automatic"
     )
     made_by = method_words(seg.get("method") or analysis.method, seg.get("model"))
-    if analysis.l3_overridden:
+    if analysis.l3_overridden or l3.get("method") == "user-selected":  # hand-set: no automatic confidence shown
         auto_txt = f"; automatic choice was {analysis.l3_auto_index}" if analysis.l3_auto_index is not None else ""
         l3_txt = f" (set by hand{auto_txt})"
     else:

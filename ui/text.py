@@ -7,7 +7,15 @@ from typing import Any
 QC_WORDS: dict[str, str] = {
     "l3_low_confidence": "The automatic L3 level is uncertain — check the level on the Browse page.",
     "l3_user_selected_not_lumbar": (
-        "The chosen slice does not look lumbar (lungs or heart in view?) — check it is really L3."
+        "The chosen slice does not look lumbar (the L3 notes say why) — check it is really L3."
+    ),
+    "l3_level_not_checked": (
+        "The level of this single slice could not be checked automatically (a single slice has nothing to compare "
+        "with) — make sure it is at L3."
+    ),
+    "l3_levels_disagree": (
+        "Counting up from the sacrum and down from the last rib give different L3 levels (an unusual, transitional "
+        "spine is likely): both levels are offered — check the level on the Browse page."
     ),
     "l3_user_selected": "The L3 slice was chosen by a person, not detected automatically.",
     "l3_overridden": "The L3 slice was changed by hand from the automatic choice.",

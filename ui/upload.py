@@ -15,7 +15,7 @@ from typing import Any
 import streamlit as st
 
 from sarco_core import cutoffs
-from sarco_core.errors import L3NotFoundError, SarcoError
+from sarco_core.errors import L3NotFoundError, L3NotReachedError, SarcoError
 from sarco_core.privacy import generated_case_label, label_warnings, scrub_file_names
 from sarco_core.volume import Volume
 from ui import backend, result_card, state
@@ -267,7 +267,7 @@ def page() -> None:
         except SarcoError as exc:
             bar.empty()
             st.error(f"**The analysis stopped.** {exc}")
-            if isinstance(exc, L3NotFoundError) and volume.n_slices > 1:
+            if isinstance(exc, L3NotFoundError) and not isinstance(exc, L3NotReachedError) and volume.n_slices > 1:
                 st.info("Open **L3 slice (advanced)** above and choose the slice yourself, then analyse again.")
         except Exception as exc:  # unexpected: readable message, traceback in the server log
             log.exception("analysis failed")

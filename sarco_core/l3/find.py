@@ -6,16 +6,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sarco_core.errors import GridMismatchError, L3NotFoundError
+from sarco_core.errors import GridMismatchError, L3NotFoundError, L3NotReachedError
 from sarco_core.l3 import levels as lv
+from sarco_core.l3.decide import P_GUESS, P_LUNGS, P_WINDOW, decide
 from sarco_core.l3.result import Candidate, L3Result, Level
 from sarco_core.l3.spine import SpineFeatures, reduce, spine_features
 from sarco_core.volume import Volume
 
 MIN_EXTENT_MM = 60.0
-CONF_AGREE, CONF_SACRUM_ONLY, CONF_RIBS_ONLY, CONF_DISAGREE, CONF_WINDOW = 0.92, 0.72, 0.65, 0.45, 0.3
-CONF_RIBS_WEAK = 0.5  # rib count only, and its T12 rests on a rib on one side, a short rib or a doubtful assignment
-CONF_LUNGS, CONF_GUESS = 0.25, 0.15  # no landmark counted: from the lung bases / middle of the spine in view
+CONF_WINDOW, CONF_LUNGS, CONF_GUESS = P_WINDOW, P_LUNGS, P_GUESS  # no landmark counted (sarco_core.l3.decide)
 MIN_DISCS_GUESS = 4  # a spine is "clearly there" with at least this many disc spaces
 _PER_SLICE = ("found", "lung_mm2", "joined_mm", "lateral_mm2")
 _UP = ["L3", "L2", "L1"] + [f"T{i}" for i in range(12, 0, -1)]
@@ -24,10 +23,10 @@ _DOWN = ["L4", "L5"]
 
 @dataclass(frozen=True)
 class SliceLook:
-    """How lumbar one axial slice looks: a score in [0, 1], a verdict and the reasons."""
+    """How lumbar one axial slice looks: a score in [0, 1], a verdict (None: could not be checked) and the reasons."""
 
     score: float
-    lumbar: bool
+    lumbar: bool | None
     warnings: tuple[str, ...]
 
 
@@ -56,10 +55,10 @@ def assess_slice(volume: Volume, index: int) -> SliceLook:
             "suggests a chest level (lungs, perhaps partly consolidated), not L3. Choose a slice at the third lumbar "
             "vertebra.",
         ))
-    if not f.found[0]:
-        return SliceLook(0.3, False, (
-            f"{where}: no vertebral body was found, so the level cannot be checked. Make sure it is an axial "
-            "abdominal slice at L3.",
+    if not f.found[0]:  # not a verdict on the level: the check itself could not be made
+        return SliceLook(0.4, None, (
+            f"{where}: the vertebral body was not recognised, so the level of this slice could not be checked "
+            "automatically. Make sure it is an axial slice through the third lumbar vertebra.",
         ))
     if f.joined_mm[0] >= lv.SI_REACH_MM:
         return SliceLook(0.2, False, (
@@ -93,23 +92,31 @@ def _levels(discs: np.ndarray, lo: int, with_s1: bool, z_min: float) -> list[Lev
     return sorted(out, key=lambda x: x.z_lo_mm)
 
 
+def _lowest_level(a: lv.Analysis) -> str:
+    """The lowest vertebra a series ending above L3 reaches, counted down from its T12 (ribs), in words."""
+    t12 = a.rib_count.t12 if a.rib_count is not None else None
+    if t12 is None or t12 < 0:
+        return "about T12"
+    return f"about L{t12 + 1}" if t12 + 1 < 3 else "the top of L3"
+
+
 def _not_found(volume: Volume, a: lv.Analysis) -> L3NotFoundError:
     z0, z1 = float(volume.z_mm[0]), float(volume.z_mm[-1])
     span = f"z {z0:.0f}..{z1:.0f} mm"
     if a.rib_low_z is not None and (a.ribs is None or a.ribs.l3_lo is None):
-        return L3NotFoundError(
-            f"This series ({span}) does not reach L3: ribs are seen down to z {a.rib_low_z:.0f} mm (about T12), "
-            "less than three vertebrae above its lower end. Load a series that covers the abdomen down to the "
-            "iliac crests, or pick the slice yourself."
+        return L3NotReachedError(
+            f"This series ({span}) does not reach L3: its lowest ribs (T12) lie at z {a.rib_low_z:.0f} mm and it "
+            f"ends at {_lowest_level(a)}, less than three vertebrae below them. Load a series that covers the "
+            "abdomen down to the iliac crests."
         )
     if a.lungs_low_z is not None and a.gap is None:
-        return L3NotFoundError(
-            f"This series ({span}) shows the chest (lungs down to z {a.lungs_low_z:.0f} mm) and no lumbar "
-            "spine below the ribs: it does not reach L3. Load an abdominal or chest-abdomen-pelvis series."
+        return L3NotReachedError(
+            f"This series ({span}) does not reach L3: it shows the chest (lungs down to z {a.lungs_low_z:.0f} mm) "
+            "and no lumbar spine below the ribs. Load an abdominal or chest-abdomen-pelvis series."
         )
     return L3NotFoundError(
         f"No lumbar spine could be identified in this series ({span}): neither the sacrum nor the lowest ribs "
-        "were found. Check that it is an axial abdominal CT, or pick the L3 slice yourself (--slice K)."
+        "were found. Check that it is an axial abdominal CT, or choose the L3 slice by hand."
     )
 
 
@@ -138,7 +145,7 @@ def _guess_without_landmarks(a: lv.Analysis, f: SpineFeatures) -> tuple[int, flo
     lo = int(np.clip(round((d.size - 2) / 2.0), 0, d.size - 2))
     return lo, CONF_GUESS, "middle of spine", (
         "Neither the sacrum, the last rib, the lungs nor a rib- and pelvis-free lumbar window were found; L3 was "
-        "guessed as the vertebra in the middle of the spine in view. Check the level, or pick it yourself (--slice K)."
+        "guessed as the vertebra in the middle of the spine in view. Check the level, or choose the L3 slice by hand."
     )
 
 
@@ -147,7 +154,7 @@ def _auto(volume: Volume) -> L3Result:
     if extent < MIN_EXTENT_MM:
         raise L3NotFoundError(
             f"The series covers only {extent:.0f} mm along z, too little to count vertebrae (needs >= "
-            f"{MIN_EXTENT_MM:.0f} mm). Pick the L3 slice yourself (--slice K), or load the whole series."
+            f"{MIN_EXTENT_MM:.0f} mm). Choose the L3 slice by hand, or load the whole series."
         )
     f = _features(volume)
     a = lv.analyse(f)
@@ -161,74 +168,39 @@ def _auto(volume: Volume) -> L3Result:
         warnings.append("The sacrum (sacro-iliac joints) was not found: the pelvis may be outside the series.")
     if a.ribs is None:
         warnings.append("The lowest ribs were not found: the lower thorax may be outside the series.")
-    alt: int | None = None
-    if "sacrum" in found and "ribs" in found:
-        lo = found["sacrum"]
-        if found["ribs"] == lo:
-            conf, how = CONF_AGREE, "sacrum and ribs agree"
+    fallback: tuple[int, float, str] | None = None
+    if not found:
+        if a.gap is not None and d.size >= 2:
+            centre = (a.gap[0] + a.gap[1]) / 2.0
+            lo = int(np.clip(np.searchsorted(d, centre) - 1, 0, d.size - 2))
+            fallback = (lo, CONF_WINDOW, "lumbar window")
+            warnings.append("Neither the sacrum nor the ribs could be counted; L3 was estimated as the vertebra in "
+                            "the middle of the rib- and pelvis-free lumbar window. Check the level.")
         else:
-            alt = found["ribs"]
-            conf, how = CONF_DISAGREE, "counts disagree"
-            extra = alt - lo
-            why = ("6 lumbar-type vertebrae or a missed 12th rib" if extra > 0
-                   else "4 lumbar-type vertebrae or a lumbar rib")
-            warnings.append(
-                f"Counting up from the sacrum and down from the last rib disagree by {abs(extra)} level(s) "
-                f"({why}"
-                "; a transitional vertebra is likely). The sacrum count is used; the rib count is the second candidate."
-            )
-    elif found:
-        name, lo = next(iter(found.items()))
-        conf = CONF_SACRUM_ONLY if name == "sacrum" else CONF_RIBS_ONLY
-        how = f"{name} only"
-        warnings.append(f"L3 was counted from the {'sacrum' if name == 'sacrum' else 'last rib (T12)'} only, "
-                        "without a second count to confirm it.")
-        rc = a.rib_count
-        if name == "ribs" and rc is not None and rc.weak:
-            conf = CONF_RIBS_WEAK
-            warnings.append("The last rib-bearing vertebra is uncertain: " + "; ".join(rc.notes) + ".")
-    elif a.gap is not None and d.size >= 2:
-        centre = (a.gap[0] + a.gap[1]) / 2.0
-        lo = int(np.clip(np.searchsorted(d, centre) - 1, 0, d.size - 2))
-        conf, how = CONF_WINDOW, "lumbar window"
-        warnings.append("Neither the sacrum nor the ribs could be counted; L3 was estimated as the vertebra in the "
-                        "middle of the rib- and pelvis-free lumbar window. Check the level.")
-    else:
-        guess = _guess_without_landmarks(a, f)
-        if guess is None:
-            raise _not_found(volume, a)
-        lo, conf, how, why = guess
-        warnings.append(why)
-    # plausibility: neighbouring vertebrae and the lumbar window
-    for nb in (lo - 1, lo + 1):
-        if nb >= 0 and nb + 1 < d.size and not lv.interval_ok(d, nb):
-            conf *= 0.85
-            warnings.append("Irregular disc spacing next to L3 (a disc may have been missed or added).")
-            break
-    z_l3 = _mid(d, lo)
-    if a.gap is not None and not (a.gap[0] - 25.0 <= z_l3 <= a.gap[1] + 25.0):
-        conf *= 0.8
-        warnings.append("The chosen L3 lies outside the rib- and pelvis-free lumbar window; check the level.")
-    idx = volume.index_of_z(z_l3)
-    cands = [Candidate(idx, float(volume.z_mm[idx]), conf, how)]
-    rest = 1.0 - conf
-    if alt is not None and lv.interval_ok(d, alt):
-        za = _mid(d, alt)
-        ia = volume.index_of_z(za)
-        cands.append(Candidate(ia, float(volume.z_mm[ia]), 0.8 * rest, "ribs"))
-        rest *= 0.2
-    for nb, name in ((lo + 1, "L2"), (lo - 1, "L4")):
-        if nb >= 0 and lv.interval_ok(d, nb) and nb != alt:
-            zn = _mid(d, nb)
-            i_n = volume.index_of_z(zn)
-            cands.append(Candidate(i_n, float(volume.z_mm[i_n]), rest / 2.0, f"neighbour {name}"))
-    cands.sort(key=lambda c: -c.score)
+            guess = _guess_without_landmarks(a, f)
+            if guess is None:
+                raise _not_found(volume, a)
+            lo, conf, how, why = guess
+            fallback = (lo, conf, how)
+            warnings.append(why)
+    dec = decide(d, sacrum_lo=found.get("sacrum"), ribs_lo=found.get("ribs"), rib_count=a.rib_count, gap=a.gap,
+                 fallback=fallback)
+    warnings.extend(dec.warnings)
+    cands: list[Candidate] = []
+    for h in dec.ranked:
+        i_h = volume.index_of_z(_mid(d, h.lo))
+        if any(c.index == i_h for c in cands):  # thick slices: two levels on one slice (keep the first)
+            continue
+        cands.append(Candidate(i_h, float(volume.z_mm[i_h]), float(round(h.p, 3)), h.source))
+    lo = dec.chosen.lo
+    idx = cands[0].index
     counts = {k: volume.index_of_z(_mid(d, v)) for k, v in found.items()}
     levels = _levels(d, lo, with_s1=a.sacrum is not None and found.get("sacrum") == lo, z_min=float(volume.z_mm[0]))
     return L3Result(
-        index=idx, z_mm=float(volume.z_mm[idx]), confidence=float(round(conf, 3)), method="spine-count",
+        index=idx, z_mm=float(volume.z_mm[idx]), confidence=cands[0].score, method="spine-count",
         candidates=cands, levels=levels, warnings=warnings, auto_index=idx, auto_z_mm=float(volume.z_mm[idx]),
         overridden=False, looks_lumbar=True, counts={"sacrum": counts.get("sacrum"), "ribs": counts.get("ribs")},
+        levels_disagree=dec.disagree,
     )
 
 

@@ -30,6 +30,12 @@ VERT_MM = (20.0, 60.0)  # plausible disc-to-disc distance
 DISC_COST, REGULARITY = 0.3, 1.5  # disc-sequence fit: cost per disc, penalty per |log(gap ratio)|
 LAT_FREE_MM2 = 60.0
 LUNG_MM2 = 2500.0
+SI_MERGE_STEPS = 2.5  # sacral runs this many slice spacings apart are one run (a 5 mm slice may miss the joint)
+# The top of the sacro-iliac joints lies at the S1 upper endplate, just below the L5/S1 disc (phantom: 6-10 mm
+# below it; example_ct: at it). When the first disc found lies SI_DISC_FAR..SI_DISC_MISSED local pitches above that top,
+# the L5/S1 disc was missed (thick slices blur it) and is placed SI_DISC_OFFSET_MM above the joints' top.
+SI_DISC_FAR, SI_DISC_MISSED, SI_DISC_OFFSET_MM = 0.6, 1.3, 4.0
+SI_PITCH_MAX_MM = 45.0  # lumbar disc-to-disc distance (L4: body <= 30 mm + disc <= 12 mm, phantom and real)
 ENDPLATE_WIN_MM = 9  # endplates are looked for within this distance on each side of a disc (disc 4-12 mm high)
 
 
@@ -160,10 +166,12 @@ def si_top(f: SpineFeatures) -> float | None:
     runs = [(a, b) for a, b in _runs(si) if b - a >= 2 or f.z_mm.size < 10]
     if not runs:
         return None
-    # the lowest sustained run; merge runs separated by < 8 mm
+    # the lowest sustained run; merge runs separated by < 8 mm (or one missing slice of a thick-slice series)
+    step = float(np.median(np.diff(f.z_mm))) if f.z_mm.size > 1 else 0.0
+    merge = max(8.0, SI_MERGE_STEPS * step)
     a, b = runs[0]
     for a2, b2 in runs[1:]:
-        if f.z_mm[a2] - f.z_mm[b - 1] < 8.0:
+        if f.z_mm[a2] - f.z_mm[b - 1] < merge:
             b = b2
     return float(f.z_mm[b - 1])
 
@@ -174,6 +182,20 @@ def analyse(f: SpineFeatures) -> Analysis:
     lungs = f.z_mm[f.lung_mm2 >= LUNG_MM2]
     a = Analysis(discs, prom, None, None, None, None, gap, float(lungs.min()) if lungs.size else None)
     a.si_top_z = si_top(f)
+    if a.si_top_z is not None and discs.size >= 2:
+        above = np.nonzero(discs > a.si_top_z - 12.0)[0]
+        # the pitch of the two discs above (L4/L5 to L3/L4 when only L5/S1 was missed): a missing disc there too
+        # (an irregular sequence, e.g. osteoporotic bodies) makes the gap no evidence of a missed L5/S1 disc
+        pitch = float(discs[above[0] + 1] - discs[above[0]]) if above.size and above[0] + 1 < discs.size else 0.0
+        regular = VERT_MM[0] <= pitch <= SI_PITCH_MAX_MM
+        if regular and SI_DISC_FAR * pitch < discs[above[0]] - a.si_top_z <= SI_DISC_MISSED * pitch:
+            z_new = a.si_top_z + SI_DISC_OFFSET_MM
+            if discs[above[0]] - z_new >= VERT_MM[0] and (above[0] == 0 or z_new - discs[above[0] - 1] >= VERT_MM[0]):
+                discs = np.insert(discs, above[0], z_new)
+                prom = np.insert(prom, above[0], 0.0)
+                a.discs_z, a.disc_prominence = discs, prom
+                a.notes.append(f"the L5/S1 disc space was not seen; it was placed at the top of the sacro-iliac "
+                               f"joints (z {z_new:.0f} mm)")
     a.rib_count = rb.count_t12(rb.components(f), discs, float(f.z_mm[-1]), a.si_top_z)
     a.rib_low_z = a.rib_count.head_z
     if a.si_top_z is not None and discs.size:

@@ -41,7 +41,9 @@ class L3Result:
 
     ``method``: "spine-count" (automatic), "user-selected" (a single slice, or a manual override).
     For an override ``overridden`` is True and ``auto_index`` / ``auto_z_mm`` keep the automatic choice.
-    ``looks_lumbar`` is False when the chosen slice shows lungs (a chest level) or no spine.
+    ``looks_lumbar`` is False when the chosen slice shows lungs (a chest level) or the pelvis, None when a single
+    slice cannot be checked (no vertebral body recognised). ``candidates[0]`` is always the chosen automatic slice
+    and its score is ``confidence`` (for an automatic result).
     """
 
     index: int
@@ -56,6 +58,7 @@ class L3Result:
     overridden: bool = False
     looks_lumbar: bool | None = None
     counts: dict[str, int | None] = field(default_factory=dict)  # L3 index per counting method
+    levels_disagree: bool = False  # the sacrum and rib counts give different L3 levels (both are candidates)
 
     def level_of(self, z_mm: float) -> str | None:
         """Label of the level containing ``z_mm`` (None outside the levels found)."""
@@ -83,4 +86,5 @@ class L3Result:
         d["auto_z_mm"] = None if self.auto_z_mm is None else round(self.auto_z_mm, 2)
         d["overridden"] = self.overridden
         d["looks_lumbar"] = self.looks_lumbar
+        d["levels_disagree"] = self.levels_disagree
         return d

@@ -23,6 +23,9 @@ STRIP_MM = 6.0  # half-width of the midline strip used to find the vertebral bod
 JUMP_MM = 12.0  # the body centre moves less than this from its running median
 PROFILE_BONE_HU = 130.0  # midline rows brighter than this (strip mean) count as bone
 LOW_DENSITY_HU: tuple[float, ...] = (100.0,)  # retried when no body with a canal behind it is found at 130 HU
+# ... and then brighter thresholds: at 70-80 kVp (bone and iodine brighter) or with a contrast-filled aorta against
+# the body, the body, the canal edges and the aorta merge into one run at 130 HU; a higher threshold opens the canal
+BRIGHT_HU: tuple[float, ...] = (200.0, 280.0)
 BOX_DEPTH, BOX_HALF_WIDTH_MM = 0.9, 12.0  # vertebral-body box: 90 % of the body's depth, +-12 mm wide
 LATERAL_MM = (60.0, 150.0)  # lateral bone band (ribs / iliac wings), distance from the midline
 MAX_DY_MM = 85.0  # ribs and iliac wings lie less than this behind the vertebral body centre (the table: more)
@@ -128,7 +131,7 @@ def locate_body(
     depth in rows) or None.
     """
     best = None
-    for thr in (PROFILE_BONE_HU, *LOW_DENSITY_HU):  # osteoporotic bodies: cancellous bone below PROFILE_BONE_HU
+    for thr in (PROFILE_BONE_HU, *LOW_DENSITY_HU, *BRIGHT_HU):  # low density: osteoporosis; bright: low kVp
         runs = [(a, b) for a, b in _runs(profile > thr) if (b - a) * row_mm >= 4.0]
         for i, (a, b) in enumerate(runs):
             if (b - a) * row_mm < 10.0 or (b - a) * row_mm > 70.0:
@@ -140,8 +143,10 @@ def locate_body(
                 best = (a, b)
         if best is not None:
             break
-    runs = [(a, b) for a, b in _runs(profile > PROFILE_BONE_HU) if (b - a) * row_mm >= 4.0]
-    if best is None and body_rows is not None:
+    for thr in (PROFILE_BONE_HU, *BRIGHT_HU):
+        if best is not None or body_rows is None:
+            break
+        runs = [(a, b) for a, b in _runs(profile > thr) if (b - a) * row_mm >= 4.0]
         r0, r1 = body_rows
         for a, b in runs:
             ok = 15.0 <= (b - a) * row_mm <= 60.0 and (a + b) / 2.0 > r0 + 0.5 * (r1 - r0)

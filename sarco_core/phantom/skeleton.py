@@ -16,9 +16,11 @@ SOFT = [T[n] for n in ("vat", "sat", "imat", "erector_spinae", "multifidus", "ps
 PE = T["posterior_elements"]
 
 
-def _arch(cv: Canvas, f: Frame, vid: int, t: float, thoracic: bool, lumbar_rib: bool = False) -> None:
-    """Posterior arch for a body fraction ``t`` (0 lower endplate .. 1 upper; <0 = disc below the vertebra)."""
-    xs, ss = f.x_s, 1.0
+def _arch(cv: Canvas, f: Frame, vid: int, t: float, thoracic: bool, lumbar_rib: bool = False,
+          tp_scale: float = 1.0) -> None:
+    """Posterior arch for a body fraction ``t`` (0 lower endplate .. 1 upper; <0 = disc below the vertebra);
+    ``tp_scale`` lengthens and thickens the transverse processes (a massive L5 process)."""
+    xs, ss = f.x_s, tp_scale
     y_back = f.y_vb + f.vb_ap / 2
     y_cp = y_back + f.canal_ap  # posterior canal wall
     lam_th = 5.0
@@ -27,7 +29,7 @@ def _arch(cv: Canvas, f: Frame, vid: int, t: float, thoracic: bool, lumbar_rib: 
             cv.ellipse(xs + s * (f.canal_w / 2 + 3.5), y_back + 0.45 * f.canal_ap, 4.5, 0.6 * f.canal_ap + 2, PE,
                        where=SOFT, vert=vid)
         if 0.35 <= t <= 0.8:  # transverse processes
-            ln = f.tp_len - f.canal_w / 2
+            ln = f.tp_len * ss - f.canal_w / 2
             ang = -35.0 if thoracic else -8.0
             cv.ellipse(xs + s * (f.canal_w / 2 + ln / 2), f.y_tp + (12 if thoracic else 0) * 0.5,
                        ln / 2, 3.2 * ss, PE, rot_deg=s * -ang, n=2.4, where=SOFT, vert=vid)
@@ -68,10 +70,20 @@ def paint_spine(cv: Canvas, g: Geometry, f: Frame) -> None:
     vid = VERTEBRA_IDS[name]
     thoracic = name.startswith("T")
     n = 2.0 if thoracic else 2.4
+    lowest = name == g.layout.lumbar()[-1]
     endplate = min(t, 1 - t) * (g.layout.get(name).hi - g.layout.get(name).lo) < 1.5
     cv.ellipse(xs, yv, w2, a2, T["vertebral_cortex"], n=n, where=SOFT, vert=vid)
     if not endplate:
         cv.ellipse(xs, yv, w2 - 1.8, a2 - 1.8, T["vertebral_body"], n=n, where=[T["vertebral_cortex"]], vert=vid)
+    if lowest and g.layout.wedge_lowest > 0:  # wedge: the upper endplate slopes down towards the back
+        h = g.layout.get(name).hi - g.layout.get(name).lo
+        y_cut = yv - a2 + 2 * a2 * (1 - t) / g.layout.wedge_lowest  # behind this the body has ended (disc above)
+        top = y_cut - 1.5 * 2 * a2 / (g.layout.wedge_lowest * h)  # a 1.5 mm cortical rim along the sloping endplate
+        body = np.isin(cv.tissue, [T["vertebral_cortex"], T["vertebral_body"]]) & (cv.vert == vid)
+        cv.tissue[body & (cv.Y > top) & (cv.Y <= y_cut)] = T["vertebral_cortex"]
+        cut = body & (cv.Y > y_cut)
+        cv.tissue[cut] = T["disc"]
+        cv.vert[cut] = 0
     if name == "S1":  # sacral alae reaching the sacroiliac joints
         for s in (-1, 1):
             cv.ellipse(xs + s * (w2 + 18), yv + 0.3 * f.vb_ap, 26, 16 + 4 * t, T["sacrum"], rot_deg=s * 12,
@@ -79,7 +91,7 @@ def paint_spine(cv: Canvas, g: Geometry, f: Frame) -> None:
         cv.ellipse(xs, yv + a2 + 9, 12, 6, T["spinal_canal"], where=SOFT + [T["sacrum"]], vert=0)
         cv.ellipse(xs, yv + a2 + 20, 14, 4, T["sacrum"], where=SOFT, vert=vid)
         return
-    _arch(cv, f, vid, t, thoracic)
+    _arch(cv, f, vid, t, thoracic, tp_scale=g.layout.lowest_tp_scale if lowest else 1.0)
 
 
 def rib_set(g: Geometry, rng: np.random.Generator) -> list[dict[str, float]]:
@@ -141,7 +153,7 @@ def paint_ribs(cv: Canvas, g: Geometry, f: Frame, ribs: list[dict[str, float]], 
 def paint_pelvis(cv: Canvas, g: Geometry, f: Frame) -> None:
     """Iliac wings with iliacus inside and gluteal muscles outside; femoral heads low down."""
     k, ms = f.key, f.ms
-    gw = smooth(k, 4.6, 6.3)
+    gw = smooth(k, g.layout.crest_key, g.layout.crest_key + 1.7)
     s1_lo = g.layout.s1_lo
     if gw > 0 and f.z > s1_lo - SACRUM_MM:
         X, Y = cv.X, cv.Y

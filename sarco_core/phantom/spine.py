@@ -42,6 +42,9 @@ class SpineLayout:
     lumbar_rib: bool
     z_offset_mm: float = 0.0
     rib12: str = "normal"  # the 12th ribs (on T12): "normal", "short" (hypoplastic, ~3-5 cm) or "absent"
+    wedge_lowest: float = 0.0  # the lowest lumbar body is this fraction lower behind than in front (wedge L5)
+    lowest_tp_scale: float = 1.0  # its transverse processes this much longer and thicker (a massive L5 process)
+    crest_key: float = 4.6  # level key where the iliac wings begin (sarco_core.phantom.frame; lower = higher crest)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -101,8 +104,10 @@ def build_layout(
     spine_scale: float = 1.0,
     z_offset_mm: float = 0.0,
     rib12: str = "normal",
+    lowest_disc_mm: float | None = None,
 ) -> SpineLayout:
-    """Seeded heights: bodies 22-30 mm (lumbar 25-30), discs 6-12 mm (lumbar 8-12)."""
+    """Seeded heights: bodies 22-30 mm (lumbar 25-30), discs 6-12 mm (lumbar 8-12). ``lowest_disc_mm`` sets the
+    disc between the lowest lumbar vertebra and S1 (a large or a narrow L5/S1 disc space; the draws do not move)."""
     if lumbar_count not in (4, 5, 6):
         raise ValueError(f"lumbar_count must be 4, 5 or 6, got {lumbar_count}")
     if rib12 not in RIB12:
@@ -120,6 +125,8 @@ def build_layout(
             key = n if n in _DISC_MM else "T"
             disc = float(np.clip(_DISC_MM[key] * spine_scale * rng.uniform(0.92, 1.08), 6.0 if key == "T" else 8.0,
                                  12.0))
+            if i == 1 and lowest_disc_mm is not None:
+                disc = float(lowest_disc_mm)
             z += disc
         lo_body = 25.0 if n.startswith("L") or n == "S1" else 18.0
         h = float(np.clip(_BODY_MM[n] * spine_scale * rng.uniform(0.95, 1.05), lo_body, 30.0))

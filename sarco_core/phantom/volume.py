@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -88,13 +88,20 @@ def phantom_volume(
     z_offset_mm: float = 0.0,
     contacts: str = "default",
     rib12: str = "normal",
+    wedge_l5: float = 0.0,
+    l5s1_disc_mm: float | None = None,
+    l5_tp_scale: float = 1.0,
+    crest_key: float = 4.6,
 ) -> PhantomVolume:
     """A seeded stack from ``bottom`` (lower endplate; 'sacrum'/'femur' reach lower) to ``top`` (upper endplate).
 
     ``sacrum=False`` starts the stack at the lowest lumbar vertebra's lower endplate (no S1 / sacrum slices).
     ``lumbar_count`` 4-6 (6 adds "L6", id 90, between L5 and S1); ``lumbar_rib`` puts a 13th rib on L1;
     ``rib12`` "short" (hypoplastic 12th ribs, ~3-5 cm) or "absent" (no 12th ribs: T11 is the last rib-bearing
-    vertebra); the default "normal" renders as before.
+    vertebra); the default "normal" renders as before. Lowest lumbar vertebra ("L5"): ``wedge_l5`` (0-0.6) makes
+    its body that fraction lower behind than in front, ``l5s1_disc_mm`` sets the disc below it (large or narrow),
+    ``l5_tp_scale`` enlarges its transverse processes; ``crest_key`` (default 4.6, between L4 and L5; 4.0 = the
+    middle of L4) is where the iliac wings begin, so a lower value puts L5 deep between them. Defaults: unchanged.
     ``pixel_mm=None`` picks a 410 mm field of view (1.6 mm at 256², 0.8 mm at 512²); a smaller field of view
     scales the patient down to fit (unless ``truncated``). ``contacts="hard"``: see :func:`phantom_slice`.
     """
@@ -103,7 +110,11 @@ def phantom_volume(
     row_mm, col_mm = pixel_pair(pixel_mm if pixel_mm is not None else round(410.0 / size, 4))
     p = sample_params(seed, body=body, contrast=contrast, truncated=truncated, arms=arms, table=table)
     layout = build_layout(seed, lumbar_count=lumbar_count, lumbar_rib=lumbar_rib, top="T6",
-                          spine_scale=p.spine_scale, z_offset_mm=z_offset_mm, rib12=rib12)
+                          spine_scale=p.spine_scale, z_offset_mm=z_offset_mm, rib12=rib12, lowest_disc_mm=l5s1_disc_mm)
+    if not 0.0 <= wedge_l5 <= 0.6:
+        raise ValueError(f"wedge_l5 must lie in 0..0.6, got {wedge_l5}")
+    layout = replace(layout, wedge_lowest=float(wedge_l5), lowest_tp_scale=float(l5_tp_scale),
+                     crest_key=float(crest_key))
     z_lo, z_hi = _range(layout, top, bottom, sacrum)
     n = int(np.floor((z_hi - z_lo) / slice_mm + 1e-9))
     if n < 1:

@@ -1,0 +1,155 @@
+"""One consistent L3 decision from the level counts: probabilities per hypothesis, the most probable one is chosen.
+
+Each way of placing L3 (both counts agreeing, the sacrum count, the rib count, the lumbar window, a guess) is a
+*hypothesis*: the disc index of L3/L4 and a probability that it is the true L3. Plausibility checks (an implausible
+neighbouring vertebra, an L3 outside the rib- and pelvis-free window) lower the probability of the hypothesis they
+concern; nothing is renormalised, so the probabilities of all candidates sum to at most 1. The chosen L3 is always
+the most probable hypothesis (the first candidate), and its probability is the reported confidence. When the two
+counts disagree, the confidence is capped at ``DISAGREE_CAP`` and both levels are returned.
+
+Probabilities are round prior values per kind of evidence (not fitted to a scan); docs/l3.md checks them against the
+hit rates of the phantom sweep and the real references (the reliability table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sarco_core.l3 import levels as lv
+from sarco_core.l3.ribs import RibCount
+
+P_AGREE = 0.92  # sacrum and rib counts give the same L3
+P_SACRUM_ONLY, P_RIBS_ONLY, P_RIBS_WEAK = 0.72, 0.65, 0.5  # one count only (weak: the T12 evidence has a doubt)
+P_DISAGREE_FIRST, P_DISAGREE_SECOND = 0.5, 0.38  # the counts disagree: the better-founded count, the other one
+DISAGREE_CAP = 0.5  # the confidence never exceeds this when the counts disagree (issue 14)
+P_WINDOW, P_LUNGS, P_GUESS = 0.3, 0.25, 0.15  # no count: lumbar window / lung bases / middle of the spine
+NEIGHBOUR_MAX = 0.9  # a neighbouring vertebra (L2, L4) never outweighs the hypothesis it neighbours
+IRREGULAR_FACTOR, OUTSIDE_WINDOW_FACTOR = 0.85, 0.8  # plausibility checks on a hypothesis
+WINDOW_SLACK_MM = 25.0
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """L3 lies above disc ``lo`` (L3/L4); ``p`` the probability that this is the true L3; ``source`` in words."""
+
+    lo: int
+    p: float
+    source: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The ranked hypotheses (first = chosen), the warnings that explain them and whether the counts disagree."""
+
+    ranked: tuple[Hypothesis, ...]
+    warnings: tuple[str, ...]
+    disagree: bool
+
+    @property
+    def chosen(self) -> Hypothesis:
+        return self.ranked[0]
+
+
+def _plausibility(d: np.ndarray, lo: int, gap: tuple[float, float] | None) -> tuple[float, list[str]]:
+    factor, why = 1.0, []
+    for nb in (lo - 1, lo + 1):
+        if nb >= 0 and nb + 1 < d.size and not lv.interval_ok(d, nb):
+            factor *= IRREGULAR_FACTOR
+            why.append("Irregular disc spacing next to L3 (a disc may have been missed or added).")
+            break
+    z_l3 = float((d[lo] + d[lo + 1]) / 2.0)
+    if gap is not None and not (gap[0] - WINDOW_SLACK_MM <= z_l3 <= gap[1] + WINDOW_SLACK_MM):
+        factor *= OUTSIDE_WINDOW_FACTOR
+        why.append("The chosen L3 lies outside the rib- and pelvis-free lumbar window; check the level.")
+    return factor, why
+
+
+def ribs_first(rc: RibCount | None) -> bool:
+    """When the counts disagree, the rib count goes first when its T12 rests on strong evidence: a full rib on both
+    sides, no missed disc, the lowest ribs ending behind the vertebral bodies like 12th ribs (``RibCount.weak`` is
+    False). A one-sided, short or 11th-rib-like lowest rib (a lumbar rib, 11 rib pairs) leaves the sacrum first."""
+    return rc is not None and rc.t12 is not None and not rc.weak
+
+
+def transitional_words(sacrum_lo: int, ribs_lo: int) -> str:
+    """Plain words for what two disagreeing counts mean (``ribs_lo - sacrum_lo`` extra lumbar-type vertebrae)."""
+    n = 5 + (ribs_lo - sacrum_lo)
+    if n == 6:
+        what = ("a transitional spine: 6 lumbar-type vertebrae between the last rib-bearing vertebra and the sacrum "
+                "(normally 5) — a lumbarised S1, or only 11 rib pairs with the 12th missed or absent")
+    elif n == 4:
+        what = ("a transitional spine: 4 lumbar-type vertebrae between the last rib-bearing vertebra and the sacrum "
+                "(normally 5) — a sacralised L5, or a rib on L1 (a lumbar rib, 13 rib pairs)")
+    else:
+        what = (f"{n} vertebrae counted between the last rib-bearing vertebra and the sacrum (normally 5): more than "
+                "one level apart, so a disc space was probably missed or added")
+    return what + "; or one of the two counts is off by a level"
+
+
+def decide(
+    d: np.ndarray,
+    *,
+    sacrum_lo: int | None,
+    ribs_lo: int | None,
+    rib_count: RibCount | None,
+    gap: tuple[float, float] | None,
+    fallback: tuple[int, float, str] | None = None,
+) -> Decision:
+    """Rank the L3 hypotheses. ``sacrum_lo`` / ``ribs_lo``: L3/L4 disc index of each count (None: not counted);
+    ``fallback``: (lo, probability, source) used when neither count exists (window / lung-base / mid-spine)."""
+    warnings: list[str] = []
+    named: list[Hypothesis] = []
+    disagree = False
+    if sacrum_lo is not None and ribs_lo is not None:
+        if sacrum_lo == ribs_lo:
+            named.append(Hypothesis(sacrum_lo, P_AGREE, "sacrum and ribs agree"))
+        else:
+            disagree = True
+            first_ribs = ribs_first(rib_count)
+            a, b = (ribs_lo, sacrum_lo) if first_ribs else (sacrum_lo, ribs_lo)
+            named.append(Hypothesis(a, P_DISAGREE_FIRST, "ribs" if first_ribs else "sacrum"))
+            named.append(Hypothesis(b, P_DISAGREE_SECOND, "sacrum" if first_ribs else "ribs"))
+            warnings.append("Counting up from the sacrum and down from the last rib give different L3 levels: "
+                            + transitional_words(sacrum_lo, ribs_lo) + ".")
+    elif sacrum_lo is not None:
+        named.append(Hypothesis(sacrum_lo, P_SACRUM_ONLY, "sacrum only"))
+        warnings.append("L3 was counted from the sacrum only, without a second count to confirm it.")
+    elif ribs_lo is not None:
+        weak = rib_count is not None and rib_count.weak
+        named.append(Hypothesis(ribs_lo, P_RIBS_WEAK if weak else P_RIBS_ONLY, "ribs only"))
+        warnings.append("L3 was counted from the last rib (T12) only, without a second count to confirm it.")
+        if weak and rib_count is not None:
+            warnings.append("The last rib-bearing vertebra is uncertain: " + "; ".join(rib_count.notes) + ".")
+    elif fallback is not None:
+        named.append(Hypothesis(*fallback))
+    if not named:
+        raise ValueError("decide() needs a count or a fallback hypothesis")
+    scored = [Hypothesis(h.lo, h.p * _plausibility(d, h.lo, gap)[0], h.source) for h in named]
+    checks = _plausibility(d, named[0].lo, gap)[1]  # the warnings of the checks on the chosen hypothesis
+    scored.sort(key=lambda h: -h.p)  # stable: ties keep the better-founded count first
+    reordered = bool(scored) and scored[0].lo != named[0].lo
+    if reordered:
+        checks = _plausibility(d, scored[0].lo, gap)[1]
+    top = scored[0]
+    if disagree and top.p > DISAGREE_CAP:
+        scored[0] = top = Hypothesis(top.lo, DISAGREE_CAP, top.source)
+    rest = max(0.0, 1.0 - sum(h.p for h in scored))
+    taken = {h.lo for h in scored}
+    for nb, name in ((top.lo + 1, "L2"), (top.lo - 1, "L4")):
+        if nb >= 0 and lv.interval_ok(d, nb) and nb not in taken:
+            scored.append(Hypothesis(nb, min(rest / 2.0, NEIGHBOUR_MAX * top.p), f"neighbour {name}"))
+    if disagree:
+        other = scored[1]
+        if reordered:
+            why = f"the {other.source} count's L3 fails a plausibility check"
+        elif top.source == "ribs":
+            why = "its lowest ribs are a full pair ending behind the vertebral bodies, like 12th ribs"
+        else:
+            why = "the lowest rib is uncertain" + (": " + "; ".join(rib_count.notes) if rib_count and rib_count.notes
+                                                    else "")
+        words = {"ribs": "rib count (down from the last rib)", "sacrum": "sacrum count (up from the sacrum)"}
+        warnings.append(f"The {words[top.source]} is used ({why}); the {words[other.source]} is the second "
+                        "candidate. Check the level on the sagittal view.")
+    return Decision(tuple(scored), tuple(warnings + checks), disagree)
