@@ -87,3 +87,7 @@ class StoreError(SarcoError):
 
 class ConflictError(StoreError):
     """Someone else saved a newer version of the same case first."""
+
+
+class AuthError(SarcoError):
+    """Sign-in refused, an unknown user or role, or an action the user's role does not allow."""

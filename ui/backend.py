@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -52,13 +54,64 @@ def store() -> Any:
 
 
 # ---------------------------------------------------------------- segmenter
-@st.cache_resource(show_spinner="Loading the segmentation model (once per server process)…")
-def segmenter(method: str | None = None) -> Any:
-    from sarco_core.segment import get_segmenter
+_SEG_LOCK = threading.Lock()
+_SEGMENTERS: dict[str | None, Any] = {}
+_PRELOAD: dict[str, Any] = {"thread": None, "error": None, "seconds": None, "name": None}
 
-    seg = get_segmenter(method)
-    log.info("segmenter: %s %s", seg.method, getattr(seg.model, "name", ""))
+
+def _warm(seg: Any) -> None:
+    """One inference on a tiny seeded phantom slice, so the first real analysis does not pay the set-up."""
+    from sarco_core.phantom.volume import phantom_volume
+
+    pv = phantom_volume(seed=0, size=64, pixel_mm=6.0)
+    seg.segment(pv.volume, [pv.l3_mid_index])
+
+
+def segmenter(method: str | None = None) -> Any:
+    """The process-wide segmenter (loaded once, warmed up; a caller during the preload waits for it)."""
+    with _SEG_LOCK:
+        seg = _SEGMENTERS.get(method)
+        if seg is None:
+            from sarco_core.segment import get_segmenter
+
+            t0 = time.perf_counter()
+            seg = get_segmenter(method)
+            try:
+                _warm(seg)
+            except Exception as exc:  # the warm-up is an optimisation only
+                log.warning("segmenter warm-up failed: %s", exc)
+            _SEGMENTERS[method] = seg
+            _PRELOAD["seconds"] = time.perf_counter() - t0
+            _PRELOAD["name"] = f"{seg.method} {getattr(seg.model, 'name', '') or ''}".strip()
+            log.info("segmenter: %s loaded in %.1f s", _PRELOAD["name"], _PRELOAD["seconds"])
     return seg
+
+
+def _preload_body() -> None:
+    try:
+        segmenter(None)
+    except Exception as exc:  # shown in the status line; the analysis itself reports it as a clear error
+        _PRELOAD["error"] = str(exc)
+
+
+def preload_segmenter() -> None:
+    """Start loading the model in a background thread (once per server process) when the app starts."""
+    with _SEG_LOCK:
+        if _PRELOAD["thread"] is not None or None in _SEGMENTERS:
+            return
+        t = threading.Thread(target=_preload_body, name="sarco-model-preload", daemon=True)
+        _PRELOAD["thread"] = t
+    t.start()
+
+
+def model_status() -> str:
+    """One line for the sidebar: loading / ready (with load time) / failed."""
+    if _PRELOAD["error"]:
+        return f"Model: failed to load ({_PRELOAD['error']})"
+    if None in _SEGMENTERS:
+        secs = _PRELOAD["seconds"]
+        return f"Model ready: {_PRELOAD['name']}" + (f" (loaded in {secs:.1f} s)" if secs is not None else "")
+    return "Model loading in the background… (the first analysis waits for it)"
 
 
 # ---------------------------------------------------------------- volumes
