@@ -38,7 +38,7 @@ def test_dicom_seg_of_an_uploaded_dicom_series() -> None:
     at.button(key="analyse_btn").click().run()
     assert not at.exception, at.exception
     labels = [b.label for b in at.get("download_button")]
-    assert labels == ["Mask (NIfTI)", "DICOM-SEG", "Overlay (PNG)", "Report (PDF)"]
+    assert labels == ["Report (PDF)", "DICOM-SEG", "Mask (NIfTI)", "Overlay (PNG)"]
     store = Store.open(default_db_url())
     case = store.get_case(store.list_cases()[0].id)
     assert case.is_dicom
