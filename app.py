@@ -17,12 +17,12 @@ backend.announce_db()
 auth.gate()
 
 PAGES = [  # (group, file, title, icon, permission)
-    ("Single case", "pages/upload.py", "Upload & analyse", ":material/upload_file:", Permission.UPLOAD),
-    ("Single case", "pages/case.py", "Case", ":material/assignment:", Permission.VIEW),
-    ("Single case", "pages/browse.py", "Browse", ":material/layers:", Permission.VIEW),
-    ("Single case", "pages/edit.py", "Edit mask", ":material/brush:", Permission.EDIT),
-    ("Cohort", "pages/dashboard.py", "Dashboard", ":material/monitoring:", Permission.DASHBOARD),
-    ("Admin", "pages/users.py", "Users", ":material/group:", Permission.USERS),
+    ("Single case", "views/upload.py", "Upload & analyse", ":material/upload_file:", Permission.UPLOAD),
+    ("Single case", "views/case.py", "Case", ":material/assignment:", Permission.VIEW),
+    ("Single case", "views/browse.py", "Browse", ":material/layers:", Permission.VIEW),
+    ("Single case", "views/edit.py", "Edit mask", ":material/brush:", Permission.EDIT),
+    ("Cohort", "views/dashboard.py", "Dashboard", ":material/monitoring:", Permission.DASHBOARD),
+    ("Admin", "views/users.py", "Users", ":material/group:", Permission.USERS),
 ]
 groups: dict[str, list[st.Page]] = {}
 first = True

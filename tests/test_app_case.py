@@ -35,7 +35,7 @@ def test_case_page_of_a_batch_case_has_every_export(tmp_path) -> None:  # type: 
     at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
     at.query_params["case"] = str(cid)
     at.run()
-    at.switch_page("pages/case.py").run()
+    at.switch_page("views/case.py").run()
     assert not at.exception
     assert at.title[0].value.startswith(f"Case #{cid}:")
     buttons = {b.label: b for b in at.get("download_button")}
@@ -67,7 +67,7 @@ def test_conflict_message_at_the_click_keeps_strokes_and_comment_and_reapplies()
     v1 = store.versions(cid)[0]
     mask = store.get_mask(v1.id)
     hu = np.asarray(store.load_volume(cid).hu[v1.slice_index])
-    at = app("pages/edit.py", case_id=cid)
+    at = app("views/edit.py", case_id=cid)
     at.session_state["edit_inject"] = [(_stroke_on_muscle_edge(mask, 2, True, hu), "add", 1)]
     at.run()
     mine = _state(at, cid).history.current.copy()

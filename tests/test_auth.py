@@ -44,6 +44,15 @@ def test_users_are_stored_hashed_and_checked() -> None:
     assert actions[:1] == ["add_user"] and "sign_in" in actions and "disable_user" in actions
 
 
+def test_no_pages_folder_so_every_page_runs_behind_the_gate() -> None:
+    from tests.app_helpers import REPO
+
+    assert not (REPO / "pages").exists(), (
+        "a pages/ folder makes Streamlit run /PAGE without app.py (no sign-in) when it is the first request; "
+        "keep the page files in views/"
+    )
+
+
 def test_roles_grant_what_the_issue_lists() -> None:
     assert allowed(Role.CLINICIAN, Permission.UPLOAD) and not allowed(Role.CLINICIAN, Permission.EDIT)
     assert allowed(Role.LABELLER, Permission.EDIT) and not allowed(Role.LABELLER, Permission.DELETE)
@@ -83,26 +92,26 @@ def test_sign_in_gate_and_roles_on_pages() -> None:
     assert not at.exception
     assert any("Signed in as **res** · researcher" in m.value for m in at.sidebar.markdown)
     # a researcher has no Edit page and no restore; the Case page offers the exports
-    at.switch_page("pages/case.py").run()
+    at.switch_page("views/case.py").run()
     assert not at.exception
     assert not any(b.label == "Restore as new version" for b in at.button)
     assert [b.label for b in at.get("download_button")] == ["Report (PDF)", "DICOM-SEG", "Mask (NIfTI)",
                                                             "Overlay (PNG)"]
-    at.switch_page("pages/edit.py").run()
+    at.switch_page("views/edit.py").run()
     # not in this role's navigation; opened anyway (AppTest bypasses the menu), the page itself refuses
     assert any("Your role (researcher) cannot edit masks" in w.value for w in at.warning)
     assert not any(b.label == "Save version" for b in at.button)
     # a labeller can edit but cannot delete, and saves under the signed-in name
     lab = app()
     _sign_in(lab, "lab", PW)
-    lab.switch_page("pages/case.py").run()
+    lab.switch_page("views/case.py").run()
     assert any(b.label == "Restore as new version" for b in lab.button)
     assert not any(b.label == "Delete case" for b in lab.button)
     assert not lab.get("download_button")
-    lab.switch_page("pages/edit.py").run()
+    lab.switch_page("views/edit.py").run()
     assert any("Saving as **lab**" in c.value for c in lab.caption)
     boss = app()
     _sign_in(boss, "boss", PW)
-    boss.switch_page("pages/browse.py").run()
+    boss.switch_page("views/browse.py").run()
     assert any(b.label == "Delete case" for b in boss.button)
     assert cid in [c.id for c in store.list_cases()]

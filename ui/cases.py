@@ -56,6 +56,6 @@ def require_case(page: str) -> int | None:
     cid = state.case_id()
     if cid is None:
         st.info("No case is open. Upload a scan on **Upload & analyse**, or choose a case in the sidebar.")
-        st.page_link("pages/upload.py", label="Go to Upload & analyse", icon=":material/upload_file:")
+        st.page_link("views/upload.py", label="Go to Upload & analyse", icon=":material/upload_file:")
         return None
     return cid

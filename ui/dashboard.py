@@ -246,9 +246,9 @@ def page() -> None:
             )
             b.caption(flag_words(row["qc_flags"]) or "no flags")
             cid = int(row["case_id"])
-            c.button("Open case", key=f"review_case_{cid}", on_click=_open, args=(cid, "pages/case.py"))
+            c.button("Open case", key=f"review_case_{cid}", on_click=_open, args=(cid, "views/case.py"))
             if auth.can(Permission.EDIT):
-                e.button("Edit", key=f"review_{cid}", on_click=_open, args=(cid, "pages/edit.py"))
+                e.button("Edit", key=f"review_{cid}", on_click=_open, args=(cid, "views/edit.py"))
 
     if auth.can(Permission.IMPORT):
         import_section(df)
