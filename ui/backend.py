@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -95,13 +96,22 @@ def _preload_body() -> None:
 
 
 def preload_segmenter() -> None:
-    """Start loading the model in a background thread (once per server process) when the app starts."""
+    """Start loading the model in a background thread (once per server process) when the app starts.
+
+    ``SARCO_PRELOAD_MODEL=0`` turns this off (the model then loads on the first analysis; used by the
+    first-overlay benchmark to measure the difference)."""
+    if os.environ.get("SARCO_PRELOAD_MODEL", "1").strip() == "0":
+        return
     with _SEG_LOCK:
         if _PRELOAD["thread"] is not None or None in _SEGMENTERS:
             return
         t = threading.Thread(target=_preload_body, name="sarco-model-preload", daemon=True)
         _PRELOAD["thread"] = t
     t.start()
+
+
+def model_ready() -> bool:
+    return None in _SEGMENTERS or bool(_PRELOAD["error"])
 
 
 def model_status() -> str:

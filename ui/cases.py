@@ -47,9 +47,18 @@ def sidebar() -> None:
         else:
             st.caption("No cases yet — upload a scan.")
         st.divider()
-        st.caption(backend.model_status())
+        if backend.model_ready():
+            st.caption(backend.model_status())
+        else:
+            _model_status_live()
         st.caption(f"Case database: `{backend.db_url_display()}`")
         st.caption("For research use only — not a medical device.")
+
+
+@st.fragment(run_every=1.0)
+def _model_status_live() -> None:
+    """The model status line, refreshed every second while the model loads (only this line reruns)."""
+    st.caption(backend.model_status())
 
 
 def require_case(page: str) -> int | None:
