@@ -38,7 +38,7 @@ def test_case_page_of_a_batch_case_has_every_export(tmp_path) -> None:  # type: 
     at.switch_page("views/case.py").run()
     assert not at.exception
     assert at.title[0].value.startswith(f"Case #{cid}:")
-    buttons = {b.label: b for b in at.get("download_button")}
+    buttons = {getattr(b, "label", None): b for b in at.get("download_button")}
     assert list(buttons) == ["Report (PDF)", "DICOM-SEG", "Mask (NIfTI)", "Overlay (PNG)"]
     assert not any(b.proto.disabled for b in buttons.values())  # DICOM source: DICOM-SEG too
     v = store.versions(cid)[-1]
@@ -109,6 +109,7 @@ def test_agreement_uses_the_automatic_mask_of_the_same_slice() -> None:
     from sarco_core.analyze import analyze
 
     res = analyze(vol, height_m=1.7, sex="F", slice_index=k + 2, method="threshold")
+    assert res.labels is not None
     v2 = store.add_analysis(cid, res, res.labels, k + 2, "lab", l3_auto_index=k, parent_version_id=v1.id)
     store.restore_version(cid, v1.id, author="lab", parent_version_id=v2.id)
     row = store.cohort_rows()[0]

@@ -95,7 +95,7 @@ def test_sign_in_gate_and_roles_on_pages() -> None:
     at.switch_page("views/case.py").run()
     assert not at.exception
     assert not any(b.label == "Restore as new version" for b in at.button)
-    assert [b.label for b in at.get("download_button")] == ["Report (PDF)", "DICOM-SEG", "Mask (NIfTI)",
+    assert [getattr(b, "label", None) for b in at.get("download_button")] == ["Report (PDF)", "DICOM-SEG", "Mask (NIfTI)",
                                                             "Overlay (PNG)"]
     at.switch_page("views/edit.py").run()
     # not in this role's navigation; opened anyway (AppTest bypasses the menu), the page itself refuses
