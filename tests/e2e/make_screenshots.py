@@ -81,6 +81,8 @@ def upload(page, path: Path, height: str | None, weight: str | None, sex: str | 
 def stroke(page, fx: float, fy: float, dx: float, dy: float, n: int = 20) -> None:  # type: ignore[no-untyped-def]
     canvas = page.locator("canvas.upper-canvas").first
     canvas.wait_for()
+    canvas.scroll_into_view_if_needed()  # the page may keep the previous page's scroll position
+    page.wait_for_timeout(300)
     box = canvas.bounding_box()
     x0, y0 = box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
     page.mouse.move(x0, y0)
