@@ -122,6 +122,10 @@ def test_agreement_uses_the_automatic_mask_of_the_same_slice() -> None:
     v5 = store.save_version(cid, m, parent_version_id=v4.id, author="lab")
     row = store.cohort_rows()[0]
     assert row["edited"] is True and row["auto_sma_cm2"] == v2.sma_cm2 and row["sma_cm2"] == v5.sma_cm2
+    from sarco_core.flags import flag_sentences
+
+    assert row["qc_flags"] and row["qc_flags_text"] == " ".join(flag_sentences(row["qc_flags"].split("; ")))
+    assert "_" not in row["qc_flags_text"]  # the CSV's text column: plain words from the one table
     _, ba = bland_altman(store.cohort_frame().assign(edited=lambda d: d["edited"].astype(bool)))
     assert ba.n == 1 and ba.bias == v5.sma_cm2 - v2.sma_cm2
 
