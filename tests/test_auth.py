@@ -95,8 +95,8 @@ def test_sign_in_gate_and_roles_on_pages() -> None:
     at.switch_page("views/case.py").run()
     assert not at.exception
     assert not any(b.label == "Restore as new version" for b in at.button)
-    assert [getattr(b, "label", None) for b in at.get("download_button")] == ["Report (PDF)", "DICOM-SEG", "Mask (NIfTI)",
-                                                            "Overlay (PNG)"]
+    labels = [getattr(b, "label", None) for b in at.get("download_button")]
+    assert labels == ["Report (PDF)", "DICOM-SEG", "Mask (NIfTI)", "Overlay (PNG)"]
     with pytest.raises(ValueError, match="Could not find a navigation page"):  # not in a researcher's menu
         at.switch_page("views/edit.py")
     # a labeller can edit but cannot delete, and saves under the signed-in name
