@@ -113,3 +113,26 @@ def test_sign_in_gate_and_roles_on_pages() -> None:
     boss.switch_page("views/browse.py").run()
     assert any(b.label == "Delete case" for b in boss.button)
     assert cid in [c.id for c in store.list_cases()]
+
+
+def test_admin_users_page_adds_a_user_and_changes_a_role() -> None:
+    store = Store.open(default_db_url())
+    store.add_user("boss", role="admin", password=PW)
+    at = app()
+    _sign_in(at, "boss", PW)
+    at.switch_page("views/users.py").run()
+    assert not at.exception
+    name, pw = at.text_input[0], at.text_input[1]
+    name.input("newbie")
+    pw.input("short")
+    next(b for b in at.button if b.label == "Add user").click().run()
+    assert any("too short" in e.value for e in at.error) and store.count_users() == 1
+    at.text_input[0].input("newbie")  # the form starts empty again after each try
+    at.text_input[1].input(PW)
+    next(b for b in at.button if b.label == "Add user").click().run()
+    assert [(u.name, u.role) for u in store.users()] == [("boss", Role.ADMIN), ("newbie", Role.CLINICIAN)]
+    at.selectbox(key="users_pick").set_value("newbie")
+    at.selectbox(key="users_role").set_value("labeller")
+    next(b for b in at.button if b.label == "Set role").click().run()
+    assert store.authenticate("newbie", PW).role is Role.LABELLER
+    assert [e.actor for e in store.audit() if e.action in ("add_user", "set_role")][-2:] == ["boss", "boss"]
