@@ -61,11 +61,13 @@ _PRELOAD: dict[str, Any] = {"thread": None, "error": None, "seconds": None, "nam
 
 
 def _warm(seg: Any) -> None:
-    """One inference on a tiny seeded phantom slice, so the first real analysis does not pay the set-up."""
+    """One full analysis (L3 search, segmentation, measurement, classification) of a tiny seeded phantom, so
+    the first real analysis pays neither the model's nor the pipeline's first-call set-up."""
+    from sarco_core.analyze import analyze
     from sarco_core.phantom.volume import phantom_volume
 
     pv = phantom_volume(seed=0, size=64, pixel_mm=6.0)
-    seg.segment(pv.volume, [pv.l3_mid_index])
+    analyze(pv.volume, height_m=1.7, weight_kg=70.0, sex="F", segmenter=seg)
 
 
 def segmenter(method: str | None = None) -> Any:
