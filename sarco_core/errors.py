@@ -129,3 +129,7 @@ def require_training(what: str) -> None:
             f"{what} needs {' and '.join(missing)}, which the slim runtime (requirements.txt) does not install. "
             "Install the training set: pip install -r requirements-train.txt (or pip install -e .[train])."
         )
+
+
+class AuthError(SarcoError):
+    """Sign-in refused, an unknown user or role, or an action the user's role does not allow."""

@@ -18,6 +18,7 @@ SARCO_MAX_ZIP_RATIO        100                                             large
 SARCO_MAX_VOXELS           2^30                                            largest image a loader allocates
 SARCO_LOAD_TIME_LIMIT_S    120                                             wall-clock budget of loading one input
 SARCO_CASE_TIME_LIMIT_S    300 (0 = none)                                  batch: wall-clock limit of one case
+SARCO_PRELOAD_MODEL        1                                               app: load the model at start (0: later)
 SARCO_DEBUG                unset                                           CLI: show tracebacks of internal errors
 SARCO_AUTHOR               ``$USER``, else "anonymous"                     app: author recorded on mask versions
 SARCO_SHARED_DATA          ``../shared/data`` beside the checkout          real data for tests and validation
@@ -54,6 +55,7 @@ HOME = Setting("SARCO_HOME", "platform user data folder", "database, salt, cache
 DB_URL = Setting("SARCO_DB_URL", "sqlite:///$SARCO_HOME/sarco.db", "the store's database URL")
 ID_SALT = Setting("SARCO_ID_SALT", "random, kept in $SARCO_HOME/id_salt", "salt of the patient-ID hash")
 MAX_ARCHIVE_BYTES = Setting("SARCO_MAX_ARCHIVE_BYTES", "4 GiB", "zip size limit")
+PRELOAD_MODEL = Setting("SARCO_PRELOAD_MODEL", "1", "app: load the model at start (0 = on first use)")
 DEBUG = Setting("SARCO_DEBUG", "", "CLI: show tracebacks of internal errors")
 AUTHOR = Setting("SARCO_AUTHOR", "$USER or anonymous", "author recorded on mask versions")
 SHARED_DATA = Setting("SARCO_SHARED_DATA", "../shared/data beside the checkout", "real data for tests")
@@ -64,7 +66,8 @@ MAX_VOXELS = Setting("SARCO_MAX_VOXELS", "2^30", "largest image a loader allocat
 LOAD_TIME_LIMIT_S = Setting("SARCO_LOAD_TIME_LIMIT_S", "120", "wall-clock budget of loading one input")
 CASE_TIME_LIMIT_S = Setting("SARCO_CASE_TIME_LIMIT_S", "300", "batch: wall-clock limit of one case (0 = none)")
 ALL: tuple[Setting, ...] = (
-    MODEL_DIR, MODELS_HOME, BACKEND, THREADS, HOME, DB_URL, ID_SALT, MAX_ARCHIVE_BYTES, DEBUG, AUTHOR, SHARED_DATA,
+    MODEL_DIR, MODELS_HOME, BACKEND, THREADS, HOME, DB_URL, ID_SALT, MAX_ARCHIVE_BYTES, PRELOAD_MODEL, DEBUG, AUTHOR,
+    SHARED_DATA,
     MAX_MEMBER_BYTES, MAX_ZIP_RATIO, MAX_VOXELS, LOAD_TIME_LIMIT_S, CASE_TIME_LIMIT_S,
 )
 
@@ -145,3 +148,8 @@ def author() -> str:
 def shared_data() -> Path:
     """``$SARCO_SHARED_DATA`` or ``../shared/data`` beside the checkout."""
     return Path(SHARED_DATA.raw() or REPO_ROOT.parent / "shared" / "data")
+
+
+def preload_model() -> bool:
+    """``$SARCO_PRELOAD_MODEL``: load the model in the background when the app starts (default); 0 turns it off."""
+    return (PRELOAD_MODEL.raw() or "1").strip() != "0"

@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# AppTest sessions run as on the README's localhost-only server (local single-user mode when no users exist),
+# wherever pytest is started from (.streamlit/config.toml is read from the working directory).
+os.environ.setdefault("STREAMLIT_SERVER_ADDRESS", "localhost")
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SARCO_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -10,7 +10,7 @@ def test_browse_steps_and_overrides_l3() -> None:
     store = Store.open(default_db_url())
     cid = seed_case(store)
     v1 = store.versions(cid)[0]
-    at = app("pages/browse.py", case_id=cid)
+    at = app("views/browse.py", case_id=cid)
     assert not at.exception, at.exception
     assert at.slider(key="browse_k").value == v1.slice_index
     auto_before = store.get_case(cid).latest_analysis.l3_auto_index
@@ -43,7 +43,7 @@ def test_browse_steps_and_overrides_l3() -> None:
 def test_delete_case_is_audited() -> None:
     store = Store.open(default_db_url())
     cid = seed_case(store)
-    at = app("pages/browse.py", case_id=cid)
+    at = app("views/browse.py", case_id=cid)
     assert at.button(key=f"delete_{cid}").disabled
     at.text_input(key=f"delete_reason_{cid}").set_value("duplicate upload")
     at.checkbox(key=f"delete_sure_{cid}").check()

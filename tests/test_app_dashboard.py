@@ -66,7 +66,7 @@ def test_dashboard_on_seeded_store() -> None:
     m[store.get_mask(v1.id) == 1] = 0
     store.save_version(ids[1], m, parent_version_id=v1.id, author="tester", comment="edit")
 
-    at = app("pages/dashboard.py")
+    at = app("views/dashboard.py")
     assert not at.exception, at.exception
     metrics = {x.label: x.value for x in at.metric}
     assert metrics["Cases (shown / all)"] == "3 / 3"
@@ -107,7 +107,7 @@ def test_import_manual_mask_compares_with_automatic() -> None:
     with tempfile.TemporaryDirectory() as d:
         data = Path(mask_to_nifti(vol, manual, v1.slice_index, Path(d) / "manual.nii.gz")).read_bytes()
 
-    at = app("pages/dashboard.py", case_id=cid)
+    at = app("views/dashboard.py", case_id=cid)
     at.file_uploader(key="import_file").set_value(("manual.nii.gz", data, "application/gzip"))
     at.run()
     at.button(key="import_btn").click().run()

@@ -51,7 +51,7 @@ def test_stroke_changes_sma_exactly_and_save_creates_version(edit_case: tuple[St
         n = gated_count(hu, painted & (mask == 1))
     assert n > 0
 
-    at = app("pages/edit.py", case_id=cid)
+    at = app("views/edit.py", case_id=cid)
     assert not at.exception, at.exception
     before = cm2(metric(at, "SMA now (cm²)"))
     at.session_state["edit_inject"] = [(rgba, mode, 1)]
@@ -85,7 +85,7 @@ def test_conflicting_save_is_refused_and_edit_kept(edit_case: tuple[Store, int])
     v1 = store.versions(cid)[0]
     mask = store.get_mask(v1.id)
     hu = np.asarray(store.load_volume(cid).hu[v1.slice_index])
-    at = app("pages/edit.py", case_id=cid)
+    at = app("views/edit.py", case_id=cid)
     at.session_state["edit_inject"] = [(_stroke_on_muscle_edge(mask, 2, True, hu), "add", 1)]
     at.run()
     # someone else saves first, from the same parent version
@@ -107,7 +107,7 @@ def test_undo_redo_reset_and_restore(edit_case: tuple[Store, int]) -> None:
     store, cid = edit_case
     v1 = store.versions(cid)[0]
     mask = store.get_mask(v1.id)
-    at = app("pages/edit.py", case_id=cid)
+    at = app("views/edit.py", case_id=cid)
     base = cm2(metric(at, "SMA now (cm²)"))
     at.session_state["edit_inject"] = [(_stroke_on_muscle_edge(mask, 2, False), "erase", 1)]
     at.run()

@@ -37,8 +37,8 @@ def test_dicom_seg_of_an_uploaded_dicom_series() -> None:
     at.run()
     at.button(key="analyse_btn").click().run()
     assert not at.exception, at.exception
-    labels = [getattr(b, "label", "") for b in at.get("download_button")]
-    assert labels == ["Mask (NIfTI)", "DICOM-SEG", "Slice-O-Matic TAG", "Overlay (PNG)", "Report (PDF)"]
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Report (PDF)", "DICOM-SEG", "Slice-O-Matic TAG", "Mask (NIfTI)", "Overlay (PNG)"]
     store = Store.open(default_db_url())
     case = store.get_case(store.list_cases()[0].id)
     assert case.is_dicom

@@ -16,7 +16,7 @@ from sarco_core.metrics import measure_slice
 from sarco_core.phantom import phantom_slice, write_dicom
 from tests.app_helpers import app
 
-PAGE = "pages/import_masks.py"
+PAGE = "views/import_masks.py"
 
 
 def _slice() -> tuple[bytes, bytes, np.ndarray, float]:

@@ -11,7 +11,7 @@ import pytest
 from sarco_core.model_registry import HeldOutScores, Registry
 from tests.app_helpers import app
 
-PAGE = "pages/models.py"
+PAGE = "views/models.py"
 PARENT = HeldOutScores(10, 0.90, 12.0)
 
 

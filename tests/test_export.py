@@ -150,7 +150,21 @@ def test_report_pdf_has_numbers_citation_and_disclaimer(tmp_path: Path) -> None:
                      overlay_png=png)
     assert pdf.startswith(b"%PDF") and (tmp_path / "r.pdf").read_bytes() == pdf
     assert b"J Clin Oncol 2013" in pdf and b"For research use only" in pdf
-    assert f"{case.latest_version.sma_cm2:.1f} cm2".encode() in pdf
+    text = pdf_text(pdf)
+    assert f"{case.latest_version.sma_cm2:.1f} cm²" in text  # units typeset, never "cm2"
+    assert "cm2" not in text and "Kvp" not in text
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The text of an uncompressed reportlab PDF: its literal strings, octal escapes undone, WinAnsi-decoded."""
+    import re
+
+    out = []
+    for lit in re.findall(rb"\((?:[^()\\]|\\.)*\)", pdf):
+        body = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), lit[1:-1])
+        body = re.sub(rb"\\(.)", rb"\1", body)
+        out.append(body.decode("cp1252", "replace"))
+    return "\n".join(out)
 
 
 def test_cohort_csv_and_xlsx_have_one_row_per_case(tmp_path: Path) -> None:

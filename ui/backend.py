@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
 
+from sarco_core import settings
 from sarco_core.volume import Volume
 
 if TYPE_CHECKING:
@@ -60,22 +63,91 @@ def store() -> Store:
 
 
 # ---------------------------------------------------------------- segmenter
-def segmenter(method: str | None = None) -> SliceSegmenter:
-    """The segmenter of ``method``; for the model, the registry's active one (a promotion or rollback made with
-    `sarco models` is picked up without restarting the app)."""
+_SEG_LOCK = threading.Lock()
+_SEGMENTERS: dict[tuple[str | None, str | None], SliceSegmenter] = {}
+_PRELOAD: dict[str, Any] = {"thread": None, "error": None, "seconds": None, "name": None}
+
+
+def _warm(seg: Any) -> None:
+    """One full analysis (L3 search, segmentation, measurement, classification) of a tiny seeded phantom, so
+    the first real analysis pays neither the model's nor the pipeline's first-call set-up."""
+    from sarco_core.analyze import analyze
+    from sarco_core.phantom.volume import phantom_volume
+
+    pv = phantom_volume(seed=0, size=64, pixel_mm=6.0)
+    analyze(pv.volume, height_m=1.7, weight_kg=70.0, sex="F", segmenter=seg)
+
+
+def _model_key(method: str | None) -> tuple[str | None, str | None]:
+    """(method, model folder): for the model, the registry's active one, so a promotion or rollback made with
+    `sarco models` is picked up without restarting the app."""
     from sarco_core.segment.base import default_model_dir
 
     d = default_model_dir() if method in (None, "model") else None
-    return _segmenter(method, None if d is None else str(d))
+    return method, None if d is None else str(d)
 
 
-@st.cache_resource(show_spinner="Loading the segmentation model (once per model and server process)…")
-def _segmenter(method: str | None, model_dir: str | None) -> SliceSegmenter:
-    from sarco_core.segment import get_segmenter
+def segmenter(method: str | None = None) -> SliceSegmenter:
+    """The process-wide segmenter of ``method`` (loaded once per model folder, warmed up; a caller during the
+    preload waits for it)."""
+    key = _model_key(method)
+    with _SEG_LOCK:
+        seg = _SEGMENTERS.get(key)
+        if seg is None:
+            from sarco_core.segment import get_segmenter
 
-    seg = get_segmenter(method)
-    log.info("segmenter: %s %s", seg.method, getattr(seg.model, "name", ""))
+            t0 = time.perf_counter()
+            seg = get_segmenter(method)
+            try:
+                _warm(seg)
+            except Exception as exc:  # the warm-up is an optimisation only
+                log.warning("segmenter warm-up failed: %s", exc)
+            _SEGMENTERS[key] = seg
+            if method is None:
+                _PRELOAD["seconds"] = time.perf_counter() - t0
+                _PRELOAD["name"] = f"{seg.method} {getattr(seg.model, 'name', '') or ''}".strip()
+            log.info("segmenter: %s loaded in %.1f s", key, time.perf_counter() - t0)
     return seg
+
+
+def _default_loaded() -> bool:
+    return any(k[0] is None for k in _SEGMENTERS)
+
+
+def _preload_body() -> None:
+    try:
+        segmenter(None)
+    except Exception as exc:  # shown in the status line; the analysis itself reports it as a clear error
+        _PRELOAD["error"] = str(exc)
+
+
+def preload_segmenter() -> None:
+    """Start loading the model in a background thread (once per server process) when the app starts.
+
+    ``SARCO_PRELOAD_MODEL=0`` turns this off (the model then loads on the first analysis; used by the
+    first-overlay benchmark to measure the difference)."""
+    if not settings.preload_model():
+        return
+    with _SEG_LOCK:
+        if _PRELOAD["thread"] is not None or _default_loaded():
+            return
+        t = threading.Thread(target=_preload_body, name="sarco-model-preload", daemon=True)
+        _PRELOAD["thread"] = t
+    t.start()
+
+
+def model_ready() -> bool:
+    return _default_loaded() or bool(_PRELOAD["error"])
+
+
+def model_status() -> str:
+    """One line for the sidebar: loading / ready (with load time) / failed."""
+    if _PRELOAD["error"]:
+        return f"Model: failed to load ({_PRELOAD['error']})"
+    if _default_loaded():
+        secs = _PRELOAD["seconds"]
+        return f"Model ready: {_PRELOAD['name']}" + (f" (loaded in {secs:.1f} s)" if secs is not None else "")
+    return "Model loading in the background… (the first analysis waits for it)"
 
 
 # ---------------------------------------------------------------- volumes

@@ -8,8 +8,10 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from sarco_core.auth import Permission
 from sarco_core.errors import SarcoError
-from ui import backend, case_admin, cases, state
+from sarco_core.flags import l3_choice_words
+from ui import auth, backend, case_admin, cases, state
 from ui.render import DEFAULT_PRESET, TISSUES, WINDOW_PRESETS, AxialView, Level, axial_image, reformat_image, to_png
 from ui.text import fmt
 
@@ -204,15 +206,23 @@ def page() -> None:
     # ------------------------------------------------------------ L3 override
     st.divider()
     l3 = result.get("l3") or {}
+    how = (
+        l3_choice_words(
+            overridden=bool(analysis.l3_overridden),
+            auto_index=analysis.l3_auto_index,
+            method=l3.get("method"),
+            confidence=l3.get("confidence"),
+        )
+        if analysis is not None
+        else "no analysis"
+    )
     st.markdown(
-        f"**Measured slice:** {measured} (z = {fmt(float(vol.z_mm[measured]), 1, 'mm')})"
+        f"**Measured slice:** {measured} (z = {fmt(float(vol.z_mm[measured]), 1, 'mm')}) · **L3:** {how}"
         + (
             f" · **automatic L3:** {analysis.l3_auto_index}"
-            if analysis is not None and analysis.l3_auto_index is not None
+            if analysis is not None and analysis.l3_auto_index is not None and not analysis.l3_overridden
             else ""
         )
-        + (f" · L3 confidence {fmt(float(l3['confidence']) * 100, 0, '%')}" if l3.get("confidence") is not None else "")
-        + (" · **set by hand**" if analysis is not None and analysis.l3_overridden else "")
     )
     cands = l3.get("candidates") or []
     if cands:
@@ -220,12 +230,14 @@ def page() -> None:
             "Other candidates: "
             + ", ".join(f"slice {c.get('index')} (score {fmt(c.get('score'), 2)})" for c in cands[:5])
         )
+    may_edit = auth.can(Permission.EDIT)
     if st.button(
         f"Use slice {k} as L3",
-        disabled=k == measured or n == 1,
+        disabled=k == measured or n == 1 or not may_edit,
         type="primary",
         help="Re-segments and re-measures on this slice and records the override (a new analysis and "
-        "a new automatic mask version; nothing is lost).",
+        "a new automatic mask version; nothing is lost)."
+        + ("" if may_edit else " Needs the labeller or admin role."),
     ):
         with st.spinner(f"Segmenting and measuring slice {k}…"):
             try:

@@ -1,12 +1,13 @@
-"""Case housekeeping shown under the Browse page: audit trail and (soft, audited) deletion."""
+"""Case housekeeping under the Browse and Case pages: audit trail and (soft, audited) deletion (admin only)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from sarco_core.auth import Permission
 from sarco_core.errors import SarcoError
-from ui import backend, state
+from ui import auth, backend, state
 
 
 def section(case_id: int) -> None:
@@ -26,6 +27,8 @@ def section(case_id: int) -> None:
             st.table(pd.DataFrame(rows))
         else:
             st.caption("No events.")
+    if not auth.can(Permission.DELETE):
+        return
     with st.expander("Delete this case"):
         st.caption(
             "Deleting hides the case from every list and from the cohort. It stays in the database and the "
@@ -40,5 +43,7 @@ def section(case_id: int) -> None:
                 st.error(str(exc))
             else:
                 state.set_case(None)
-                state.flash("success", f"Case #{case_id} deleted (reason: {reason.strip()}).", page="browse")
+                msg = f"Case #{case_id} deleted (reason: {reason.strip()})."
+                state.flash("success", msg, page="browse")
+                state.flash("success", msg, page="case")
                 st.rerun()

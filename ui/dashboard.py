@@ -11,8 +11,10 @@ import pandas as pd
 import streamlit as st
 
 from sarco_core import cutoffs
+from sarco_core.auth import Permission
 from sarco_core.errors import SarcoError
-from ui import backend, plots, state
+from sarco_core.flags import flag_text, merge_flags
+from ui import auth, backend, plots, state
 
 REVIEW_CONFIDENCE = 0.7
 
@@ -53,17 +55,25 @@ def review_queue(df: pd.DataFrame, min_confidence: float = REVIEW_CONFIDENCE) ->
     return df[need].sort_values("confidence", na_position="first")
 
 
-def _open_in_edit(case_id: int) -> None:
+def _open(case_id: int, page: str) -> None:
     state.set_case(case_id)
-    st.session_state["go_edit"] = True
+    st.session_state["go_page"] = page
+
+
+def flag_words(codes: str) -> str:
+    """The review queue's text of a case's flags: the short sentence of each (one table, sarco_core.flags)."""
+    return " ".join(flag_text(c).sentence for c in merge_flags(x for x in str(codes).split(";") if x.strip()))
 
 
 def page() -> None:
     st.title("Cohort dashboard")
     state.init()
     state.show_flashes("dashboard")
-    if st.session_state.pop("go_edit", False):
-        st.switch_page("pages/edit.py")
+    go = st.session_state.pop("go_page", None)
+    if go:
+        st.switch_page(go)
+    if not auth.require(Permission.DASHBOARD, "use the cohort dashboard"):
+        return
     try:
         df = cohort_frame()
     except SarcoError as exc:
@@ -97,13 +107,21 @@ def page() -> None:
         key="dash_rule",
     )
 
-    n_edit = int(df["edited"].sum())
-    m1, m2, m3, m4 = st.columns(4)
+    same = df[df["auto_same_slice"].astype(bool)]
+    n_edit = int(same["edited"].sum())
+    n_over = int(df["l3_overridden"].astype(bool).sum())
+    m1, m2, m3, m4, m5 = st.columns(5)
     m1.metric("Cases (shown / all)", f"{len(view)} / {len(df)}")
     m2.metric(
         "Edit rate",
-        f"{n_edit / len(df) * 100:.0f} %",
-        help=f"{n_edit} of {len(df)} cases have a mask that differs from the automatic one.",
+        f"{n_edit / len(same) * 100:.0f} %" if len(same) else "—",
+        help=f"{n_edit} of {len(same)} cases have a saved mask that differs from the automatic mask of the same "
+        "slice. Restoring a version is not an edit; L3 overrides are counted separately.",
+    )
+    m5.metric(
+        "L3 set by hand",
+        f"{n_over}",
+        help="Cases whose measured slice was changed by hand from the automatic L3 (counted apart from mask edits).",
     )
     low = view["low_smi"]
     m3.metric(
@@ -143,6 +161,12 @@ def page() -> None:
             )
         else:
             st.caption("No edited cases yet: nothing to compare.")
+        st.caption(
+            "Method: each point is one case whose latest saved mask differs from the automatic mask **of the same "
+            "slice**; difference = saved − automatic SMA (cm²), limits = bias ± 1.96 SD (Bland & Altman 1986). "
+            f"Cases whose latest mask has no automatic mask on its slice are left out ({len(df) - len(same)}); "
+            f"L3 overrides are counted apart ({n_over}); restoring a version is not an edit."
+        )
 
     # ------------------------------------------------------------ table + export
     st.subheader("Cases")
@@ -167,12 +191,15 @@ def page() -> None:
         "latest_version",
         "latest_author",
     ]
+    table = view[cols].copy()
+    table.insert(0, "open", [f"/case?case={int(i)}" for i in table["case_id"]])
     st.dataframe(
-        view[cols],
+        table,
         hide_index=True,
         width="stretch",
         key="cohort_table",
         column_config={
+            "open": st.column_config.LinkColumn("case page", display_text="open", help="The case page (?case=N)."),
             "auto_sma_cm2": st.column_config.NumberColumn("auto SMA (cm²)", format="%.2f"),
             "sma_cm2": st.column_config.NumberColumn("SMA (cm²)", format="%.2f"),
             "sma_change_cm2": st.column_config.NumberColumn("SMA change (cm²)", format="%+.2f"),
@@ -181,6 +208,7 @@ def page() -> None:
             "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="%.2f"),
         },
     )
+    may_export = auth.can(Permission.EXPORT)
     d1, d2, _ = st.columns([1, 1, 3])
     d1.download_button(
         "Download CSV",
@@ -189,6 +217,7 @@ def page() -> None:
         mime="text/csv",
         on_click="ignore",
         width="stretch",
+        disabled=not may_export,
     )
     d2.download_button(
         "Download XLSX",
@@ -197,6 +226,7 @@ def page() -> None:
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         on_click="ignore",
         width="stretch",
+        disabled=not may_export,
     )
 
     # ------------------------------------------------------------ review queue
@@ -209,18 +239,19 @@ def page() -> None:
             f"Unedited cases with confidence below {REVIEW_CONFIDENCE:.0%} or with QC flags, least confident first."
         )
         for _, row in q.head(25).iterrows():
-            a, b, c = st.columns([3, 4, 1])
+            a, b, c, e = st.columns([3, 5, 1, 1])
             conf = row["confidence"]
             a.markdown(
                 f"**#{row['case_id']} {row['label']}** · confidence " + ("—" if pd.isna(conf) else f"{conf:.0%}")
             )
-            flag_words = [f.strip().replace("_", " ") for f in str(row["qc_flags"]).split(";") if f.strip()]
-            b.caption("; ".join(flag_words) or "no flags")
-            c.button(
-                "Open in Edit", key=f"review_{row['case_id']}", on_click=_open_in_edit, args=(int(row["case_id"]),)
-            )
+            b.caption(flag_words(row["qc_flags"]) or "no flags")
+            cid = int(row["case_id"])
+            c.button("Open case", key=f"review_case_{cid}", on_click=_open, args=(cid, "views/case.py"))
+            if auth.can(Permission.EDIT):
+                e.button("Edit", key=f"review_{cid}", on_click=_open, args=(cid, "views/edit.py"))
 
-    import_section(df)
+    if auth.can(Permission.IMPORT):
+        import_section(df)
 
 
 def _csv(df: pd.DataFrame) -> bytes:

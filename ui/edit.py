@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from sarco_core.auth import Permission
 from sarco_core.errors import ConflictError, SarcoError
 from sarco_core.metrics import DEFAULT_GATES, measure_slice
-from ui import backend, cases, state
+from ui import auth, backend, cases, state
 from ui.render import TISSUE_GATES, TISSUES, WINDOW_PRESETS, AxialView, axial_image
 from ui.strokes import EditHistory, apply_strokes
 from ui.text import fmt
@@ -37,6 +38,47 @@ class EditSession:
     nonce: int = 0
     strokes: int = 0
     log: list[str] = field(default_factory=list)
+    conflict: str | None = None  # the refusal of the last save, shown at the save button until resolved
+
+
+def comment_key(s: EditSession) -> str:
+    return f"edit_comment_{s.case_id}_{s.parent_version_id}"
+
+
+def conflict_text(newer: Any, parent_number: int) -> str:
+    return (
+        f"Not saved: version {newer.number} was saved by {newer.author} at {newer.created_at:%H:%M} UTC "
+        f"({newer.created_at:%Y-%m-%d}) after you started from version {parent_number}. Your strokes and your "
+        "comment are kept; review and save again."
+    )
+
+
+def reapply_on_newest(s: EditSession, parent_mask: np.ndarray, newest: Any, newest_mask: np.ndarray) -> EditSession:
+    """A new session on top of ``newest`` carrying the user's strokes: every pixel the user changed from the
+    version they started from takes the user's label; all other pixels keep the newest version's label.
+    The comment is carried over; the strokes stay undoable."""
+    mine = s.history.current
+    if mine.shape != newest_mask.shape:
+        raise ValueError("the newest version has another grid")
+    changed = mine != parent_mask
+    merged = newest_mask.copy()
+    merged[changed] = mine[changed]
+    new = EditSession(
+        case_id=s.case_id,
+        parent_version_id=newest.id,
+        parent_number=newest.number,
+        history=EditHistory(newest_mask),
+        auto_mask=s.auto_mask,
+        nonce=s.nonce + 1,
+        strokes=s.strokes,
+    )
+    if (merged != newest_mask).any():
+        new.history.push(merged)
+    old_comment = st.session_state.get(comment_key(s))
+    if old_comment:
+        st.session_state[comment_key(new)] = old_comment
+    st.session_state.setdefault(state.EDIT, {})[s.case_id] = new
+    return new
 
 
 def _session(case_id: int, latest: Any, auto_mask: np.ndarray, latest_mask: np.ndarray) -> EditSession:
@@ -74,6 +116,8 @@ def page() -> None:
     st.title("Edit the mask")
     state.init()
     state.show_flashes("edit")
+    if not auth.require(Permission.EDIT, "edit masks"):
+        return
     cid = cases.require_case("edit")
     if cid is None:
         return
@@ -91,11 +135,12 @@ def page() -> None:
     sp = vol.spacing_mm
     auto_v = next((v for v in reversed(versions) if v.source == "auto" and v.slice_index == k), versions[0])
     s = _session(cid, latest, store.get_mask(auto_v.id), store.get_mask(latest.id))
-    if s.parent_version_id != latest.id:
+    stale = s.parent_version_id != latest.id
+    if stale:
         st.warning(
             f"Version {latest.number} was saved (by {latest.author}) after you started editing from "
-            f"version {s.parent_number}. Saving now will be refused; discard your edits to continue from "
-            f"version {latest.number}."
+            f"version {s.parent_number}. Saving now will be refused: use **Reload the newest version and "
+            "reapply my strokes** under the save button, or discard your edits."
         )
 
     st.caption(
@@ -206,10 +251,10 @@ def page() -> None:
     )
 
     # ------------------------------------------------------------ save
-    with st.form("save_form", clear_on_submit=True):
+    with st.form(f"save_form_{cid}", clear_on_submit=False):
         st.markdown("**Save as a new version**")
-        st.caption(f"Saving as **{state.author()}** (change the name in the sidebar).")
-        comment = st.text_input("Comment", placeholder="e.g. removed arm muscle on the left")
+        st.caption(f"Saving as **{state.author()}** (the signed-in user).")
+        comment = st.text_input("Comment", placeholder="e.g. removed arm muscle on the left", key=comment_key(s))
         submitted = st.form_submit_button("Save version", type="primary", icon=":material/save:")
     if submitted:
         if not s.history.dirty:
@@ -223,19 +268,47 @@ def page() -> None:
                     comment=comment or "",
                     parent_version_id=s.parent_version_id,
                 )
-            except ConflictError as exc:
-                st.error(str(exc))
+            except ConflictError:
+                newest = store.versions(cid)[-1]
+                s.conflict = conflict_text(newest, s.parent_number)
             except SarcoError as exc:
                 st.error(str(exc))
             else:
                 st.session_state[state.EDIT].pop(cid, None)
                 state.flash("success", f"Saved version {v.number}: SMA {v.sma_cm2:.2f} cm².", page="edit")
                 st.rerun()
+    if s.conflict or (stale and s.history.dirty):
+        conflict_block(cid, s, latest)
 
     history_section(cid, versions)
 
 
-def history_section(cid: int, versions: list[Any]) -> None:
+def conflict_block(cid: int, s: EditSession, latest: Any) -> None:
+    """The refusal at the save button, and the one-click way forward (nothing saved or drawn is lost)."""
+    st.error(s.conflict or conflict_text(latest, s.parent_number), icon=":material/sync_problem:")
+    c1, c2 = st.columns(2)
+    if c1.button("Reload the newest version and reapply my strokes", type="primary", key="reapply_btn"):
+        store = backend.store()
+        if latest.slice_index != store.get_version(s.parent_version_id).slice_index:
+            st.error(
+                f"Version {latest.number} is on slice {latest.slice_index}, your strokes on slice "
+                f"{store.get_version(s.parent_version_id).slice_index}: they cannot be reapplied. Discard your "
+                "edits, or restore your starting version first."
+            )
+            return
+        reapply_on_newest(s, store.get_mask(s.parent_version_id), latest, store.get_mask(latest.id))
+        state.flash(
+            "info",
+            f"Your strokes are now on top of version {latest.number} — check the mask, then save.",
+            page="edit",
+        )
+        st.rerun()
+    if c2.button("Discard my edits and open the newest version", key="discard_conflict_btn"):
+        st.session_state[state.EDIT].pop(cid, None)
+        st.rerun()
+
+
+def history_section(cid: int, versions: list[Any], *, can_restore: bool = True) -> None:
     st.subheader("Version history")
     rows = [
         {
@@ -252,6 +325,9 @@ def history_section(cid: int, versions: list[Any]) -> None:
         for v in versions
     ]
     st.table(pd.DataFrame(rows).set_index("version"))
+    if not can_restore:
+        st.caption("Restoring a version needs the labeller or admin role.")
+        return
     c1, c2 = st.columns([2, 1])
     options = [v.number for v in versions]
     pick = c1.selectbox(

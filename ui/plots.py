@@ -114,8 +114,10 @@ def scatter(df: pd.DataFrame, x: str, y: str, x_title: str, y_title: str, title:
 
 
 def bland_altman(df: pd.DataFrame) -> tuple[go.Figure, BlandAltman]:
-    """Automatic vs latest (edited) SMA of the edited cases."""
-    d = df[df["edited"]].dropna(subset=["auto_sma_cm2", "sma_cm2"])
+    """Automatic vs latest (edited) SMA of the edited cases, each against the automatic mask of the same slice
+    (``auto_same_slice``; the cohort table leaves ``auto_sma_cm2`` empty where there is none)."""
+    same = df["auto_same_slice"].astype(bool) if "auto_same_slice" in df else True
+    d = df[df["edited"].astype(bool) & same].dropna(subset=["auto_sma_cm2", "sma_cm2"])
     st = bland_altman_stats(d["auto_sma_cm2"].to_numpy(), d["sma_cm2"].to_numpy())
     mean = (d["auto_sma_cm2"] + d["sma_cm2"]) / 2
     diff = d["sma_cm2"] - d["auto_sma_cm2"]

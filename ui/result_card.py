@@ -9,9 +9,10 @@ import numpy as np
 import streamlit as st
 
 from sarco_core import cutoffs
+from sarco_core.flags import l3_choice_words
 from ui import backend, exports
 from ui.render import AxialView, axial_image
-from ui.text import fmt, method_words, qc_words
+from ui.text import fmt, method_words, warnings_of
 
 
 def classify_version(case: Any, version: Any, rule: str | None) -> cutoffs.Classification:
@@ -32,11 +33,26 @@ def _criterion_block(title: str, c: cutoffs.Criterion) -> None:
     st.markdown(f"**{title}:** {badge}{thr}  \n{c.note}")
 
 
-def render(case_id: int, *, thumbnail_px: int = 420, show_exports: bool = True) -> None:
+def l3_words(analysis: Any) -> str:
+    l3 = (analysis.result or {}).get("l3") or {}
+    return l3_choice_words(
+        overridden=bool(analysis.l3_overridden),
+        auto_index=analysis.l3_auto_index,
+        method=l3.get("method"),
+        confidence=l3.get("confidence"),
+    )
+
+
+def render(case_id: int, *, thumbnail_px: int = 420, show_exports: bool = True, version_id: int | None = None) -> None:
+    """The card of the case's latest version (or of ``version_id``)."""
     store = backend.store()
     case = store.get_case(case_id)
-    version = case.latest_version
-    analysis = case.latest_analysis
+    version = store.get_version(version_id) if version_id is not None else case.latest_version
+    analysis = (
+        store.get_analysis(version.analysis_id)
+        if version is not None and version.analysis_id is not None
+        else case.latest_analysis
+    )
     if version is None or analysis is None:
         st.info("This case has no analysis yet.")
         return
@@ -76,7 +92,6 @@ def render(case_id: int, *, thumbnail_px: int = 420, show_exports: bool = True) 
         st.caption(f"{rule.citation} Population: {rule.population}.")
 
     seg = res.get("segmentation") or {}
-    l3 = res.get("l3") or {}
     conf = analysis.confidence if analysis.confidence is not None else res.get("confidence")
     mask_how = (
         f"version {version.number}, {'hand-edited' if version.source == 'edit' else version.source} by {version.author}"
@@ -84,29 +99,18 @@ def render(case_id: int, *, thumbnail_px: int = 420, show_exports: bool = True) 
         else f"version {version.number}, automatic"
     )
     made_by = method_words(seg.get("method") or analysis.method, seg.get("model"))
-    if analysis.l3_overridden or l3.get("method") == "user-selected":  # hand-set: no automatic confidence shown
-        auto_txt = f"; automatic choice was {analysis.l3_auto_index}" if analysis.l3_auto_index is not None else ""
-        l3_txt = f" (set by hand{auto_txt})"
-    else:
-        l3c = l3.get("confidence")
-        l3_txt = (
-            f" ({l3.get('method') or 'automatic'}, confidence {fmt(l3c * 100, 0, '%') if l3c is not None else '—'})"
-        )
     st.markdown(
         f"**Mask:** {mask_how} · **made by:** {made_by}  \n"
-        f"**L3 slice:** {k}{l3_txt}"
+        f"**L3 slice:** {k}, {l3_words(analysis)}"
         f" · **overall confidence:** {fmt(conf * 100, 0, '%') if conf is not None else '—'}"
         f" · **patient data:** height {fmt(case.height_m, 2, 'm')}, weight {fmt(case.weight_kg, 1, 'kg')},"
         f" sex {case.sex or '—'}"
     )
-    flags = list(analysis.qc_flags or ())
-    if edited and "edited" not in flags:
-        flags.append("edited")
-    notes = [str(w) for w in (l3.get("warnings") or [])]
-    if flags or notes:
-        st.warning("**Please check:**\n" + "\n".join(f"- {x}" for x in [*(qc_words(f) for f in flags), *notes]))
+    notes = warnings_of(analysis, version)
+    if notes:
+        st.warning("**Please check:**\n" + "\n".join(f"- {x}" for x in notes))
     else:
         st.success("No quality-control flags.")
     st.caption("For research use only — not a medical device, not for clinical diagnosis.")
     if show_exports:
-        exports.buttons(case_id)
+        exports.buttons(case_id, version.id)

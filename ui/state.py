@@ -11,7 +11,7 @@ import streamlit as st
 from sarco_core import settings
 
 CASE_ID = "case_id"  # the case every page works on
-AUTHOR = "author"  # who is editing (free text, stored with each saved version)
+AUTHOR = "author"  # who is working: the signed-in user (ui.auth), stored with each save and audit event
 LAST_RESULT = "last_result"  # case id whose result card the Upload page shows
 EDIT = "edit_state"  # {case_id: EditSession}
 FLASH = "flash"  # one-shot messages shown on the next run
@@ -21,10 +21,15 @@ def default_author() -> str:
     return settings.author()
 
 
+URL_CASE = "case"  # ?case=N: the open case, in the address bar (shareable, survives a reload)
+
+
 def init() -> None:
     st.session_state.setdefault(AUTHOR, default_author())
     st.session_state.setdefault(EDIT, {})
     st.session_state.setdefault(FLASH, [])
+    if CASE_ID not in st.session_state:  # a new browser session (first visit or reload): the URL names the case
+        st.session_state[CASE_ID] = as_case_id(st.query_params.get(URL_CASE))
 
 
 def as_case_id(v: Any) -> int | None:
@@ -43,6 +48,16 @@ def case_id() -> int | None:
 
 def set_case(cid: int | None) -> None:
     st.session_state[CASE_ID] = cid
+    sync_url()
+
+
+def sync_url() -> None:
+    """Keep ``?case=N`` in the address bar equal to the open case."""
+    cid = case_id()
+    if cid is None:
+        st.query_params.pop(URL_CASE, None)
+    elif st.query_params.get(URL_CASE) != str(cid):
+        st.query_params[URL_CASE] = str(cid)
 
 
 def author() -> str:

@@ -1,47 +1,10 @@
-"""User-facing wording: QC flags in plain words, methods, number formatting."""
+"""User-facing wording: methods and number formatting; QC flag texts come from :mod:`sarco_core.flags`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-QC_WORDS: dict[str, str] = {
-    "l3_low_confidence": "The automatic L3 level is uncertain — check the level on the Browse page.",
-    "l3_user_selected_not_lumbar": (
-        "The chosen slice does not look lumbar (the L3 notes say why) — check it is really L3."
-    ),
-    "l3_level_not_checked": (
-        "The level of this single slice could not be checked automatically (a single slice has nothing to compare "
-        "with) — make sure it is at L3."
-    ),
-    "l3_levels_disagree": (
-        "Counting up from the sacrum and down from the last rib give different L3 levels (an unusual, transitional "
-        "spine is likely): both levels are offered — check the level on the Browse page."
-    ),
-    "l3_user_selected": "The L3 slice was chosen by a person, not detected automatically.",
-    "l3_overridden": "The L3 slice was changed by hand from the automatic choice.",
-    "kvp_not_120": "The tube voltage is not 120 kVp: muscle HU may not be comparable with published cutoffs.",
-    "contrast_phase_unknown": (
-        "Contrast phase unknown: muscle HU cutoffs assume a known phase (usually non-contrast or portal venous)."
-    ),
-    "thick_slice_over_5mm": "Slices are thicker than 5 mm: areas are less precise.",
-    "coarse_pixels_over_2mm": (
-        "Pixels are coarser than 2 mm: the muscle area tends to come out a few per cent too high — use a thin, "
-        "full-resolution reconstruction if there is one."
-    ),
-    "fov_truncated": "The body touches the edge of the image (field of view cut off): areas may be too small.",
-    "arms_in_field": (
-        "Arms lie beside or against the body on this slice: they are left out of the trunk where found — check that "
-        "no arm muscle is counted."
-    ),
-    "low_confidence": "The segmentation is uncertain — review the mask.",
-    "high_noise": "The image is very noisy: the HU-gated muscle area is less reliable — review the mask and HU.",
-    "seg_low_confidence": "The segmentation is uncertain — review the mask.",
-    "small_muscle_area": "Unusually small muscle area — check the slice and mask.",
-    "large_muscle_area": "Unusually large muscle area — check the slice and mask.",
-    "not_hu": "The image values are not Hounsfield units.",
-    "single_slice": "A single slice was uploaded: it is taken as the L3 slice chosen by the user.",
-    "edited": "The mask was edited by hand.",
-}
+from sarco_core.flags import case_warnings, flag_sentences, flag_text
 
 METHOD_WORDS: dict[str, str] = {
     "model": "trained neural network",
@@ -53,7 +16,13 @@ METHOD_WORDS: dict[str, str] = {
 
 
 def qc_words(flag: str) -> str:
-    return QC_WORDS.get(flag, flag.replace("_", " ").capitalize() + ".")
+    """The plain sentence of one QC flag (the one table lives in :mod:`sarco_core.flags`)."""
+    return flag_text(flag).text
+
+
+def qc_sentences(flags: list[str] | tuple[str, ...]) -> list[str]:
+    """Sentences of several flags, same-fact duplicates merged."""
+    return flag_sentences(flags)
 
 
 def method_words(method: str | None, model: dict[str, Any] | None = None) -> str:
@@ -79,3 +48,9 @@ def fmt(v: float | None, nd: int = 1, unit: str = "") -> str:
 
 def yes_no_none(v: bool | None) -> str:
     return {True: "Yes", False: "No", None: "Undetermined"}[v]
+
+
+def warnings_of(analysis: Any, version: Any) -> list[str]:
+    """Every warning of this version (the PDF report carries the same list)."""
+    l3 = (analysis.result or {}).get("l3") or {}
+    return case_warnings(analysis.qc_flags or (), l3.get("warnings") or (), edited=version.source != "auto")

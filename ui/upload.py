@@ -15,10 +15,11 @@ from typing import Any
 import streamlit as st
 
 from sarco_core import cutoffs
+from sarco_core.auth import Permission
 from sarco_core.errors import L3NotFoundError, L3NotReachedError, SarcoError
 from sarco_core.privacy import generated_case_label, label_warnings, scrub_file_names
 from sarco_core.volume import Volume
-from ui import backend, result_card, state
+from ui import auth, backend, result_card, state
 
 log = logging.getLogger("sarco.app")
 UPLOAD_KEY = "upload_files"  # the uploader's key is UPLOAD_KEY, then UPLOAD_KEY_1, _2 ... after each analysis
@@ -115,7 +116,7 @@ def _duplicate_notice(volume: Volume, uploaded: Sequence[Any], key: str) -> None
     )
     if st.button(f"Open case #{dups[0]}", key="open_dup"):
         state.set_case(dups[0])
-        st.switch_page("pages/browse.py")
+        st.switch_page("views/browse.py")
 
 
 def _show(bar: Any, text: str, frac: float) -> None:
@@ -189,6 +190,8 @@ def page() -> None:
     st.title("Upload & analyse")
     state.init()
     state.show_flashes("upload")
+    if not auth.require(Permission.UPLOAD, "upload and analyse scans"):
+        return
     st.markdown(
         "Upload one CT scan: a **.zip of a DICOM series**, several **.dcm** files of one series, a **single "
         "axial slice** at L3, or a **NIfTI** volume (.nii / .nii.gz). The app finds L3, outlines skeletal "

@@ -9,22 +9,24 @@ from sqlalchemy import select
 
 from sarco_core import cutoffs
 from sarco_core.errors import SarcoError, StoreError
+from sarco_core.flags import flag_sentences
 from sarco_core.metrics import HUGates, dice, gated
 from sarco_core.store import convert
 from sarco_core.store.imports import ImportStore
 from sarco_core.store.records import MaskComparison
 from sarco_core.store.schema import Analysis, Case, MaskVersion
+from sarco_core.store.users import UserStore
 
 COHORT_COLUMNS = (
     "case_id", "label", "created_at", "input_kind", "sex", "age_years", "height_m", "weight_kg", "bmi",
     "rule", "method", "model_version", "slice_index", "l3_overridden", "auto_sma_cm2", "sma_cm2",
     "sma_change_cm2", "smi_cm2_m2", "muscle_hu_mean", "imat_cm2", "sat_cm2", "vat_cm2", "confidence",
     "qc_flags", "edited", "n_versions", "latest_version", "latest_author", "low_smi", "smi_threshold",
-    "low_smi_note", "low_muscle_hu", "muscle_hu_threshold",
+    "low_smi_note", "low_muscle_hu", "muscle_hu_threshold", "latest_source", "auto_same_slice", "qc_flags_text",
 )
 
 
-class Store(ImportStore):
+class Store(ImportStore, UserStore):
     """SQLite/PostgreSQL case store. ``Store.open(url=None)`` creates/migrates the schema; methods return records.
 
     Measurements of every version are recomputed here from the stored image (HU-gated), never taken from
@@ -41,8 +43,9 @@ class Store(ImportStore):
                 if not vs:
                     continue
                 latest = vs[-1]
-                autos = [v for v in vs if v.source == "auto"]
-                auto = autos[-1] if autos else vs[0]
+                # agreement is only meaningful against the automatic mask of the same slice
+                autos = [v for v in vs if v.source == "auto" and v.slice_index == latest.slice_index]
+                auto = autos[-1] if autos else None
                 an = s.get(Analysis, latest.analysis_id) if latest.analysis_id else None
                 rows.append(_cohort_row(c, latest, auto, an, len(vs)))
         return rows
@@ -79,7 +82,9 @@ def _muscle_gated(hu: Any, mask: Any, gates: HUGates) -> Any:
     return gated(hu, mask == 1, gates.muscle)
 
 
-def _cohort_row(c: Case, latest: MaskVersion, auto: MaskVersion, an: Analysis | None, n: int) -> dict[str, Any]:
+def _cohort_row(
+    c: Case, latest: MaskVersion, auto: MaskVersion | None, an: Analysis | None, n: int
+) -> dict[str, Any]:
     rule_key = an.rule if an and an.rule else cutoffs.DEFAULT_RULE
     smi = cutoffs.smi_cm2_m2(latest.sma_cm2, c.height_m)
     low_smi = low_hu = smi_thr = hu_thr = None
@@ -99,10 +104,14 @@ def _cohort_row(c: Case, latest: MaskVersion, auto: MaskVersion, an: Analysis | 
         "weight_kg": c.weight_kg, "bmi": cutoffs.bmi(c.height_m, c.weight_kg), "rule": rule_key,
         "method": an.method if an else None, "model_version": an.model_version if an else None,
         "slice_index": latest.slice_index, "l3_overridden": bool(an.l3_overridden) if an else False,
-        "auto_sma_cm2": auto.sma_cm2, "sma_cm2": latest.sma_cm2, "sma_change_cm2": latest.sma_cm2 - auto.sma_cm2,
+        "auto_sma_cm2": auto.sma_cm2 if auto else None, "sma_cm2": latest.sma_cm2,
+        "sma_change_cm2": latest.sma_cm2 - auto.sma_cm2 if auto else None,
         "smi_cm2_m2": smi, "muscle_hu_mean": latest.muscle_hu_mean, "imat_cm2": latest.imat_cm2,
         "sat_cm2": latest.sat_cm2, "vat_cm2": latest.vat_cm2, "confidence": an.confidence if an else None,
-        "qc_flags": "; ".join(flags), "edited": latest.sha256 != auto.sha256, "n_versions": n,
+        "qc_flags": "; ".join(flags),
+        "edited": (latest.sha256 != auto.sha256) if auto else latest.source != "auto", "n_versions": n,
         "latest_version": latest.number, "latest_author": latest.author, "low_smi": low_smi,
         "smi_threshold": smi_thr, "low_smi_note": note, "low_muscle_hu": low_hu, "muscle_hu_threshold": hu_thr,
+        "latest_source": latest.source, "auto_same_slice": auto is not None,
+        "qc_flags_text": " ".join(flag_sentences(flags)),
     }
