@@ -124,13 +124,13 @@ def silver(segs: dict[str, SliceSegmenter], seed: int = 0) -> dict[str, Any]:
     """Silver standard: per method Dice/SMA error; Spearman(confidence, Dice) for the model over corrupted copies."""
     from scipy.stats import spearmanr
 
-    from sarco_core.evaluate import truth_muscle
     from sarco_core.io.loader import load, load_mask
+    from sarco_core.metrics import reference_muscle
     from sarco_core.train.augment import add_noise, fov_truncate, metal_streaks
 
     ts = DATA / "totalsegmentator"
     vol = load(ts / "example_ct_sm.nii.gz")
-    truth = truth_muscle(np.asarray(load_mask(ts / "example_ct_sm_tissue" / "skeletal_muscle.nii.gz").hu))
+    truth = reference_muscle(np.asarray(load_mask(ts / "example_ct_sm_tissue" / "skeletal_muscle.nii.gz").hu))
     idx = [int(i) for i in np.nonzero(truth.reshape(truth.shape[0], -1).any(1))[0]]
     out: dict[str, Any] = {"n_slices": len(idx)}
     per_slice: dict[str, list[dict[str, float]]] = {}
