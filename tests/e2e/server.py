@@ -81,3 +81,21 @@ def running_app(db_url: str, log_path: Path, timeout_s: float = 90.0) -> Iterato
 
 def launch(playwright):  # type: ignore[no-untyped-def]
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+
+def need_chromium() -> None:
+    """Skip the browser test when Debian's Chromium is absent; fail instead under CI=true."""
+    import pytest
+
+    if not Path(CHROMIUM).exists():
+        msg = f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) for the browser test"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg + " (CI=true)")
+        pytest.skip(msg)
+
+
+def new_page(browser):  # type: ignore[no-untyped-def]
+    """A 1400 x 1000 page with a 60 s default timeout (the size the browser tests' screenshots assume)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    return page

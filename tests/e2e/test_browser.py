@@ -10,7 +10,6 @@ except under CI=true, where that is a failure.
 from __future__ import annotations
 
 import io
-import os
 import re
 import zipfile
 from pathlib import Path
@@ -18,19 +17,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import data_path
-from tests.e2e.server import ARTIFACTS, CHROMIUM, launch, running_app
+from tests.e2e.server import ARTIFACTS, launch, need_chromium, new_page, running_app
 
 pytestmark = pytest.mark.e2e
 
 SLICE = ("tcia_covid19_ny_sbu", "A058062", "axial")
-
-
-def _need_chromium() -> None:
-    if not Path(CHROMIUM).exists():
-        msg = f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) for the browser test"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg + " (CI=true)")
-        pytest.skip(msg)
 
 
 def _zip_of_real_slice(tmp_path: Path) -> Path:
@@ -54,7 +45,7 @@ def _cm2(text: str) -> float:
 
 
 def test_upload_edit_save_dashboard(tmp_path: Path) -> None:
-    _need_chromium()
+    need_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     upload = _zip_of_real_slice(tmp_path)
@@ -63,8 +54,7 @@ def test_upload_edit_save_dashboard(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'e2e.db'}"
     with running_app(db, shots / "server.log") as url, sync_playwright() as pw:
         browser = launch(pw)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(60_000)
+        page = new_page(browser)
         try:
             page.goto(url)
             page.get_by_role("heading", name="Upload & analyse").wait_for()
