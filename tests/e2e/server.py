@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -94,8 +95,17 @@ def need_chromium() -> None:
         pytest.skip(msg)
 
 
-def new_page(browser):  # type: ignore[no-untyped-def]
-    """A 1400 x 1000 page with a 60 s default timeout (the size the browser tests' screenshots assume)."""
+@contextmanager
+def browser_page(playwright: Any, failure_png: Path) -> Iterator[Any]:
+    """A 1400 x 1000 page (60 s default timeout) in Debian's Chromium; a full-page screenshot is saved at
+    ``failure_png`` when the block raises, and the browser is closed either way."""
+    browser = launch(playwright)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(60_000)
-    return page
+    try:
+        yield page
+    except Exception:
+        page.screenshot(path=str(failure_png), full_page=True)
+        raise
+    finally:
+        browser.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import data_path
-from tests.e2e.server import ARTIFACTS, launch, need_chromium, new_page, running_app
+from tests.e2e.server import ARTIFACTS, browser_page, need_chromium, running_app
 
 pytestmark = pytest.mark.e2e
 
@@ -53,9 +53,7 @@ def test_upload_edit_save_dashboard(tmp_path: Path) -> None:
     shots.mkdir(parents=True, exist_ok=True)
     db = f"sqlite:///{tmp_path / 'e2e.db'}"
     with running_app(db, shots / "server.log") as url, sync_playwright() as pw:
-        browser = launch(pw)
-        page = new_page(browser)
-        try:
+        with browser_page(pw, shots / "failure.png") as page:
             page.goto(url)
             page.get_by_role("heading", name="Upload & analyse").wait_for()
             page.locator('input[type="file"]').first.set_input_files(str(upload))
@@ -113,8 +111,3 @@ def test_upload_edit_save_dashboard(tmp_path: Path) -> None:
             page.locator(".js-plotly-plot").first.wait_for()
             page.wait_for_timeout(1500)  # let the remaining charts draw
             page.screenshot(path=str(shots / "4_dashboard.png"), full_page=True)
-        except Exception:
-            page.screenshot(path=str(shots / "failure.png"), full_page=True)
-            raise
-        finally:
-            browser.close()

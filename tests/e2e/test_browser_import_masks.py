@@ -12,7 +12,7 @@ from sarco_core.io import load
 from sarco_core.masks import mask_to_tag
 from sarco_core.metrics import measure_slice
 from tests.conftest import data_path
-from tests.e2e.server import ARTIFACTS, launch, need_chromium, new_page, running_app
+from tests.e2e.server import ARTIFACTS, browser_page, need_chromium, running_app
 from validation.reviewed import load_reviewed
 
 pytestmark = pytest.mark.e2e
@@ -32,9 +32,7 @@ def test_tag_import_page_in_the_browser(tmp_path: Path) -> None:
     shots.mkdir(parents=True, exist_ok=True)
     with running_app(f"sqlite:///{tmp_path / 'e2e.db'}", shots / "server_import.log") as url, \
             sync_playwright() as pw:
-        browser = launch(pw)
-        page = new_page(browser)
-        try:
+        with browser_page(pw, shots / "import_mask_failed.png") as page:
             page.goto(url)
             page.get_by_role("link", name="Import expert mask").click()
             page.get_by_role("heading", name="Import an expert mask").wait_for()
@@ -51,8 +49,3 @@ def test_tag_import_page_in_the_browser(tmp_path: Path) -> None:
             sat = page.locator('[data-testid="stMetric"]').filter(has_text="SAT").first
             expect(sat.locator('[data-testid="stMetricValue"]')).to_have_text("not traced")  # muscle-only mask
             page.screenshot(path=str(shots / "import_mask_tag.png"), full_page=True)
-        except Exception:
-            page.screenshot(path=str(shots / "import_mask_failed.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
