@@ -39,7 +39,8 @@ from sarco_core.metrics import (
     check_same_grid,
     dice,
     gated,
-    mask_kind,
+    nonempty_slices,
+    reference_muscle,
 )
 from sarco_core.regions import SliceRegions, stack_regions
 from sarco_core.segment.base import ModelInfo, SegmentationResult, SliceSegmenter
@@ -189,13 +190,6 @@ class EvaluationReport:
         }
 
 
-def truth_muscle(mask: np.ndarray) -> np.ndarray:
-    """Boolean muscle mask of a reference: a binary mask as is, label 1 of a label map."""
-    kind = mask_kind(mask)
-    m = np.asarray(mask)
-    return (m == MUSCLE) if kind == "labels" else (m != 0)
-
-
 def compare_slices(
     volume: Volume,
     truth: np.ndarray,
@@ -260,8 +254,8 @@ def evaluate(
             f"The reference mask has shape {truth_mask.shape}; the image has {volume.shape}. "
             "Give a reference mask on the image's grid."
         )
-    truth = truth_muscle(truth_mask)
-    indices = [int(i) for i in np.nonzero(truth.reshape(truth.shape[0], -1).any(axis=1))[0]]
+    truth = reference_muscle(truth_mask)
+    indices = nonempty_slices(truth)
     if not indices:
         raise InvalidMaskError("The reference mask has no muscle on any slice: nothing to evaluate.")
     seg = segmenter if segmenter is not None else get_segmenter(method)

@@ -93,6 +93,20 @@ def mask_kind(mask: np.ndarray) -> Literal["binary", "labels"]:
     )
 
 
+def reference_muscle(mask: np.ndarray, kind: Literal["binary", "labels"] | None = None) -> np.ndarray:
+    """Boolean muscle of a mask: a binary mask as is, label 1 (``MUSCLE``) of a label map (``kind`` from
+    :func:`mask_kind` unless given)."""
+    m = np.asarray(mask)
+    k = mask_kind(m) if kind is None else kind
+    return (m == MUSCLE) if k == "labels" else (m != 0)
+
+
+def nonempty_slices(mask: np.ndarray) -> list[int]:
+    """Slice indices (axis 0) of ``mask`` that hold any non-zero (True) value."""
+    a = np.asarray(mask)
+    return [int(i) for i in np.nonzero(a.reshape(a.shape[0], -1).any(axis=1))[0]]
+
+
 def measure_slice(
     hu: np.ndarray,
     mask: np.ndarray,
@@ -167,9 +181,8 @@ def measure_volume(
         )
     if kind == "auto":
         kind = mask_kind(mask)
-    muscle_any = (mask == MUSCLE) if kind == "labels" else (mask != 0)
     if slices is None:
-        idx = [int(i) for i in np.nonzero(muscle_any.reshape(mask.shape[0], -1).any(axis=1))[0]]
+        idx = nonempty_slices(reference_muscle(mask, kind))
         if not only_with_muscle:
             idx = list(range(volume.n_slices))
     else:

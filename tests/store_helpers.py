@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import os
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +44,18 @@ def expected_sma_cm2(volume: Volume, labels: np.ndarray, k: int) -> float:
     hu = volume.hu[k]
     n = int(((labels == 1) & (hu >= -29) & (hu <= 150)).sum())
     return n * SPACING[1] * SPACING[2] / 100.0
+
+
+def stored_bytes(path: Path) -> bytes:
+    """The bytes a saved file holds once opened: gzip decompressed, every member of a zip joined, else as is
+    (for searching exports and stores for identifiers)."""
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        return gzip.decompress(data)
+    if data[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(path) as zf:
+            return b"".join(zf.read(n) for n in zf.namelist())
+    return data
 
 
 def _reset_pg(url: str) -> None:

@@ -42,11 +42,11 @@ def test_selection_of_the_muscle_components_recovers_their_muscle() -> None:
     hu, tissue = _phantom()
     muscle = np.isin(tissue, [TISSUES[n] for n in ("rectus", "external_oblique", "internal_oblique", "transversus",
                                                    "latissimus", "psoas", "quadratus_lumborum", "erector_spinae",
-                                                   "multifidus")]) & bt.gate(hu)
+                                                   "multifidus")]) & bt.in_muscle_gate(hu)
     comp, _ = bt.components(hu, 1.6, 1.6, {})
     keep = [k for k in range(1, int(comp.max()) + 1) if (muscle[comp == k]).mean() > 0.5]
     assert len(keep) >= 2
-    got = bt.build(hu, 1.6, 1.6, {"keep": keep}) & bt.gate(hu)
+    got = bt.build(hu, 1.6, 1.6, {"keep": keep}) & bt.in_muscle_gate(hu)
     chosen = np.isin(comp, keep)
     assert float((got & muscle).sum()) / float(got.sum()) > 0.95  # precision
     assert float((got & chosen & muscle).sum()) / float((chosen & muscle).sum()) > 0.99  # the chosen pieces, whole
@@ -81,7 +81,7 @@ def test_pass1_masks_are_plausible(name: str) -> None:
     rel, _ = SLICES[name]
     data_path(*rel.split("/"))
     hu, row_mm, col_mm = bt.load_slice(name)
-    m = bt.build(hu, row_mm, col_mm, bt.read_selection(name, 1)) & bt.gate(hu)
+    m = bt.build(hu, row_mm, col_mm, bt.read_selection(name, 1)) & bt.in_muscle_gate(hu)
     sma = float(m.sum()) * row_mm * col_mm / 100.0
     assert 60.0 <= sma <= 250.0, f"{name}: SMA {sma:.1f} cm2"
     assert 0.0 <= float(hu[m].mean()) <= 70.0

@@ -5,15 +5,14 @@ folder names (checked on the source code too); a typed label that looks like an 
 from __future__ import annotations
 
 import ast
-import gzip
 import io
 import logging
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from sarco_core.privacy import generated_case_label, label_warnings
+from tests.store_helpers import stored_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 FILE_NAME = "Doe_Jane_MRN123456.dcm"
@@ -36,16 +35,6 @@ def _slice_bytes() -> bytes:
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
     return buf.getvalue()
-
-
-def _contents(path: Path) -> bytes:
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        return gzip.decompress(data)
-    if data[:4] == b"PK\x03\x04":
-        with zipfile.ZipFile(path) as zf:
-            return b"".join(zf.read(n) for n in zf.namelist())
-    return data
 
 
 def test_upload_named_with_identifiers_leaks_nowhere(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -87,7 +76,7 @@ def test_upload_named_with_identifiers_leaks_nowhere(tmp_path: Path, caplog: pyt
     files += sorted(out.iterdir())
     assert db_file in files and len(files) >= 7
     for f in files:
-        blob = _contents(f)
+        blob = stored_bytes(f)
         for s in SECRETS:
             assert s.encode() not in blob, f"{s!r} found in {f.name}"
     for s in SECRETS:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
 import logging
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from sarco_core.export import (
 from sarco_core.io import load
 from sarco_core.io.dicom_write import save_dataset, series_datasets
 from sarco_core.store import Store
-from tests.store_helpers import auto_labels, synthetic_volume
+from tests.store_helpers import auto_labels, stored_bytes, synthetic_volume
 
 NAME = ("Quixotica", "Zebulonia")
 PATIENT_ID = "QX4711PRIV93"
@@ -39,16 +37,6 @@ def _series(folder: Path) -> Path:
         ds.OtherPatientIDs = PATIENT_ID + "X"
         save_dataset(ds, folder / f"{PATIENT_ID}_{k:03d}.dcm")  # even the file names carry the ID
     return folder
-
-
-def _contents(path: Path) -> bytes:
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        return gzip.decompress(data)
-    if data[:4] == b"PK\x03\x04":
-        with zipfile.ZipFile(path) as zf:
-            return b"".join(zf.read(n) for n in zf.namelist())
-    return data
 
 
 def test_no_identifier_in_database_logs_or_exports(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -82,7 +70,7 @@ def test_no_identifier_in_database_logs_or_exports(tmp_path: Path, caplog: pytes
     files = [p for p in db.parent.iterdir() if p.is_file()] + sorted(out.iterdir())
     assert len(files) >= 7
     for f in files:
-        blob = _contents(f)
+        blob = stored_bytes(f)
         for s in SECRETS:
             assert s not in blob, f"{s!r} found in {f.name}"
     logs = caplog.text.encode()

@@ -47,9 +47,10 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from validation.reviewed import HERE, SLICES, data_dir, mask_path, read_mask
+from sarco_core.metrics import DEFAULT_GATES
+from validation.reviewed import HERE, SLICES, data_dir, in_muscle_gate, load_slice, mask_path, read_mask
 
-GATE = (-29.0, 150.0)  # Alberta protocol skeletal-muscle range (Mourtzakis et al. 2008; docs/convention.md)
+GATE = DEFAULT_GATES.muscle  # Alberta protocol skeletal-muscle range (Mourtzakis et al. 2008; docs/convention.md)
 MIN_COMPONENT_PX = 20
 HOLE_MAX_CM2 = 1.0
 BLINDED = HERE / "blinded"
@@ -59,19 +60,6 @@ EIGHT = np.ones((3, 3), bool)
 
 def selection_path(name: str, pass_no: int) -> Path:
     return BLINDED / f"pass{pass_no}" / f"{name}.json"
-
-
-def load_slice(name: str) -> tuple[np.ndarray, float, float]:
-    """(HU float32 (row, col), row mm, col mm) of the canonical slice."""
-    from sarco_core.io import load
-
-    rel, k = SLICES[name]
-    vol = load(data_dir() / rel)
-    return np.asarray(vol.hu[k], dtype=np.float32), float(vol.spacing_mm.row), float(vol.spacing_mm.col)
-
-
-def gate(hu: np.ndarray) -> np.ndarray:
-    return (hu >= GATE[0]) & (hu <= GATE[1])
 
 
 def poly_mask(shape: tuple[int, ...], poly: list[list[float]], *, line_px: int = 0) -> np.ndarray:
@@ -103,7 +91,7 @@ def components(hu: np.ndarray, row_mm: float, col_mm: float, sel: dict[str, Any]
     # bone: dense cortex closed and filled, so marrow (often < 150 HU) enclosed by cortex is never a component
     bone = bone_mask(hs, trunk, px_mm)
     vert = find_vertebra(bone, trunk, px_mm, hs)  # the vertebral body (convex hull of its bone) and the canal
-    soft = gate(soft_hu) & trunk & ~bone & ~(vert.mask if vert is not None else False)
+    soft = in_muscle_gate(soft_hu) & trunk & ~bone & ~(vert.mask if vert is not None else False)
     core = opening(soft, float(sel.get("open_mm", 1.0)) / px_mm)
     for cut in sel.get("cuts", []):
         core &= ~poly_mask(hu.shape, cut, line_px=2)
@@ -114,7 +102,7 @@ def components(hu: np.ndarray, row_mm: float, col_mm: float, sel: dict[str, Any]
     ids[order] = np.arange(1, len(order) + 1)
     if sel.get("smooth_mm"):  # low-dose: raw-gate pixels are mostly noise at the edges; the compartment is smooth
         return ids[lab], soft
-    return ids[lab], soft | (gate(hu) & trunk & ~bone & ~(vert.mask if vert is not None else False))
+    return ids[lab], soft | (in_muscle_gate(hu) & trunk & ~bone & ~(vert.mask if vert is not None else False))
 
 
 def build(hu: np.ndarray, row_mm: float, col_mm: float, sel: dict[str, Any]) -> np.ndarray:
@@ -139,7 +127,7 @@ def build(hu: np.ndarray, row_mm: float, col_mm: float, sel: dict[str, Any]) -> 
             inside = poly_mask(hu.shape, op["poly"]) & np.isin(owner, np.asarray(op["ids"], np.int32))
             mask &= ~(inside & (depth_mm > float(op["mm"])))
     for poly in sel.get("add", []):
-        mask |= poly_mask(hu.shape, poly) & gate(hu)
+        mask |= poly_mask(hu.shape, poly) & in_muscle_gate(hu)
     for poly in sel.get("remove", []):
         mask &= ~poly_mask(hu.shape, poly)
     holes = ndi.binary_fill_holes(mask) & ~mask
@@ -261,7 +249,7 @@ def compare(pass_no: int, methods: list[str] | None = None) -> dict[str, Any]:
             continue
         hu, row_mm, col_mm = load_slice(name)
         px = row_mm * col_mm / 100.0
-        g = gate(hu)
+        g = in_muscle_gate(hu)
         blind = build(hu, row_mm, col_mm, read_selection(name, pass_no)) & g
         others = {"reviewed": read_mask(mask_path(name)) & g}
         for kind in ("model", "teacher"):
@@ -348,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     elif a.cmd == "build":
         hu, row_mm, col_mm = load_slice(a.name)
         m = build(hu, row_mm, col_mm, read_selection(a.name, a.pass_no))
-        print(f"{a.name}: gated SMA {float((m & gate(hu)).sum()) * row_mm * col_mm / 100:.1f} cm2")
+        print(f"{a.name}: gated SMA {float((m & in_muscle_gate(hu)).sum()) * row_mm * col_mm / 100:.1f} cm2")
         print(render(a.name, a.pass_no, tuple(a.box) if a.box else None, a.zoom, final=True))
     elif a.cmd == "export":
         print(export(a.pass_no, Path(a.out)))

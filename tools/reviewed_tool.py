@@ -51,9 +51,18 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
-from validation.reviewed import HERE, REPO, SLICES, data_dir, mask_path, read_mask, write_mask
+from validation.reviewed import (
+    HERE,
+    REPO,
+    SLICES,
+    data_dir,
+    in_muscle_gate,
+    load_slice,
+    mask_path,
+    read_mask,
+    write_mask,
+)
 
-GATE = (-29.0, 150.0)
 WINDOW = (-160.0, 240.0)  # W400 / L40
 CAND = HERE / "candidates"
 DECISIONS = HERE / "decisions"
@@ -63,19 +72,6 @@ EIGHT = np.ones((3, 3), bool)
 
 
 # ---------------------------------------------------------------------------------------------- data
-def load_slice(name: str) -> tuple[np.ndarray, float, float]:
-    """(HU float32 (row, col), row mm, col mm) of the canonical slice."""
-    from sarco_core.io import load
-
-    rel, k = SLICES[name]
-    vol = load(data_dir() / rel)
-    return np.asarray(vol.hu[k], dtype=np.float32), float(vol.spacing_mm.row), float(vol.spacing_mm.col)
-
-
-def gate(hu: np.ndarray) -> np.ndarray:
-    return (hu >= GATE[0]) & (hu <= GATE[1])
-
-
 def teacher_code() -> dict[str, str]:
     files = sorted((REPO / "sarco_core" / "segment").glob("teacher*.py"))
     h = hashlib.sha256()
@@ -123,15 +119,15 @@ def cmd_cand(names: list[str]) -> None:
         write_mask(CAND / f"{name}_teacher.png", t)
         write_mask(CAND / f"{name}_model.png", m)
         px = rmm * cmm / 100.0
-        meta[name] = {**code, "model": version, "teacher_sma_cm2": round(float((t & gate(hu)).sum() * px), 2),
-                      "model_sma_cm2": round(float((m & gate(hu)).sum() * px), 2)}
+        meta[name] = {**code, "model": version, "teacher_sma_cm2": round(float((t & in_muscle_gate(hu)).sum() * px), 2),
+                      "model_sma_cm2": round(float((m & in_muscle_gate(hu)).sum() * px), 2)}
         print(name, meta[name])
     meta_path.write_text(json.dumps(dict(sorted(meta.items())), indent=1) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------- pieces
 def candidates(name: str, hu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    g = gate(hu)
+    g = in_muscle_gate(hu)
     t = read_mask(CAND / f"{name}_teacher.png") & g
     m = read_mask(CAND / f"{name}_model.png") & g
     return t, m
@@ -182,7 +178,7 @@ def build(name: str, hu: np.ndarray, row_mm: float, col_mm: float, dec: dict[str
         sl, ns = ndi.label(small_t | small_m, structure=EIGHT)
         touch = np.unique(sl[ndi.binary_dilation(out, structure=EIGHT) & (sl > 0)])
         out |= np.isin(sl, touch[touch > 0])
-    g = gate(hu)
+    g = in_muscle_gate(hu)
     for e in dec.get("edits", []):
         p = poly_mask(hu.shape, e["poly"])
         if e["op"] == "max_depth":  # a wall band of known thickness where an organ lies against it
@@ -217,7 +213,8 @@ def _finish(out: np.ndarray, hu: np.ndarray, px_cm2: float, dec: dict[str, Any])
     if nh:
         sizes = np.bincount(holes.ravel(), minlength=nh + 1)
         idx = np.arange(1, nh + 1)
-        out_of_gate = ndi.maximum(gate(hu), holes, index=idx) == 0  # fat / noise only: the SMA does not change
+        # fat / noise only: the SMA does not change
+        out_of_gate = ndi.maximum(in_muscle_gate(hu), holes, index=idx) == 0
         no_bone = ndi.sum(ndi.gaussian_filter(hu, 1.0) > 200, holes, index=idx) < 4
         fill = np.zeros(nh + 1, bool)
         fill[1:] = (sizes[1:] <= lim) & out_of_gate & no_bone
@@ -266,7 +263,7 @@ def cmd_build(names: list[str]) -> None:
         final = build(name, hu, rmm, cmm, load_decisions(name))
         write_mask(mask_path(name), final)
         t, m = candidates(name, hu)
-        f = final & gate(hu)
+        f = final & in_muscle_gate(hu)
         print(f"{name}: reviewed SMA {f.sum() * px:.1f} cm² (teacher {t.sum() * px:.1f}, model {m.sum() * px:.1f}); "
               f"added vs teacher {(f & ~t).sum() * px:.1f}, removed {(t & ~f).sum() * px:.1f}; "
               f"added vs model {(f & ~m).sum() * px:.1f}, removed {(m & ~f).sum() * px:.1f}; "
@@ -413,7 +410,7 @@ def cmd_render(name: str, what: str, box_arg: list[int] | None, zoom: int, tile:
                out_dir: Path, min_px: int, narrow: bool = False, smooth: bool = False) -> list[Path]:
     hu, _, _ = load_slice(name)
     t, m = candidates(name, hu)
-    g = gate(hu)
+    g = in_muscle_gate(hu)
     layers: list[tuple[str, Any]]
     labels: list[tuple[float, float, str, tuple[int, int, int]]] = []
     if what == "cand":
@@ -476,7 +473,7 @@ def cmd_montage(out: Path, width: int = 380) -> Path:
         r0, r1, c0, c1 = body_box(hu, mask, margin=12)
         g = np.clip((hu[r0:r1, c0:c1] - WINDOW[0]) / (WINDOW[1] - WINDOW[0]), 0, 1)
         rgb = np.stack([g, g, g], -1)
-        fg = (mask & gate(hu))[r0:r1, c0:c1]
+        fg = (mask & in_muscle_gate(hu))[r0:r1, c0:c1]
         rgb[fg] = 0.45 * rgb[fg] + 0.55 * np.array([1.0, 0.0, 0.0])
         im = Image.fromarray((rgb * 255).astype(np.uint8))
         im = im.resize((width, max(1, round(im.height * width / im.width))), Image.Resampling.LANCZOS)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sarco_core.batch.cases import safe_name
+from sarco_core.jsonsafe import json_safe
 
 LEAD_COLUMNS = ("case_id", "path", "status", "error")
 PATIENT_COLUMNS = ("height_m", "weight_kg", "sex")
@@ -138,7 +139,7 @@ def part_path(parts: Path, case_id: str) -> Path:
 
 def write_part(parts: Path, rec: CaseRecord) -> Path:
     p = part_path(parts, rec.case_id)
-    atomic_write_text(p, json.dumps(_json_safe(rec.to_json()), indent=1, allow_nan=False))
+    atomic_write_text(p, json.dumps(json_safe(rec.to_json()), indent=1, allow_nan=False))
     return p
 
 
@@ -150,18 +151,6 @@ def read_part(parts: Path, case_id: str) -> CaseRecord | None:
     except (OSError, ValueError, TypeError):
         return None
     return rec if rec.case_id == case_id else None
-
-
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def write_csv(out_csv: Path, records: Iterable[CaseRecord]) -> list[str]:

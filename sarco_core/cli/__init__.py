@@ -17,6 +17,7 @@ from typing import Any
 
 from sarco_core import __version__, settings
 from sarco_core.errors import SarcoError
+from sarco_core.jsonsafe import json_safe
 
 
 def _commands() -> list[Any]:
@@ -42,23 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def print_json(obj: Any) -> None:
     """Print one JSON object (NaN/inf become null)."""
-    print(json.dumps(_clean(obj), indent=2, allow_nan=False))
-
-
-def _clean(obj: Any) -> Any:
-    import math
-
-    import numpy as np
-
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+    print(json.dumps(json_safe(obj), indent=2, allow_nan=False))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,7 @@ from pydicom.uid import CTImageStorage, generate_uid
 
 from sarco_core import __version__
 from sarco_core.errors import SarcoError
+from sarco_core.export.files import deliver
 from sarco_core.volume import Volume
 
 
@@ -183,9 +184,4 @@ def mask_to_dicom_seg(
     )
     buf = io.BytesIO()
     seg.save_as(buf)
-    data = buf.getvalue()
-    if path is not None:
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(data)
-    return data
+    return deliver(buf.getvalue(), path)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from sarco_core.export.files import deliver
 from sarco_core.volume import Spacing
 
 COLOURS = {1: (230, 30, 30), 2: (245, 220, 30), 3: (30, 220, 235)}  # muscle red, SAT yellow, VAT cyan
@@ -82,9 +83,4 @@ def overlay_png(
               stroke_fill=(0, 0, 0))
     buf = io.BytesIO()
     img.save(buf, format="PNG")
-    data = buf.getvalue()
-    if path is not None:
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(data)
-    return data
+    return deliver(buf.getvalue(), path)

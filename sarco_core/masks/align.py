@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from sarco_core.errors import GridMismatchError, InvalidMaskError
+from sarco_core.metrics import nonempty_slices
 from sarco_core.volume import Volume
 
 SPACING_TOL_MM = 0.01  # header spacing is written with >= 3 decimals; a real mismatch is >> 0.01 mm
@@ -86,8 +87,7 @@ def ct_index_of_z(ct: Volume, z_mm: float, *, what: str) -> int:
 
 def labelled(arr: np.ndarray) -> list[int]:
     """Slice indices (axis 0) that hold any non-zero value."""
-    a = np.asarray(arr)
-    return [int(i) for i in np.nonzero(a.reshape(a.shape[0], -1).any(axis=1))[0]]
+    return nonempty_slices(arr)
 
 
 def choose_slice(ct_indices: list[int], *, requested: int | None, n_slices: int, what: str) -> int:

@@ -15,7 +15,7 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from sarco_core import settings
 from sarco_core.metrics import area_error_pct, gated, gated_dice
 from sarco_core.segment.base import SliceSegmenter
 from sarco_core.volume import Volume
+
+if TYPE_CHECKING:
+    from sarco_core.phantom.slice import PhantomSlice
 
 DATA = settings.shared_data()
 LUMBAR = ("A027284", "A058062", "A062055")
@@ -50,6 +53,18 @@ def _score(vol: Volume, k: int, truth: np.ndarray, pred: np.ndarray) -> tuple[fl
     return gated_dice(hu, truth, pred), area_error_pct(t, p) or 0.0
 
 
+def _score_phantom(
+    res: dict[str, tuple[list[float], list[float]]], segs: dict[str, SliceSegmenter], ph: PhantomSlice
+) -> None:
+    """Segment one phantom slice with every method in ``segs``; append its (gated Dice, SMA error %) to ``res``."""
+    vol = Volume.from_array(hu=ph.hu[None], spacing_mm=(3.0, *ph.spacing_mm))
+    for n, seg in segs.items():
+        r = seg.segment(vol, [0])[0]
+        d, e = _score(vol, 0, ph.labels == 1, r.labels == 1)
+        res[n][0].append(d)
+        res[n][1].append(e)
+
+
 def phantom_heldout(segs: dict[str, SliceSegmenter], seeds: range) -> dict[str, Any]:
     from sarco_core.phantom.slice import phantom_slice
 
@@ -58,12 +73,7 @@ def phantom_heldout(segs: dict[str, SliceSegmenter], seeds: range) -> dict[str, 
     for s in seeds:
         rng = np.random.default_rng([s, 99])
         ph = phantom_slice(s, level=levels[s % len(levels)], pixel_mm=float(rng.uniform(0.6, 1.0)))
-        vol = Volume.from_array(hu=ph.hu[None], spacing_mm=(3.0, *ph.spacing_mm))
-        for n, seg in segs.items():
-            r = seg.segment(vol, [0])[0]
-            d, e = _score(vol, 0, ph.labels == 1, r.labels == 1)
-            res[n][0].append(d)
-            res[n][1].append(e)
+        _score_phantom(res, segs, ph)
     return {n: _summ(*v) for n, v in res.items()}
 
 
@@ -80,12 +90,7 @@ def phantom_hard_heldout(segs: dict[str, SliceSegmenter], pixel_mm: float = 0.8)
     for s in HARD_SEEDS:
         for lv in HARD_LEVELS:
             ph = phantom_slice(s, level=lv, pixel_mm=pixel_mm, size=int(round(410.0 / pixel_mm)), contacts="hard")
-            vol = Volume.from_array(hu=ph.hu[None], spacing_mm=(3.0, *ph.spacing_mm))
-            for n, seg in segs.items():
-                r = seg.segment(vol, [0])[0]
-                d, e = _score(vol, 0, ph.labels == 1, r.labels == 1)
-                res[n][0].append(d)
-                res[n][1].append(e)
+            _score_phantom(res, segs, ph)
     return {n: _summ(*v) for n, v in res.items()}
 
 
@@ -124,13 +129,13 @@ def silver(segs: dict[str, SliceSegmenter], seed: int = 0) -> dict[str, Any]:
     """Silver standard: per method Dice/SMA error; Spearman(confidence, Dice) for the model over corrupted copies."""
     from scipy.stats import spearmanr
 
-    from sarco_core.evaluate import truth_muscle
     from sarco_core.io.loader import load, load_mask
+    from sarco_core.metrics import reference_muscle
     from sarco_core.train.augment import add_noise, fov_truncate, metal_streaks
 
     ts = DATA / "totalsegmentator"
     vol = load(ts / "example_ct_sm.nii.gz")
-    truth = truth_muscle(np.asarray(load_mask(ts / "example_ct_sm_tissue" / "skeletal_muscle.nii.gz").hu))
+    truth = reference_muscle(np.asarray(load_mask(ts / "example_ct_sm_tissue" / "skeletal_muscle.nii.gz").hu))
     idx = [int(i) for i in np.nonzero(truth.reshape(truth.shape[0], -1).any(1))[0]]
     out: dict[str, Any] = {"n_slices": len(idx)}
     per_slice: dict[str, list[dict[str, float]]] = {}

@@ -17,7 +17,7 @@ import numpy as np
 
 from sarco_core.cutoffs import normalise_sex, validate_height_m, validate_weight_kg
 from sarco_core.errors import GridMismatchError, InputNotFoundError, InvalidMaskError, PatientDataError
-from sarco_core.metrics import MUSCLE, mask_kind
+from sarco_core.metrics import mask_kind, nonempty_slices, reference_muscle
 from sarco_core.volume import Volume
 
 MANIFEST_COLUMNS = ("case_id", "image", "mask")
@@ -64,8 +64,7 @@ class ReferenceCase:
                 "Give the mask on the slice's own pixel grid."
             )
         kind = mask_kind(ref)
-        muscle = (ref == MUSCLE) if kind == "labels" else (ref != 0)
-        if not muscle.any():
+        if not reference_muscle(ref, kind).any():
             raise InvalidMaskError(f"Case {case_id}: the reference mask has no muscle; trace it or drop the case.")
         r, c = (float(v) for v in spacing_mm)
         if not (r > 0 and c > 0):
@@ -85,7 +84,7 @@ class ReferenceCase:
 
     @property
     def muscle(self) -> np.ndarray:
-        return (self.reference == MUSCLE) if self.reference_kind == "labels" else (self.reference != 0)
+        return reference_muscle(self.reference, self.reference_kind)
 
     def volume(self) -> Volume:
         """A one-slice :class:`Volume` of the CT slice (for the segmenters)."""
@@ -116,8 +115,7 @@ def cases_from_volumes(
             "Export the mask from the same image."
         )
     kind = mask_kind(m)
-    muscle = (m == MUSCLE) if kind == "labels" else (m != 0)
-    idx = [int(i) for i in np.nonzero(muscle.reshape(m.shape[0], -1).any(axis=1))[0]]
+    idx = nonempty_slices(reference_muscle(m, kind))
     if not idx:
         raise InvalidMaskError(f"Case {case_id}: the reference mask has no muscle on any slice.")
     sp = image.spacing_mm

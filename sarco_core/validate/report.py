@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sarco_core.jsonsafe import json_safe
 from sarco_core.validate.compare import CaseComparison, ValidationReport
 
 
@@ -23,18 +24,6 @@ class ReportFiles:
     csv: Path
     json: Path
     html: Path
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def overlay_png(hu: np.ndarray, reference: np.ndarray, model: np.ndarray, max_px: int = 256) -> bytes:
@@ -155,7 +144,7 @@ def write_report(
         for r in rows:
             w.writerow({k: "" if v is None else v for k, v in r.items()})
     jpath = out / "summary.json"
-    jpath.write_text(json.dumps(_clean(report.to_dict()), indent=2, allow_nan=False))
+    jpath.write_text(json.dumps(json_safe(report.to_dict()), indent=2, allow_nan=False))
     hpath = out / "report.html"
     hpath.write_text(_html(report, overlays or {}), encoding="utf-8")
     return ReportFiles(csv=cpath, json=jpath, html=hpath)

@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -81,3 +82,30 @@ def running_app(db_url: str, log_path: Path, timeout_s: float = 90.0) -> Iterato
 
 def launch(playwright):  # type: ignore[no-untyped-def]
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+
+def need_chromium() -> None:
+    """Skip the browser test when Debian's Chromium is absent; fail instead under CI=true."""
+    import pytest
+
+    if not Path(CHROMIUM).exists():
+        msg = f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) for the browser test"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg + " (CI=true)")
+        pytest.skip(msg)
+
+
+@contextmanager
+def browser_page(playwright: Any, failure_png: Path) -> Iterator[Any]:
+    """A 1400 x 1000 page (60 s default timeout) in Debian's Chromium; a full-page screenshot is saved at
+    ``failure_png`` when the block raises, and the browser is closed either way."""
+    browser = launch(playwright)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    try:
+        yield page
+    except Exception:
+        page.screenshot(path=str(failure_png), full_page=True)
+        raise
+    finally:
+        browser.close()

@@ -10,7 +10,6 @@ except under CI=true, where that is a failure.
 from __future__ import annotations
 
 import io
-import os
 import re
 import zipfile
 from pathlib import Path
@@ -18,19 +17,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import data_path
-from tests.e2e.server import ARTIFACTS, CHROMIUM, launch, running_app
+from tests.e2e.server import ARTIFACTS, browser_page, need_chromium, running_app
 
 pytestmark = pytest.mark.e2e
 
 SLICE = ("tcia_covid19_ny_sbu", "A058062", "axial")
-
-
-def _need_chromium() -> None:
-    if not Path(CHROMIUM).exists():
-        msg = f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) for the browser test"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg + " (CI=true)")
-        pytest.skip(msg)
 
 
 def _zip_of_real_slice(tmp_path: Path) -> Path:
@@ -54,7 +45,7 @@ def _cm2(text: str) -> float:
 
 
 def test_upload_edit_save_dashboard(tmp_path: Path) -> None:
-    _need_chromium()
+    need_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     upload = _zip_of_real_slice(tmp_path)
@@ -62,10 +53,7 @@ def test_upload_edit_save_dashboard(tmp_path: Path) -> None:
     shots.mkdir(parents=True, exist_ok=True)
     db = f"sqlite:///{tmp_path / 'e2e.db'}"
     with running_app(db, shots / "server.log") as url, sync_playwright() as pw:
-        browser = launch(pw)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(60_000)
-        try:
+        with browser_page(pw, shots / "failure.png") as page:
             page.goto(url)
             page.get_by_role("heading", name="Upload & analyse").wait_for()
             page.locator('input[type="file"]').first.set_input_files(str(upload))
@@ -123,8 +111,3 @@ def test_upload_edit_save_dashboard(tmp_path: Path) -> None:
             page.locator(".js-plotly-plot").first.wait_for()
             page.wait_for_timeout(1500)  # let the remaining charts draw
             page.screenshot(path=str(shots / "4_dashboard.png"), full_page=True)
-        except Exception:
-            page.screenshot(path=str(shots / "failure.png"), full_page=True)
-            raise
-        finally:
-            browser.close()

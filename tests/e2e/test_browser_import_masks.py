@@ -3,7 +3,6 @@ TAG, uploaded in Chromium, are shown overlaid with the measured SMA."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,17 +12,14 @@ from sarco_core.io import load
 from sarco_core.masks import mask_to_tag
 from sarco_core.metrics import measure_slice
 from tests.conftest import data_path
-from tests.e2e.server import ARTIFACTS, CHROMIUM, launch, running_app
+from tests.e2e.server import ARTIFACTS, browser_page, need_chromium, running_app
 from validation.reviewed import load_reviewed
 
 pytestmark = pytest.mark.e2e
 
 
 def test_tag_import_page_in_the_browser(tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{CHROMIUM} not found (CI=true)")
-        pytest.skip(f"{CHROMIUM} not found")
+    need_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     ct_path, k, mask = load_reviewed("pancreas_0001_slice122", data_path())
@@ -36,10 +32,7 @@ def test_tag_import_page_in_the_browser(tmp_path: Path) -> None:
     shots.mkdir(parents=True, exist_ok=True)
     with running_app(f"sqlite:///{tmp_path / 'e2e.db'}", shots / "server_import.log") as url, \
             sync_playwright() as pw:
-        browser = launch(pw)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(60_000)
-        try:
+        with browser_page(pw, shots / "import_mask_failed.png") as page:
             page.goto(url)
             page.get_by_role("link", name="Import expert mask").click()
             page.get_by_role("heading", name="Import an expert mask").wait_for()
@@ -56,8 +49,3 @@ def test_tag_import_page_in_the_browser(tmp_path: Path) -> None:
             sat = page.locator('[data-testid="stMetric"]').filter(has_text="SAT").first
             expect(sat.locator('[data-testid="stMetricValue"]')).to_have_text("not traced")  # muscle-only mask
             page.screenshot(path=str(shots / "import_mask_tag.png"), full_page=True)
-        except Exception:
-            page.screenshot(path=str(shots / "import_mask_failed.png"), full_page=True)
-            raise
-        finally:
-            browser.close()

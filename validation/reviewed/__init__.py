@@ -73,4 +73,22 @@ def load_reviewed(name: str, data: Path | None = None) -> tuple[Path, int, np.nd
     return (data or data_dir()) / rel, k, read_mask(mask_path(name))
 
 
+def load_slice(name: str) -> tuple[np.ndarray, float, float]:
+    """(HU float32 (row, col), row mm, col mm) of the canonical slice ``name``."""
+    from sarco_core.io import load
+
+    rel, k = SLICES[name]
+    vol = load(data_dir() / rel)
+    return np.asarray(vol.hu[k], dtype=np.float32), float(vol.spacing_mm.row), float(vol.spacing_mm.col)
+
+
+def in_muscle_gate(hu: np.ndarray) -> np.ndarray:
+    """bool: pixels inside the muscle HU gate (``sarco_core.metrics.DEFAULT_GATES.muscle``, -29..150 HU, Alberta
+    protocol, Mourtzakis et al. 2008)."""
+    from sarco_core.metrics import DEFAULT_GATES
+
+    lo, hi = DEFAULT_GATES.muscle
+    return (hu >= lo) & (hu <= hi)
+
+
 NAMES = list(SLICES)
