@@ -181,6 +181,15 @@ def _patient(
 # pixels coarser than this: the HU-gated area counts partial-volume boundary pixels whole (docs/model.md: on the
 # reviewed real slices re-acquired at 3 mm the shipped model's SMA is a median +6.6 % above the reference)
 COARSE_PIXEL_MM = 2.0
+# acquisition caveats: notes beside the number (they qualify the HU cutoffs or the precision of the area), never
+# a mask-quality problem: they do not lower any confidence and do not put a case in the review queue (issue 15)
+ACQUISITION_NOTES = frozenset({"kvp_not_120", "contrast_phase_unknown", "thick_slice_over_5mm",
+                               "coarse_pixels_over_2mm"})
+
+
+def split_flags(flags: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(mask / level QC flags, acquisition notes) of a result's ``qc_flags``, order kept."""
+    return [f for f in flags if f not in ACQUISITION_NOTES], [f for f in flags if f in ACQUISITION_NOTES]
 
 
 def image_flags(volume: Volume, index: int) -> list[str]:

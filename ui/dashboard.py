@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from sarco_core import cutoffs
+from sarco_core.analyze import split_flags
 from sarco_core.errors import SarcoError
 from ui import backend, plots, state
 
@@ -45,11 +46,13 @@ def filter_frame(df: pd.DataFrame, *, sexes: list[str], flags: str, edited: str,
 
 
 def review_queue(df: pd.DataFrame, min_confidence: float = REVIEW_CONFIDENCE) -> pd.DataFrame:
-    """Cases not yet edited whose confidence is low or that carry QC flags, least confident first."""
+    """Cases not yet edited whose confidence is low or that carry mask / level QC flags (acquisition notes such as
+    kVp or contrast phase do not count), least confident first."""
     if not len(df):
         return df
     conf = df["confidence"].astype(float)
-    need = (~df["edited"]) & ((conf < min_confidence) | conf.isna() | (df["qc_flags"] != ""))
+    mask_flags = df["qc_flags"].map(lambda s: bool(split_flags([f.strip() for f in str(s).split(";") if f.strip()])[0]))
+    need = (~df["edited"]) & ((conf < min_confidence) | conf.isna() | mask_flags)
     return df[need].sort_values("confidence", na_position="first")
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from sarco_core import cutoffs
+from sarco_core.analyze import split_flags
 from ui import backend, exports
 from ui.render import AxialView, axial_image
 from ui.text import fmt, method_words, qc_words
@@ -100,7 +101,7 @@ def render(case_id: int, *, thumbnail_px: int = 420, show_exports: bool = True) 
         f" · **patient data:** height {fmt(case.height_m, 2, 'm')}, weight {fmt(case.weight_kg, 1, 'kg')},"
         f" sex {case.sex or '—'}"
     )
-    flags = list(analysis.qc_flags or ())
+    flags, acquisition = split_flags(list(analysis.qc_flags or ()))
     if edited and "edited" not in flags:
         flags.append("edited")
     notes = [str(w) for w in (l3.get("warnings") or [])]
@@ -108,6 +109,8 @@ def render(case_id: int, *, thumbnail_px: int = 420, show_exports: bool = True) 
         st.warning("**Please check:**\n" + "\n".join(f"- {x}" for x in [*(qc_words(f) for f in flags), *notes]))
     else:
         st.success("No quality-control flags.")
+    if acquisition:  # caveats on the acquisition: beside the number, not a problem of the mask
+        st.info("**Notes on the acquisition:**\n" + "\n".join(f"- {qc_words(f)}" for f in acquisition))
     st.caption("For research use only — not a medical device, not for clinical diagnosis.")
     if show_exports:
         exports.buttons(case_id)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sarco_core.segment.anatomy_rules import FLAG_WORDS as ANATOMY_FLAG_WORDS
+
 QC_WORDS: dict[str, str] = {
     "l3_low_confidence": "The automatic L3 level is uncertain — check the level on the Browse page.",
     "l3_user_selected_not_lumbar": (
@@ -33,6 +35,7 @@ QC_WORDS: dict[str, str] = {
     "not_hu": "The image values are not Hounsfield units.",
     "single_slice": "A single slice was uploaded: it is taken as the L3 slice chosen by the user.",
     "edited": "The mask was edited by hand.",
+    **ANATOMY_FLAG_WORDS,  # no_sat_plane, islands_removed: worded once in sarco_core (the PDF uses them too)
 }
 
 METHOD_WORDS: dict[str, str] = {

@@ -20,9 +20,24 @@ def _f(v: float | None, fmt: str = ".1f", unit: str = "") -> str:
 
 
 def plain_flag(flag: str) -> str:
-    """A QC flag as a plain sentence fragment ("low_confidence" -> "Low confidence")."""
+    """A QC flag as a plain sentence fragment ("low_confidence" -> "Low confidence"); the anatomy-rule flags in
+    the words the app uses (:data:`sarco_core.segment.anatomy_rules.FLAG_WORDS`, without the final full stop)."""
+    from sarco_core.segment.anatomy_rules import FLAG_WORDS
+
+    if flag in FLAG_WORDS:
+        return FLAG_WORDS[flag].rstrip(".")
     s = str(flag).replace("_", " ").replace("-", " ").strip()
     return s[:1].upper() + s[1:]
+
+
+def quality_lines(qc_flags: list[str] | tuple[str, ...] | None) -> list[str]:
+    """The "Check: ..." lines of the mask / level flags, then the acquisition caveats as notes (they qualify the
+    number, not the mask: :func:`sarco_core.analyze.split_flags`)."""
+    from sarco_core.analyze import split_flags
+
+    flags, notes = split_flags(list(qc_flags or ()))
+    lines = [f"Check: {plain_flag(f)}." for f in flags] or ["No quality-control flags were raised."]
+    return lines + [f"Note on the acquisition: {plain_flag(f)}." for f in notes]
 
 
 def confidence_words(conf: float | None) -> str:
@@ -136,8 +151,7 @@ def report_pdf(
     sections = [
         ("Classification", classification_lines(case, analysis, version.sma_cm2, version.muscle_hu_mean)),
         ("Quality", [confidence_words(analysis.confidence if analysis else None)]
-         + ([f"Check: {plain_flag(f)}." for f in analysis.qc_flags] if analysis and analysis.qc_flags
-            else ["No quality-control flags were raised."])),
+         + quality_lines(analysis.qc_flags if analysis else None)),
         ("Provenance", prov),
     ]
     for title, body in sections:

@@ -3,8 +3,9 @@
 Runs on CUDA when available, else on the CPU (torch threads = available cores, or ONNX Runtime when
 ``<model dir>/model.onnx`` exists and was exported from these weights; choose with ``backend=`` or
 ``SARCO_BACKEND=onnx|torch|auto``). Slices are batched, resampled to the model's pixel size and back, optionally
-averaged with their left-right flip (TTA), restricted to the body outline, and given a calibrated confidence and
-QC flags (see :mod:`sarco_core.segment.model_qc`).
+averaged with their left-right flip (TTA), restricted to the body outline, cleaned by the anatomy rules
+(:mod:`sarco_core.segment.anatomy_rules`, on the native grid) and given a calibrated confidence and QC flags (see
+:mod:`sarco_core.segment.model_qc`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 
 from sarco_core.errors import ModelError
 from sarco_core.metrics import DEFAULT_GATES, measure_slice
+from sarco_core.segment.anatomy_rules import apply_anatomy_rules
 from sarco_core.segment.base import ModelInfo, SegmentationResult
 from sarco_core.segment.model_prep import (
     ArchConfig,
@@ -255,7 +257,12 @@ class Segmenter:
             noisy = is_high_noise(noise)
             if noisy:
                 conf *= HIGH_NOISE_FACTOR
-            labels = labels_all[b]
+            rules = apply_anatomy_rules(
+                hu[b], labels_all[b], row_mm=row_mm, col_mm=col_mm, body=body_full[b].numpy(),
+                fov_out=hu[b] < PADDING_HU,
+            )
+            labels = rules.labels
+            conf *= rules.confidence_factor
             m = measure_slice(
                 hu[b],
                 labels,
@@ -280,6 +287,7 @@ class Segmenter:
                 sma_range_cm2=self.cfg.sma_range_cm2,
                 high_noise=noisy,
             )
+            flags = (*flags, *rules.flags)
             results.append(
                 SegmentationResult(
                     index=k,
@@ -296,6 +304,7 @@ class Segmenter:
                         "areas_cm2": {"sma": m.sma_cm2, "imat": m.imat_cm2, "sat": m.sat_cm2, "vat": m.vat_cm2},
                         "muscle_hu_mean": m.muscle_hu_mean,
                         "noise_hu": noise,
+                        "anatomy_rules": rules.extras(),
                     },
                 )
             )

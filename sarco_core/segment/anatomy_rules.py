@@ -1,0 +1,235 @@
+"""Anatomy rules applied to every muscle mask after the network or the teacher (one place, issue 15).
+
+:func:`apply_anatomy_rules` takes a slice's labels (0 background, 1 muscle compartment, 2 SAT, 3 VAT) on the
+native pixel grid, with the body outline of the method that made them (the model's
+:func:`~sarco_core.segment.model_qc.body_mask`, the teacher's :func:`~sarco_core.segment.teacher_body.find_body`;
+this module draws no outline of its own), and returns a :class:`RulesResult`:
+
+* **(a) skin is never muscle** - label 1 is removed from the outer ``SKIN_MM`` of the body outline (distance
+  measured in mm at the native pixel size, so where no SAT separates skin from muscle the mask's outer boundary
+  follows the skin's inner edge). The pixels become 0 (the phantom labels skin 0, not SAT);
+* **(c) nothing inside bone cortex or the spinal canal** - label 1 is removed from the bone mask (the teacher's
+  :func:`~sarco_core.segment.teacher_anatomy.bone_mask`: HU > 200 closed by 2 mm, holes filled: marrow) and
+  from what the bone encloses once gaps up to ~10 mm are bridged (the spinal canal in an open bony ring);
+* **(b) islands inside the visceral cavity** - a muscle piece (8-connected) is kept when it belongs to a named
+  compartment: it touches the SAT / skin layer (abdominal-wall ring, back), it comes within
+  ``PARAVERTEBRAL_MM`` of the vertebra (:func:`~sarco_core.segment.teacher_anatomy.find_vertebra`) at or behind
+  the vertebral body's centre (psoas beside the body, quadratus lumborum at the transverse processes; the crura
+  lie in front of the centre), or it lies within ``GAP_MM`` of a kept piece. The other pieces whose
+  centroid lies inside the visceral cavity (the convex hull of the kept muscle and the vertebra) are removed
+  and their area reported. Without a vertebra the rule is not applied (a psoas could not be told from an island).
+
+The result also carries the **SAT-plane measurement** behind the ``no_sat_plane`` flag: along the perimeter of
+the body outline, the fat (−190..−30 HU, 3-pixel median) in the ``SAT_BAND_MM`` band under the skin gives a
+fat thickness per perimeter pixel; the flag is raised when it is below ``NO_SAT_MM`` over more than
+``NO_SAT_PERIMETER_FRACTION`` of the perimeter (perimeter on the image border or the field-of-view edge left out).
+
+Cutoffs: ``SKIN_MM``, ``NO_SAT_MM``, ``NO_SAT_PERIMETER_FRACTION`` and ``ISLANDS_FLAG_CM2`` are the values the
+project chose in issue 15 (skin of the trunk is about 1.5-3 mm thick: Southwood WF, Plast Reconstr Surg
+1955;15:423); the fat gate is the adipose-tissue range of Mourtzakis et al., Appl Physiol Nutr Metab 2008;33:997.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from sarco_core.segment import teacher_anatomy as anat
+from sarco_core.segment.teacher_body import closing, convex_hull
+
+SKIN_MM = 2.0  # rule (a): the outer 2 mm of the body outline is skin (issue 15; Southwood 1955: 1.5-3 mm)
+GAP_MM = 3.0  # rule (b): a piece this close to a kept piece belongs to the same compartment
+TOUCH_MM = 1.5  # rule (b): a piece this close to the SAT / skin layer touches it
+# rule (b): psoas and quadratus lumborum arise from the vertebral body and the transverse processes; a piece
+# this close to the vertebra (at or behind the body's centre) is one of them (allows the fat around the TP tip)
+PARAVERTEBRAL_MM = 10.0
+CANAL_CLOSE_MM = 5.0  # rule (c): gaps in the bony ring of the canal up to ~2 × this are bridged
+FAT_HU = anat.FAT_HU  # -190..-30 HU (Mourtzakis 2008)
+SAT_BAND_MM = 10.0  # no_sat_plane: depth band under the skin where the fat is measured
+NO_SAT_MM = 5.0  # no_sat_plane: SAT thinner than this ... (issue 15)
+NO_SAT_PERIMETER_FRACTION = 0.40  # ... over more than this share of the perimeter (issue 15)
+ISLANDS_FLAG_CM2 = 2.0  # islands_removed: more than this area removed by rule (b) (issue 15)
+NO_SAT_CONFIDENCE_FACTOR = 0.7  # mask confidence multiplied by this when no_sat_plane is raised
+ISLANDS_CONFIDENCE_FACTOR = 0.8  # ... and by this when islands_removed is raised
+MARGIN_PX = 4
+
+FLAG_WORDS: dict[str, str] = {
+    "no_sat_plane": "Little or no fat under the skin: check the outer muscle boundary.",
+    "islands_removed": (
+        "Pieces of tissue inside the abdomen that were taken for muscle (more than 2 cm²) were removed: check that "
+        "no bowel, vessel or organ is still counted and that no muscle was lost."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class RulesResult:
+    """Labels after the rules and what each rule did (areas in cm² on the native grid)."""
+
+    labels: np.ndarray
+    skin_removed_cm2: float
+    bone_removed_cm2: float
+    islands_removed_cm2: float
+    islands_applied: bool  # False: no vertebra found, rule (b) not applied
+    sat_thin_fraction: float | None  # share of the perimeter with SAT < NO_SAT_MM (None: no perimeter measured)
+
+    @property
+    def no_sat_plane(self) -> bool:
+        return self.sat_thin_fraction is not None and self.sat_thin_fraction > NO_SAT_PERIMETER_FRACTION
+
+    @property
+    def islands_removed(self) -> bool:
+        return self.islands_removed_cm2 > ISLANDS_FLAG_CM2
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return (*(("no_sat_plane",) if self.no_sat_plane else ()), *(("islands_removed",) if self.islands_removed
+                                                                     else ()))
+
+    @property
+    def confidence_factor(self) -> float:
+        return (NO_SAT_CONFIDENCE_FACTOR if self.no_sat_plane else 1.0) * (
+            ISLANDS_CONFIDENCE_FACTOR if self.islands_removed else 1.0)
+
+    def extras(self) -> dict[str, float | bool | None]:
+        """The figures for ``SegmentationResult.extra["anatomy_rules"]``."""
+        r = lambda v: None if v is None else round(float(v), 3)  # noqa: E731
+        return {
+            "skin_removed_cm2": r(self.skin_removed_cm2),
+            "bone_removed_cm2": r(self.bone_removed_cm2),
+            "islands_removed_cm2": r(self.islands_removed_cm2),
+            "islands_rule_applied": self.islands_applied,
+            "sat_thin_perimeter_fraction": r(self.sat_thin_fraction),
+        }
+
+
+def _box(body: np.ndarray) -> tuple[slice, slice]:
+    rows = np.nonzero(body.any(axis=1))[0]
+    cols = np.nonzero(body.any(axis=0))[0]
+    m = MARGIN_PX
+    return (slice(max(0, rows[0] - m), rows[-1] + m + 1), slice(max(0, cols[0] - m), cols[-1] + m + 1))
+
+
+def sat_thin_fraction(hs: np.ndarray, body: np.ndarray, depth_mm: np.ndarray, nearest: np.ndarray,
+                      edge: np.ndarray) -> float | None:
+    """Share of the body perimeter whose fat under the skin is thinner than ``NO_SAT_MM``.
+
+    ``depth_mm``: distance to the outline; ``nearest``: flat index (into ``edge``) of each pixel's nearest outside
+    pixel, the perimeter element it belongs to; ``edge``: outside pixels that are image border / FOV edge."""
+    band = body & (depth_mm >= SKIN_MM) & (depth_mm < SKIN_MM + SAT_BAND_MM)
+    if not band.any():
+        return None
+    elem = nearest[band]
+    fat = ((hs[band] >= FAT_HU[0]) & (hs[band] <= FAT_HU[1])).astype(np.float64)
+    n = edge.size
+    count = np.bincount(elem, minlength=n)
+    fat_n = np.bincount(elem, weights=fat, minlength=n)
+    ok = (count > 0) & ~edge.ravel()
+    if not ok.any():
+        return None
+    thick_mm = fat_n[ok] / count[ok] * SAT_BAND_MM
+    return float(np.mean(thick_mm < NO_SAT_MM))
+
+
+def apply_anatomy_rules(hu: np.ndarray, labels: np.ndarray, *, row_mm: float, col_mm: float,
+                        body: np.ndarray, fov_out: np.ndarray | None = None) -> RulesResult:
+    """Rules (a), (c), (b) and the SAT-plane measurement on one native slice (see the module docstring).
+
+    ``body``: the method's body outline on this grid (bool); ``fov_out``: outside-FOV pixels (their contact with
+    the body is no perimeter)."""
+    labels = np.asarray(labels, np.uint8)
+    body = np.asarray(body, bool)
+    px_cm2 = row_mm * col_mm / 100.0
+    if not body.any() or labels.shape != body.shape:
+        return RulesResult(labels.copy(), 0.0, 0.0, 0.0, False, None)
+    box = _box(body)
+    h = np.asarray(hu, np.float32)[box]
+    b = body[box]
+    lab = labels[box].copy()
+    hs = ndi.median_filter(h, size=3)
+    # pad so that the box border counts as outside; the padding ring (image border) and the FOV edge are no
+    # perimeter
+    bp = np.pad(b, 1)
+    depth, idx = ndi.distance_transform_edt(bp, sampling=(row_mm, col_mm), return_indices=True)
+    edge = np.zeros(bp.shape, bool)
+    edge[[0, -1], :] = True
+    edge[:, [0, -1]] = True
+    if fov_out is not None and fov_out.any():
+        edge[1:-1, 1:-1] |= ndi.binary_dilation(np.asarray(fov_out, bool)[box], iterations=2)
+    nearest = np.ravel_multi_index((idx[0], idx[1]), bp.shape)[1:-1, 1:-1]
+    depth = depth[1:-1, 1:-1]
+    thin = sat_thin_fraction(hs, b, depth, nearest, edge)
+    muscle = lab == 1
+    n0 = int(muscle.sum())
+    # (a) skin
+    skin = b & (depth < SKIN_MM)
+    lab[muscle & skin] = 0
+    muscle &= ~skin
+    n_skin = n0 - int(muscle.sum())
+    # (c) bone cortex, marrow, vertebra and spinal canal
+    px = float(np.sqrt(row_mm * col_mm))
+    bone = anat.bone_mask(hs, b, px)
+    vert = anat.find_vertebra(bone, b, px, hs) if bone.any() else None
+    never = bone | _enclosed_by_bone(bone, px)
+    lab[muscle & never] = 0
+    n_bone = int((muscle & never).sum())
+    muscle &= ~never
+    # (b) islands
+    n_isl = 0
+    if vert is not None and muscle.any():
+        isl = _islands(muscle, lab, skin, vert, row_mm, col_mm)
+        n_isl = int(isl.sum())
+        lab[isl] = 0
+    out = labels.copy()
+    out[box] = lab
+    return RulesResult(out, n_skin * px_cm2, n_bone * px_cm2, n_isl * px_cm2, vert is not None, thin)
+
+
+def _enclosed_by_bone(bone: np.ndarray, px_mm: float) -> np.ndarray:
+    """Holes of the bone mask once gaps up to ~2 × ``CANAL_CLOSE_MM`` are bridged (the spinal canal inside an
+    incomplete bony ring); the bridging pixels themselves are not included."""
+    if not bone.any():
+        return np.zeros(bone.shape, bool)
+    closed = closing(bone, CANAL_CLOSE_MM / px_mm)
+    return np.asarray(ndi.binary_fill_holes(closed)) & ~closed
+
+
+def _near(mask: np.ndarray, mm: float, row_mm: float, col_mm: float) -> np.ndarray:
+    if not mask.any():
+        return np.zeros(mask.shape, bool)
+    return np.asarray(ndi.distance_transform_edt(~mask, sampling=(row_mm, col_mm)) <= mm)
+
+
+def _islands(muscle: np.ndarray, lab: np.ndarray, skin: np.ndarray, vert: anat.Vertebra, row_mm: float,
+             col_mm: float) -> np.ndarray:
+    """Muscle pieces of no named compartment lying inside the visceral cavity (rule b)."""
+    comp, n = ndi.label(muscle, structure=np.ones((3, 3), bool))
+    if n <= 1:
+        return np.zeros(muscle.shape, bool)
+    outer = _near((lab == 2) | skin, TOUCH_MM, row_mm, col_mm)
+    rr = np.arange(muscle.shape[0])[:, None]
+    behind = np.broadcast_to(rr >= vert.centre_rc[0], muscle.shape)
+    spine = _near(vert.mask, PARAVERTEBRAL_MM, row_mm, col_mm) & behind
+    ids = np.arange(1, n + 1)
+    named = np.zeros(n + 1, bool)
+    named[np.unique(comp[(outer | spine) & muscle])] = True
+    named[0] = False
+    for _ in range(4):  # grow by proximity: pieces within GAP_MM of a kept piece
+        near = _near(np.isin(comp, ids[named[1:]]), GAP_MM, row_mm, col_mm)
+        grown = named.copy()
+        grown[np.unique(comp[near & muscle])] = True
+        grown[0] = False
+        if (grown == named).all():
+            break
+        named = grown
+    if named[1:].all():
+        return np.zeros(muscle.shape, bool)
+    kept = np.isin(comp, ids[named[1:]])
+    cavity = convex_hull(kept | vert.mask) if kept.any() else convex_hull(vert.mask)
+    cand = ids[~named[1:]]
+    cents = ndi.center_of_mass(muscle, comp, cand)
+    drop = [int(i) for i, (cy, cx) in zip(cand, cents, strict=True)
+            if cavity[min(int(round(cy)), cavity.shape[0] - 1), min(int(round(cx)), cavity.shape[1] - 1)]]
+    return np.isin(comp, drop) if drop else np.zeros(muscle.shape, bool)
