@@ -10,12 +10,15 @@ this module draws no outline of its own), and returns a :class:`RulesResult`:
   follows the skin's inner edge). The pixels become 0 (the phantom labels skin 0, not SAT);
 * **(c) nothing inside bone cortex or the spinal canal** - label 1 is removed from the bone mask (the teacher's
   :func:`~sarco_core.segment.teacher_anatomy.bone_mask`: HU > 200 closed by 2 mm, holes filled: marrow) and
-  from what the bone encloses once gaps up to ~10 mm are bridged (the spinal canal in an open bony ring);
+  from what the bone encloses once gaps up to ~10 mm are bridged (the spinal canal in an open bony ring), and from
+  the vertebra's cancellous bone (> 100 HU, holes filled) where its cortex is thin or open;
 * **(b) islands inside the visceral cavity** - a muscle piece (8-connected) is kept when it belongs to a named
-  compartment: it touches the SAT / skin layer (abdominal-wall ring, back), it comes within
+  compartment: it touches the SAT / skin layer or the edge of the convex hull of all muscle (the outermost pieces:
+  abdominal-wall ring, back), it comes within
   ``PARAVERTEBRAL_MM`` of the vertebra (:func:`~sarco_core.segment.teacher_anatomy.find_vertebra`) at or behind
   the vertebral body's centre (psoas beside the body, quadratus lumborum at the transverse processes; the crura
-  lie in front of the centre), or it lies within ``GAP_MM`` of a kept piece. The other pieces whose
+  lie in front of the centre), or it lies within ``GAP_MM`` of a kept piece or of a rib next to one
+  (intercostal and wall muscle on both sides of a rib at T12-L2). The other pieces whose
   centroid lies inside the visceral cavity (the convex hull of the kept muscle and the vertebra) are removed
   and their area reported. Without a vertebra the rule is not applied (a psoas could not be told from an island).
 
@@ -40,7 +43,9 @@ from sarco_core.segment import teacher_anatomy as anat
 from sarco_core.segment.teacher_body import closing, convex_hull
 
 SKIN_MM = 2.0  # rule (a): the outer 2 mm of the body outline is skin (issue 15; Southwood 1955: 1.5-3 mm)
-GAP_MM = 3.0  # rule (b): a piece this close to a kept piece belongs to the same compartment
+GAP_MM = 5.0  # rule (b): a piece this close to a kept piece belongs to the same compartment (the fat planes
+# between the wall layers and around the ribs are a few mm thick: inner layers 3-4 mm from the outer ones are seen
+# on the reviewed real slices)
 TOUCH_MM = 1.5  # rule (b): a piece this close to the SAT / skin layer touches it
 # rule (b): psoas and quadratus lumborum arise from the vertebral body and the transverse processes; a piece
 # this close to the vertebra (at or behind the body's centre) is one of them (allows the fat around the TP tip)
@@ -173,13 +178,16 @@ def apply_anatomy_rules(hu: np.ndarray, labels: np.ndarray, *, row_mm: float, co
     bone = anat.bone_mask(hs, b, px)
     vert = anat.find_vertebra(bone, b, px, hs) if bone.any() else None
     never = bone | _enclosed_by_bone(bone, px)
+    if vert is not None:  # cancellous bone of the vertebra where its cortex is thin or open (osteoporosis)
+        spongy = vert.mask & ((hs > anat.CANCELLOUS_HU) | bone)
+        never |= np.asarray(ndi.binary_fill_holes(closing(spongy, 2.0 / px)))
     lab[muscle & never] = 0
     n_bone = int((muscle & never).sum())
     muscle &= ~never
     # (b) islands
     n_isl = 0
     if vert is not None and muscle.any():
-        isl = _islands(muscle, lab, skin, vert, row_mm, col_mm)
+        isl = _islands(muscle, lab, skin, bone, vert, row_mm, col_mm)
         n_isl = int(isl.sum())
         lab[isl] = 0
     out = labels.copy()
@@ -202,13 +210,15 @@ def _near(mask: np.ndarray, mm: float, row_mm: float, col_mm: float) -> np.ndarr
     return np.asarray(ndi.distance_transform_edt(~mask, sampling=(row_mm, col_mm)) <= mm)
 
 
-def _islands(muscle: np.ndarray, lab: np.ndarray, skin: np.ndarray, vert: anat.Vertebra, row_mm: float,
-             col_mm: float) -> np.ndarray:
+def _islands(muscle: np.ndarray, lab: np.ndarray, skin: np.ndarray, bone: np.ndarray, vert: anat.Vertebra,
+             row_mm: float, col_mm: float) -> np.ndarray:
     """Muscle pieces of no named compartment lying inside the visceral cavity (rule b)."""
     comp, n = ndi.label(muscle, structure=np.ones((3, 3), bool))
     if n <= 1:
         return np.zeros(muscle.shape, bool)
-    outer = _near((lab == 2) | skin, TOUCH_MM, row_mm, col_mm)
+    # the outermost pieces (wall ring, back): they touch the SAT / skin layer or the edge of the muscle's hull
+    hull = convex_hull(muscle)
+    outer = _near((lab == 2) | skin | ~hull, TOUCH_MM, row_mm, col_mm)
     rr = np.arange(muscle.shape[0])[:, None]
     behind = np.broadcast_to(rr >= vert.centre_rc[0], muscle.shape)
     spine = _near(vert.mask, PARAVERTEBRAL_MM, row_mm, col_mm) & behind
@@ -216,8 +226,15 @@ def _islands(muscle: np.ndarray, lab: np.ndarray, skin: np.ndarray, vert: anat.V
     named = np.zeros(n + 1, bool)
     named[np.unique(comp[(outer | spine) & muscle])] = True
     named[0] = False
-    for _ in range(4):  # grow by proximity: pieces within GAP_MM of a kept piece
-        near = _near(np.isin(comp, ids[named[1:]]), GAP_MM, row_mm, col_mm)
+    # ribs (bone apart from the vertebra) carry the intercostal / wall muscle on both sides at T12-L2
+    blab, nb = ndi.label(bone & ~vert.mask, structure=np.ones((3, 3), bool))
+    for _ in range(4):  # grow by proximity: pieces within GAP_MM of a kept piece or of a rib touching one
+        kept = np.isin(comp, ids[named[1:]])
+        if nb:
+            near_kept = _near(kept, GAP_MM, row_mm, col_mm)
+            ribs = np.unique(blab[near_kept & (blab > 0)])
+            kept = kept | np.isin(blab, ribs[ribs > 0])
+        near = _near(kept, GAP_MM, row_mm, col_mm)
         grown = named.copy()
         grown[np.unique(comp[near & muscle])] = True
         grown[0] = False
