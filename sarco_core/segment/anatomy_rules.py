@@ -8,10 +8,11 @@ this module draws no outline of its own), and returns a :class:`RulesResult`:
 * **(a) skin is never muscle** - label 1 is removed from the outer ``SKIN_MM`` of the body outline (distance
   measured in mm at the native pixel size, so where no SAT separates skin from muscle the mask's outer boundary
   follows the skin's inner edge). The pixels become 0 (the phantom labels skin 0, not SAT);
-* **(c) nothing inside bone cortex or the spinal canal** - label 1 is removed from the bone mask (the teacher's
-  :func:`~sarco_core.segment.teacher_anatomy.bone_mask`: HU > 200 closed by 2 mm, holes filled: marrow) and
-  from what the bone encloses once gaps up to ~10 mm are bridged (the spinal canal in an open bony ring), and from
-  the vertebra's cancellous bone (> 100 HU, holes filled) where its cortex is thin or open;
+* **(c) nothing inside bone cortex or the spinal canal** - label 1 is removed from bone (> 200 HU, 3-pixel
+  median) and from what bone encloses (:func:`enclosed_by_bone`: bone within 30 mm in 7 of 8 directions:
+  marrow, also inside a thin or gapped cortex, and the spinal canal), from the cancellous bone (> 100 HU on
+  the 1 mm-smoothed image) more than 2 mm inside the vertebral body where its cortex is thin or lost in noise,
+  and from the holes of all that; muscle against bone stays muscle;
 * **(b) islands inside the visceral cavity** - a muscle piece (8-connected) is kept when it belongs to a named
   compartment: it touches the SAT / skin layer or the edge of the convex hull of all muscle (the outermost pieces:
   abdominal-wall ring, back), it comes within
@@ -40,7 +41,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from sarco_core.segment import teacher_anatomy as anat
-from sarco_core.segment.teacher_body import closing, convex_hull
+from sarco_core.segment.teacher_body import convex_hull, erode
 
 SKIN_MM = 2.0  # rule (a): the outer 2 mm of the body outline is skin (issue 15; Southwood 1955: 1.5-3 mm)
 GAP_MM = 5.0  # rule (b): a piece this close to a kept piece belongs to the same compartment (the fat planes
@@ -50,7 +51,10 @@ TOUCH_MM = 1.5  # rule (b): a piece this close to the SAT / skin layer touches i
 # rule (b): psoas and quadratus lumborum arise from the vertebral body and the transverse processes; a piece
 # this close to the vertebra (at or behind the body's centre) is one of them (allows the fat around the TP tip)
 PARAVERTEBRAL_MM = 10.0
-CANAL_CLOSE_MM = 5.0  # rule (c): gaps in the bony ring of the canal up to ~2 × this are bridged
+SPONGY_SMOOTH_MM = 1.0  # rule (c): cancellous bone (> 100 HU) found on the image smoothed by this (noisy marrow) ...
+SPONGY_RIM_MM = 2.0  # ... more than this inside the vertebral body (muscle against bone is brightened over ~a pixel)
+ENCLOSED_REACH_MM = 30.0  # rule (c): a lumbar vertebral body is ~40-50 mm wide (centre to cortex < 30 mm) ...
+ENCLOSED_MIN_DIRECTIONS = 7  # ... and bone all round but for one gap makes a pixel enclosed
 FAT_HU = anat.FAT_HU  # -190..-30 HU (Mourtzakis 2008)
 SAT_BAND_MM = 10.0  # no_sat_plane: depth band under the skin where the fat is measured
 NO_SAT_MM = 5.0  # no_sat_plane: SAT thinner than this ... (issue 15)
@@ -168,8 +172,8 @@ def apply_anatomy_rules(hu: np.ndarray, labels: np.ndarray, *, row_mm: float, co
     thin = sat_thin_fraction(hs, b, depth, nearest, edge)
     muscle = lab == 1
     n0 = int(muscle.sum())
-    # (a) skin
-    skin = b & (depth < SKIN_MM)
+    # (a) skin: not where the outline is the image border or the field-of-view edge (a cut, not the skin)
+    skin = b & (depth < SKIN_MM) & ~edge.ravel()[nearest]
     lab[muscle & skin] = 0
     muscle &= ~skin
     n_skin = n0 - int(muscle.sum())
@@ -177,10 +181,14 @@ def apply_anatomy_rules(hu: np.ndarray, labels: np.ndarray, *, row_mm: float, co
     px = float(np.sqrt(row_mm * col_mm))
     bone = anat.bone_mask(hs, b, px)
     vert = anat.find_vertebra(bone, b, px, hs) if bone.any() else None
-    never = bone | _enclosed_by_bone(bone, px)
-    if vert is not None:  # cancellous bone of the vertebra where its cortex is thin or open (osteoporosis)
-        spongy = vert.mask & ((hs > anat.CANCELLOUS_HU) | bone)
-        never |= np.asarray(ndi.binary_fill_holes(closing(spongy, 2.0 / px)))
+    # only bone pixels and what bone encloses: muscle against bone stays muscle
+    raw = (hs > anat.BONE_HU) & b
+    never = raw | enclosed_by_bone(raw, row_mm, col_mm)
+    if vert is not None:  # cancellous bone of the vertebral body where its cortex is thin or lost in noise
+        core = erode(vert.body, SPONGY_RIM_MM / px) & (ndi.gaussian_filter(h, SPONGY_SMOOTH_MM / px) >
+                                                       anat.CANCELLOUS_HU)
+        never |= core
+    never = np.asarray(ndi.binary_fill_holes(never))
     lab[muscle & never] = 0
     n_bone = int((muscle & never).sum())
     muscle &= ~never
@@ -195,13 +203,31 @@ def apply_anatomy_rules(hu: np.ndarray, labels: np.ndarray, *, row_mm: float, co
     return RulesResult(out, n_skin * px_cm2, n_bone * px_cm2, n_isl * px_cm2, vert is not None, thin)
 
 
-def _enclosed_by_bone(bone: np.ndarray, px_mm: float) -> np.ndarray:
-    """Holes of the bone mask once gaps up to ~2 × ``CANAL_CLOSE_MM`` are bridged (the spinal canal inside an
-    incomplete bony ring); the bridging pixels themselves are not included."""
-    if not bone.any():
-        return np.zeros(bone.shape, bool)
-    closed = closing(bone, CANAL_CLOSE_MM / px_mm)
-    return np.asarray(ndi.binary_fill_holes(closed)) & ~closed
+def enclosed_by_bone(bone: np.ndarray, row_mm: float, col_mm: float) -> np.ndarray:
+    """Pixels with bone within ``ENCLOSED_REACH_MM`` in at least ``ENCLOSED_MIN_DIRECTIONS`` of the 8 directions:
+    marrow inside the cortex (also a thin or gapped cortex, as in osteoporosis or on a noisy image) and the spinal
+    canal inside its bony ring. Muscle beside bone is open to at least two directions (psoas: front and side;
+    erector spinae and multifidus: the back; intercostal muscle: in and out)."""
+    hits = np.zeros(bone.shape, np.uint8)
+    for dr, dc in ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1)):
+        n = int(ENCLOSED_REACH_MM / float(np.hypot(dr * row_mm, dc * col_mm)))
+        seen = bone.copy()  # seen[p]: bone at p + k·d for some 0 <= k < span (span doubles each round)
+        span = 1
+        while span <= n:
+            step = min(span, n + 1 - span)
+            seen = seen | _shift(seen, dr * step, dc * step)
+            span += step
+        hits += seen
+    return (hits >= ENCLOSED_MIN_DIRECTIONS) & ~bone
+
+
+def _shift(a: np.ndarray, dr: int, dc: int) -> np.ndarray:
+    """``out[p] = a[p + (dr, dc)]``, False outside."""
+    out = np.zeros_like(a)
+    h, w = a.shape
+    src = a[max(0, dr) : h + min(0, dr), max(0, dc) : w + min(0, dc)]
+    out[max(0, -dr) : h + min(0, -dr), max(0, -dc) : w + min(0, -dc)] = src
+    return out
 
 
 def _near(mask: np.ndarray, mm: float, row_mm: float, col_mm: float) -> np.ndarray:
