@@ -102,7 +102,7 @@ def real_cases() -> list[tuple[str, str, np.ndarray, np.ndarray, tuple[float, fl
     from benchmarks.reviewed import load_reviewed, names
     from sarco_core.io import load
 
-    out = []
+    out: list[tuple[str, str, np.ndarray, np.ndarray, tuple[float, float]]] = []
     for name in names():
         path, k, ref = load_reviewed(name)
         vol = load(path)

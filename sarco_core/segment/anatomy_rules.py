@@ -9,10 +9,11 @@ this module draws no outline of its own), and returns a :class:`RulesResult`:
   measured in mm at the native pixel size, so where no SAT separates skin from muscle the mask's outer boundary
   follows the skin's inner edge). The pixels become 0 (the phantom labels skin 0, not SAT);
 * **(c) nothing inside bone cortex or the spinal canal** - label 1 is removed from bone (> 200 HU, 3-pixel
-  median) and from what bone encloses (:func:`enclosed_by_bone`: bone within 30 mm in 7 of 8 directions:
-  marrow, also inside a thin or gapped cortex, and the spinal canal), from the cancellous bone (> 100 HU on
-  the 1 mm-smoothed image) more than 2 mm inside the vertebral body where its cortex is thin or lost in noise,
-  and from the holes of all that; muscle against bone stays muscle;
+  median; away from the vertebra, lines 1-2 pixels wide are opened away: streaks) and, around the vertebra,
+  from what bone encloses (:func:`enclosed_by_bone`: bone within 30 mm in 7 of 8 directions: marrow, also
+  inside a thin or gapped cortex, and the spinal canal) and from the cancellous bone (> 100 HU on the 1 mm
+  smoothed image) more than 2 mm inside the vertebral body; then holes are filled. Muscle against bone stays
+  muscle;
 * **(b) islands inside the visceral cavity** - a muscle piece (8-connected) is kept when it belongs to a named
   compartment: it touches the SAT / skin layer or the edge of the convex hull of all muscle (the outermost pieces:
   abdominal-wall ring, back), it comes within
@@ -181,13 +182,17 @@ def apply_anatomy_rules(hu: np.ndarray, labels: np.ndarray, *, row_mm: float, co
     px = float(np.sqrt(row_mm * col_mm))
     bone = anat.bone_mask(hs, b, px)
     vert = anat.find_vertebra(bone, b, px, hs) if bone.any() else None
-    # only bone pixels and what bone encloses: muscle against bone stays muscle
+    # only bone pixels and what bone encloses: muscle against bone stays muscle. Lines one or two pixels wide
+    # (metal / beam-hardening streaks above 200 HU) are no bone: opened away; what bone encloses is looked for
+    # only around the vertebra (marrow, canal; the marrow of a rib is a hole of the rib)
     raw = (hs > anat.BONE_HU) & b
-    never = raw | enclosed_by_bone(raw, row_mm, col_mm)
-    if vert is not None:  # cancellous bone of the vertebral body where its cortex is thin or lost in noise
-        core = erode(vert.body, SPONGY_RIM_MM / px) & (ndi.gaussian_filter(h, SPONGY_SMOOTH_MM / px) >
-                                                       anat.CANCELLOUS_HU)
-        never |= core
+    never = np.asarray(ndi.binary_opening(raw, structure=np.ones((3, 3), bool)))
+    if vert is not None:
+        near_vert = _near(vert.mask, PARAVERTEBRAL_MM, row_mm, col_mm)
+        never |= (raw | enclosed_by_bone(raw & near_vert, row_mm, col_mm)) & near_vert
+        # cancellous bone of the vertebral body where its cortex is thin or lost in noise
+        never |= erode(vert.body, SPONGY_RIM_MM / px) & (ndi.gaussian_filter(h, SPONGY_SMOOTH_MM / px) >
+                                                         anat.CANCELLOUS_HU)
     never = np.asarray(ndi.binary_fill_holes(never))
     lab[muscle & never] = 0
     n_bone = int((muscle & never).sum())

@@ -45,6 +45,7 @@ from sarco_core.segment.model_qc import (
     qc_flags,
     raw_confidence,
 )
+from sarco_core.segment.teacher_body import outside_fov
 from sarco_core.volume import Volume
 
 WEIGHTS_FILE = "model.pt"
@@ -259,7 +260,7 @@ class Segmenter:
                 conf *= HIGH_NOISE_FACTOR
             rules = apply_anatomy_rules(
                 hu[b], labels_all[b], row_mm=row_mm, col_mm=col_mm, body=body_full[b].numpy(),
-                fov_out=hu[b] < PADDING_HU,
+                fov_out=(hu[b] < PADDING_HU) | outside_fov(hu[b]),
             )
             labels = rules.labels
             conf *= rules.confidence_factor
