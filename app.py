@@ -19,7 +19,11 @@ pages = st.navigation(
             st.Page("pages/browse.py", title="Browse", icon=":material/layers:"),
             st.Page("pages/edit.py", title="Edit mask", icon=":material/brush:"),
         ],
-        "Cohort": [st.Page("pages/dashboard.py", title="Dashboard", icon=":material/monitoring:")],
+        "Cohort": [
+            st.Page("pages/dashboard.py", title="Dashboard", icon=":material/monitoring:"),
+            st.Page("pages/import_masks.py", title="Import expert mask", icon=":material/rule:"),
+            st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
+        ],
     }
 )
 cases.sidebar()

@@ -40,7 +40,7 @@ def standin_model_dir() -> Path:
     """A model folder of the default architecture with seeded random weights, exported to ONNX (cached)."""
     import torch
 
-    from sarco_core.segment.model_prep import ArchConfig, build_network
+    from sarco_core.segment.model.prep import ArchConfig, build_network
 
     d = CACHE / "standin_model"
     if (d / "config.json").is_file() and _onnx_ok(d):
@@ -85,16 +85,15 @@ def model_dir() -> tuple[Path, bool]:
 def _network_only(sec: Section, seg: Any, vol: Volume, b: int, repeats: int) -> float:
     """The network's forward pass alone on the model grid of a ``vol`` slice (no resampling, TTA or QC)."""
     import numpy as np
-    import torch
 
-    from sarco_core.segment.model_prep import to_model_hu, windows_to_channels
+    from sarco_core.segment.model.prep import to_model_hu, windows_to_channels
 
     k = vol.n_slices // 2
     hu = np.repeat(np.asarray(vol.hu[k : k + 1], np.float32), b, axis=0)
     hu_t, _ = to_model_hu(hu, vol.spacing_mm.row, vol.spacing_mm.col, seg.cfg.arch)
-    x = windows_to_channels(hu_t, seg.cfg.arch.windows_hu).contiguous()
+    x = windows_to_channels(hu_t, seg.cfg.arch.windows_hu)
 
-    def fwd() -> torch.Tensor:
+    def fwd() -> np.ndarray:
         return seg._forward(x)
 
     med, _, _ = timed(fwd, repeats=repeats)

@@ -18,10 +18,13 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from sarco_core import __version__, cutoffs
+from sarco_core.body import BODY_HU
+from sarco_core.enums import QCFlag, ValueSource
 from sarco_core.l3 import L3Result, find_l3
 from sarco_core.l3.find import override
 from sarco_core.metrics import DEFAULT_GATES, HUGates, MaskKind, SliceMetrics, measure_slice
-from sarco_core.segment.base import SegmentationResult, SliceSegmenter, get_segmenter
+from sarco_core.segment.base import SegmentationResult, SliceSegmenter
+from sarco_core.segment.registry import get_segmenter
 from sarco_core.volume import Volume
 
 Progress = Callable[[str, float], None]
@@ -40,9 +43,46 @@ class InputInfo:
         return {"kind": self.kind, "n_slices": self.n_slices, "sha256": self.sha256, "name": self.name}
 
 
-@dataclass
+SCHEMA_VERSION = 2  # of AnalysisResult.to_dict(); 1 = the same JSON without "schema_version" (read unchanged)
+
+
+@dataclass(frozen=True)
+class Patient:
+    """Height, weight and sex used for one analysis, each with its source (argument, dicom or missing).
+
+    The one owner of patient resolution: :meth:`resolve` (arguments win over the header; implausible header
+    values are ignored with a note) or :meth:`known` (values resolved before, e.g. a stored case, with the
+    sources recorded then)."""
+
+    height_m: float | None
+    weight_kg: float | None
+    sex: str | None
+    sources: dict[str, str]
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def resolve(
+        cls, volume: Volume, *, height_m: float | None = None, weight_kg: float | None = None, sex: str | None = None
+    ) -> Patient:
+        h, w, s, src, notes = _patient(volume, height_m, weight_kg, sex)
+        return cls(height_m=h, weight_kg=w, sex=s, sources=src, notes=tuple(notes))
+
+    @classmethod
+    def known(
+        cls, *, height_m: float | None, weight_kg: float | None, sex: str | None, sources: dict[str, str] | None
+    ) -> Patient:
+        """Values already resolved; ``sources`` as recorded then (a value without a recorded source: argument)."""
+        src = dict(sources or {})
+        h, w, s = cutoffs.validate_height_m(height_m), cutoffs.validate_weight_kg(weight_kg), cutoffs.normalise_sex(sex)
+        out = {k: (ValueSource.MISSING.value if v is None else str(src.get(k) or ValueSource.ARGUMENT.value))
+               for k, v in (("height", h), ("weight", w), ("sex", s))}
+        return cls(height_m=h, weight_kg=w, sex=s, sources=out)
+
+
+@dataclass(frozen=True)
 class AnalysisResult:
-    """Everything ``sarco analyze`` reports, plus the volume and the labels of the measured slice."""
+    """Everything ``sarco analyze`` reports, plus the volume and the labels of the measured slice (immutable:
+    :func:`reanalyze` and :func:`dataclasses.replace` give new results)."""
 
     input: InputInfo
     l3: L3Result
@@ -98,6 +138,7 @@ class AnalysisResult:
                 "cutoff_rule": {"key": self.rule, "name": rule.name, "citation": rule.citation},
             },
             "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
+            "schema_version": SCHEMA_VERSION,
         }
 
 
@@ -138,8 +179,8 @@ def _load(source: Any) -> tuple[Volume, InputInfo]:
     from sarco_core.io.loader import load
 
     vol = source if isinstance(source, Volume) else load(source)
-    name = Path(source).name if isinstance(source, str | Path) else None
-    return vol, InputInfo(vol.meta.kind, vol.n_slices, input_sha256(source, vol), name)
+    # the input's file name is never recorded: names often carry the patient's name or ID (issue 17)
+    return vol, InputInfo(vol.meta.kind, vol.n_slices, input_sha256(source, vol), None)
 
 
 # ---------------------------------------------------------------------------------------------- patient
@@ -151,7 +192,7 @@ def _patient(
     src = {"height": "missing", "weight": "missing", "sex": "missing"}
     h = cutoffs.validate_height_m(height_m)
     if h is not None:
-        src["height"] = "argument"
+        src["height"] = ValueSource.ARGUMENT.value
     elif volume.meta.patient_height_m:
         try:
             h = cutoffs.validate_height_m(volume.meta.patient_height_m)
@@ -195,18 +236,18 @@ def split_flags(flags: Sequence[str]) -> tuple[list[str], list[str]]:
 def image_flags(volume: Volume, index: int) -> list[str]:
     """Acquisition and field-of-view flags for the measured slice."""
     m = volume.meta
-    flags: list[str] = []
+    flags: list[str] = []  # QCFlag members (StrEnum: they are their strings)
     if m.kvp is not None and abs(m.kvp - 120.0) > 1.0:
-        flags.append("kvp_not_120")
+        flags.append(QCFlag.KVP_NOT_120)
     if m.contrast_agent is not None or m.kind in ("nifti", "array"):
-        flags.append("contrast_phase_unknown")
+        flags.append(QCFlag.CONTRAST_PHASE_UNKNOWN)
     thick = m.slice_thickness_mm or volume.spacing_mm.slice
     if thick is not None and thick > 5.0 + 1e-6:
-        flags.append("thick_slice_over_5mm")
+        flags.append(QCFlag.THICK_SLICE_OVER_5MM)
     if max(volume.spacing_mm.row, volume.spacing_mm.col) > COARSE_PIXEL_MM + 1e-6:
-        flags.append("coarse_pixels_over_2mm")
+        flags.append(QCFlag.COARSE_PIXELS_OVER_2MM)
     hu = np.asarray(volume.hu[index])
-    fg = hu > -500
+    fg = hu > BODY_HU
     lab, n = ndi.label(fg, structure=np.ones((3, 3), bool))
     if n:
         sizes = np.bincount(lab.ravel())
@@ -216,7 +257,7 @@ def image_flags(volume: Volume, index: int) -> list[str]:
         sp = volume.spacing_mm
         edge_mm = (trunk[:, 0].sum() + trunk[:, -1].sum()) * sp.row + trunk[0, :].sum() * sp.col
         if edge_mm > 20.0:
-            flags.append("fov_truncated")
+            flags.append(QCFlag.FOV_TRUNCATED)
         px_cm2 = volume.pixel_area_mm2 / 100.0
         rows, cols = np.nonzero(trunk)
         r0, r1, c0, c1 = rows.min(), rows.max(), cols.min(), cols.max()
@@ -227,7 +268,7 @@ def image_flags(volume: Volume, index: int) -> list[str]:
             rr, cc = np.nonzero(lab == i)
             lateral = cc.mean() < c0 + 0.2 * w or cc.mean() > c1 - 0.2 * w
             if r0 <= rr.mean() <= r1 and lateral:  # beside the trunk, not the table under it
-                flags.append("arms_in_field")
+                flags.append(QCFlag.ARMS_IN_FIELD)
                 break
     return flags
 
@@ -240,12 +281,11 @@ def _segmenter(method: str | None) -> SliceSegmenter:
 
 # ---------------------------------------------------------------------------------------------- pipeline
 def _measure_and_classify(
-    volume: Volume, info: InputInfo, l3: L3Result, *, height_m: float | None, weight_kg: float | None,
-    sex: str | None, rule: str | None, method: str | None, segmenter: SliceSegmenter | None,
-    progress: Progress, timings: dict[str, float], gates: HUGates = DEFAULT_GATES,
+    volume: Volume, info: InputInfo, l3: L3Result, *, patient: Patient, rule: str | None, method: str | None,
+    segmenter: SliceSegmenter | None, progress: Progress, timings: dict[str, float], gates: HUGates = DEFAULT_GATES,
 ) -> AnalysisResult:
     rule_key, _ = cutoffs.get_rule(rule)
-    h, w, s, sources, notes = _patient(volume, height_m, weight_kg, sex)
+    h, w, s, sources, notes = patient.height_m, patient.weight_kg, patient.sex, dict(patient.sources), patient.notes
     progress("segment", 0.5)
     t = time.perf_counter()
     seg_impl = segmenter if segmenter is not None else _segmenter(method)
@@ -262,14 +302,16 @@ def _measure_and_classify(
     )
     timings["measure"] = time.perf_counter() - t
     t = time.perf_counter()
-    smi = cutoffs.smi_cm2_m2(metrics.sma_cm2 if metrics.muscle_pixels else None, h)
-    cls = cutoffs.classify(smi=smi, muscle_hu=metrics.muscle_hu_mean, sex=s, height_m=h, weight_kg=w, rule=rule_key)
+    cls = cutoffs.assess(
+        sma_cm2=metrics.sma_cm2 if metrics.muscle_pixels else None, muscle_hu=metrics.muscle_hu_mean, sex=s,
+        height_m=h, weight_kg=w, rule=rule_key,
+    ).classification
     timings["classify"] = time.perf_counter() - t
     flags: list[str] = []
     if l3.confidence < L3_LOW_CONFIDENCE:
-        flags.append("l3_low_confidence")
+        flags.append(QCFlag.L3_LOW_CONFIDENCE)
     if l3.method == "user-selected" and l3.looks_lumbar is False:
-        flags.append("l3_user_selected_not_lumbar")
+        flags.append(QCFlag.L3_USER_SELECTED_NOT_LUMBAR)
     flags += image_flags(volume, l3.index)
     flags += [f for f in seg.qc_flags if f not in flags]
     if notes:
@@ -293,12 +335,16 @@ def analyze(
     method: str | None = None,
     segmenter: SliceSegmenter | None = None,
     progress: Progress | None = None,
+    patient: Patient | None = None,
 ) -> AnalysisResult:
     """Load → L3 (or ``slice_index``) → segment → measure → classify one scan.
 
     Patient values given as arguments win over the DICOM header (``sources`` says which was used). Invalid
     arguments (e.g. a height in centimetres) raise :class:`~sarco_core.errors.PatientDataError` before any work.
+    ``patient`` (values resolved before, :meth:`Patient.known`) replaces the three patient arguments.
     """
+    if patient is not None and (height_m, weight_kg, sex) != (None, None, None):
+        raise ValueError("Pass either patient= or height_m/weight_kg/sex, not both.")
     prog: Progress = progress or (lambda stage, frac: None)
     cutoffs.validate_height_m(height_m)
     cutoffs.validate_weight_kg(weight_kg)
@@ -314,9 +360,9 @@ def analyze(
     t = time.perf_counter()
     l3 = find_l3(volume, override_index=slice_index)
     timings["l3"] = time.perf_counter() - t
+    who = patient or Patient.resolve(volume, height_m=height_m, weight_kg=weight_kg, sex=sex)
     return _measure_and_classify(
-        volume, info, l3, height_m=height_m, weight_kg=weight_kg, sex=sex, rule=rule, method=method,
-        segmenter=segmenter, progress=prog, timings=timings,
+        volume, info, l3, patient=who, rule=rule, method=method, segmenter=segmenter, progress=prog, timings=timings,
     )
 
 
@@ -341,12 +387,15 @@ def reanalyze(
     t = time.perf_counter()
     l3 = result.l3 if slice_index is None else override(vol, result.l3, int(slice_index))
     timings["l3"] = time.perf_counter() - t
-    keep = {k: v == "argument" for k, v in result.sources.items()}
-    return _measure_and_classify(
-        vol, result.input, l3,
+    keep = {k: v == ValueSource.ARGUMENT for k, v in result.sources.items()}
+    who = Patient.resolve(
+        vol,
         height_m=height_m if height_m is not None else (result.height_m if keep["height"] else None),
         weight_kg=weight_kg if weight_kg is not None else (result.weight_kg if keep["weight"] else None),
         sex=sex if sex is not None else (result.sex if keep["sex"] else None),
+    )
+    return _measure_and_classify(
+        vol, result.input, l3, patient=who,
         rule=rule or result.rule, method=method or result.segmentation.method,
         segmenter=segmenter, progress=progress or (lambda stage, frac: None), timings=timings, gates=result.gates,
     )

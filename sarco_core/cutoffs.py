@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sarco_core.enums import Sex
 from sarco_core.errors import PatientDataError, UnknownRuleError
 
 HEIGHT_RANGE_M = (1.0, 2.5)
@@ -133,25 +134,60 @@ def validate_weight_kg(weight_kg: float | None) -> float | None:
     return w
 
 
-def normalise_sex(sex: str | None) -> str | None:
-    """'F'/'M' from common spellings; None for missing/other (classification then undetermined)."""
+def normalise_sex(sex: str | None) -> Sex | None:
+    """:class:`~sarco_core.enums.Sex` ('F'/'M') from common spellings; None for missing/other (classification then
+    undetermined)."""
     if sex is None:
         return None
     s = str(sex).strip().upper()
     if s in ("F", "FEMALE", "W", "WOMAN"):
-        return "F"
+        return Sex.FEMALE
     if s in ("M", "MALE", "MAN"):
-        return "M"
+        return Sex.MALE
     if s in ("", "O", "OTHER", "U", "UNKNOWN", "NONE"):
         return None
     raise PatientDataError(f"Sex {sex!r} not understood; use F or M (or leave it empty).")
 
 
 def smi_cm2_m2(sma_cm2: float | None, height_m: float | None) -> float | None:
-    """SMI = SMA / height²; None when either is missing."""
-    if sma_cm2 is None or height_m is None:
+    """SMI = SMA / height² (the only place it is computed); None when either is missing.
+
+    Empty-mask policy (one for the CLI, the store, the report and the app): an SMA of 0 means no muscle was
+    measured, so there is no SMI and the classification says "no muscle measured", never "low"."""
+    if sma_cm2 is None or height_m is None or sma_cm2 <= 0:
         return None
     return sma_cm2 / (height_m * height_m)
+
+
+def smi_missing_reason(sma_cm2: float | None, height_m: float | None) -> str:
+    """Why :func:`smi_cm2_m2` gave None (for display)."""
+    return "needs height" if height_m is None else "no muscle measured"
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """SMI and the classification of one measurement, from :func:`assess`."""
+
+    smi_cm2_m2: float | None
+    classification: Classification
+    rule: str
+
+
+def assess(
+    *,
+    sma_cm2: float | None,
+    muscle_hu: float | None,
+    sex: str | None,
+    height_m: float | None,
+    weight_kg: float | None,
+    rule: str | None = None,
+) -> Assessment:
+    """SMI + classification of one measurement with one rule (the one function every caller uses)."""
+    key, _ = get_rule(rule)
+    smi = smi_cm2_m2(sma_cm2, height_m)
+    hu = muscle_hu if sma_cm2 is not None and sma_cm2 > 0 else None
+    cls = classify(smi=smi, muscle_hu=hu, sex=sex, height_m=height_m, weight_kg=weight_kg, rule=key)
+    return Assessment(smi_cm2_m2=smi, classification=cls, rule=key)
 
 
 def bmi(height_m: float | None, weight_kg: float | None) -> float | None:
@@ -211,7 +247,7 @@ def classify(
     _, r = get_rule(rule)
     sex = normalise_sex(sex)
     b = bmi(height_m, weight_kg)
-    smi_missing = "needs height" if height_m is None else "no muscle measured"
+    smi_missing = smi_missing_reason(None, height_m)
     return Classification(
         low_smi=_criterion("SMI", smi, r.smi_male, r.smi_female, sex, b, r, smi_missing),
         low_muscle_hu=_criterion("muscle HU", muscle_hu, r.hu_male, r.hu_female, sex, b, r, "no muscle measured"),

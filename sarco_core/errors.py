@@ -57,6 +57,24 @@ class ArchiveError(SarcoError):
     """A zip archive is empty, unsafe (path traversal, symlinks), too large or has too many members."""
 
 
+class InputLimitError(SarcoError):
+    """An input exceeds a safety limit (compression ratio, size, voxels, load time); the message names the
+    limit and its setting."""
+
+
+class ImageValueError(SarcoError):
+    """The image's values or geometry are not plausible CT: NaN/inf voxels, values beyond int16, complex or
+    colour data, a zero/NaN RescaleSlope, spacing outside the plausible range, or a degenerate affine."""
+
+
+class OutputPathError(SarcoError):
+    """An output path (e.g. ``--out-mask``) is a folder, has the wrong extension, or cannot be written."""
+
+
+class CaseTimeLimitError(SarcoError):
+    """A batch case ran past its per-case time limit and was stopped."""
+
+
 class GridMismatchError(SarcoError):
     """A mask is not on the image's voxel grid."""
 
@@ -65,12 +83,20 @@ class InvalidMaskError(SarcoError):
     """A mask has unexpected values or dimensions."""
 
 
+class ManifestError(SarcoError):
+    """A manifest (CSV of cases) or import-set folder cannot be read: missing file, columns or files."""
+
+
 class PatientDataError(SarcoError):
     """Height, weight or sex is missing, implausible or in the wrong unit."""
 
 
 class UnknownRuleError(SarcoError):
     """The requested cutoff rule does not exist."""
+
+
+class TrainingNotInstalledError(SarcoError):
+    """Training or ONNX export asked for in the slim runtime (no torch)."""
 
 
 class ModelError(SarcoError):
@@ -87,3 +113,15 @@ class StoreError(SarcoError):
 
 class ConflictError(StoreError):
     """Someone else saved a newer version of the same case first."""
+
+
+def require_training(what: str) -> None:
+    """Raise :class:`TrainingNotInstalledError` when torch is missing (the slim runtime)."""
+    import importlib.util
+
+    missing = [m for m in ("torch", "segmentation_models_pytorch") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise TrainingNotInstalledError(
+            f"{what} needs {' and '.join(missing)}, which the slim runtime (requirements.txt) does not install. "
+            "Install the training set: pip install -r requirements-train.txt (or pip install -e .[train])."
+        )

@@ -22,6 +22,7 @@ from tests.l3_synth import synth_spine
 TOP_KEYS = {
     "input", "l3", "segmentation", "sma_cm2", "smi_cm2_m2", "muscle_hu_mean", "imat_cm2", "sat_cm2", "vat_cm2",
     "height_m", "weight_kg", "sex", "sources", "classification", "confidence", "qc_flags", "provenance", "timings_s",
+    "schema_version",
 }
 
 

@@ -1,7 +1,7 @@
 """Anatomy rules after the network (sarco_core.segment.anatomy_rules), the no_sat_plane / islands_removed flags, the
 phantom variants of issue 15, and the split of acquisition notes from mask flags.
 
-Each rule has a phantom test and a real-slice test (the reviewed real slices of benchmarks/reviewed, read from the
+Each rule has a phantom test and a real-slice test (the reviewed real slices of validation/reviewed, read from the
 shared data: skipped with a reason where absent, a failure under CI=true)."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sarco_core.segment.anatomy_rules import (
     RulesResult,
     apply_anatomy_rules,
 )
-from sarco_core.segment.model_qc import body_mask
+from sarco_core.segment.model.qc import body_mask
 from tests.conftest import data_path
 
 PX = 1.0
@@ -162,8 +162,8 @@ REAL = ("covid_A058062_19001231-084", "lungdx_A0001_k0")
 def test_rules_on_real_slices(name: str) -> None:
     """On a reviewed real slice: the reference mask loses (almost) nothing; skin rim, vertebral body / canal and
     an island on the aorta / in the cavity added to it are removed, each by its rule."""
-    from benchmarks.reviewed import SLICES, load_reviewed
     from sarco_core.io import load
+    from validation.reviewed import SLICES, load_reviewed
 
     data_path(*SLICES[name][0].split("/"))
     path, k, ref = load_reviewed(name)
@@ -178,7 +178,7 @@ def test_rules_on_real_slices(name: str) -> None:
     depth = _depth_mm(hu, px)
     skin = (depth > 0) & (depth < SKIN_MM)
     # (c): the vertebral body (cancellous bone enclosed by cortex, the largest >150 HU piece near the midline)
-    from sarco_core.segment import teacher_anatomy as anat
+    from sarco_core.segment.teacher import anatomy as anat
 
     body, _ = body_mask(hu, px)
     hs = ndi.median_filter(hu, 3)

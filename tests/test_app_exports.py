@@ -37,8 +37,8 @@ def test_dicom_seg_of_an_uploaded_dicom_series() -> None:
     at.run()
     at.button(key="analyse_btn").click().run()
     assert not at.exception, at.exception
-    labels = [b.label for b in at.get("download_button")]
-    assert labels == ["Mask (NIfTI)", "DICOM-SEG", "Overlay (PNG)", "Report (PDF)"]
+    labels = [getattr(b, "label", "") for b in at.get("download_button")]
+    assert labels == ["Mask (NIfTI)", "DICOM-SEG", "Slice-O-Matic TAG", "Overlay (PNG)", "Report (PDF)"]
     store = Store.open(default_db_url())
     case = store.get_case(store.list_cases()[0].id)
     assert case.is_dicom
@@ -46,6 +46,14 @@ def test_dicom_seg_of_an_uploaded_dicom_series() -> None:
     assert seg.Modality == "SEG"
     ref = seg.ReferencedSeriesSequence[0].SeriesInstanceUID
     assert ref == case.series_uid
+    # the TAG reads back as the latest mask (muscle, SAT, VAT on the measured slice)
+    from sarco_core.masks import MaskFormat, import_mask
+
+    vol = store.load_volume(case.id)
+    v = case.latest_version
+    assert v is not None
+    back = import_mask(vol, exports.build(case.id, "tag"), fmt=MaskFormat.TAG, slice_index=v.slice_index)
+    np.testing.assert_array_equal(back.labels, store.get_mask(v.id))
     # the DICOM-SEG comes back in through the dashboard's manual-mask import, identical to the automatic mask
     from ui.dashboard import import_and_compare
 

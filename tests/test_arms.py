@@ -1,4 +1,4 @@
-"""Arms resting against the trunk (sarco_core.segment.arms) are found on the one real slice that has one, nowhere
+"""Arms resting against the trunk (sarco_core.segment.model.arms) are found on the one real slice that has one, nowhere
 else we hold, and the shipped model no longer labels that arm's muscle as trunk muscle.
 
 Needs the shared data: skipped with a reason where it is absent, a failure under CI=true (tests/conftest.py)."""
@@ -8,11 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sarco_core.body import find_body
 from sarco_core.io import load
 from sarco_core.phantom import phantom_slice
-from sarco_core.segment.arms import arms_against_trunk
-from sarco_core.segment.model_prep import resample_slice
-from sarco_core.segment.teacher_body import find_body
+from sarco_core.segment.model.arms import arms_against_trunk
+from sarco_core.segment.model.prep import resample_slice
 from tests.conftest import REPO, data_path
 
 ARM_SLICE = ("tcia_covid19_ny_sbu", "A062055", "axial", "19001228-131.dcm")

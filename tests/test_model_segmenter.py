@@ -15,8 +15,8 @@ from sarco_core.cli import main
 from sarco_core.errors import ModelError
 from sarco_core.io.nifti import load_nifti, save_nifti
 from sarco_core.segment.model import Segmenter
-from sarco_core.segment.model_prep import ArchConfig, build_network
-from sarco_core.segment.model_qc import Calibration
+from sarco_core.segment.model.prep import ArchConfig, build_network
+from sarco_core.segment.model.qc import Calibration
 from sarco_core.train.config import TrainConfig
 from sarco_core.train.export import export_model
 from sarco_core.volume import Volume
@@ -148,7 +148,7 @@ def test_cli_segment_json_contract(
 
 
 def test_noise_estimate_tracks_added_noise() -> None:
-    from sarco_core.segment.model_qc import noise_hu
+    from sarco_core.segment.model.qc import noise_hu
     from sarco_core.train.augment import add_noise
 
     hu, _ = phantom(5, 0.8)

@@ -68,7 +68,7 @@ def test_levels_change_anatomy() -> None:
 
 
 def test_compare_stats_on_phantom() -> None:
-    from sarco_core.phantom.compare import stats
+    from validation.phantom_compare import stats
 
     s = phantom_slice(44, size=256, pixel_mm=1.6)
     st = stats(s.hu, 1.6, 1.6, "p", s.labels, s.tissue, teacher=False)

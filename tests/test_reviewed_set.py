@@ -1,4 +1,4 @@
-"""The reviewed real-CT muscle reference (benchmarks/reviewed/): masks load, sit on their CT's grid and are plausible.
+"""The reviewed real-CT muscle reference (validation/reviewed/): masks load, sit on their CT's grid and are plausible.
 
 Needs the shared data (../shared/data or $SARCO_SHARED_DATA): skipped with a reason where it is absent, a failure
 under CI=true (see tests/conftest.py)."""
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.reviewed import SLICES, load_reviewed, mask_path, names
 from tests.conftest import data_path
+from validation.reviewed import SLICES, load_reviewed, mask_path, names
 
 GATE = (-29.0, 150.0)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from sarco_core.phantom import phantom_slice
-from sarco_core.segment.model_prep import scaled_shape
+from sarco_core.segment.model.prep import scaled_shape
 from sarco_core.train.coarse import coarse_copy, coarse_labels, draw_coarse_mm
 from sarco_core.train.config import load_config
 from sarco_core.train.data import prepare

@@ -10,12 +10,20 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
 
 from sarco_core.volume import Volume
+
+if TYPE_CHECKING:
+    from streamlit.runtime.uploaded_file_manager import UploadedFile
+
+    from sarco_core.analyze import AnalysisResult, Patient
+    from sarco_core.segment.base import SliceSegmenter
+    from sarco_core.store import Store
+    from sarco_core.store.records import MaskVersionRecord
 
 log = logging.getLogger("sarco.app")
 
@@ -34,7 +42,7 @@ def db_url_display() -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def _store(url: str) -> Any:
+def _store(url: str) -> Store:
     from sarco_core.store import Store
 
     return Store.open(url)
@@ -46,14 +54,23 @@ def _redact(url: str) -> str:
     return redact_url(url)
 
 
-def store() -> Any:
+def store() -> Store:
     """The process-wide :class:`sarco_core.store.Store` for ``$SARCO_DB_URL`` (opened and migrated once)."""
     return _store(db_url())
 
 
 # ---------------------------------------------------------------- segmenter
-@st.cache_resource(show_spinner="Loading the segmentation model (once per server process)…")
-def segmenter(method: str | None = None) -> Any:
+def segmenter(method: str | None = None) -> SliceSegmenter:
+    """The segmenter of ``method``; for the model, the registry's active one (a promotion or rollback made with
+    `sarco models` is picked up without restarting the app)."""
+    from sarco_core.segment.base import default_model_dir
+
+    d = default_model_dir() if method in (None, "model") else None
+    return _segmenter(method, None if d is None else str(d))
+
+
+@st.cache_resource(show_spinner="Loading the segmentation model (once per model and server process)…")
+def _segmenter(method: str | None, model_dir: str | None) -> SliceSegmenter:
     from sarco_core.segment import get_segmenter
 
     seg = get_segmenter(method)
@@ -99,7 +116,7 @@ def load_upload(
     return _load_upload(key or files_key(getter()), getter)
 
 
-def upload_key(uploaded: Sequence[Any]) -> str:
+def upload_key(uploaded: Sequence[UploadedFile]) -> str:
     """A cheap identity of the uploader's current files (ids and sizes; no hashing of the bytes)."""
     return "upload:" + "|".join(f"{getattr(f, 'file_id', '')}:{f.name}:{getattr(f, 'size', 0)}" for f in uploaded)
 
@@ -127,8 +144,10 @@ def run_analysis(
     rule: str | None,
     slice_index: int | None = None,
     progress: ProgressFn | None = None,
-) -> Any:
-    """Run L3 → segment → measure → classify with the cached segmenter; returns the AnalysisResult."""
+    patient: Patient | None = None,
+) -> AnalysisResult:
+    """Run L3 → segment → measure → classify with the cached segmenter; returns the AnalysisResult.
+    ``patient``: a :class:`sarco_core.analyze.Patient` resolved before (then height/weight/sex must be None)."""
     from sarco_core.analyze import analyze
 
     def _cb(*args: Any, **kwargs: Any) -> None:
@@ -146,6 +165,7 @@ def run_analysis(
         slice_index=slice_index,
         segmenter=segmenter(None),
         progress=_cb,
+        patient=patient,
     )
 
 
@@ -160,41 +180,48 @@ def _parse_progress(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str,
     return str(stage or ""), float(frac if frac is not None else 0.0)
 
 
-def stamp_input(result: Any, files: Sequence[tuple[str, bytes]]) -> None:
-    """Record the checksum and name of the uploaded bytes (the analysis ran on the already loaded volume)."""
+def stamp_input(result: AnalysisResult, files: Sequence[tuple[str, bytes]]) -> AnalysisResult:
+    """The result with the checksum of the uploaded bytes (the analysis ran on the already loaded volume); results
+    are immutable, so this returns a new one. The file names are never recorded: they often carry the patient's
+    name or ID."""
     from dataclasses import replace
 
     from sarco_core.analyze import input_sha256
 
-    info = getattr(result, "input", None)
-    if info is not None:
-        name = files[0][0] if len(files) == 1 else f"{len(files)} files"
-        result.input = replace(info, sha256=input_sha256(list(files)), name=name)
+    return replace(result, input=replace(result.input, sha256=input_sha256(list(files)), name=None))
 
 
-def labels_2d(result: Any) -> np.ndarray:
+def duplicate_cases(volume: Volume, files: Sequence[tuple[str, bytes]]) -> list[int]:
+    """Live cases holding the same upload (same input checksum) or the same DICOM series (Series Instance UID
+    and number of images): the app then says "already case N"."""
+    from sarco_core.analyze import input_sha256
+
+    s = store()
+    sha = input_sha256(list(files))
+    series = volume.meta.series_uid
+    n_sop = len(volume.meta.sop_uids)
+    out = []
+    for c in s.list_cases(include_deleted=False):
+        rec = s.get_case(c.id)
+        if rec.input_sha256 == sha or (series and rec.series_uid == series and rec.n_sop_uids == n_sop):
+            out.append(int(c.id))
+    return out
+
+
+def labels_2d(result: AnalysisResult) -> np.ndarray:
     """The measured slice's label map from an AnalysisResult."""
-    for name in ("labels", "mask", "labels_2d"):
-        v = getattr(result, name, None)
-        if v is not None:
-            return np.asarray(v, dtype=np.uint8)
-    seg = getattr(result, "segmentation", None)
-    v = getattr(seg, "labels", None)
-    if v is not None:
-        return np.asarray(v, dtype=np.uint8)
-    raise AttributeError("analysis result carries no label map")
+    v = result.labels if result.labels is not None else result.segmentation.labels
+    return np.asarray(v, dtype=np.uint8)
 
 
-def create_case(volume: Volume, result: Any, *, label: str, actor: str) -> int:
+def create_case(volume: Volume, result: AnalysisResult, *, label: str, actor: str) -> int:
     """Store the volume, its analysis and version 1 (automatic mask); returns the case id.
 
     The label is made unique by a numeric suffix when a case of that name exists."""
     from sarco_core.errors import StoreError
 
     s = store()
-    d = result.to_dict() if hasattr(result, "to_dict") else dict(result)
-    l3 = d.get("l3") or {}
-    idx = int(l3["index"]) if l3.get("index") is not None else int(result.l3.index)
+    idx = int(result.l3.index)
     taken = {c.label for c in s.list_cases(include_deleted=False)}
     code, n = label, 2
     while code in taken:
@@ -209,8 +236,8 @@ def create_case(volume: Volume, result: Any, *, label: str, actor: str) -> int:
                 slice_index=idx,
                 actor=actor,
                 label=code,
-                l3_auto_index=l3.get("auto_index"),
-                input_sha256=(d.get("input") or {}).get("sha256"),
+                l3_auto_index=result.l3.auto_index,
+                input_sha256=result.input.sha256,
             )
             return int(rec.id)
         except StoreError as exc:
@@ -218,12 +245,17 @@ def create_case(volume: Volume, result: Any, *, label: str, actor: str) -> int:
                 raise
             code = f"{label} ({n})"
             n += 1
-    raise StoreError(f"Could not find a free case label for {label!r}; rename the file and upload again.")
+    raise StoreError(f"Could not find a free case label for {label!r}; type another label and analyse again.")
 
 
-def reanalyse_at(case_id: int, slice_index: int, *, actor: str, parent_version_id: int | None) -> Any:
+def reanalyse_at(
+    case_id: int, slice_index: int, *, actor: str, parent_version_id: int | None
+) -> MaskVersionRecord:
     """Re-segment and re-measure ``case_id`` at ``slice_index`` (L3 override) and record it as a new
-    analysis with its automatic mask (a new version). Returns the new version record."""
+    analysis with its automatic mask (a new version). Returns the new version record. The case's patient values
+    keep the sources recorded by the previous analysis (a header height stays "dicom")."""
+    from sarco_core.analyze import Patient
+
     s = store()
     case = s.get_case(case_id)
     vol = case_volume(case_id)
@@ -234,13 +266,13 @@ def reanalyse_at(case_id: int, slice_index: int, *, actor: str, parent_version_i
         if prev is not None and prev.l3_auto_index is not None
         else (prev.slice_index if prev is not None else None)
     )
+    prev_sources = (prev.result.get("sources") if prev is not None else None) or {}
+    who = Patient.known(
+        height_m=case.height_m, weight_kg=case.weight_kg, sex=case.sex,
+        sources=prev_sources if isinstance(prev_sources, dict) else {},
+    )
     result = run_analysis(
-        vol,
-        height_m=case.height_m,
-        weight_kg=case.weight_kg,
-        sex=case.sex,
-        rule=rule,
-        slice_index=int(slice_index),
+        vol, height_m=None, weight_kg=None, sex=None, rule=rule, slice_index=int(slice_index), patient=who,
     )
     return s.add_analysis(
         case_id,

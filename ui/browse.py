@@ -53,7 +53,7 @@ def _reformat_png(
             np.asarray(vol.hu),
             plane=plane,
             position=pos,
-            slice_mm=sp.slice or 1.0,
+            slice_mm=sp.slice if sp.slice else float(np.median(np.abs(np.diff(np.asarray(vol.z_mm))))),
             inplane_mm=inplane,
             width=w,
             level=lv,

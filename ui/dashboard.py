@@ -294,5 +294,7 @@ def import_and_compare(case_id: int, name: str, data: bytes) -> tuple[Any, Any]:
     auto = next(
         (v for v in reversed(versions) if v.source == "auto" and v.slice_index == latest.slice_index), versions[0]
     )
-    v = store.import_mask(case_id, np.asarray(labels), source_name=name, author=state.author())
+    # the file name is not stored (names often carry patient identifiers): only what kind of file it was
+    kind = "NIfTI mask" if name.lower().endswith((".nii", ".nii.gz")) else "mask file"
+    v = store.import_mask(case_id, np.asarray(labels), source_name=f"an uploaded {kind}", author=state.author())
     return v, store.compare_versions(auto.id, v.id)

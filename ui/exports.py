@@ -16,7 +16,7 @@ def _safe(label: str) -> str:
 
 
 def build(case_id: int, kind: str) -> bytes:
-    """Bytes of one export of the case's latest version: nifti | dicom_seg | overlay_png | report_pdf."""
+    """Bytes of one export of the case's latest version: nifti | dicom_seg | tag | overlay_png | report_pdf."""
     import tempfile
     from pathlib import Path
 
@@ -36,6 +36,10 @@ def build(case_id: int, kind: str) -> bytes:
             data = Path(path).read_bytes()
     elif kind == "dicom_seg":
         data = export.mask_to_dicom_seg(vol, mask, k, author=state.author())
+    elif kind == "tag":
+        from sarco_core.masks import mask_to_tag
+
+        data = mask_to_tag(vol, mask, k)
     elif kind == "overlay_png":
         data = export.overlay_png(vol.hu[k], mask, vol.spacing_mm)
     elif kind == "report_pdf":
@@ -54,7 +58,7 @@ def _builder(case_id: int, kind: str) -> Callable[[], bytes]:
 
 
 def buttons(case_id: int) -> None:
-    """Download buttons: mask NIfTI, DICOM-SEG (DICOM input only), overlay PNG, PDF report."""
+    """Download buttons: mask NIfTI, DICOM-SEG and TAG (DICOM input only), overlay PNG, PDF report."""
     case: Any = backend.store().get_case(case_id)
     v = case.latest_version
     stem = f"{_safe(case.label)}_v{v.number if v else 0}"
@@ -64,6 +68,9 @@ def buttons(case_id: int) -> None:
          "Label map on the image's own voxel grid: 1 muscle, 2 SAT, 3 VAT (measured slice only).", False),
         ("DICOM-SEG", "dicom_seg", "seg.dcm", "application/dicom",
          "Segmentation object referencing the source series (DICOM input only).", not case.is_dicom),
+        ("Slice-O-Matic TAG", "tag", "mask.tag", "application/octet-stream",
+         "Alberta tags (1 muscle, 2 IMAT, 5 VAT, 7 SAT) in the DICOM's pixel order; rename it to the slice's DICOM "
+         "file name + .tag (X.dcm.tag beside X.dcm) to open it in sliceOmatic (DICOM input only).", not case.is_dicom),
         ("Overlay (PNG)", "overlay_png", "overlay.png", "image/png", None, False),
         ("Report (PDF)", "report_pdf", "report.pdf", "application/pdf",
          "One page: image, numbers, rule and citation, method/model, edited flag.", False),

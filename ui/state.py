@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from typing import Any
 
 import streamlit as st
+
+from sarco_core import settings
 
 CASE_ID = "case_id"  # the case every page works on
 AUTHOR = "author"  # who is editing (free text, stored with each saved version)
@@ -17,7 +18,7 @@ FLASH = "flash"  # one-shot messages shown on the next run
 
 
 def default_author() -> str:
-    return os.environ.get("SARCO_AUTHOR") or os.environ.get("USER") or "anonymous"
+    return settings.author()
 
 
 def init() -> None:

@@ -16,6 +16,7 @@ import streamlit as st
 
 from sarco_core import cutoffs
 from sarco_core.errors import L3NotFoundError, SarcoError
+from sarco_core.privacy import generated_case_label, label_warnings, scrub_file_names
 from sarco_core.volume import Volume
 from ui import backend, result_card, state
 
@@ -41,18 +42,21 @@ class PatientInputs:
     sex: str | None
     rule: str
     slice_index: int | None = None  # None: find L3 automatically
+    label: str | None = None  # typed by the user; None = generated from the upload's checksum
     height_source: str = "missing"
     weight_source: str = "missing"
     sex_source: str = "missing"
 
 
-def case_label(files: Sequence[tuple[str, bytes]], volume: Volume) -> str:
-    """A short, non-identifying label: the uploaded file name (or the first of several) and the size."""
-    name = files[0][0] if files else "upload"
-    base = name.rsplit("/", 1)[-1]
-    if len(files) > 1:
-        base = f"{base} (+{len(files) - 1} files)"
-    return f"{base} · {volume.n_slices} slice{'s' if volume.n_slices != 1 else ''}"[:120]
+def case_label(files: Sequence[tuple[str, bytes]], volume: Volume, typed: str | None = None) -> str:
+    """The case label: what the user typed, else ``case-<checksum>``. Never the file or folder name (names
+    often carry the patient's name, MRN or birth date; issue 17)."""
+    text = " ".join((typed or "").split())[:120]
+    if text:
+        return text
+    from sarco_core.analyze import input_sha256
+
+    return generated_case_label(input_sha256(list(files)) if files else None)
 
 
 def analyse_files(
@@ -84,10 +88,34 @@ def analyse_files(
         progress=staged,
     )
     p("Saving the case", 0.93)
-    backend.stamp_input(result, files)
-    case_id = backend.create_case(volume, result, label=case_label(files, volume), actor=state.author())
+    result = backend.stamp_input(result, files)
+    # loader warnings are stored with the case: file names in them (which may carry identifiers) are removed
+    stored = replace(volume, warnings=scrub_file_names(volume.warnings, [n for n, _ in files]))
+    case_id = backend.create_case(stored, result, label=case_label(files, volume, inputs.label), actor=state.author())
     p("Done", 1.0)
     return case_id
+
+
+def _duplicate_notice(volume: Volume, uploaded: Sequence[Any], key: str) -> None:
+    """Warn when this scan is already a case (same upload checksum or DICOM series): open it, or add anyway."""
+    cache = st.session_state.get("upload_dups")
+    if not cache or cache[0] != key:
+        try:
+            dups = backend.duplicate_cases(volume, [(f.name, f.getvalue()) for f in uploaded])
+        except SarcoError:
+            dups = []
+        st.session_state["upload_dups"] = cache = (key, dups)
+    dups = list(cache[1])
+    if not dups:
+        return
+    cases = ", ".join(f"#{c}" for c in dups[:5])
+    st.warning(
+        f"This scan is already case {cases} (same file or same DICOM series). Open it below, or press "
+        "**Analyse** to add it anyway as a new case."
+    )
+    if st.button(f"Open case #{dups[0]}", key="open_dup"):
+        state.set_case(dups[0])
+        st.switch_page("pages/browse.py")
 
 
 def _show(bar: Any, text: str, frac: float) -> None:
@@ -195,8 +223,24 @@ def page() -> None:
         else:
             _prefill(volume, key)
             _scan_summary(volume)
+            _duplicate_notice(volume, uploaded, key)
 
     inputs, errors = patient_form(disabled=volume is None)
+    typed = st.text_input(
+        "Case label (optional)",
+        key="in_label",
+        disabled=volume is None,
+        help="A study code such as 'cohort A 017'. Leave empty for a generated id. Do not type names, MRNs or "
+        "dates: the label is stored and exported.",
+    )
+    if typed.strip():
+        why = label_warnings(typed)
+        if why:
+            st.warning(
+                f"This label may identify the patient ({'; '.join(why)}). Use a study code instead; the label is "
+                "stored in the database and appears in exports and reports."
+            )
+        inputs = replace(inputs, label=typed.strip())
     if volume is not None and volume.n_slices > 1:
         with st.expander("L3 slice (advanced)"):
             manual = st.checkbox(

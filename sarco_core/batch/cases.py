@@ -6,7 +6,9 @@ Manifest CSV (UTF-8, comma-separated, header row; column order free, extra colum
     p001,p001.zip,1.72,80,M
     p002,/data/other/p002/,1.60,,F
 
-* ``case_id`` (required): the case's name; matches an entry of INPUT by its name without extension.
+* ``case_id`` (required): the case's name; matches an entry of INPUT by its name without extension. It is
+  the case's label in the app's database (cases found in INPUT but not in the manifest get a generated
+  ``case-<checksum>`` label there: file and folder names are never stored).
 * ``path`` (optional): the case's input (folder, .zip, .nii/.nii.gz); relative paths are taken from INPUT.
   When empty, the INPUT entry named ``case_id`` is used.
 * ``height_m``, ``weight_kg``, ``sex`` (optional, may be empty): patient data for SMI and the cutoffs;
@@ -18,7 +20,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sarco_core.errors import InputNotFoundError, SarcoError
@@ -40,6 +42,14 @@ class BatchCase:
     height_m: float | None = None
     weight_kg: float | None = None
     sex: str | None = None
+    typed_id: bool = field(default=False, compare=False)  # case_id typed in a manifest, not a file/folder name
+
+    def store_label(self, input_sha256: str | None) -> str:
+        """The label in the app's database: a manifest's case_id as typed; for a case found in INPUT a
+        generated ``case-<checksum>``, never the file or folder name (names often carry patient identifiers)."""
+        from sarco_core.privacy import generated_case_label
+
+        return self.case_id if self.typed_id else generated_case_label(input_sha256)
 
     def fingerprint(self, settings: str) -> str:
         """Identity of the work to do: input path, size and mtime, patient data and run settings.
@@ -166,7 +176,7 @@ def read_manifest(manifest: Path, input_dir: Path | None) -> list[BatchCase]:
                 p = (input_dir or manifest.parent) / p
             path = str(p)
         out.append(BatchCase(case_id=cid, path=path, height_m=_num(row, "height_m", line, manifest),
-                             weight_kg=_num(row, "weight_kg", line, manifest), sex=sex))
+                             weight_kg=_num(row, "weight_kg", line, manifest), sex=sex, typed_id=True))
     return out
 
 

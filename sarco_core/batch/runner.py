@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -18,10 +19,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from sarco_core import settings
 from sarco_core.batch.cases import BatchCase, cohort
 from sarco_core.batch.table import CaseRecord, parts_dir, read_part, write_csv, write_part
 from sarco_core.batch.worker import CaseOutcome, CaseSettings, run_case
 from sarco_core.errors import SarcoError, StoreError
+
+log = logging.getLogger(__name__)
+
+
+DEFAULT_CASE_TIME_LIMIT_S = 300.0  # a 1000-slice case takes ~60 s on one core; 5x that is a hung case
+
+
+def case_time_limit_s(given: float | None) -> float | None:
+    """The per-case time limit: ``given``, else ``SARCO_CASE_TIME_LIMIT_S``, else 300 s; 0 turns it off."""
+    raw = given if given is not None else (settings.CASE_TIME_LIMIT_S.raw() or DEFAULT_CASE_TIME_LIMIT_S)
+    try:
+        v = float(raw)
+    except (TypeError, ValueError):
+        raise SarcoError(f"The per-case time limit {raw!r} (SARCO_CASE_TIME_LIMIT_S) is not a number of seconds. "
+                         "Give e.g. 300, or 0 for no limit.") from None
+    if not v >= 0 or v == float("inf"):
+        raise SarcoError(f"The per-case time limit must be 0 (none) or a positive number of seconds, not {raw!r}.")
+    return None if v == 0 else v
 
 
 def available_cores() -> int:
@@ -44,6 +64,7 @@ class BatchOptions:
     store_url: str | None = None  # None = SARCO_DB_URL or the default database
     retry_errors: bool = False  # re-run cases whose stored result is an error
     actor: str = "sarco batch"
+    case_time_limit_s: float | None = None  # None = SARCO_CASE_TIME_LIMIT_S or 300 s; 0 = no limit
 
 
 @dataclass
@@ -129,37 +150,89 @@ def _outcomes_local(todo: list[BatchCase], settings: CaseSettings) -> Iterator[t
         yield case, run_case(case, settings)
 
 
+def _timed_out(case: BatchCase, limit_s: float, elapsed_s: float, worker: str) -> CaseOutcome:
+    return CaseOutcome(
+        case_id=case.case_id, status="error", elapsed_s=elapsed_s, worker=worker, analysis=None,
+        error=f"CaseTimeLimitError: the case ran longer than the {limit_s:g} s per-case time limit and was stopped "
+              "(its worker was restarted); the input is probably damaged or far larger than one CT series. Check "
+              "it, or raise the limit with --case-time-limit / SARCO_CASE_TIME_LIMIT_S.")
+
+
+def _restart_worker_of(client: Any, key: str) -> str:
+    """Restart, in the background, the worker process running ``key`` (a hung case holds it); returns its
+    address or ''. The loop does not wait: the other workers go on with the cohort meanwhile."""
+    try:
+        addr = next((w for w, keys in client.processing().items() if key in keys), "")
+    except Exception:  # pragma: no cover - scheduler gone
+        return ""
+    if not addr:
+        return ""
+
+    def restart() -> None:
+        try:
+            client.restart_workers([addr], timeout=120, raise_for_error=False)
+        except Exception as exc:  # in-process workers cannot restart; the client may be closing
+            log.warning("could not restart the worker of a timed-out case: %s", type(exc).__name__)
+
+    threading.Thread(target=restart, name="sarco-restart-worker", daemon=True).start()
+    return str(addr)
+
+
 def _outcomes_dask(todo: list[BatchCase], settings: CaseSettings, client: Any, window: int,
                    workers: list[str] | None = None) -> Iterator[tuple[BatchCase, CaseOutcome]]:
     """Submit at most ``window`` cases at a time (bounded memory) and yield them as they finish
-    (``workers``: restrict to these worker addresses)."""
-    from distributed import as_completed
+    (``workers``: restrict to these worker addresses). A case running past ``settings.time_limit_s`` is
+    reported as failed, cancelled, and its worker restarted, so the rest of the cohort continues."""
+    from distributed import wait
 
+    limit = settings.time_limit_s
+    if limit is not None:  # no queue behind a hung case: a submitted case starts at once
+        window = max(1, min(window, sum(client.nthreads().values()) if workers is None else len(workers)))
+        try:  # the clock starts at submission: load the segmenter on every (also restarted) worker first
+            from sarco_core.batch.plugin import WarmSegmenter
+
+            client.register_plugin(WarmSegmenter(settings.method, settings.threads), name=WarmSegmenter.name)
+        except Exception as exc:  # pragma: no cover - an old scheduler without plugins
+            log.warning("could not warm the workers: %s", type(exc).__name__)
     pending = list(reversed(todo))
-    by_key: dict[str, BatchCase] = {}
-    ac = as_completed()
+    running: dict[str, tuple[BatchCase, Any, float]] = {}
 
     def submit_one() -> None:
         case = pending.pop()
         fut = client.submit(run_case, case, settings, pure=False, workers=workers,
                             key=f"sarco-case-{case.case_id}-{time.time_ns()}")
-        by_key[fut.key] = case
-        ac.add(fut)
+        running[fut.key] = (case, fut, time.monotonic())
 
     for _ in range(min(window, len(pending))):
         submit_one()
-    for fut in ac:
-        case = by_key.pop(fut.key)
+    while running:
+        futs = [f for _, f, _ in running.values()]
+        poll = 5.0 if limit is None else max(0.05, min(5.0, limit / 10))
         try:
-            out = fut.result()
-        except Exception as exc:  # the worker died (memory, crash) or the task could not run
-            out = CaseOutcome(case_id=case.case_id, status="error", elapsed_s=0.0, worker="", analysis=None,
-                              error=f"worker failed: {type(exc).__name__}: {exc} (out of memory or crash; "
-                                    "try fewer workers per machine)")
-        fut.release()
-        if pending:
-            submit_one()
-        yield case, out
+            done = wait(futs, timeout=poll, return_when="FIRST_COMPLETED").done
+        except TimeoutError:
+            done = set()
+        now = time.monotonic()
+        for key in list(running):
+            case, fut, t0 = running[key]
+            if fut in done:
+                try:
+                    out = fut.result()
+                except Exception as exc:  # the worker died (memory, crash) or the task could not run
+                    out = CaseOutcome(case_id=case.case_id, status="error", elapsed_s=0.0, worker="", analysis=None,
+                                      error=f"worker failed: {type(exc).__name__}: {exc} (out of memory or crash; "
+                                            "try fewer workers per machine)")
+            elif limit is not None and now - t0 > limit:
+                addr = _restart_worker_of(client, key)
+                fut.cancel()
+                out = _timed_out(case, limit, now - t0, addr)
+            else:
+                continue
+            del running[key]
+            fut.release()
+            if pending:
+                submit_one()
+            yield case, out
 
 
 def _is_finished(rec: CaseRecord | None, fp: str, options: BatchOptions) -> bool:
@@ -189,18 +262,26 @@ def _store_case(store: Any, case: BatchCase, out: CaseOutcome, actor: str) -> in
     sha = (a.get("input") or {}).get("sha256")
     kw = dict(analysis=a, labels=out.labels, slice_index=out.slice_index, actor=actor,
               l3_auto_index=None if auto is None else int(auto), input_sha256=sha)
+    label = case.store_label(sha)
+    from dataclasses import replace
+
+    from sarco_core.privacy import scrub_file_names
+
+    # loader warnings are stored with the case: the case's file and folder names (which may carry identifiers)
+    # are removed from them
+    volume = replace(out.volume, warnings=scrub_file_names(out.volume.warnings, [Path(case.path).name]))
     try:
         try:
-            return int(store.create_case(out.volume, label=case.case_id, **kw).id)
+            return int(store.create_case(volume, label=label, **kw).id)
         except StoreError as exc:
             if "already exists" not in str(exc):
                 raise
-        same = [c for c in store.list_cases() if c.label == case.case_id]
+        same = [c for c in store.list_cases() if c.label == label]
         if same and sha and store.get_case(same[0].id).input_sha256 == sha:
             store.add_analysis(same[0].id, a, out.labels, out.slice_index, actor, l3_auto_index=kw["l3_auto_index"])
             return int(same[0].id)
-        label = f"{case.case_id} ({time.strftime('%Y-%m-%d %H:%M:%S')})"
-        return int(store.create_case(out.volume, label=label, **kw).id)
+        label = f"{label} ({time.strftime('%Y-%m-%d %H:%M:%S')})"
+        return int(store.create_case(volume, label=label, **kw).id)
     finally:
         cache = getattr(store, "_cache", None)  # the store keeps created volumes in memory: drop them here
         if cache is not None and hasattr(cache, "clear"):
@@ -234,7 +315,7 @@ def run_batch(input_dir: Path | str | None, out_csv: Path | str, *, manifest: Pa
     for stale in parts.glob(".*.partial"):  # left by a run that was killed mid-write
         stale.unlink(missing_ok=True)
     settings = CaseSettings(method=options.method, rule=options.rule, threads=options.threads,
-                            keep_for_store=options.store)
+                            keep_for_store=options.store, time_limit_s=case_time_limit_s(options.case_time_limit_s))
     summary = BatchSummary(out_csv=out_csv, parts=parts, n_cases=len(cases), warnings=warnings)
     fps = {c.case_id: c.fingerprint(settings.key()) for c in cases}
     todo = [c for c in cases if not _is_finished(read_part(parts, c.case_id), fps[c.case_id], options)]

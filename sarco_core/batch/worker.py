@@ -7,16 +7,19 @@ nothing is raised, so one bad case never stops the cohort.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from sarco_core.batch.cases import BatchCase
-from sarco_core.errors import SarcoError
+from sarco_core.errors import CaseTimeLimitError, SarcoError
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class CaseSettings:
     rule: str | None = None  # cutoff rule name; None = default
     threads: int = 1  # torch / ONNX Runtime threads per worker (SARCO_THREADS)
     keep_for_store: bool = True  # return the volume and labels so the client can store the case
+    time_limit_s: float | None = None  # per-case limit (enforced by the client for Dask, by SIGALRM in-process)
 
     def key(self) -> str:
         """What, besides the case itself, changes a result (for resumability)."""
@@ -101,6 +105,38 @@ def _message(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
+@contextmanager
+def _time_limit(limit_s: float | None) -> Iterator[None]:
+    """Interrupt the case after ``limit_s`` with :class:`CaseTimeLimitError` (main thread only: the in-process
+    runner; Dask cases are stopped by the client) and give the loaders the same time budget."""
+    from sarco_core.io.limits import deadline
+
+    if limit_s is None:
+        yield
+        return
+    setting = "the per-case time limit, --case-time-limit / SARCO_CASE_TIME_LIMIT_S"
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        with deadline(limit_s, setting=setting):
+            yield
+        return
+
+    def on_alarm(_sig: int, _frame: object) -> None:
+        raise CaseTimeLimitError(
+            f"the case ran longer than the {limit_s:g} s per-case time limit and was stopped; the input is probably "
+            "damaged or far larger than one CT series. Check it, or raise the limit with --case-time-limit / "
+            "SARCO_CASE_TIME_LIMIT_S."
+        )
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, limit_s)
+    try:
+        with deadline(limit_s, setting=setting):
+            yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def run_case(case: BatchCase, settings: CaseSettings) -> CaseOutcome:
     """Analyse one case; never raises (errors become ``status='error'`` with the message)."""
     t0 = time.perf_counter()
@@ -110,15 +146,16 @@ def run_case(case: BatchCase, settings: CaseSettings) -> CaseOutcome:
 
         seg = cached_segmenter(settings.method, settings.threads)
         t0 = time.perf_counter()  # the per-worker start-up (imports, model load) is not the case's time
-        res = analyze(
-            case.path,
-            height_m=case.height_m,
-            weight_kg=case.weight_kg,
-            sex=case.sex,
-            rule=settings.rule,
-            method=settings.method,
-            segmenter=seg,
-        )
+        with _time_limit(settings.time_limit_s):
+            res = analyze(
+                case.path,
+                height_m=case.height_m,
+                weight_kg=case.weight_kg,
+                sex=case.sex,
+                rule=settings.rule,
+                method=settings.method,
+                segmenter=seg,
+            )
         analysis = res.to_dict()
         out = CaseOutcome(case_id=case.case_id, status="ok", error="", analysis=analysis,
                           elapsed_s=time.perf_counter() - t0, worker=worker)

@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import pkgutil
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from sarco_core import __version__
+from sarco_core import __version__, settings
 from sarco_core.errors import SarcoError
 
 
@@ -79,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # last resort: no traceback for users
-        if os.environ.get("SARCO_DEBUG"):
+        if settings.debug():
             raise
         print(
             f"sarco {args.command}: internal error: {type(exc).__name__}: {exc}. "

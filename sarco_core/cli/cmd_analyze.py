@@ -28,6 +28,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out_mask:
+        from sarco_core.io.nifti import check_output_path
+
+        check_output_path(args.out_mask)  # before the analysis, not after it
     res = analyze(
         args.path, height_m=args.height_m, weight_kg=args.weight_kg, sex=args.sex, rule=args.cutoffs,
         slice_index=args.slice, method=args.method,

@@ -25,7 +25,8 @@ Manifest (optional CSV, header row, UTF-8): case_id,path,height_m,weight_kg,sex
 Output: one CSV row per case: case_id, path, status (ok|error), error, then every field of
 `sarco analyze --json` flattened with dotted names (lists joined with ';'), elapsed_s, store_case_id.
 Each finished case is also kept as <out>.parts/<case>.json; a re-run skips finished cases (same input,
-patient data and settings) and rebuilds the CSV. One bad case never stops the cohort.
+patient data and settings) and rebuilds the CSV. One bad case never stops the cohort: a case running past
+--case-time-limit (default 300 s) is stopped, reported as failed, and its worker restarted.
 
 Parallelism: --workers N single-threaded worker processes on this machine (default: one per core), or
 --scheduler tcp://host:8786 to use an existing Dask cluster (see docs/scale.md).
@@ -54,6 +55,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-store", action="store_true", help="do not save the cases in the app's database")
     p.add_argument("--db", default=None, metavar="URL", help="database URL (default: SARCO_DB_URL or the app's)")
     p.add_argument("--retry-errors", action="store_true", help="re-run cases that failed in an earlier run")
+    p.add_argument("--case-time-limit", type=float, default=None, metavar="SECONDS",
+                   help="stop a case after this many seconds and report it failed (default: "
+                        "SARCO_CASE_TIME_LIMIT_S or 300; 0 = no limit)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
 
@@ -70,9 +74,12 @@ def run(args: argparse.Namespace) -> int:
         from sarco_core.cutoffs import get_rule
 
         get_rule(args.cutoffs)  # fail fast on an unknown rule
+    from sarco_core.batch.runner import case_time_limit_s
+
+    case_time_limit_s(args.case_time_limit)  # fail fast on a bad limit
     opts = BatchOptions(workers=args.workers, scheduler=args.scheduler, method=args.method, rule=args.cutoffs,
                         threads=max(1, args.threads), store=not args.no_store, store_url=args.db,
-                        retry_errors=args.retry_errors)
+                        retry_errors=args.retry_errors, case_time_limit_s=args.case_time_limit)
     s = run_batch(args.input, Path(args.out), manifest=args.manifest, options=opts,
                   progress=None if args.quiet else Progress(0),
                   warn=lambda w: print(f"warning: {w}", file=sys.stderr))

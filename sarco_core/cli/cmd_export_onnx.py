@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sarco_core.errors import ModelError
+from sarco_core.errors import ModelError, require_training
 
 NAME = "export-onnx"
 HELP = "Export the model as ONNX (model.onnx next to its weights) for the ONNX Runtime CPU path."
@@ -16,6 +16,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_training("sarco export-onnx")
     from sarco_core.segment.base import default_model_dir
     from sarco_core.train.export import export_onnx
 

@@ -50,7 +50,7 @@ def _indices(volume: Any, args: argparse.Namespace) -> tuple[list[int], dict[str
 def run(args: argparse.Namespace) -> int:
     from sarco_core.io.loader import load
     from sarco_core.io.nifti import save_nifti
-    from sarco_core.segment.base import get_segmenter
+    from sarco_core.segment.registry import get_segmenter
 
     volume = load(args.image)
     volume.require_hu("Muscle segmentation")

@@ -53,9 +53,9 @@ def classification_lines(case: CaseRecord, analysis: AnalysisRecord | None, sma_
     rule_key = (analysis.rule if analysis and analysis.rule else None) or cutoffs.DEFAULT_RULE
     try:
         _, rule = cutoffs.get_rule(rule_key)
-        smi = cutoffs.smi_cm2_m2(sma_cm2, case.height_m)
-        cl = cutoffs.classify(smi=smi, muscle_hu=muscle_hu, sex=case.sex, height_m=case.height_m,
-                              weight_kg=case.weight_kg, rule=rule_key)
+        a = cutoffs.assess(sma_cm2=sma_cm2, muscle_hu=muscle_hu, sex=case.sex, height_m=case.height_m,
+                           weight_kg=case.weight_kg, rule=rule_key)
+        smi, cl = a.smi_cm2_m2, a.classification
     except SarcoError as exc:
         return [f"Classification not possible: {exc}"]
     out = []
@@ -110,7 +110,8 @@ def report_pdf(
     smi = cutoffs.smi_cm2_m2(version.sma_cm2, case.height_m)
     lines = [
         ("Skeletal muscle area (SMA)", _f(version.sma_cm2, ".1f", " cm2")),
-        ("Skeletal muscle index (SMI)", _f(smi, ".1f", " cm2/m2") if smi is not None else "needs height"),
+        ("Skeletal muscle index (SMI)",
+         _f(smi, ".1f", " cm2/m2") if smi is not None else cutoffs.smi_missing_reason(version.sma_cm2, case.height_m)),
         ("Muscle attenuation", _f(version.muscle_hu_mean, ".1f", " HU")),
         ("IMAT", _f(version.imat_cm2, ".1f", " cm2")),
         ("SAT", _f(version.sat_cm2, ".1f", " cm2")),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,23 +18,31 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
-from sarco_core.errors import NotCTError, UnreadableFileError, UnsupportedCompressionError
+from sarco_core.errors import (
+    ImageValueError,
+    IrregularSeriesError,
+    SarcoError,
+    UnreadableFileError,
+    UnsupportedCompressionError,
+)
 from sarco_core.io.dicom_geometry import StackGeometry, build_geometry
 from sarco_core.io.dicom_headers import (
     SliceHeader,
     SourceItem,
     choose_series,
     group_series,
-    headers_from_dataset,
+    has_preamble,
     open_source,
-    read_header,
     source_name,
 )
 from sarco_core.io.dicom_meta import meta_warnings, source_meta
+from sarco_core.io.dicom_series import NoDicomFoundError, check_values, explain_mixed_geometry, read_all_headers
+from sarco_core.io.limits import check_deadline, check_voxels
 from sarco_core.io.orient import LPS_TO_RAS, to_canonical
 from sarco_core.volume import Volume
 
 log = logging.getLogger(__name__)
+__all__ = ["NoDicomFoundError", "list_files", "load_dicom"]
 
 AIR_HU = -1024
 # Image types whose values are parametric maps, not attenuation in HU
@@ -47,10 +56,6 @@ _DECODER_PACKAGES = {
     "JPEG": "pylibjpeg and pylibjpeg-libjpeg (pip install pylibjpeg pylibjpeg-libjpeg)",
     "RLE": "pylibjpeg-rle (pip install pylibjpeg-rle)",
 }
-
-
-class NoDicomFoundError(UnreadableFileError):
-    """None of the given files is a DICOM image."""
 
 
 def list_files(folder: Path) -> list[Path]:
@@ -72,62 +77,21 @@ def load_dicom(sources: Sequence[Path | tuple[str, bytes]], *, require_axial: bo
     Raises a specific :class:`~sarco_core.errors.SarcoError` for anything that cannot be measured reliably.
     """
     items: list[SourceItem] = [s if isinstance(s, tuple) else Path(s) for s in sources]
-    headers, warnings = _read_all_headers(items)
+    headers, warnings = read_all_headers(items)
     groups, group_warn = group_series(headers)
     chosen, choose_warn = choose_series(groups, require_axial=require_axial)
     warnings += choose_warn + (group_warn if chosen.by_geometry or len(groups) > 1 else [])
-    if chosen.first.samples_per_pixel != 1:
-        raise NotCTError(
-            f"{chosen.first.name} is a colour image (SamplesPerPixel {chosen.first.samples_per_pixel}), e.g. a "
-            "screenshot or secondary capture, not CT attenuation data. Load the original CT series."
-        )
-    geom = build_geometry(chosen.headers)
+    check_values(chosen)
+    check_voxels((len(chosen.headers), chosen.first.rows, chosen.first.cols), "The DICOM series")
+    try:
+        geom = build_geometry(chosen.headers)
+    except IrregularSeriesError as exc:
+        raise explain_mixed_geometry(exc, chosen, groups) from None
     warnings += geom.warnings
     raw = _decode_stack(items, geom)
     hu, is_hu, hu_warn = _to_hu(raw, geom.headers)
     warnings += hu_warn
     return _to_volume(hu, geom, is_hu=is_hu, warnings=warnings, n_files=len({h.index for h in geom.headers}))
-
-
-# ---------------------------------------------------------------------------------------------- headers
-def _read_all_headers(items: list[SourceItem]) -> tuple[list[SliceHeader], list[str]]:
-    if not items:
-        raise NoDicomFoundError("No files were given. Choose a DICOM folder, .zip or .dcm files.")
-    headers: list[SliceHeader] = []
-    skipped: list[str] = []
-    non_image: list[str] = []
-    for i, src in enumerate(items):
-        ds = read_header(src)
-        if ds is None:
-            skipped.append(Path(source_name(src)).name)
-            continue
-        if "Rows" not in ds or "Columns" not in ds:
-            non_image.append(f"{Path(source_name(src)).name} ({ds.get('Modality', '') or 'no modality'})")
-            continue
-        headers.extend(headers_from_dataset(ds, i, source_name(src)))
-    warnings = []
-    if skipped:
-        warnings.append(
-            f"{len(skipped)} file(s) are not readable DICOM and were skipped: {', '.join(skipped[:5])}"
-            + (" ..." if len(skipped) > 5 else "")
-        )
-    if non_image:
-        warnings.append(
-            f"{len(non_image)} DICOM object(s) without image data were skipped: {', '.join(non_image[:5])}"
-            + (" ..." if len(non_image) > 5 else "")
-        )
-    if not headers:
-        if non_image:
-            mods = sorted({n.split("(")[-1].rstrip(")") for n in non_image})
-            raise NotCTError(
-                f"The DICOM files hold no images (only {', '.join(mods)} objects, e.g. structure sets or reports). "
-                "Load the CT image series itself."
-            )
-        raise NoDicomFoundError(
-            f"None of the {len(items)} file(s) could be read as DICOM (e.g. {Path(source_name(items[0])).name}); "
-            "they may be truncated, corrupt, or not DICOM. Export the CT series from the PACS again."
-        )
-    return headers, warnings
 
 
 # ---------------------------------------------------------------------------------------------- pixels
@@ -142,7 +106,18 @@ def _compression_hint(ts: Any) -> str:
 def _check_decodable(ds: Dataset, name: str) -> None:
     meta = getattr(ds, "file_meta", None)
     ts = meta.get("TransferSyntaxUID") if meta is not None else None
-    if ts is None or not ts.is_compressed:
+    if ts is None:
+        return
+    try:
+        if not ts.is_transfer_syntax:
+            raise ValueError
+        compressed = ts.is_compressed
+    except (ValueError, AttributeError, TypeError):
+        raise UnreadableFileError(
+            f"{name} names {str(ts)[:64]!r} as its TransferSyntaxUID, which is not a DICOM transfer syntax, so its "
+            "pixel data cannot be decoded. The file is corrupt; export the series again."
+        ) from None
+    if not compressed:
         return
     from pydicom.pixels import get_decoder
 
@@ -176,8 +151,12 @@ def _set_missing_transfer_syntax(ds: Dataset) -> None:
 
 def _read_pixels(src: SourceItem) -> np.ndarray:
     name = source_name(src)
+    check_deadline(f"decoding the pixels of {Path(name).name}")
     try:
-        ds = pydicom.dcmread(open_source(src), force=True)
+        with open_source(src) as fh:
+            ds = pydicom.dcmread(fh, force=not has_preamble(src))
+    except SarcoError:
+        raise
     except Exception as exc:
         raise UnreadableFileError(
             f"{name} could not be read ({type(exc).__name__}: {exc}); it is probably truncated or corrupt. "
@@ -185,13 +164,22 @@ def _read_pixels(src: SourceItem) -> np.ndarray:
         ) from None
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         raise UnreadableFileError(f"{name} has no pixel data (the file is probably truncated). Export it again.")
-    _set_missing_transfer_syntax(ds)
-    _check_decodable(ds, name)
     try:
-        arr = ds.pixel_array
+        _set_missing_transfer_syntax(ds)
+    except Exception as exc:
+        raise UnreadableFileError(
+            f"{name}: the transfer syntax of the file cannot be determined ({type(exc).__name__}); the file is "
+            "corrupt. Export the series again."
+        ) from None
+    _check_decodable(ds, name)
+    compressed = bool(getattr(ds.file_meta.get("TransferSyntaxUID"), "is_compressed", False))
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            arr = ds.pixel_array
     except Exception as exc:
         msg = str(exc)
-        if "plugin" in msg.lower() or "missing" in msg.lower() and "dependenc" in msg.lower():
+        if "missing" in msg.lower() and "dependenc" in msg.lower():
             ts = ds.file_meta.get("TransferSyntaxUID") if getattr(ds, "file_meta", None) else None
             raise UnsupportedCompressionError(
                 f"{name}: the pixel data ({getattr(ts, 'name', ts)}) could not be decoded: {msg}. "
@@ -199,9 +187,22 @@ def _read_pixels(src: SourceItem) -> np.ndarray:
             ) from None
         raise UnreadableFileError(
             f"The pixel data of {name} could not be decoded ({type(exc).__name__}: {msg[:200]}); the file is "
-            "probably truncated or corrupt. Export the series again."
+            "probably truncated or its compressed stream is damaged. Export the series again."
         ) from None
-    return np.asarray(arr)
+    if compressed and caught:
+        raise UnreadableFileError(
+            f"The compressed pixel data of {name} is damaged (the decoder reported: {str(caught[0].message)[:160]}); "
+            "a partly decoded image would give wrong areas. Export the series again."
+        )
+    arr = np.asarray(arr)
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ImageValueError(
+            f"{name} holds NaN or infinite pixel values, so no area or mean HU can be trusted. Export the series "
+            "again."
+        )
+    if arr.dtype.kind not in "iuf":
+        raise ImageValueError(f"{name} decodes to {arr.dtype} values, not CT numbers. Load the original CT series.")
+    return arr
 
 
 def _decode_stack(items: list[SourceItem], geom: StackGeometry) -> np.ndarray:
@@ -242,8 +243,11 @@ def _padding(h: SliceHeader) -> tuple[float, float] | None:
             v -= 2**bits
         return float(v)
 
-    lo = conv(ds.PixelPaddingValue)
-    hi = conv(ds.PixelPaddingRangeLimit) if "PixelPaddingRangeLimit" in ds else lo
+    try:
+        lo = conv(ds.PixelPaddingValue)
+        hi = conv(ds.PixelPaddingRangeLimit) if "PixelPaddingRangeLimit" in ds else lo
+    except (TypeError, ValueError, OverflowError):
+        return None  # not one number: reported by _to_hu
     return (min(lo, hi), max(lo, hi))
 
 
@@ -268,15 +272,18 @@ def _to_hu(raw: np.ndarray, headers: list[SliceHeader]) -> tuple[np.ndarray, boo
     out = np.empty(raw.shape, dtype=np.int16 if integral else np.float32)
     n_clipped = 0
     pads_seen: set[tuple[float, float]] = set()
+    bad_pad = False
     for k, h in enumerate(headers):
         r = raw[k]
         if integral:
-            v = r.astype(np.int32) * int(h.slope) + int(h.intercept)
+            v = r.astype(np.int64) * int(h.slope) + int(h.intercept)
         else:
             v = r.astype(np.float64) * h.slope + h.intercept
         if is_hu:
             clip = v < AIR_HU
             pad = _padding(h)
+            if pad is None and "PixelPaddingValue" in h.ds:
+                bad_pad = True
             if pad is not None:
                 pads_seen.add(pad)
                 clip |= (r >= pad[0]) & (r <= pad[1])
@@ -288,6 +295,9 @@ def _to_hu(raw: np.ndarray, headers: list[SliceHeader]) -> tuple[np.ndarray, boo
             out = out.astype(np.float32)  # integers beyond int16 (rare): keep them exactly in float32
         out[k] = v
     warnings: list[str] = []
+    if bad_pad:
+        warnings.append("PixelPaddingValue is not one number (a corrupt header value); it was ignored, so no "
+                        "pixel was treated as padding.")
     if not is_hu:
         warnings.append(
             f"The pixel values are not HU ({why}); the image can be viewed but not measured. "

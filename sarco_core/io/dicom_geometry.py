@@ -84,6 +84,15 @@ def build_geometry(headers: list[SliceHeader]) -> StackGeometry:
         origin = np.array(ipp)
     else:
         missing = [h.name for h in headers if h.ipp is None]
+        files = {h.index for h in headers if h.ipp is None}
+        if missing and len(files) == 1 and headers[0].frame is not None:
+            n_frames = sum(1 for h in headers if h.index in files)
+            raise MissingGeometryError(
+                f"{headers[0].name.rsplit(' frame ', 1)[0]} is one multi-frame file (NumberOfFrames {n_frames}) "
+                "without per-frame positions (no PerFrameFunctionalGroupsSequence with ImagePositionPatient), so "
+                "its frames cannot be placed along the body axis. Export the series as single-frame images or as "
+                "Enhanced CT."
+            )
         if missing:
             raise MissingGeometryError(
                 f"{len(missing)} image(s) have no ImagePositionPatient (e.g. {missing[0]}), so the slices cannot "

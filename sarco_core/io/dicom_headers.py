@@ -15,7 +15,8 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from sarco_core.errors import LocalizerError, NotAxialError, NotCTError
+from sarco_core.errors import LocalizerError, NotAxialError, NotCTError, SarcoError
+from sarco_core.io.limits import check_deadline
 
 SourceItem = Path | tuple[str, bytes]
 
@@ -32,25 +33,103 @@ def source_name(src: SourceItem) -> str:
     return src[0] if isinstance(src, tuple) else str(src)
 
 
+class _DeadlineReader(io.RawIOBase):
+    """A read-only file for pydicom that checks the load's time budget every few hundred reads: pydicom parses
+    a garbage data set a few bytes per read, so one bad file could otherwise hold a worker for minutes."""
+
+    def __init__(self, fh: Any) -> None:
+        super().__init__()
+        self._fh = fh
+        self._n = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        self._n += 1
+        if self._n % 256 == 0:
+            check_deadline("parsing a DICOM file")
+        return bytes(self._fh.read(-1 if size is None else size))
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return int(self._fh.seek(offset, whence))
+
+    def tell(self) -> int:
+        return int(self._fh.tell())
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
 def open_source(src: SourceItem) -> Any:
-    """A file path or an in-memory file object for pydicom."""
-    return io.BytesIO(src[1]) if isinstance(src, tuple) else src
+    """An in-memory file object for pydicom (paths are read into memory), with the time budget checked."""
+    return _DeadlineReader(io.BytesIO(src[1]) if isinstance(src, tuple) else open(src, "rb"))
 
 
 _EXPECTED_TAGS = ("SOPClassUID", "Modality", "Rows", "ImagePositionPatient", "PixelSpacing", "StudyInstanceUID")
+# A DICOM data set without the 128-byte preamble starts with a group 0002 (file meta) or 0008 element
+_BARE_FIRST_GROUPS = (0x0002, 0x0008)
+
+
+def _head(src: SourceItem, n: int = 132) -> bytes:
+    if isinstance(src, tuple):
+        return src[1][:n]
+    with open(src, "rb") as fh:
+        return fh.read(n)
+
+
+def _size(src: SourceItem) -> int:
+    return len(src[1]) if isinstance(src, tuple) else Path(src).stat().st_size
+
+
+def has_preamble(src: SourceItem) -> bool:
+    head = _head(src)
+    return len(head) >= 132 and head[128:132] == b"DICM"
+
+
+def looks_like_bare_dicom(src: SourceItem) -> bool:
+    """True when a file without preamble starts like a DICOM data set (so pydicom's ``force`` may parse it)."""
+    head = _head(src, 8)
+    if len(head) < 8:
+        return False
+    return int.from_bytes(head[:2], "little") in _BARE_FIRST_GROUPS or int.from_bytes(head[:2], "big") in (
+        _BARE_FIRST_GROUPS
+    )
 
 
 def read_header(src: SourceItem) -> Dataset | None:
-    """Header only (no pixels); None when the file is not DICOM or is unreadable."""
+    """Header only (no pixels); None when the file is not DICOM or is unreadable.
+
+    ``force=True`` (parsing without the DICM preamble) is used only for files that start like a DICOM data set
+    and are at most :data:`~sarco_core.io.limits.MAX_BARE_DICOM_BYTES`: pydicom's forced parser reads garbage
+    a few bytes at a time, which turns a large non-DICOM file into minutes of work."""
+    from sarco_core.io.limits import MAX_BARE_DICOM_BYTES
+
     try:
-        return pydicom.dcmread(open_source(src), stop_before_pixels=True)
-    except InvalidDicomError:
-        pass  # no preamble: try again without it below
-    except Exception:
-        return None
-    try:
-        ds = pydicom.dcmread(open_source(src), stop_before_pixels=True, force=True)
-    except Exception:
+        if has_preamble(src):
+            if int.from_bytes(_head(src, 134)[132:134], "little") != 0x0002:
+                return None  # the file meta group must follow DICM; zeros or garbage would parse for minutes
+            with open_source(src) as fh:
+                ds = pydicom.dcmread(fh, stop_before_pixels=True)
+            if len(ds) == 0:
+                return ds  # a preamble and file meta only: reported as such by the caller
+        else:
+            if not looks_like_bare_dicom(src) or _size(src) > MAX_BARE_DICOM_BYTES:
+                return None
+            with open_source(src) as fh:
+                ds = pydicom.dcmread(fh, stop_before_pixels=True, force=True)
+    except SarcoError:
+        raise
+    except (InvalidDicomError, Exception):
         return None
     if not any(t in ds for t in _EXPECTED_TAGS):
         return None
@@ -83,6 +162,29 @@ def _str(v: Any) -> str:
     return "" if v is None else str(v).strip()
 
 
+def _int(ds: Dataset, tag: str, default: int) -> int:
+    """A single non-negative integer tag; multi-valued or non-numeric values raise ValueError."""
+    v = ds.get(tag)
+    if v is None or v == "":
+        return default
+    if isinstance(v, list | tuple | pydicom.multival.MultiValue):
+        raise ValueError(f"{tag} holds {len(v)} values where one number is expected")
+    f = float(v)
+    if not math.isfinite(f) or f < 0 or f != int(f) or f > 2**31:
+        raise ValueError(f"{tag} is {v!r}, not a plausible count")
+    return int(f)
+
+
+def _rescale_problem(raw_slope: Any, raw_intercept: Any, slope: float | None, intercept: float | None) -> str | None:
+    from sarco_core.io.limits import RESCALE_INTERCEPT_MAX, RESCALE_SLOPE_MAX
+
+    if raw_slope not in (None, "") and (slope is None or slope == 0 or abs(slope) > RESCALE_SLOPE_MAX):
+        return f"RescaleSlope is {raw_slope!s}"
+    if raw_intercept not in (None, "") and (intercept is None or abs(intercept) > RESCALE_INTERCEPT_MAX):
+        return f"RescaleIntercept is {raw_intercept!s}"
+    return None
+
+
 @dataclass
 class SliceHeader:
     """What one image (or one frame) says about itself."""
@@ -107,6 +209,8 @@ class SliceHeader:
     rescale_type: str
     gantry_tilt: float | None
     samples_per_pixel: int
+    photometric: str = "MONOCHROME2"
+    rescale_problem: str | None = None  # why RescaleSlope/Intercept cannot be used (e.g. slope 0 or NaN)
 
     @property
     def normal(self) -> np.ndarray | None:
@@ -156,7 +260,13 @@ def headers_from_dataset(ds: Dataset, index: int, name: str) -> list[SliceHeader
     meta = getattr(ds, "file_meta", None)
     sop_class = _str(ds.get("SOPClassUID")) or _str(meta.get("MediaStorageSOPClassUID") if meta else None)
     sop_uid = _str(ds.get("SOPInstanceUID")) or _str(meta.get("MediaStorageSOPInstanceUID") if meta else None)
-    n_frames = int(_float(ds.get("NumberOfFrames")) or 1)
+    n_frames = _int(ds, "NumberOfFrames", 1) or 1
+    from sarco_core.io.limits import MAX_FRAMES
+
+    if n_frames > MAX_FRAMES:
+        raise ValueError(f"NumberOfFrames is {n_frames}, over the {MAX_FRAMES} frames one CT file may hold")
+    rows, cols, spp = _int(ds, "Rows", 0), _int(ds, "Columns", 0), _int(ds, "SamplesPerPixel", 1)
+    photometric = _str(ds.get("PhotometricInterpretation")).upper() or "MONOCHROME2"
     per_seq = ds.get("PerFrameFunctionalGroupsSequence")
     shared_seq = ds.get("SharedFunctionalGroupsSequence")
     shared = shared_seq[0] if shared_seq else None
@@ -171,8 +281,10 @@ def headers_from_dataset(ds: Dataset, index: int, name: str) -> list[SliceHeader
         ftype = _fg(ds, per, shared, "CTImageFrameTypeSequence", "FrameType")
         if ftype and f is not None:
             image_type = tuple(_str(x) for x in ftype)
-        slope = _float(_fg(ds, per, shared, "PixelValueTransformationSequence", "RescaleSlope"))
-        intercept = _float(_fg(ds, per, shared, "PixelValueTransformationSequence", "RescaleIntercept"))
+        raw_slope = _fg(ds, per, shared, "PixelValueTransformationSequence", "RescaleSlope")
+        raw_intercept = _fg(ds, per, shared, "PixelValueTransformationSequence", "RescaleIntercept")
+        slope, intercept = _float(raw_slope), _float(raw_intercept)
+        problem = _rescale_problem(raw_slope, raw_intercept, slope, intercept)
         out.append(
             SliceHeader(
                 index=index,
@@ -184,19 +296,21 @@ def headers_from_dataset(ds: Dataset, index: int, name: str) -> list[SliceHeader
                 sop_uid=sop_uid,
                 series_uid=_str(ds.get("SeriesInstanceUID")),
                 image_type=image_type,
-                rows=int(ds.get("Rows") or 0),
-                cols=int(ds.get("Columns") or 0),
+                rows=rows,
+                cols=cols,
                 iop=_floats(_fg(ds, per, shared, "PlaneOrientationSequence", "ImageOrientationPatient"), 6),
                 ipp=_floats(_fg(ds, per, shared, "PlanePositionSequence", "ImagePositionPatient"), 3)
                 if positions_known
                 else None,
                 pixel_spacing=_floats(_fg(ds, per, shared, "PixelMeasuresSequence", "PixelSpacing"), 2),
                 slice_thickness=_float(_fg(ds, per, shared, "PixelMeasuresSequence", "SliceThickness")),
-                slope=1.0 if slope is None or slope == 0 else slope,
-                intercept=0.0 if intercept is None else intercept,
+                slope=1.0 if slope is None or problem else slope,
+                intercept=0.0 if intercept is None or problem else intercept,
                 rescale_type=_str(_fg(ds, per, shared, "PixelValueTransformationSequence", "RescaleType")),
                 gantry_tilt=_float(ds.get("GantryDetectorTilt")),
-                samples_per_pixel=int(ds.get("SamplesPerPixel") or 1),
+                samples_per_pixel=spp,
+                photometric=photometric,
+                rescale_problem=problem,
             )
         )
     return out

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage as ndi
-from scipy.signal import find_peaks
 
 from sarco_core.l3 import ribs as rb
 from sarco_core.l3.spine import SpineFeatures
@@ -124,6 +123,8 @@ def find_discs(f: SpineFeatures) -> tuple[np.ndarray, np.ndarray]:
         return np.array([]), np.array([])
     prof = ndi.gaussian_filter1d(np.interp(zz, z, f.body_hu), 2.0)
     g = endplate_gap(prof)
+    from scipy.signal import find_peaks  # imported here: scipy.signal costs ~1 s of a cold start
+
     pk, props = find_peaks(g, distance=8, prominence=3.0)
     if pk.size == 0:
         return np.array([]), np.array([])

@@ -7,8 +7,8 @@ from sarco_core.segment.base import (
     SegmentationResult,
     SliceSegmenter,
     default_model_dir,
-    get_segmenter,
 )
+from sarco_core.segment.registry import get_segmenter
 
 __all__ = [
     "METHODS",

@@ -2,7 +2,7 @@
 
 :func:`apply_anatomy_rules` takes a slice's labels (0 background, 1 muscle compartment, 2 SAT, 3 VAT) on the
 native pixel grid, with the body outline of the method that made them (the model's
-:func:`~sarco_core.segment.model_qc.body_mask`, the teacher's :func:`~sarco_core.segment.teacher_body.find_body`;
+:func:`~sarco_core.segment.model.qc.body_mask`, the teacher's :func:`~sarco_core.body.find_body`;
 this module draws no outline of its own), and returns a :class:`RulesResult`:
 
 * **(a) skin is never muscle** - label 1 is removed from the outer ``SKIN_MM`` of the body outline (distance
@@ -17,7 +17,7 @@ this module draws no outline of its own), and returns a :class:`RulesResult`:
 * **(b) islands inside the visceral cavity** - a muscle piece (8-connected) is kept when it belongs to a named
   compartment: it touches the SAT / skin layer or the edge of the convex hull of all muscle (the outermost pieces:
   abdominal-wall ring, back), it comes within
-  ``PARAVERTEBRAL_MM`` of the vertebra (:func:`~sarco_core.segment.teacher_anatomy.find_vertebra`) at or behind
+  ``PARAVERTEBRAL_MM`` of the vertebra (:func:`~sarco_core.segment.teacher.anatomy.find_vertebra`) at or behind
   the vertebral body's centre (psoas beside the body, quadratus lumborum at the transverse processes; the crura
   lie in front of the centre), or it lies within ``GAP_MM`` of a kept piece or of a rib next to one
   (intercostal and wall muscle on both sides of a rib at T12-L2). The other pieces whose
@@ -41,8 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from sarco_core.segment import teacher_anatomy as anat
-from sarco_core.segment.teacher_body import convex_hull, erode
+from sarco_core.body import convex_hull, erode
+from sarco_core.segment.teacher import anatomy as anat
 
 SKIN_MM = 2.0  # rule (a): the outer 2 mm of the body outline is skin (issue 15; Southwood 1955: 1.5-3 mm)
 GAP_MM = 5.0  # rule (b): a piece this close to a kept piece belongs to the same compartment (the fat planes

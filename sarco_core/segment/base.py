@@ -1,4 +1,4 @@
-"""The segmentation interface shared by every method.
+"""The segmentation interface shared by every method (types only; :mod:`sarco_core.segment.registry` picks one).
 
 A segmenter labels canonical axial slices of a :class:`~sarco_core.volume.Volume` with
 0 = background, 1 = skeletal muscle compartment, 2 = SAT, 3 = VAT, on the volume's own pixel grid
@@ -7,7 +7,6 @@ A segmenter labels canonical axial slices of a :class:`~sarco_core.volume.Volume
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +14,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from sarco_core import settings
+from sarco_core.enums import Method
 from sarco_core.volume import Volume
 
-METHODS = ("model", "teacher", "threshold")
+METHODS: tuple[str, ...] = tuple(m.value for m in Method)
 
 
 @dataclass(frozen=True)
@@ -55,36 +56,15 @@ class SliceSegmenter(Protocol):
 
 
 def default_model_dir() -> Path | None:
-    """The shipped model folder: ``$SARCO_MODEL_DIR``, else the first ``models/*/config.json`` of the repo."""
-    env = os.environ.get("SARCO_MODEL_DIR")
+    """The model to use: ``$SARCO_MODEL_DIR``, else the model registry's active model
+    (:mod:`sarco_core.model_registry`), else the first shipped ``models/*/config.json``
+    (:func:`sarco_core.settings.model_dir`)."""
+    env = settings.MODEL_DIR.raw()
     if env:
         return Path(env)
-    root = Path(__file__).resolve().parents[2] / "models"
-    found = sorted(p.parent for p in root.glob("*/config.json"))
-    return found[0] if found else None
+    from sarco_core.model_registry import active_model_dir
 
-
-def get_segmenter(method: str | None = None) -> SliceSegmenter:
-    """``method`` = 'model' | 'teacher' | 'threshold' | None (best available: the shipped model, else the teacher)."""
-    from sarco_core.errors import ModelError
-
-    if method not in (None, *METHODS):
-        raise ModelError(f"Unknown segmentation method {method!r}; choose one of {', '.join(METHODS)}.")
-    if method in (None, "model"):
-        d = default_model_dir()
-        if d is not None:
-            from sarco_core.segment.model import Segmenter
-
-            return Segmenter.from_dir(d)
-        if method == "model":
-            raise ModelError(
-                "No trained model is installed (no models/<name>/config.json). Use --method teacher, "
-                "or set SARCO_MODEL_DIR to a model folder."
-            )
-    if method == "threshold":
-        from sarco_core.segment.threshold import ThresholdSegmenter
-
-        return ThresholdSegmenter()
-    from sarco_core.segment.teacher import TeacherSegmenter
-
-    return TeacherSegmenter()
+    active = active_model_dir()
+    if active is not None:
+        return active
+    return settings.model_dir()

@@ -12,26 +12,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import ndimage as ndi
 
+from sarco_core.body import body_outline
 from sarco_core.metrics import DEFAULT_GATES
 from sarco_core.segment.base import ModelInfo, SegmentationResult
 from sarco_core.volume import Volume
 
-BODY_HU = -500.0
 MUSCLE_HU = DEFAULT_GATES.muscle  # (-29, 150) inclusive
 THRESHOLD_CONFIDENCE = 0.0  # the baseline has no notion of its own reliability
 
 
 def body_mask_simple(hu: np.ndarray) -> np.ndarray:
-    """Largest 8-connected component of ``hu > -500``, holes filled (bool, same shape)."""
-    fg = hu > BODY_HU
-    lab, n = ndi.label(fg, structure=np.ones((3, 3), bool))
-    if n == 0:
-        return np.zeros(hu.shape, bool)
-    sizes = np.bincount(lab.ravel())
-    sizes[0] = 0
-    return np.asarray(ndi.binary_fill_holes(lab == int(np.argmax(sizes))))
+    """The body outline (:func:`sarco_core.body.body_outline`)."""
+    return body_outline(hu)
 
 
 class ThresholdSegmenter:

@@ -11,9 +11,9 @@ from sarco_core import cutoffs
 from sarco_core.errors import SarcoError, StoreError
 from sarco_core.metrics import HUGates, dice, gated
 from sarco_core.store import convert
+from sarco_core.store.imports import ImportStore
 from sarco_core.store.records import MaskComparison
 from sarco_core.store.schema import Analysis, Case, MaskVersion
-from sarco_core.store.versions import VersionStore
 
 COHORT_COLUMNS = (
     "case_id", "label", "created_at", "input_kind", "sex", "age_years", "height_m", "weight_kg", "bmi",
@@ -24,7 +24,7 @@ COHORT_COLUMNS = (
 )
 
 
-class Store(VersionStore):
+class Store(ImportStore):
     """SQLite/PostgreSQL case store. ``Store.open(url=None)`` creates/migrates the schema; methods return records.
 
     Measurements of every version are recomputed here from the stored image (HU-gated), never taken from
@@ -85,10 +85,9 @@ def _cohort_row(c: Case, latest: MaskVersion, auto: MaskVersion, an: Analysis | 
     low_smi = low_hu = smi_thr = hu_thr = None
     note = ""
     try:
-        rk, _ = cutoffs.get_rule(rule_key)
-        rule_key = rk
-        cl = cutoffs.classify(smi=smi, muscle_hu=latest.muscle_hu_mean, sex=c.sex, height_m=c.height_m,
-                              weight_kg=c.weight_kg, rule=rk)
+        a = cutoffs.assess(sma_cm2=latest.sma_cm2, muscle_hu=latest.muscle_hu_mean, sex=c.sex, height_m=c.height_m,
+                           weight_kg=c.weight_kg, rule=rule_key)
+        rule_key, cl = a.rule, a.classification
         low_smi, smi_thr, note = cl.low_smi.value, cl.low_smi.threshold, cl.low_smi.note
         low_hu, hu_thr = cl.low_muscle_hu.value, cl.low_muscle_hu.threshold
     except SarcoError as exc:

@@ -24,8 +24,9 @@ from sarco_core.errors import ConflictError, StoreError
 from sarco_core.metrics import HUGates, measure_slice
 from sarco_core.store import codec, convert
 from sarco_core.store.db import default_db_url, make_engine, migrate, redact_url
-from sarco_core.store.provenance import as_dict, extract, find, scrub
+from sarco_core.store.provenance import AnalysisInput, as_dict, extract, scrub
 from sarco_core.store.records import (
+    IMPORTED_PREFIX,
     MASK_SOURCES,
     CaseRecord,
     CaseSummary,
@@ -42,11 +43,10 @@ def _now() -> datetime:
 
 
 def _given(analysis: dict[str, Any], key: str, header: Any) -> Any:
-    """A patient value as resolved by the analysis (a top-level key, even None), else found deeper, else header."""
+    """A patient value as resolved by the analysis (its top-level key, even None), else the header."""
     if key in analysis:
         return analysis[key]
-    found = find(analysis, key)
-    return header if found is None else found
+    return header
 
 
 def _who(name: str | None) -> str:
@@ -174,8 +174,8 @@ class StoreCore:
         self, s: Session, case: Case, labels: np.ndarray, *, parent: MaskVersion | None, analysis_id: int | None,
         slice_index: int, author: str, comment: str, source: str,
     ) -> MaskVersion:
-        if source not in MASK_SOURCES:
-            raise ValueError(f"source must be one of {MASK_SOURCES}")
+        if source not in MASK_SOURCES and not source.startswith(IMPORTED_PREFIX):
+            raise ValueError(f"source must be one of {MASK_SOURCES} or {IMPORTED_PREFIX}<format>")
         hu, row_mm, col_mm, z = self._slice(case, slice_index)
         mask = codec.normalise_mask2d(labels, (case.n_rows, case.n_cols))
         m = measure_slice(hu, mask, row_mm=row_mm, col_mm=col_mm, gates=self._gates(s, analysis_id),
@@ -255,8 +255,36 @@ class StoreCore:
         raise ConflictError("Someone else saved this case at the same moment; reload it, then re-apply your edit.")
 
     # ------------------------------------------------------------------ cases
+    def _insert_case(
+        self, s: Session, volume: Volume, *, label: str | None, input_sha256: str | None, sex: str | None,
+        height_m: float | None, weight_kg: float | None, age_years: Any,
+    ) -> Case:
+        """Add the case row with a de-identified copy of ``volume`` (refuses a label already in use)."""
+        meta = volume.meta
+        blob, geometry, meta_d = codec.encode_volume(volume)
+        created = _now()
+        code = (label or "").strip()[:128] or f"case-{created:%Y%m%d}-{secrets.token_hex(3)}"
+        sops = list(meta.sop_uids) if len(meta.sop_uids) == volume.n_slices else []
+        taken = s.scalar(select(func.count()).select_from(Case).where(Case.label == code, ~Case.deleted))
+        if taken:
+            raise StoreError(f"A case labelled {code!r} already exists; choose another case code.")
+        case = Case(
+            created_at=created, label=code, patient_id_hash=meta.patient_id_hash, study_uid=meta.study_uid,
+            series_uid=meta.series_uid, frame_of_reference_uid=meta.frame_of_reference_uid,
+            sop_class_uid=meta.sop_class_uid, sop_uids_json=json.dumps(sops), input_sha256=input_sha256,
+            input_kind=meta.kind, n_slices=volume.shape[0], n_rows=volume.shape[1], n_cols=volume.shape[2],
+            geometry_json=json.dumps(geometry), meta_json=codec.dumps(meta_d), image_npz=blob,
+            image_sha256=codec.sha256_hex(blob), image_nbytes=len(blob), sex=sex, height_m=height_m,
+            weight_kg=weight_kg, age_years=None if age_years is None else float(age_years), deleted=False,
+        )
+        s.add(case)
+        s.flush()
+        with self._lock:
+            self._cache[case.image_sha256] = volume
+        return case
+
     def create_case(
-        self, volume: Volume, *, analysis: Any, labels: np.ndarray, slice_index: int, actor: str,
+        self, volume: Volume, *, analysis: AnalysisInput, labels: np.ndarray, slice_index: int, actor: str,
         label: str | None = None, sex: str | None = None, height_m: float | None = None,
         weight_kg: float | None = None, age_years: float | None = None, input_sha256: str | None = None,
         l3_auto_index: int | None = None,
@@ -278,33 +306,16 @@ class StoreCore:
         if not 0 <= int(slice_index) < volume.n_slices:
             raise StoreError(f"Slice {slice_index} is outside the image's slices 0..{volume.n_slices - 1}.")
         codec.normalise_mask2d(labels, (volume.shape[1], volume.shape[2]))
-        blob, geometry, meta_d = codec.encode_volume(volume)
-        created = _now()
-        code = (label or "").strip()[:128] or f"case-{created:%Y%m%d}-{secrets.token_hex(3)}"
-        sops = list(meta.sop_uids) if len(meta.sop_uids) == volume.n_slices else []
         with self._tx() as s:
-            taken = s.scalar(select(func.count()).select_from(Case).where(Case.label == code, ~Case.deleted))
-            if taken:
-                raise StoreError(f"A case labelled {code!r} already exists; choose another case code.")
-            case = Case(
-                created_at=created, label=code, patient_id_hash=meta.patient_id_hash, study_uid=meta.study_uid,
-                series_uid=meta.series_uid, frame_of_reference_uid=meta.frame_of_reference_uid,
-                sop_class_uid=meta.sop_class_uid, sop_uids_json=json.dumps(sops),
-                input_sha256=input_sha256 or extract(a).input_sha256, input_kind=meta.kind,
-                n_slices=volume.shape[0], n_rows=volume.shape[1], n_cols=volume.shape[2],
-                geometry_json=json.dumps(geometry), meta_json=codec.dumps(meta_d), image_npz=blob,
-                image_sha256=codec.sha256_hex(blob), image_nbytes=len(blob), sex=sex, height_m=height_m,
-                weight_kg=weight_kg, age_years=None if age is None else float(age), deleted=False,
-            )
-            s.add(case)
-            s.flush()
-            with self._lock:
-                self._cache[case.image_sha256] = volume
+            case = self._insert_case(s, volume, label=label, input_sha256=input_sha256 or extract(a).input_sha256,
+                                     sex=sex, height_m=height_m, weight_kg=weight_kg, age_years=age)
+            code = case.label
+            blob_len = case.image_nbytes
             an = self._add_analysis(s, case, a, int(slice_index), actor, l3_auto_index)
             v = self._add_version(s, case, labels, parent=None, analysis_id=an.id, slice_index=int(slice_index),
                                   author=actor, comment="automatic mask", source="auto")
             self._audit(s, "create", actor, case.id, label=code, input_kind=meta.kind, shape=list(volume.shape),
-                        image_nbytes=len(blob))
+                        image_nbytes=blob_len)
             self._audit(s, "analyse", actor, case.id, analysis_id=an.id, method=an.method, slice_index=an.slice_index,
                         l3_overridden=an.l3_overridden, version=v.number, sma_cm2=v.sma_cm2)
             case_id = case.id

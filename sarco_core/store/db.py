@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
+from sarco_core import settings
 from sarco_core.errors import StoreError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -15,20 +15,12 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 def data_dir() -> Path:
     """``$SARCO_HOME`` if set, else the platform's user data directory for "sarco"."""
-    env = os.environ.get("SARCO_HOME")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("sarco"))
+    return settings.home()
 
 
 def default_db_url() -> str:
     """``$SARCO_DB_URL`` if set, else SQLite at ``<data dir>/sarco.db``."""
-    env = os.environ.get("SARCO_DB_URL")
-    if env:
-        return env
-    return f"sqlite:///{data_dir() / 'sarco.db'}"
+    return settings.db_url()
 
 
 def redact_url(url: str) -> str:

@@ -1,40 +1,35 @@
-"""Pull provenance fields out of an analysis JSON (``AnalysisResult.to_dict()``) whatever its nesting."""
+"""Provenance fields of an analysis: read from its JSON record (``AnalysisResult.to_dict()``) by that schema, or
+from the documented flat form; one explicit converter each (:func:`extract`)."""
 
 from __future__ import annotations
 
-from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from sarco_core.metrics import DEFAULT_GATES, HUGates
 
+if TYPE_CHECKING:
+    from sarco_core.analyze import AnalysisResult
 
-def as_dict(analysis: Any) -> dict[str, Any]:
+
+AnalysisInput = Union["AnalysisResult", Mapping[str, Any], None]
+"""What the store accepts as an analysis: the pipeline's result, its JSON record, or the flat form."""
+
+
+def as_dict(analysis: AnalysisInput) -> dict[str, Any]:
     """An analysis given as a dict or as an object with ``to_dict()``."""
     if analysis is None:
         return {}
     if isinstance(analysis, dict):
         return analysis
+    if isinstance(analysis, Mapping):
+        return dict(analysis)
     if hasattr(analysis, "to_dict"):
         d = analysis.to_dict()
         if isinstance(d, dict):
             return d
     raise TypeError(f"analysis must be a dict or have to_dict(), got {type(analysis).__name__}")
-
-
-def find(d: dict[str, Any], *keys: str) -> Any:
-    """Breadth-first: the value of the first of ``keys`` found at the shallowest level (None if absent)."""
-    queue: deque[Any] = deque([d])
-    while queue:
-        level = [queue.popleft() for _ in range(len(queue))]
-        for node in level:
-            for k in keys:
-                if isinstance(node, dict) and node.get(k) is not None:
-                    return node[k]
-        for node in level:
-            if isinstance(node, dict):
-                queue.extend(v for v in node.values() if isinstance(v, dict))
-    return None
 
 
 def _num(v: Any) -> float | None:
@@ -67,7 +62,10 @@ class Provenance:
 
 
 def gates_from(d: dict[str, Any]) -> HUGates:
-    g = _pick(d, "hu_gates", "gates")
+    """HU gates of a record: ``provenance.hu_gates`` (analysis JSON) or ``hu_gates`` (flat form)."""
+    prov = d.get("provenance")
+    g = prov.get("hu_gates") if isinstance(prov, dict) else None
+    g = g if g is not None else d.get("hu_gates")
     if not isinstance(g, dict):
         return DEFAULT_GATES
     kw = {}
@@ -78,14 +76,8 @@ def gates_from(d: dict[str, Any]) -> HUGates:
     return HUGates(**kw)
 
 
-def _pick(d: dict[str, Any], *keys: str) -> Any:
-    """First of ``keys`` at the top level, then in ``segmentation`` / ``provenance``, then anywhere but ``l3``."""
-    for section in (d, d.get("segmentation"), d.get("provenance")):
-        if isinstance(section, dict):
-            for k in keys:
-                if section.get(k) is not None:
-                    return section[k]
-    return find({k: v for k, v in d.items() if k != "l3"}, *keys)
+def _dict(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
 
 
 IDENTIFYING_KEYS = {"name", "path", "paths", "file", "files", "filename", "file_name", "folder", "source_path"}
@@ -102,22 +94,33 @@ def scrub(analysis: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def is_analysis_record(d: dict[str, Any]) -> bool:
+    """An ``AnalysisResult.to_dict()`` JSON (schema 1 had no ``schema_version``; it always has ``segmentation``)."""
+    return "schema_version" in d or isinstance(d.get("segmentation"), dict)
+
+
 def extract(analysis: dict[str, Any]) -> Provenance:
-    model = _pick(analysis, "model")
-    model = model if isinstance(model, dict) else {}
-    rule = _pick(analysis, "rule_key", "cutoff_rule", "rule")
-    if isinstance(rule, dict):
-        rule = rule.get("key") or rule.get("name")
-    flags = _pick(analysis, "qc_flags", "flags")
+    """Provenance of an analysis given as its JSON record (``AnalysisResult.to_dict()``, any schema version), or in
+    the flat form (``method``, ``model``, ``rule``, ``confidence``, ``qc_flags``, ``input_sha256`` and
+    ``l3_auto_index`` at the top: what callers without a pipeline run pass). One converter each; no guessing."""
+    if is_analysis_record(analysis):
+        seg = _dict(analysis.get("segmentation"))
+        method, model = seg.get("method"), _dict(seg.get("model"))
+        rule = _dict(_dict(analysis.get("provenance")).get("cutoff_rule")).get("key")
+        sha = _dict(analysis.get("input")).get("sha256")
+        l3 = _dict(analysis.get("l3"))
+        auto_idx, over = l3.get("auto_index"), l3.get("overridden")
+    else:
+        method, model = analysis.get("method"), _dict(analysis.get("model"))
+        rule = analysis.get("rule")
+        rule = rule.get("key") if isinstance(rule, dict) else rule
+        sha = analysis.get("input_sha256") or _dict(analysis.get("input")).get("sha256")
+        l3 = _dict(analysis.get("l3"))
+        auto_idx = l3.get("auto_index", analysis.get("l3_auto_index"))
+        over = l3.get("overridden", analysis.get("l3_overridden"))
+    flags = analysis.get("qc_flags")
     if isinstance(flags, str):
         flags = [flags]
-    l3 = analysis.get("l3")
-    l3 = l3 if isinstance(l3, dict) else {}
-    auto_idx = _int(l3.get("auto_index", l3.get("detected_index", analysis.get("l3_auto_index"))))
-    over = l3.get("overridden", analysis.get("l3_overridden"))
-    inp = analysis.get("input")
-    sha = _pick(analysis, "input_sha256") or (inp.get("sha256") if isinstance(inp, dict) else None)
-    method = _pick(analysis, "method")
     return Provenance(
         method=None if method is None else str(method),
         model_name=(str(v) if (v := model.get("name")) is not None else None),
@@ -126,8 +129,8 @@ def extract(analysis: dict[str, Any]) -> Provenance:
         rule=None if rule is None else str(rule),
         gates=gates_from(analysis),
         input_sha256=None if sha is None else str(sha),
-        l3_auto_index=auto_idx,
+        l3_auto_index=_int(auto_idx),
         l3_overridden=None if over is None else bool(over),
-        confidence=_num(_pick(analysis, "confidence")),
+        confidence=_num(analysis.get("confidence")),
         qc_flags=tuple(str(f) for f in (flags or ())),
     )

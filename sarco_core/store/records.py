@@ -6,7 +6,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-MASK_SOURCES = ("auto", "edit", "restore", "import")
+from sarco_core.enums import MaskSource
+
+MASK_SOURCES: tuple[str, ...] = tuple(m.value for m in MaskSource)
+IMPORTED_PREFIX = "imported:"  # + format (tag, nifti, seg, png): an expert reference mask from `sarco import-masks`
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,7 @@ class MaskVersionRecord:
     created_at: datetime
     author: str
     comment: str
-    source: str  # auto | edit | restore | import
+    source: str  # auto | edit | restore | import | imported:<format>
     slice_index: int
     z_mm: float | None
     sma_cm2: float

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sarco_core.errors import GridMismatchError, StoreError
 from sarco_core.store import codec, convert
 from sarco_core.store.core import StoreCore, log
-from sarco_core.store.provenance import as_dict
+from sarco_core.store.provenance import AnalysisInput, as_dict
 from sarco_core.store.records import AnalysisRecord, AuditEvent, MaskVersionRecord
 from sarco_core.store.schema import Analysis, AuditEventRow, MaskVersion
 
@@ -138,7 +138,7 @@ class VersionStore(StoreCore):
             raise
 
     def add_analysis(
-        self, case_id: int, analysis: Any, labels: np.ndarray, slice_index: int, actor: str, *,
+        self, case_id: int, analysis: AnalysisInput, labels: np.ndarray, slice_index: int, actor: str, *,
         l3_auto_index: int | None = None, parent_version_id: int | None = None, comment: str = "",
     ) -> MaskVersionRecord:
         """Record a re-analysis (e.g. an L3 override) and its automatic mask as a new version."""

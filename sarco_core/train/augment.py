@@ -7,6 +7,8 @@ up-sampling), intensity scale/shift, correlated noise, circular field-of-view tr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -133,6 +135,13 @@ def metal_streaks(
     return np.where(hu > -900, out, hu).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class AugmentedSample:
+    hu: np.ndarray
+    labels: np.ndarray | None
+    blur_factor: float  # 1.0 = not blurred; else the coarse-pixel factor simulated (the pixel-size channel uses it)
+
+
 def augment(
     hu: np.ndarray,
     labels: np.ndarray | None,
@@ -143,9 +152,24 @@ def augment(
     enabled: bool = True,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Full augmentation chain for one sample (deterministic given ``rng``'s state)."""
+    s = augment_sample(hu, labels, rng, cfg, crop_px, enabled=enabled)
+    return s.hu, s.labels
+
+
+def augment_sample(
+    hu: np.ndarray,
+    labels: np.ndarray | None,
+    rng: np.random.Generator,
+    cfg: AugmentConfig,
+    crop_px: int,
+    *,
+    enabled: bool = True,
+) -> AugmentedSample:
+    """:func:`augment`, also saying which blur factor was simulated (the same draws from ``rng``)."""
     hu, labels = geometric(hu, labels, rng, cfg, crop_px, enabled=enabled)
+    factor = 1.0
     if not enabled:
-        return hu, labels
+        return AugmentedSample(hu, labels, factor)
     if rng.random() < cfg.blur_prob:
         factor = float(rng.uniform(*cfg.blur_factor))
         sharp, hu = hu, coarse_pixels(hu, factor)
@@ -166,4 +190,4 @@ def augment(
             float(rng.uniform(0.35, 0.5)),
             (float(rng.uniform(-0.08, 0.08)), float(rng.uniform(-0.08, 0.08))),
         )
-    return hu, labels
+    return AugmentedSample(hu, labels, factor)

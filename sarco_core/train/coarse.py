@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from sarco_core.metrics import DEFAULT_GATES
-from sarco_core.segment.model_prep import resample_slice, scaled_shape
+from sarco_core.segment.model.prep import resample_slice, scaled_shape
 
 MUSCLE = 1
 N_CLASSES = 4

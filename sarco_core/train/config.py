@@ -1,4 +1,5 @@
-"""Training configuration (``configs/*.json``), typed."""
+"""Training configuration, typed: the shipped model's recipe is ``models/<name>/train.json``; experiments live in
+``configs/experiments/`` (index: ``configs/README.md``); ``configs/train_ci.json`` is the CI smoke run."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sarco_core.errors import SarcoError
-from sarco_core.segment.model_prep import ArchConfig
+from sarco_core.segment.model.prep import ArchConfig
 
 
 class TrainConfigError(SarcoError):
@@ -42,6 +43,12 @@ class DataConfig:
     # drawn per slice from ``coarse_mm``, labelled by the gated-area convention: sarco_core.train.coarse); 0 = none
     coarse_fraction: float = 0.0
     coarse_mm: tuple[float, float] = (2.4, 3.6)
+    # path substrings of real slices dropped from training entirely (pseudo-labels, references and SSL): the
+    # test patient of a leave-one-patient-out fold (sarco_core.train.lopo)
+    exclude_patients: tuple[str, ...] = ()
+    # folder of reference muscle masks of real slices (index.json + 1-bit PNGs, drawn from the image alone:
+    # validation/reviewed/blinded); where a real slice has one it replaces the teacher's muscle as its label
+    reference_dir: str = ""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.coarse_fraction <= 1.0:
@@ -126,12 +133,17 @@ class TrainConfig:
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def resolve(self, path: str) -> Path:
-        """A config path relative to the repository root (the folder holding configs/)."""
+        """A config path relative to the repository root: the nearest folder above the config holding
+        pyproject.toml (so ``models/<name>/train.json`` and ``configs/experiments/*.json`` resolve alike), else
+        the config's grandparent folder (a config written to ``<dir>/configs/x.json``)."""
         p = Path(path)
         if p.is_absolute():
             return p
-        base = Path(self.source).resolve().parent.parent if self.source else Path.cwd()
-        return base / p
+        if not self.source:
+            return Path.cwd() / p
+        here = Path(self.source).resolve().parent
+        root = next((d for d in (here, *here.parents) if (d / "pyproject.toml").is_file()), here.parent)
+        return root / p
 
 
 def _sub(cls: type, d: dict[str, Any] | None) -> Any:
@@ -151,7 +163,9 @@ def load_config(path: str | Path) -> TrainConfig:
     try:
         d = json.loads(p.read_text())
     except FileNotFoundError:
-        raise TrainConfigError(f"Training config {p} does not exist. See configs/ for examples.") from None
+        raise TrainConfigError(
+            f"Training config {p} does not exist. See models/<name>/train.json or configs/experiments/ for examples."
+        ) from None
     except json.JSONDecodeError as exc:
         raise TrainConfigError(f"Training config {p} is not valid JSON ({exc}).") from None
     top = {k: v for k, v in d.items() if k not in ("arch", "data", "augment", "ssl", "supervised", "self_training")}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sarco_core.segment.model_prep import resample_labels, resample_slice
+from sarco_core.segment.model.prep import resample_labels, resample_slice
 from sarco_core.train.coarse import coarse_copy, draw_coarse_mm
 from sarco_core.train.config import TrainConfig, TrainConfigError
 
@@ -31,15 +31,24 @@ class SliceSet:
     labels: list[np.ndarray | None] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     confidence: list[float] = field(default_factory=list)
+    native_mm: list[float] = field(default_factory=list)  # native pixel size of each slice; 0.0 = not recorded
 
     def __len__(self) -> int:
         return len(self.hu)
 
-    def add(self, hu: np.ndarray, labels: np.ndarray | None, name: str, confidence: float = 1.0) -> None:
+    def add(
+        self, hu: np.ndarray, labels: np.ndarray | None, name: str, confidence: float = 1.0, native_mm: float = 0.0
+    ) -> None:
         self.hu.append(hu.astype(np.float32))
         self.labels.append(None if labels is None else labels.astype(np.uint8))
         self.names.append(name)
         self.confidence.append(float(confidence))
+        self.native_mm.append(float(native_mm))
+
+    def native(self, i: int, default_mm: float) -> float:
+        """Native pixel size of slice ``i`` (``default_mm`` where a set built before it was recorded)."""
+        v = self.native_mm[i]
+        return v if v > 0 else default_mm
 
     def labelled(self) -> list[int]:
         return [i for i, lab in enumerate(self.labels) if lab is not None]
@@ -52,6 +61,8 @@ class SliceSet:
                 arrs[f"lab_{i}"] = lab
         arrs["names"] = np.array(self.names)
         arrs["confidence"] = np.array(self.confidence, dtype=np.float64)
+        if any(v > 0 for v in self.native_mm):  # sets built without it stay byte-identical
+            arrs["native_mm"] = np.array(self.native_mm, dtype=np.float64)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".partial.npz")
         np.savez_compressed(tmp, **arrs)  # type: ignore[arg-type]
@@ -63,9 +74,10 @@ class SliceSet:
         s = cls()
         names = [str(n) for n in z["names"]]
         conf = z["confidence"]
+        nat = z["native_mm"] if "native_mm" in z.files else np.zeros(len(names))
         for i, n in enumerate(names):
             lab = z[f"lab_{i}"] if f"lab_{i}" in z.files else None
-            s.add(z[f"hu_{i}"].astype(np.float32), lab, n, float(conf[i]))
+            s.add(z[f"hu_{i}"].astype(np.float32), lab, n, float(conf[i]), float(nat[i]))
         return s
 
 
@@ -115,6 +127,23 @@ def phantom_sample(
 ToGrid = Callable[[np.ndarray, "np.ndarray | None", float, float, str], "tuple[np.ndarray, np.ndarray | None]"]
 
 
+# (row_mm, col_mm, name) -> the native pixel size a slice is recorded with (the pixel-size input channel)
+NativeOf = Callable[[float, float, str], float]
+
+
+def native_plain(rmm: float, cmm: float, name: str) -> float:
+    return float(np.sqrt(rmm * cmm))
+
+
+def native_coarse(coarse_mm: tuple[float, float], seed: int) -> NativeOf:
+    """The coarse pixel size a coarse copy was re-acquired at (:func:`to_coarse_grid`, same draw)."""
+
+    def f(rmm: float, cmm: float, name: str) -> float:
+        return max(native_plain(rmm, cmm, name), draw_coarse_mm(name, seed, coarse_mm))
+
+    return f
+
+
 def to_model_grid(pixel_mm: float) -> ToGrid:
     """Plain resampling to the model's pixel size (HU bilinear, labels by one-hot vote)."""
 
@@ -141,13 +170,14 @@ def build_phantoms(
     hard_fraction: float = 0.0,
     levels: tuple[str, ...] = (),
     to_grid: ToGrid | None = None,
+    native_of: NativeOf = native_plain,
 ) -> SliceSet:
     s = SliceSet()
     to_grid = to_grid or to_model_grid(pixel_mm)
     for seed in seeds:
         hu, lab, rmm, cmm = phantom_sample(seed, hard_fraction=hard_fraction, levels=levels)
         name = f"phantom:{seed}"
-        s.add(*to_grid(hu, lab, rmm, cmm, name), name)
+        s.add(*to_grid(hu, lab, rmm, cmm, name), name, native_mm=native_of(rmm, cmm, name))
     return s
 
 
@@ -185,7 +215,13 @@ def real_sources(cfg: TrainConfig) -> list[Path]:
     return out
 
 
-def build_real(cfg: TrainConfig, sources: list[Path], with_teacher: bool, to_grid: ToGrid | None = None) -> SliceSet:
+def build_real(
+    cfg: TrainConfig,
+    sources: list[Path],
+    with_teacher: bool,
+    to_grid: ToGrid | None = None,
+    native_of: NativeOf = native_plain,
+) -> SliceSet:
     """Load every slice with sarco_core.io.load; teacher pseudo-labels when asked."""
     from sarco_core.io.loader import load
 
@@ -210,8 +246,37 @@ def build_real(cfg: TrainConfig, sources: list[Path], with_teacher: bool, to_gri
                 t0 = time.time()
                 lab, conf, _flags, _cues = teacher(hu, sp.row, sp.col)
                 log.info("teacher %s conf %.2f (%.1f s)", name, conf, time.time() - t0)
-            s.add(*to_grid(hu, lab, sp.row, sp.col, name), name, conf)
+            s.add(*to_grid(hu, lab, sp.row, sp.col, name), name, conf, native_of(sp.row, sp.col, name))
     return s
+
+
+def load_references(folder: Path, pixel_mm: float) -> dict[str, np.ndarray]:
+    """Reference muscle masks of real slices on the model grid, keyed like the real slices (``REL#k``):
+    ``folder/index.json`` = {"slices": [{"name", "ct", "k", "mask", "row_mm", "col_mm"}, ...]} with 1-bit PNG masks
+    (written by ``python -m tools.blinded_tool export``)."""
+    from PIL import Image
+
+    idx = folder / "index.json"
+    if not idx.is_file():
+        raise TrainConfigError(f"data.reference_dir {folder} has no index.json: export the references first "
+                               "(python -m tools.blinded_tool export --pass 1 --out DIR).")
+    out: dict[str, np.ndarray] = {}
+    for e in json.loads(idx.read_text())["slices"]:
+        with Image.open(folder / e["mask"]) as im:
+            m = np.array(im.convert("1"), dtype=np.uint8)
+        out[f"{e['ct']}#{int(e['k'])}"] = resample_labels(m, float(e["row_mm"]), float(e["col_mm"]), pixel_mm, 2) == 1
+    return out
+
+
+def with_reference_muscle(teacher: np.ndarray | None, muscle: np.ndarray) -> np.ndarray:
+    """Teacher labels (SAT / VAT kept) with the muscle class taken from a reference mask: reference muscle is 1;
+    teacher muscle the reference rejects becomes background. Without teacher labels: muscle vs background."""
+    lab = np.zeros(muscle.shape, np.uint8) if teacher is None else teacher.copy()
+    if lab.shape != muscle.shape:
+        raise TrainConfigError(f"a reference mask on the model grid is {muscle.shape}, its slice {lab.shape}.")
+    lab[(lab == 1) & ~muscle] = 0
+    lab[muscle] = 1
+    return lab
 
 
 @dataclass
@@ -243,18 +308,19 @@ def prepare(cfg: TrainConfig) -> Datasets:
         log.info("built %s (%d slices) in %.0f s -> %s", name, len(s), time.time() - t0, path)
         return SliceSet.load(path)  # exactly what a later (resumed) run reads
 
-    pt_key = [d.phantom_train_seeds, px]
+    pt_key: list[object] = [d.phantom_train_seeds, px]
     if d.phantom_hard_fraction > 0 or d.phantom_levels:  # old configs keep their cache key
         pt_key += [d.phantom_hard_fraction, list(d.phantom_levels), source_digest(*PHANTOM_SOURCES)]
+    native_tag = ["native_mm"] if cfg.arch.pixel_channel else []  # sets that record the native pixel size
     pt = cached(
         "phantom",
-        _key(*pt_key),
+        _key(*pt_key, *native_tag),
         lambda: build_phantoms(
             range(*d.phantom_train_seeds), px, hard_fraction=d.phantom_hard_fraction, levels=d.phantom_levels
         ),
     )
     coarse = d.coarse_fraction > 0
-    coarse_key = [list(d.coarse_mm), cfg.seed, source_digest("train/coarse.py")] if coarse else []
+    coarse_key = [list(d.coarse_mm), cfg.seed, source_digest("train/coarse.py"), *native_tag] if coarse else []
     to_coarse = to_coarse_grid(px, d.coarse_mm, cfg.seed)
     pc = SliceSet()
     if coarse:
@@ -267,9 +333,11 @@ def prepare(cfg: TrainConfig) -> Datasets:
                 hard_fraction=d.phantom_hard_fraction,
                 levels=d.phantom_levels,
                 to_grid=to_coarse,
+                native_of=native_coarse(d.coarse_mm, cfg.seed),
             ),
         )
-    pv = cached("phantom", _key(d.phantom_val_seeds, px), lambda: build_phantoms(range(*d.phantom_val_seeds), px))
+    pv = cached("phantom", _key(d.phantom_val_seeds, px, *native_tag),
+                lambda: build_phantoms(range(*d.phantom_val_seeds), px))
     sources = {}
     if len(pt_key) > 2:
         sources["phantom_code_sha256"] = str(pt_key[-1])
@@ -278,18 +346,25 @@ def prepare(cfg: TrainConfig) -> Datasets:
     rt, rv, rc = SliceSet(), SliceSet(), SliceSet()
 
     def split(allr: SliceSet, train: SliceSet, val: SliceSet) -> None:
-        """Held-out patients to ``val``; labels dropped for SSL-only slices and below the confidence floor."""
+        """Held-out patients to ``val``; labels dropped for SSL-only slices and below the confidence floor;
+        ``exclude_patients`` (a leave-one-patient-out fold's test patient) dropped entirely; reference masks
+        (``reference_dir``) replace the teacher's muscle where a slice has one."""
         for i in range(len(allr)):
+            if any(p in allr.names[i] for p in d.exclude_patients):
+                continue
             is_val = any(v in allr.names[i] for v in d.real_val_patients)
             lab = allr.labels[i]
             if any(re.search(rx, allr.names[i]) for rx in d.unlabelled_regex):
                 lab = None
             if lab is not None and allr.confidence[i] < d.min_teacher_confidence:
                 lab = None
-            (val if is_val else train).add(allr.hu[i], lab, allr.names[i], allr.confidence[i])
+            if refs is not None and allr.names[i] in refs:
+                lab = with_reference_muscle(lab, refs[allr.names[i]])
+            (val if is_val else train).add(allr.hu[i], lab, allr.names[i], allr.confidence[i], allr.native_mm[i])
 
+    refs = load_references(cfg.resolve(d.reference_dir), px) if d.reference_dir else None
     if srcs:
-        key = [[str(p) for p in srcs], px, d.pseudo_labels]
+        key: list[object] = [[str(p) for p in srcs], px, d.pseudo_labels, *native_tag]
         if with_teacher:  # pseudo-labels are rebuilt whenever the teacher's code changes
             key.append(source_digest(*TEACHER_SOURCES))
             sources["teacher_code_sha256"] = str(key[-1])
@@ -297,7 +372,9 @@ def prepare(cfg: TrainConfig) -> Datasets:
         split(allr, rt, rv)
         if coarse:
             allc = cached(
-                "real_coarse", _key(*key, *coarse_key), lambda: build_real(cfg, srcs, with_teacher, to_coarse)
+                "real_coarse",
+                _key(*key, *coarse_key),
+                lambda: build_real(cfg, srcs, with_teacher, to_coarse, native_coarse(d.coarse_mm, cfg.seed)),
             )
             split(allc, rc, SliceSet())
     log.info(

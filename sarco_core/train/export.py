@@ -11,8 +11,8 @@ import torch
 
 from sarco_core.metrics import DEFAULT_GATES
 from sarco_core.segment.model import ONNX_FILE, ONNX_META_FILE, WEIGHTS_FILE, ModelConfig, load_state_dict, sha256_file
-from sarco_core.segment.model_prep import build_network
-from sarco_core.segment.model_qc import Calibration
+from sarco_core.segment.model.prep import build_network
+from sarco_core.segment.model.qc import Calibration
 from sarco_core.train.config import TrainConfig
 
 MAX_WEIGHTS_BYTES = 16 * 1024 * 1024

@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sarco_core import settings
 from sarco_core.metrics import area_error_pct, gated, gated_dice
 from sarco_core.segment.base import SliceSegmenter
 from sarco_core.volume import Volume
 
-DATA = Path(os.environ.get("SARCO_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+DATA = settings.shared_data()
 LUMBAR = ("A027284", "A058062", "A062055")
 
 
@@ -73,7 +73,7 @@ HARD_LEVELS = ("T12", "L1", "L2", "L3")
 
 def phantom_hard_heldout(segs: dict[str, SliceSegmenter], pixel_mm: float = 0.8) -> dict[str, Any]:
     """Held-out ``contacts="hard"`` phantoms (organs against the muscle with no fat plane, crura, vessels by the
-    spine): 8 seeds x T12-L3 at 0.8 mm, 410 mm field of view, as ``python -m sarco_core.phantom.hard_check``."""
+    spine): 8 seeds x T12-L3 at 0.8 mm, 410 mm field of view, as ``python -m validation.teacher_hard_check``."""
     from sarco_core.phantom.slice import phantom_slice
 
     res: dict[str, tuple[list[float], list[float]]] = {n: ([], []) for n in segs}

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from sarco_core.segment.model_prep import build_network
+from sarco_core.segment.model.prep import build_network
 from sarco_core.train import loop, stages
 from sarco_core.train.config import StageConfig, TrainConfig
 from sarco_core.train.data import Datasets, SliceSet, prepare

@@ -9,16 +9,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sarco_core.segment.model_prep import ArchConfig, crop_model_grid, to_model_hu, windows_to_channels
-from sarco_core.train.augment import augment
+from sarco_core.segment.model.prep import ArchConfig, crop_model_grid, input_channels, to_model_hu
+from sarco_core.train.augment import augment, augment_sample
 from sarco_core.train.config import AugmentConfig, SelfTrainConfig, SSLConfig
 from sarco_core.train.data import SliceSet
 
 IGNORE = 255
 
 
-def _channels(hu: list[np.ndarray], arch: ArchConfig) -> torch.Tensor:
-    return windows_to_channels(torch.from_numpy(np.stack(hu))[:, None], arch.windows_hu)
+def _channels(hu: list[np.ndarray], arch: ArchConfig, native_mm: list[float] | None = None) -> torch.Tensor:
+    return torch.from_numpy(input_channels(np.stack(hu)[:, None], arch, native_mm))
 
 
 # --------------------------------------------------------------------------------------------- SSL
@@ -77,6 +77,7 @@ def seg_batch_fn(
     def fn(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         hus: list[np.ndarray] = []
         labs: list[np.ndarray] = []
+        natives: list[float] = []
         for _ in range(batch):
             ph_set, ph_idx, re_set, re_idx, pick_real = picks[0]
             if len(picks) > 1 and rng.random() < coarse_fraction:
@@ -84,11 +85,13 @@ def seg_batch_fn(
             use_real = bool(re_idx) and (not ph_idx or rng.random() < real_fraction)
             src, idx = (re_set, re_idx) if use_real else (ph_set, ph_idx)
             i = idx[pick_real(rng) if use_real else int(rng.integers(len(idx)))]
-            hu, lab = augment(src.hu[i], src.labels[i], rng, aug, crop_px)
-            assert lab is not None
-            hus.append(hu)
-            labs.append(lab)
-        return _channels(hus, arch), torch.from_numpy(np.stack(labs).astype(np.int64))
+            smp = augment_sample(src.hu[i], src.labels[i], rng, aug, crop_px)
+            assert smp.labels is not None
+            hus.append(smp.hu)
+            labs.append(smp.labels)
+            # a blurred sample simulates pixels of (model pixel x blur factor): the pixel size the channel reports
+            natives.append(max(src.native(i, arch.pixel_size_mm), arch.pixel_size_mm * smp.blur_factor))
+        return _channels(hus, arch, natives), torch.from_numpy(np.stack(labs).astype(np.int64))
 
     return fn
 
@@ -132,11 +135,15 @@ def seg_loss(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Te
 
 # --------------------------------------------------------------------------------------------- inference helpers
 @torch.no_grad()
-def predict_probs(net: torch.nn.Module, hu: np.ndarray, arch: ArchConfig, device: str, tta: bool = True) -> np.ndarray:
-    """(K, H, W) probabilities of one slice already at the model pixel size."""
+def predict_probs(
+    net: torch.nn.Module, hu: np.ndarray, arch: ArchConfig, device: str, tta: bool = True,
+    native_mm: float | None = None,
+) -> np.ndarray:
+    """(K, H, W) probabilities of one slice already at the model pixel size (``native_mm``: its native pixel
+    size, for a model with the pixel-size channel)."""
     net.eval()
     hu_t, grid = to_model_hu(hu[None], arch.pixel_size_mm, arch.pixel_size_mm, arch)
-    x = windows_to_channels(hu_t, arch.windows_hu).to(device)
+    x = torch.from_numpy(input_channels(hu_t, arch, native_mm)).to(device)
     p = torch.softmax(net(x), 1)
     if tta:
         p = (p + torch.softmax(net(torch.flip(x, dims=[3])), 1).flip(dims=[3])) / 2
@@ -151,7 +158,7 @@ def refresh_labels(
     out = SliceSet()
     changed, total, n_conf = 0, 0, 0
     for i in range(len(real)):
-        p = predict_probs(net, real.hu[i], arch, device)
+        p = predict_probs(net, real.hu[i], arch, device, native_mm=real.native(i, arch.pixel_size_mm))
         pred = p.argmax(0).astype(np.uint8)
         sure = p.max(0) >= st.min_probability
         old = real.labels[i]
@@ -162,7 +169,7 @@ def refresh_labels(
             changed += int((new != old).sum())
             total += old.size
         n_conf += int(sure.sum())
-        out.add(real.hu[i], new, real.names[i], real.confidence[i])
+        out.add(real.hu[i], new, real.names[i], real.confidence[i], native_mm=real.native_mm[i])
     stats = {
         "pixels_changed_frac": changed / max(1, total),
         "confident_frac": n_conf / max(1, sum(h.size for h in real.hu)),

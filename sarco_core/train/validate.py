@@ -7,18 +7,21 @@ import numpy as np
 import torch
 
 from sarco_core.metrics import DEFAULT_GATES, area_error_pct, gated, gated_dice
-from sarco_core.segment.model_prep import ArchConfig, crop_model_grid, to_model_hu, windows_to_channels
-from sarco_core.segment.model_qc import Calibration, fit_calibration, raw_confidence
+from sarco_core.segment.model.prep import ArchConfig, crop_model_grid, input_channels, to_model_hu
+from sarco_core.segment.model.qc import Calibration, fit_calibration, raw_confidence
 from sarco_core.train.augment import add_noise, coarse_pixels, fov_truncate, metal_streaks
 from sarco_core.train.data import SliceSet
 
 
 @torch.no_grad()
-def predict_pair(net: torch.nn.Module, hu: np.ndarray, arch: ArchConfig, device: str) -> tuple[np.ndarray, np.ndarray]:
-    """(probs, probs of the flipped slice flipped back) of one slice at the model pixel size, as inference does."""
+def predict_pair(
+    net: torch.nn.Module, hu: np.ndarray, arch: ArchConfig, device: str, native_mm: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(probs, probs of the flipped slice flipped back) of one slice at the model pixel size, as inference does
+    (``native_mm``: the slice's native pixel size, for a model with the pixel-size channel)."""
     net.eval()
     hu_t, grid = to_model_hu(hu[None], arch.pixel_size_mm, arch.pixel_size_mm, arch)
-    x = windows_to_channels(hu_t, arch.windows_hu).to(device)
+    x = torch.from_numpy(input_channels(hu_t, arch, native_mm)).to(device)
     p = torch.softmax(net(torch.cat([x, torch.flip(x, dims=[3])])), 1).cpu()
     return crop_model_grid(p[0], grid).numpy(), crop_model_grid(p[1].flip(dims=[2]), grid).numpy()
 
@@ -41,7 +44,7 @@ def evaluate_set(net: torch.nn.Module, s: SliceSet, arch: ArchConfig, device: st
     for i in s.labelled():
         lab = s.labels[i]
         assert lab is not None
-        p, pf = predict_pair(net, s.hu[i], arch, device)
+        p, pf = predict_pair(net, s.hu[i], arch, device, s.native(i, arch.pixel_size_mm))
         d, e = slice_scores(s.hu[i], lab, _labels(p, pf), arch.pixel_size_mm)
         dices.append(d)
         if e is not None:
@@ -82,7 +85,7 @@ def calibration_points(
         lab = s.labels[i]
         assert lab is not None
         for _name, hu, tl in corrupted_variants(s.hu[i], lab, rng):
-            p, pf = predict_pair(net, hu, arch, device)
+            p, pf = predict_pair(net, hu, arch, device, s.native(i, arch.pixel_size_mm))
             raws.append(raw_confidence(p, pf)[0])
             dices.append(slice_scores(hu, tl, _labels(p, pf), arch.pixel_size_mm)[0])
     return raws, dices

@@ -1,0 +1,32 @@
+"""Pick a segmenter by method name. The only module that imports the methods (function-level, so importing the
+registry stays cheap); the methods import :mod:`sarco_core.segment.base` only, never this module."""
+
+from __future__ import annotations
+
+from sarco_core.enums import Method
+from sarco_core.errors import ModelError
+from sarco_core.segment.base import METHODS, SliceSegmenter, default_model_dir
+
+
+def get_segmenter(method: str | None = None) -> SliceSegmenter:
+    """``method`` = 'model' | 'teacher' | 'threshold' | None (best available: the shipped model, else the teacher)."""
+    if method not in (None, *METHODS):
+        raise ModelError(f"Unknown segmentation method {method!r}; choose one of {', '.join(METHODS)}.")
+    if method in (None, Method.MODEL):
+        d = default_model_dir()
+        if d is not None:
+            from sarco_core.segment.model.segmenter import Segmenter
+
+            return Segmenter.from_dir(d)
+        if method == Method.MODEL:
+            raise ModelError(
+                "No trained model is installed (no models/<name>/config.json). Use --method teacher, "
+                "or set SARCO_MODEL_DIR to a model folder."
+            )
+    if method == Method.THRESHOLD:
+        from sarco_core.segment.threshold import ThresholdSegmenter
+
+        return ThresholdSegmenter()
+    from sarco_core.segment.teacher.segmenter import TeacherSegmenter
+
+    return TeacherSegmenter()

@@ -1,0 +1,1 @@
+"""Accuracy checks and reference sets (never speed; see docs/architecture.md)."""
