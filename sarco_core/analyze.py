@@ -222,8 +222,8 @@ def _patient(
 # pixels coarser than this: the HU-gated area counts partial-volume boundary pixels whole (docs/model.md: on the
 # reviewed real slices re-acquired at 3 mm the shipped model's SMA is a median +6.6 % above the reference)
 COARSE_PIXEL_MM = 2.0
-
-
+# acquisition caveats: notes beside the number (they qualify the HU cutoffs or the precision of the area), never
+# a mask-quality problem: they do not lower any confidence and do not put a case in the review queue (issue 15)
 def image_flags(volume: Volume, index: int) -> list[str]:
     """Acquisition and field-of-view flags for the measured slice."""
     m = volume.meta

@@ -49,6 +49,8 @@ class QCFlag(StrEnum):
 
     # segmentation (model and teacher)
     LOW_CONFIDENCE = "low_confidence"
+    NO_SAT_PLANE = "no_sat_plane"  # anatomy rules: little or no fat under the skin
+    ISLANDS_REMOVED = "islands_removed"  # anatomy rules: > 2 cm² of pieces inside the abdomen removed
     IMPLAUSIBLE_AREA = "implausible_area"
     MASK_TOUCHES_FOV_EDGE = "mask_touches_fov_edge"
     BODY_TRUNCATED = "body_truncated"

@@ -83,6 +83,16 @@ FLAG_TEXTS: dict[str, FlagText] = dict(
             "Arms lie beside or against the body on this slice: they are left out of the trunk where found.",
             "Check that no arm muscle is counted.",
         ),
+        _t(
+            "no_sat_plane",
+            "Little or no fat under the skin (thinner than 5 mm over more than 40 % of the outline).",
+            "Check the outer muscle boundary.",
+        ),
+        _t(
+            "islands_removed",
+            "Pieces of tissue inside the abdomen that were taken for muscle (more than 2 cm²) were removed.",
+            "Check that no bowel, vessel or organ is still counted and that no muscle was lost.",
+        ),
         _t("low_confidence", "The segmentation is uncertain.", "Review the mask."),
         _t("seg_low_confidence", "The segmentation is uncertain.", "Review the mask."),
         _t(
@@ -101,6 +111,12 @@ FLAG_TEXTS: dict[str, FlagText] = dict(
         _t("single_slice", "A single slice was uploaded: it is taken as the L3 slice chosen by the user.", ""),
         _t("edited", "The mask was edited by hand.", ""),
     ]
+)
+
+#: caveats on the acquisition (tube voltage, contrast phase, slice thickness, pixel size): notes shown beside the
+#: number, not problems of the mask; they neither lower the mask confidence nor put a case in the review queue
+ACQUISITION_NOTES: frozenset[str] = frozenset(
+    {"kvp_not_120", "contrast_phase_unknown", "thick_slice_over_5mm", "coarse_pixels_over_2mm"}
 )
 
 #: flags that state the same fact as another flag: shown once, under the other's code.
@@ -136,10 +152,22 @@ def flag_sentences(codes: Iterable[str]) -> list[str]:
     return [flag_text(c).text for c in merge_flags(codes)]
 
 
+def split_flags(flags: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(mask / level QC flags, acquisition notes) of a result's ``qc_flags``, order kept."""
+    codes = [str(f).strip() for f in flags if str(f).strip()]
+    return [f for f in codes if f not in ACQUISITION_NOTES], [f for f in codes if f in ACQUISITION_NOTES]
+
+
 def case_warnings(qc_flags: Iterable[str], l3_warnings: Iterable[str], *, edited: bool) -> list[str]:
-    """Every warning a result shows (card, case page and PDF alike): merged flag sentences, then the L3 notes."""
-    codes = [*qc_flags, *(["edited"] if edited else [])]
+    """Every warning a result shows (card, case page and PDF alike): merged sentences of the mask / level flags,
+    then the L3 notes. Acquisition notes are not warnings: :func:`acquisition_notes`."""
+    codes = [*split_flags(qc_flags)[0], *(["edited"] if edited else [])]
     return [*flag_sentences(codes), *(str(w) for w in l3_warnings if str(w).strip())]
+
+
+def acquisition_notes(qc_flags: Iterable[str]) -> list[str]:
+    """Sentences of the acquisition caveats among ``qc_flags`` (shown beside the number)."""
+    return flag_sentences(split_flags(qc_flags)[1])
 
 
 def l3_choice_words(*, overridden: bool, auto_index: int | None, method: str | None, confidence: float | None) -> str:

@@ -4,6 +4,8 @@ reason where it is absent, but fail when CI=true (CI always has it)."""
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,3 +42,13 @@ def _isolated_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("SARCO_HOME", str(d))
     if "SARCO_TEST_PG_URL" not in os.environ:
         monkeypatch.setenv("SARCO_DB_URL", f"sqlite:///{d / 'sarco.db'}")
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module() -> Iterator[None]:
+    """Streamlit's AppTest leaves ``sys.modules["__main__"]`` pointing at app.py; a later test that starts
+    processes with multiprocessing's spawn (a local Dask cluster) would then run app.py in each new worker.
+    Put the test runner's own ``__main__`` back after every test."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main

@@ -11,7 +11,7 @@ from sarco_core.l3 import assess_slice, find_l3
 from sarco_core.l3.decide import DISAGREE_CAP, P_AGREE, decide, transitional_words
 from sarco_core.l3.ribs import RibCount
 from sarco_core.phantom import phantom_slice
-from sarco_core.phantom.variants import emulate_kvp
+from sarco_core.phantom.acquisition import emulate_kvp
 from sarco_core.segment.threshold import ThresholdSegmenter
 from sarco_core.volume import Volume
 from tests.l3_synth import synth_spine
@@ -129,10 +129,11 @@ def test_decide_without_any_hypothesis_is_a_programming_error() -> None:
 
 
 def test_new_flags_have_plain_words_without_cli_flags() -> None:
-    from ui.text import QC_WORDS
+    from sarco_core.flags import FLAG_TEXTS
 
-    assert "different L3 levels" in QC_WORDS["l3_levels_disagree"]
-    single = QC_WORDS["l3_level_not_checked"]
+    words = {k: t.text for k, t in FLAG_TEXTS.items()}
+    assert "different L3 levels" in words["l3_levels_disagree"]
+    single = words["l3_level_not_checked"]
     assert "single slice" in single and "Browse" not in single  # nothing to show there for one slice
-    assert "lungs or heart" not in QC_WORDS["l3_user_selected_not_lumbar"]  # the L3 notes give the actual reason
-    assert not any("--slice" in w for w in QC_WORDS.values())
+    assert "lungs or heart" not in words["l3_user_selected_not_lumbar"]  # the L3 notes give the actual reason
+    assert not any("--slice" in w for w in words.values())

@@ -22,7 +22,7 @@ from scipy import ndimage as ndi
 from sarco_core.errors import L3NotReachedError
 from sarco_core.io import load, load_mask
 from sarco_core.l3 import L3Result, find_l3
-from sarco_core.phantom.variants import emulate_kvp
+from sarco_core.phantom.acquisition import emulate_kvp
 from sarco_core.volume import Volume
 from tests.conftest import data_path
 

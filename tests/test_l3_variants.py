@@ -11,8 +11,8 @@ import pytest
 
 from sarco_core.l3 import find_l3
 from sarco_core.phantom import TISSUES, VERTEBRA_IDS, phantom_volume
+from sarco_core.phantom.acquisition import low_density_bodies, low_dose, overlapping_slices
 from sarco_core.phantom.spine import build_layout
-from sarco_core.phantom.variants import low_density_bodies, low_dose, overlapping_slices
 
 KW: dict[str, Any] = dict(pixel_mm=1.6, size=256, top="T11", bottom="sacrum")
 

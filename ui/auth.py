@@ -118,6 +118,7 @@ def gate() -> SignedIn:
     u = current()
     if u is not None and not u.local:
         return u
+    local = False
     try:
         local = local_mode()
     except SarcoError as exc:

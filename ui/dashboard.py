@@ -13,7 +13,7 @@ import streamlit as st
 from sarco_core import cutoffs
 from sarco_core.auth import Permission
 from sarco_core.errors import SarcoError
-from sarco_core.flags import flag_text, merge_flags
+from sarco_core.flags import flag_text, merge_flags, split_flags
 from ui import auth, backend, plots, state
 
 REVIEW_CONFIDENCE = 0.7
@@ -47,11 +47,13 @@ def filter_frame(df: pd.DataFrame, *, sexes: list[str], flags: str, edited: str,
 
 
 def review_queue(df: pd.DataFrame, min_confidence: float = REVIEW_CONFIDENCE) -> pd.DataFrame:
-    """Cases not yet edited whose confidence is low or that carry QC flags, least confident first."""
+    """Cases not yet edited whose confidence is low or that carry mask / level QC flags (acquisition notes such as
+    kVp or contrast phase do not count), least confident first."""
     if not len(df):
         return df
     conf = df["confidence"].astype(float)
-    need = (~df["edited"]) & ((conf < min_confidence) | conf.isna() | (df["qc_flags"] != ""))
+    mask_flags = df["qc_flags"].map(lambda s: bool(split_flags(str(s).split(";"))[0]))
+    need = (~df["edited"]) & ((conf < min_confidence) | conf.isna() | mask_flags)
     return df[need].sort_values("confidence", na_position="first")
 
 

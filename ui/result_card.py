@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 
 from sarco_core import cutoffs
-from sarco_core.flags import l3_choice_words
+from sarco_core.flags import acquisition_notes, l3_choice_words
 from ui import backend, exports
 from ui.render import AxialView, axial_image
 from ui.text import fmt, method_words, warnings_of
@@ -111,6 +111,9 @@ def render(case_id: int, *, thumbnail_px: int = 420, show_exports: bool = True, 
         st.warning("**Please check:**\n" + "\n".join(f"- {x}" for x in notes))
     else:
         st.success("No quality-control flags.")
+    acquisition = acquisition_notes(analysis.qc_flags or ())
+    if acquisition:  # caveats on the acquisition: beside the number, not a problem of the mask
+        st.info("**Notes on the acquisition:**\n" + "\n".join(f"- {x}" for x in acquisition))
     st.caption("For research use only — not a medical device, not for clinical diagnosis.")
     if show_exports:
         exports.buttons(case_id, version.id)

@@ -24,7 +24,7 @@ import numpy as np
 from sarco_core.errors import L3NotFoundError
 from sarco_core.l3 import find_l3
 from sarco_core.phantom import phantom_volume
-from sarco_core.phantom.variants import low_density_bodies, low_dose, overlapping_slices
+from sarco_core.phantom.acquisition import low_density_bodies, low_dose, overlapping_slices
 from sarco_core.phantom.volume import PhantomVolume
 from sarco_core.volume import Volume
 

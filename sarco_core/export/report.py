@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sarco_core import __version__, cutoffs
 from sarco_core.errors import SarcoError
-from sarco_core.flags import case_warnings, l3_choice_words
+from sarco_core.flags import acquisition_notes, case_warnings, l3_choice_words
 
 if TYPE_CHECKING:
     from sarco_core.store.records import AnalysisRecord, CaseRecord, MaskVersionRecord
@@ -229,6 +229,7 @@ def report_pdf(
     )
     quality = [confidence_words(analysis.confidence if analysis else None)]
     quality += [f"Check: {w}" for w in warnings] if warnings else ["No quality-control flags were raised."]
+    quality += [f"Note on the acquisition: {w}" for w in acquisition_notes(analysis.qc_flags if analysis else ())]
     sections = [
         ("Classification", classification_lines(case, analysis, version.sma_cm2, version.muscle_hu_mean)),
         ("Quality - please check", quality),

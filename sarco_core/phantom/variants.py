@@ -1,13 +1,18 @@
-"""Acquisition and anatomy variants applied to a rendered phantom (robustness sweeps of the L3 finder, issue 14).
+"""Phantom variants for the failure modes seen on real L3 slices (issue 15): :func:`variant_slice`.
 
-Everything here is deterministic (seeded) and works on a :class:`~sarco_core.phantom.volume.PhantomVolume` or a HU
-array, so the base phantom renders exactly as before:
+Each variant is a default-contacts :func:`~sarco_core.phantom.phantom_slice` patient with one seeded change,
+and labels that follow the muscle convention (skin, bowel and fluid are never muscle):
 
-* :func:`overlapping_slices`: thick slices reconstructed at a smaller spacing (e.g. 5 mm every 4.25 mm, as on PET/CT
-  low-dose series), by averaging a finely rendered stack over each slab;
-* :func:`low_dose`: extra, slightly correlated noise (low-dose CT, sigma >= 40 HU);
-* :func:`low_density_bodies`: cancellous bone of chosen vertebral bodies made darker (osteoporosis, a low-density L5);
-* :func:`emulate_kvp`: a rough tube-voltage change (bone and iodine brighter at low kVp, fat a little darker).
+* ``anasarca`` - oedematous subcutaneous fat: SAT rendered at 0..20 HU (inside the −29..150 HU muscle gate), the
+  SAT geometry unchanged; a mask that leaks into SAT over-counts the gated area;
+* ``cachexia`` - almost no subcutaneous fat: SAT (skin included, the phantom's convention) 2.4..3.0 mm all
+  round, so no fat plane separates the skin from the wall and back muscles;
+* ``bowel_flank`` - a fluid-filled bowel loop (radius 10..16 mm, 2.5 mm wall) against the inner face of the
+  lateral wall at the flank, with no fat plane;
+* ``ascites`` - free fluid (the bowel-content HU, 5..30 HU) 5..15 mm deep against the inner face of the anterior
+  and lateral wall.
+
+Same seed and options -> the same slice; ``variant="none"`` is exactly :func:`phantom_slice` (default contacts).
 """
 
 from __future__ import annotations
@@ -17,73 +22,121 @@ from dataclasses import replace
 import numpy as np
 from scipy import ndimage as ndi
 
-from sarco_core.phantom.tissues import TISSUES, VERTEBRA_IDS
-from sarco_core.phantom.volume import PhantomVolume
-from sarco_core.volume import Volume
+from sarco_core.phantom.anatomy import Patient
+from sarco_core.phantom.params import sample_params
+from sarco_core.phantom.slice import SLICE_LEVELS, PhantomSlice, pixel_pair
+from sarco_core.phantom.spine import build_layout
+from sarco_core.phantom.texture import imat_streaks, synthesize_hu, tissue_hu
+from sarco_core.phantom.tissues import LABEL_OF, MUSCLE_TISSUES
+from sarco_core.phantom.tissues import TISSUES as T
 
-# Rough kVp behaviour relative to 120 kVp: iodine and bone HU scale about as (120/kVp)^0.9 (iodine enhancement is
-# about 1.6x at 80 kVp: Yu L et al., AJR 2011;196:W739; bone a little less), fat about as (120/kVp)^0.25.
-KVP_BONE_EXP, KVP_FAT_EXP = 0.9, 0.25
-BRIGHT_HU, FAT_HU = 100.0, -30.0  # values above / below these follow the bone / fat law; between: unchanged
-
-
-def emulate_kvp(hu: np.ndarray, kvp: float) -> np.ndarray:
-    """``hu`` as it would look at ``kvp`` instead of 120 kVp (continuous piecewise scaling; air stays air)."""
-    if not 60.0 <= kvp <= 150.0:
-        raise ValueError(f"kvp must lie in 60..150, got {kvp}")
-    x = np.asarray(hu, np.float32)
-    fb = (120.0 / kvp) ** KVP_BONE_EXP
-    ff = (120.0 / kvp) ** KVP_FAT_EXP
-    out = x.copy()
-    hi = x > BRIGHT_HU
-    out[hi] = BRIGHT_HU + (x[hi] - BRIGHT_HU) * fb
-    lo = (x < FAT_HU) & (x > -500.0)
-    out[lo] = FAT_HU + (x[lo] - FAT_HU) * ff
-    return np.clip(np.round(out), -1024, 3071).astype(np.int16)
-
-
-def _with_hu(ph: PhantomVolume, hu: np.ndarray, *, spacing_mm: float | None = None, z0_mm: float | None = None,
-             thickness_mm: float | None = None) -> Volume:
-    v = ph.volume
-    sp = v.spacing_mm
-    meta = replace(v.meta, slice_thickness_mm=thickness_mm) if thickness_mm is not None else v.meta
-    return Volume.from_array(hu=hu, spacing_mm=(spacing_mm or float(sp.slice or 1.0), sp.row, sp.col),
-                             z0_mm=float(v.z_mm[0]) if z0_mm is None else z0_mm, meta=meta)
+VARIANTS = ("none", "anasarca", "cachexia", "bowel_flank", "ascites")
+ANASARCA_SAT_HU = (0.0, 20.0)
+CACHEXIA_SAT_MM = (2.4, 3.0)  # skin (2 mm) included, like PhantomParams.sat_mm
+BOWEL_RADIUS_MM = (10.0, 16.0)
+BOWEL_WALL_MM = 2.5
+ASCITES_DEPTH_MM = (5.0, 15.0)
+# cavity tissues a loop or fluid may displace (never muscle, bone, solid organs or vessels)
+_SOFT_CAVITY = np.zeros(256, bool)
+_SOFT_CAVITY[[T["vat"], T["mesentery"], T["bowel_wall"], T["bowel_content"], T["bowel_gas"], T["oral_contrast"],
+              T["feces"]]] = True
+_MUSCLE = np.zeros(256, bool)
+_MUSCLE[[T[n] for n in MUSCLE_TISSUES]] = True
+_WALL = np.zeros(256, bool)
+_WALL[[T[n] for n in ("rectus", "external_oblique", "internal_oblique", "transversus")]] = True
 
 
-def overlapping_slices(ph: PhantomVolume, *, thickness_mm: float = 5.0, spacing_mm: float = 4.25) -> Volume:
-    """Slabs ``thickness_mm`` thick every ``spacing_mm`` from a finely rendered phantom (render it at <= 1 mm)."""
-    v = ph.volume
-    step = float(v.spacing_mm.slice or 1.0)
-    if step > 0.5 * thickness_mm:
-        raise ValueError(f"render the phantom at <= {thickness_mm / 2:.1f} mm slices first (got {step} mm)")
-    z = v.z_mm
-    centres = np.arange(z[0] + thickness_mm / 2, z[-1] - thickness_mm / 2 + 1e-6, spacing_mm)
-    hu = np.empty((centres.size, *v.hu.shape[1:]), np.int16)
-    for i, c in enumerate(centres):
-        sel = np.abs(z - c) <= thickness_mm / 2
-        hu[i] = np.round(v.hu[sel].astype(np.float32).mean(axis=0)).astype(np.int16)
-    return _with_hu(ph, hu, spacing_mm=spacing_mm, z0_mm=float(centres[0]), thickness_mm=thickness_mm)
+def _wall_inner_face(tissue: np.ndarray) -> np.ndarray:
+    """Cavity pixels (displaceable soft tissue) touching the abdominal-wall muscles."""
+    soft = _SOFT_CAVITY[tissue]
+    return soft & ndi.binary_dilation(_WALL[tissue], iterations=1)
 
 
-def low_dose(volume: Volume, *, sd_hu: float = 45.0, seed: int = 0) -> Volume:
-    """``volume`` with extra Gaussian noise (correlated over about one pixel) of ``sd_hu`` inside the body."""
-    rng = np.random.default_rng([int(seed), 9041])
-    hu = volume.hu.astype(np.float32)
-    noise = ndi.gaussian_filter(rng.standard_normal(hu.shape).astype(np.float32), sigma=(0, 0.8, 0.8))
-    noise *= sd_hu / max(float(noise.std()), 1e-6)
-    body = hu > -500.0
-    hu[body] += noise[body]
-    sp = volume.spacing_mm
-    return Volume.from_array(hu=np.clip(np.round(hu), -1024, 3071).astype(np.int16),
-                             spacing_mm=(float(sp.slice or 1.0), sp.row, sp.col), z0_mm=float(volume.z_mm[0]),
-                             meta=volume.meta)
+def _add_bowel_flank(tissue: np.ndarray, rng: np.random.Generator, px: tuple[float, float]) -> np.ndarray:
+    face = _wall_inner_face(tissue)
+    rr, cc = np.nonzero(face)
+    if not rr.size:
+        return tissue
+    mid_c = 0.5 * (cc.min() + cc.max())
+    r_lo, r_hi = np.percentile(rr, 40), np.percentile(rr, 85)  # the flank: lateral, middle-to-back of the cavity
+    side = 1 if rng.random() < 0.5 else -1
+    sel = (rr >= r_lo) & (rr <= r_hi) & ((cc - mid_c) * side > 0)
+    if not sel.any():
+        return tissue
+    far = np.argmax(np.abs(cc[sel] - mid_c))  # the most lateral point of the inner face
+    r0, c0 = rr[sel][far], cc[sel][far]
+    rad = float(rng.uniform(*BOWEL_RADIUS_MM))
+    # centre inside the cavity, one radius medial of the wall: the loop touches the wall with no fat plane
+    cr, ccol = r0, c0 - side * rad / px[1]
+    yy, xx = np.ogrid[: tissue.shape[0], : tissue.shape[1]]
+    d = np.hypot((yy - cr) * px[0], (xx - ccol) * px[1])
+    disc = (d <= rad + 1.0) & _SOFT_CAVITY[tissue]
+    out = tissue.copy()
+    out[disc] = T["bowel_wall"]
+    out[disc & (d <= rad - BOWEL_WALL_MM)] = T["bowel_content"]
+    return out
 
 
-def low_density_bodies(ph: PhantomVolume, *, names: tuple[str, ...] | None = None, delta_hu: float = -90.0) -> Volume:
-    """Cancellous bone of the vertebral bodies ``names`` (None: all) made ``delta_hu`` darker (osteoporosis)."""
-    ids = [VERTEBRA_IDS[n] for n in (names or tuple(VERTEBRA_IDS)) if n in VERTEBRA_IDS]
-    sel = (ph.tissue == TISSUES["vertebral_body"]) & np.isin(ph.vertebrae, ids)
-    hu = ph.volume.hu.astype(np.float32)
-    hu[sel] += delta_hu
-    return _with_hu(ph, np.clip(np.round(hu), -1024, 3071).astype(np.int16))
+def _add_ascites(tissue: np.ndarray, rng: np.random.Generator, px: tuple[float, float]) -> np.ndarray:
+    depth = float(rng.uniform(*ASCITES_DEPTH_MM))
+    wall = _WALL[tissue]
+    d = ndi.distance_transform_edt(~wall, sampling=px)
+    rows = np.nonzero(wall.any(axis=1))[0]
+    if not rows.size:
+        return tissue
+    front = np.zeros(tissue.shape, bool)  # anterior 60 % of the trunk: the fluid lies in front of the viscera
+    front[: int(rows[0] + 0.6 * (rows[-1] - rows[0]))] = True
+    fluid = (d <= depth) & _SOFT_CAVITY[tissue] & front
+    lab, n = ndi.label(fluid)
+    if n:  # only the layer connected to the wall's inner face
+        ids = np.unique(lab[_wall_inner_face(tissue) & fluid])
+        fluid = np.isin(lab, ids[ids > 0])
+    out = tissue.copy()
+    out[fluid] = T["bowel_content"]
+    return out
+
+
+def variant_slice(
+    seed: int,
+    variant: str,
+    *,
+    level: str = "L3",
+    pixel_mm: float | tuple[float, float] = 0.8,
+    size: int = 512,
+    body: str | None = None,
+    contrast: bool | None = None,
+    arms: bool | None = None,
+) -> PhantomSlice:
+    """One seeded phantom slice of ``variant`` (one of :data:`VARIANTS`) with labels per the convention."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    if level not in SLICE_LEVELS:
+        raise ValueError(f"level must be one of {SLICE_LEVELS}, got {level!r}")
+    if not 32 <= int(size) <= 2048:
+        raise ValueError(f"size must be 32..2048 pixels, got {size}")
+    row_mm, col_mm = pixel_pair(pixel_mm)
+    vrng = np.random.default_rng([int(seed), 1515, VARIANTS.index(variant)])
+    p = sample_params(seed, body=body if variant != "cachexia" else (body or "thin"), contrast=contrast, arms=arms)
+    if variant == "cachexia":
+        p = replace(p, sat_mm=tuple(float(vrng.uniform(*CACHEXIA_SAT_MM)) for _ in range(3)),  # type: ignore[arg-type]
+                    muscle_scale=p.muscle_scale * float(vrng.uniform(0.75, 0.95)))
+    layout = build_layout(seed, spine_scale=p.spine_scale, top="T6")
+    pat = Patient(p, layout, rows=int(size), cols=int(size), row_mm=row_mm, col_mm=col_mm)
+    z = layout.z_of(level, 0.5)
+    centre, rad = pat.body_centre_px(z)
+    mean, sd = tissue_hu(p)
+    mean, sd = mean.copy(), sd.copy()
+    if variant == "anasarca":
+        oedema = float(vrng.uniform(*ANASARCA_SAT_HU))
+        mean[T["sat"]] = oedema
+        mean[T["sat_septa"]] = oedema + 20.0
+    tissue, vert = pat.render(z)
+    rng = np.random.default_rng([int(seed), 555])
+    tissue = imat_streaks(tissue, p, rng, (row_mm, col_mm))
+    if variant == "bowel_flank":
+        tissue = _add_bowel_flank(tissue, vrng, (row_mm, col_mm))
+    elif variant == "ascites":
+        tissue = _add_ascites(tissue, vrng, (row_mm, col_mm))
+    hu = synthesize_hu(tissue, p, rng, (row_mm, col_mm), (mean, sd), pat.arm_streak_px(z), centre, rad)
+    return PhantomSlice(hu=hu, labels=LABEL_OF[tissue], tissue=tissue, vertebrae=vert, spacing_mm=(row_mm, col_mm),
+                        level=level, seed=int(seed), z_mm=float(z), params=p)

@@ -16,7 +16,9 @@ QC flags (``qc_flags`` of a :class:`~sarco_core.segment.base.SegmentationResult`
 * ``high_noise`` - image noise above ``HIGH_NOISE_HU`` (:func:`noise_hu`, measured in homogeneous fat on the slice
   itself). Clinical abdominal CT shows 10-30 HU; at ~70 HU (the lowest Lung_Dx-A0001 slices) the −29..150 HU gate
   drops many muscle pixels, so the gated SMA depends on the pixel size by 10-15 % whatever the mask; the
-  confidence is multiplied by ``HIGH_NOISE_FACTOR``.
+  confidence is multiplied by ``HIGH_NOISE_FACTOR``;
+* ``no_sat_plane`` and ``islands_removed`` - from the anatomy rules applied after the network on the native grid
+  (:mod:`sarco_core.segment.anatomy_rules`, shared with the teacher), which also lower the confidence.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ shipped model has one; the slim runtime installs no torch), else with torch (CUD
 available cores). Choose with ``backend=`` or ``SARCO_BACKEND=onnx|torch|auto``. Everything around the network is
 NumPy (:mod:`sarco_core.segment.model.prep`), so both backends share the same pre- and post-processing.
 Slices are batched, resampled to the model's pixel size and back, optionally
-averaged with their left-right flip (TTA), restricted to the body outline, and given a calibrated confidence and
-QC flags (see :mod:`sarco_core.segment.model.qc`).
+averaged with their left-right flip (TTA), restricted to the body outline, cleaned by the anatomy rules
+(:mod:`sarco_core.segment.anatomy_rules`, on the native grid) and given a calibrated confidence and QC flags (see
+:mod:`sarco_core.segment.model.qc`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sarco_core import settings
+from sarco_core.body import outside_fov
 from sarco_core.enums import Backend
 from sarco_core.errors import ModelError
 from sarco_core.metrics import DEFAULT_GATES, measure_slice
+from sarco_core.segment.anatomy_rules import apply_anatomy_rules
 from sarco_core.segment.base import ModelInfo, SegmentationResult
 from sarco_core.segment.model.prep import (
     ArchConfig,
@@ -287,7 +290,12 @@ class Segmenter:
             noisy = is_high_noise(noise)
             if noisy:
                 conf *= HIGH_NOISE_FACTOR
-            labels = labels_all[b]
+            rules = apply_anatomy_rules(
+                hu[b], labels_all[b], row_mm=row_mm, col_mm=col_mm, body=np.asarray(body_full[b]),
+                fov_out=(hu[b] < PADDING_HU) | outside_fov(hu[b]),
+            )
+            labels = rules.labels
+            conf *= rules.confidence_factor
             m = measure_slice(
                 hu[b],
                 labels,
@@ -312,6 +320,7 @@ class Segmenter:
                 sma_range_cm2=self.cfg.sma_range_cm2,
                 high_noise=noisy,
             )
+            flags = (*flags, *rules.flags)
             results.append(
                 SegmentationResult(
                     index=k,
@@ -328,6 +337,7 @@ class Segmenter:
                         "areas_cm2": {"sma": m.sma_cm2, "imat": m.imat_cm2, "sat": m.sat_cm2, "vat": m.vat_cm2},
                         "muscle_hu_mean": m.muscle_hu_mean,
                         "noise_hu": noise,
+                        "anatomy_rules": rules.extras(),
                     },
                 )
             )

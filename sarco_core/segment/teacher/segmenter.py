@@ -9,7 +9,8 @@ Pipeline per slice (each step in its own small function, all sizes in mm):
 4. bone and the vertebra; wall and back muscles by reach from the fascia through soft tissue; psoas beside
    the vertebral body; viscera excluded because no fat-free path of plausible wall thickness reaches them;
 5. VAT = fat inside the interior that is not in the muscle compartment;
-6. labels resampled back to the slice's own grid (area-weighted vote), confidence and QC flags.
+6. labels resampled back to the slice's own grid (area-weighted vote), the anatomy rules
+   (:mod:`sarco_core.segment.anatomy_rules`, shared with the model), confidence and QC flags.
 
 Confidence (0-1) multiplies cues: the ring closed with a small closing, few wall directions needed
 interpolation (organ contact), a vertebra was found, the SMA is plausible and the body is not truncated.
@@ -25,6 +26,7 @@ from scipy import ndimage as ndi
 
 from sarco_core.body import dilate, find_body, outside_fov
 from sarco_core.metrics import DEFAULT_GATES
+from sarco_core.segment import anatomy_rules  # module import: anatomy_rules imports teacher.anatomy
 from sarco_core.segment.base import ModelInfo, SegmentationResult
 from sarco_core.segment.teacher import anatomy as anat
 from sarco_core.segment.teacher.wall import wall_and_back
@@ -48,6 +50,7 @@ class TeacherSlice:
     confidence: float
     qc_flags: tuple[str, ...]
     cues: dict[str, float]
+    trunk: np.ndarray | None = None  # the body outline (work grid) the anatomy rules measure from
 
 
 def _zoom_to(a: np.ndarray, shape: tuple[int, int], order: int) -> np.ndarray:
@@ -73,6 +76,14 @@ def _labels_back(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def segment_slice(hu: np.ndarray, row_mm: float, col_mm: float) -> tuple[np.ndarray, float, tuple[str, ...], dict]:
     """Segment one native slice; returns (labels uint8 on the native grid, confidence, flags, cues)."""
+    labels, conf, flags, cues, _ = segment_slice_rules(hu, row_mm, col_mm)
+    return labels, conf, flags, cues
+
+
+def segment_slice_rules(
+    hu: np.ndarray, row_mm: float, col_mm: float
+) -> tuple[np.ndarray, float, tuple[str, ...], dict, anatomy_rules.RulesResult | None]:
+    """:func:`segment_slice` plus what the anatomy rules did (None where no trunk was found)."""
     hu = np.asarray(hu, dtype=np.float32)
     fov = outside_fov(hu)
     native = (hu.shape[0], hu.shape[1])
@@ -89,10 +100,16 @@ def segment_slice(hu: np.ndarray, row_mm: float, col_mm: float) -> tuple[np.ndar
     ts = segment_work(work_hu, px, work_fov)
     labels = _labels_back(ts.labels, native)
     flags = list(ts.qc_flags)
+    rules = None
+    if ts.trunk is not None and ts.trunk.any():
+        trunk = ts.trunk if ts.trunk.shape == native else _zoom_to(ts.trunk.astype(np.uint8), native, order=0) > 0
+        rules = anatomy_rules.apply_anatomy_rules(hu, labels, row_mm=row_mm, col_mm=col_mm, body=trunk, fov_out=fov)
+        labels = rules.labels
+        flags.extend(rules.flags)
     # plausibility on the native grid, HU-gated like every SMA
     sma_cm2 = float(((labels == 1) & (hu >= DEFAULT_GATES.muscle[0]) & (hu <= DEFAULT_GATES.muscle[1])).sum())
     sma_cm2 *= row_mm * col_mm / 100.0
-    conf = ts.confidence
+    conf = ts.confidence * (rules.confidence_factor if rules is not None else 1.0)
     if not PLAUSIBLE_SMA_CM2[0] <= sma_cm2 <= PLAUSIBLE_SMA_CM2[1]:
         flags.append("implausible_area")
         conf *= 0.4
@@ -109,7 +126,7 @@ def segment_slice(hu: np.ndarray, row_mm: float, col_mm: float) -> tuple[np.ndar
     if conf < LOW_CONFIDENCE:
         flags.append("low_confidence")
     cues = dict(ts.cues, sma_cm2=sma_cm2)
-    return labels, float(np.clip(conf, 0.0, 1.0)), tuple(dict.fromkeys(flags)), cues
+    return labels, float(np.clip(conf, 0.0, 1.0)), tuple(dict.fromkeys(flags)), cues, rules
 
 
 def segment_work(hu: np.ndarray, px_mm: float, fov_out: np.ndarray | None = None) -> TeacherSlice:
@@ -134,7 +151,7 @@ def segment_work(hu: np.ndarray, px_mm: float, fov_out: np.ndarray | None = None
     interior = anat.fascia_interior(hs, trunk, px_mm)
     if interior.mask.sum() * px_mm * px_mm / 100.0 < MIN_INTERIOR_CM2:  # no muscle ring: not a trunk slice
         labels[box] = np.where(trunk, 2, 0).astype(np.uint8)
-        return TeacherSlice(labels, 0.0, (*flags, "implausible_area"), {"ring_close_mm": 0.0})
+        return TeacherSlice(labels, 0.0, (*flags, "implausible_area"), {"ring_close_mm": 0.0}, body.trunk)
     bone = anat.bone_mask(hs, trunk, px_mm)
     vert = anat.find_vertebra(bone, trunk, px_mm, hs)
     if vert is not None:
@@ -168,7 +185,7 @@ def segment_work(hu: np.ndarray, px_mm: float, fov_out: np.ndarray | None = None
         "vertebra_found": float(vert is not None),
         "muscle_ref_hu": ref_hu,
     }
-    return TeacherSlice(labels, conf, tuple(flags), cues)
+    return TeacherSlice(labels, conf, tuple(flags), cues, body.trunk)
 
 
 class TeacherSegmenter:
@@ -184,11 +201,14 @@ class TeacherSegmenter:
         for i in indices:
             if not 0 <= int(i) < volume.n_slices:
                 raise IndexError(f"Slice {i} is outside 0..{volume.n_slices - 1}.")
-            labels, conf, flags, cues = segment_slice(volume.hu[int(i)], sp.row, sp.col)
+            labels, conf, flags, cues, rules = segment_slice_rules(volume.hu[int(i)], sp.row, sp.col)
+            extra: dict = {"cues": cues}
+            if rules is not None:
+                extra["anatomy_rules"] = rules.extras()
             out.append(
                 SegmentationResult(
                     index=int(i), labels=labels, confidence=conf, qc_flags=flags, method=self.method,
-                    model=None, extra={"cues": cues},
+                    model=None, extra=extra,
                 )
             )
         return out
