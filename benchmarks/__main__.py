@@ -81,16 +81,20 @@ def run_all(plan: Plan, only: tuple[str, ...] = SECTIONS) -> tuple[list[Section]
         if "e2e" in only:
             sec = Section("e2e", f"End-to-end `analyze`, {plan.n_slices}-slice DICOM series")
             print(f"== {sec.title}", flush=True)
-            sec.notes.append(f"Input: {zwhat}, written with `write_dicom_series` (explicit VR little endian, or "
-                             f"JPEG 2000 lossless) and zipped (deflate). Zip sizes: {raw_zip.stat().st_size / 1e6:.0f}"
-                             f" MB and {j2k_zip.stat().st_size / 1e6:.0f} MB. Warm = in one process with the "
-                             f"segmenter ({seg.method}) already loaded and the files in the OS cache; stages from "
-                             "`timings_s`. Cold = a fresh `python -m sarco_core analyze ZIP --json` process.")
+            sec.notes.append(
+                f"Input: {zwhat}, written with `write_dicom_series` (explicit VR little endian, or "
+                f"JPEG 2000 lossless) and zipped (deflate). Zip sizes: {raw_zip.stat().st_size / 1e6:.0f}"
+                f" MB and {j2k_zip.stat().st_size / 1e6:.0f} MB. Warm = in one process with the "
+                f"segmenter ({seg.method}) already loaded and the files in the OS cache; stages from "
+                "`timings_s`. Cold = a fresh `python -m sarco_core analyze ZIP --json` process."
+            )
             raw["e2e"] = {
-                "warm_raw": _guard(sec, e2e.warm, raw_zip, lab_raw, repeats=plan.repeats_e2e, segmenter=seg,
-                                     n_slices=plan.n_slices),
-                "warm_j2k": _guard(sec, e2e.warm, j2k_zip, lab_j2k, repeats=plan.repeats_e2e, segmenter=seg,
-                                     n_slices=plan.n_slices),
+                "warm_raw": _guard(
+                    sec, e2e.warm, raw_zip, lab_raw, repeats=plan.repeats_e2e, segmenter=seg, n_slices=plan.n_slices
+                ),
+                "warm_j2k": _guard(
+                    sec, e2e.warm, j2k_zip, lab_j2k, repeats=plan.repeats_e2e, segmenter=seg, n_slices=plan.n_slices
+                ),
             }
             raw["e2e"]["cold_raw"] = _guard(sec, e2e.cold, raw_zip, lab_raw, n_slices=plan.n_slices)
             if plan.j2k_extras:
@@ -113,13 +117,18 @@ def run_all(plan: Plan, only: tuple[str, ...] = SECTIONS) -> tuple[list[Section]
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true", help="small inputs, few repeats (< 2 min with cached inputs)")
     p.add_argument("--json", action="store_true", help="print all figures as one JSON object on stdout")
     p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run")
-    p.add_argument("--out", type=Path, default=None,
-                   help="Markdown report (default docs/benchmarks.md; --quick: data_cache/bench/benchmarks-quick.md)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="Markdown report (default docs/benchmarks.md; --quick: data_cache/bench/benchmarks-quick.md)",
+    )
     p.add_argument("--no-write", action="store_true", help="do not write a report file")
     p.add_argument("--note", default="", help="a note for the report header (e.g. machine load)")
     args = p.parse_args(argv)
@@ -144,9 +153,19 @@ def main(argv: list[str] | None = None) -> int:
         report.write(out, report.markdown(sections, env, quick=args.quick, note=args.note, elapsed_s=elapsed))
         print(f"report written to {out}", file=sys.stderr)
     if args.json:
-        print(json.dumps({"machine": env, "quick": args.quick, "elapsed_s": elapsed,
-                          "figures": [f.to_dict() for s in sections for f in s.figures], "raw": raw},
-                         indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    "machine": env,
+                    "quick": args.quick,
+                    "elapsed_s": elapsed,
+                    "figures": [f.to_dict() for s in sections for f in s.figures],
+                    "raw": raw,
+                },
+                indent=2,
+                default=str,
+            )
+        )
     return 0
 
 

@@ -48,8 +48,11 @@ def main() -> None:
         t = time.perf_counter()
         res = find_l3(vol)
         times.append(time.perf_counter() - t)
-    print(f"L3 slice {res.index} confidence {res.confidence}; find_l3 seconds: "
-          + ", ".join(f"{x:.2f}" for x in times) + f" (best {min(times):.2f})")
+    print(
+        f"L3 slice {res.index} confidence {res.confidence}; find_l3 seconds: "
+        + ", ".join(f"{x:.2f}" for x in times)
+        + f" (best {min(times):.2f})"
+    )
     print(f"best / target ({TARGET_S} s) = {min(times) / TARGET_S:.2f}")
 
 

@@ -55,9 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         torch_seen.append(json.loads(p.stderr.strip().splitlines()[-1])["torch_imported"])
     load = open("/proc/loadavg").read().split()[0] if Path("/proc/loadavg").exists() else "?"
     size = env_size_mib(a.python)
-    print(f"cold `sarco analyze` (one slice, fresh process, median of {a.repeats}): {statistics.median(walls):.2f} s "
-          f"(target <= 2 s; min {min(walls):.2f} s); pipeline's own timings {statistics.median(inner):.2f} s; "
-          f"torch imported: {any(torch_seen)}; load average at the end {load}")
+    print(
+        f"cold `sarco analyze` (one slice, fresh process, median of {a.repeats}): {statistics.median(walls):.2f} s "
+        f"(target <= 2 s; min {min(walls):.2f} s); pipeline's own timings {statistics.median(inner):.2f} s; "
+        f"torch imported: {any(torch_seen)}; load average at the end {load}"
+    )
     if size is not None:
         print(f"environment size on disk (du): {size:.0f} MiB ({size * 2**20 / 1e9:.2f} GB; target <= 1 GB)")
     return 0

@@ -54,13 +54,25 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def add(self, name: str, value: float | None, unit: str, *, target: str | None = None,
-            ok: Callable[[float], bool] | None = None, note: str = "") -> Figure:
+    def add(
+        self,
+        name: str,
+        value: float | None,
+        unit: str,
+        *,
+        target: str | None = None,
+        ok: Callable[[float], bool] | None = None,
+        note: str = "",
+    ) -> Figure:
         met = None if (ok is None or value is None) else bool(ok(value))
         f = Figure(self.key, name, value, unit, target, met, note)
         self.figures.append(f)
-        print(f"  {name}: {f.fmt()}" + (f"  (target {target}: {'met' if met else 'NOT met'})" if met is not None
-                                          else "") + (f"  [{note}]" if note else ""), flush=True)
+        print(
+            f"  {name}: {f.fmt()}"
+            + (f"  (target {target}: {'met' if met else 'NOT met'})" if met is not None else "")
+            + (f"  [{note}]" if note else ""),
+            flush=True,
+        )
         return f
 
 
@@ -112,8 +124,9 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                                text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
     except Exception:
         commit = ""
     gpu = "none"

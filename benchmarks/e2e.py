@@ -44,9 +44,14 @@ def warm(sec: Section, zip_path: Path, label: str, *, repeats: int, segmenter: A
             stages[s].append(res.timings_s.get(s, 0.0))
     wall = statistics.median(walls)
     big = n_slices >= 300
-    sec.add(f"{label}: total (warm)", wall, "s", target=f"≤ {TARGET_WARM_S:.0f} s" if big else None,
-            ok=(lambda v: v <= TARGET_WARM_S) if big else None,
-            note=f"segmenter: {res.segmentation.method if res else '?'}; median of {repeats}")
+    sec.add(
+        f"{label}: total (warm)",
+        wall,
+        "s",
+        target=f"≤ {TARGET_WARM_S:.0f} s" if big else None,
+        ok=(lambda v: v <= TARGET_WARM_S) if big else None,
+        note=f"segmenter: {res.segmentation.method if res else '?'}; median of {repeats}",
+    )
     for s in STAGES:
         sec.add(f"{label}: {s}", statistics.median(stages[s]), "s")
     return {"wall_s": wall, "stages_s": {s: statistics.median(v) for s, v in stages.items()}}
@@ -54,8 +59,9 @@ def warm(sec: Section, zip_path: Path, label: str, *, repeats: int, segmenter: A
 
 def cold(sec: Section, zip_path: Path, label: str, *, n_slices: int) -> dict[str, Any]:
     env = dict(os.environ)
-    p = subprocess.run([sys.executable, "-c", _COLD, str(zip_path)], capture_output=True, text=True, cwd=REPO,
-                       env=env, timeout=900)
+    p = subprocess.run(
+        [sys.executable, "-c", _COLD, str(zip_path)], capture_output=True, text=True, cwd=REPO, env=env, timeout=900
+    )
     try:
         d = json.loads(p.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -67,9 +73,19 @@ def cold(sec: Section, zip_path: Path, label: str, *, n_slices: int) -> dict[str
     inner = json.loads(d["stdout"]).get("timings_s", {})
     rss_gb = d["maxrss_kb"] / 2**20
     big = n_slices >= 300
-    sec.add(f"{label}: `python -m sarco_core analyze --json` cold, wall", d["wall_s"], "s",
-            note="fresh process: imports and segmenter load included; stages inside: "
-                 + ", ".join(f"{k} {v:.2f} s" for k, v in inner.items()))
-    sec.add(f"{label}: peak RSS of that process", rss_gb, "GB", target=f"≤ {TARGET_RSS_GB:.0f} GB" if big else None,
-            ok=(lambda v: v <= TARGET_RSS_GB) if big else None, note="ru_maxrss of the child process")
+    sec.add(
+        f"{label}: `python -m sarco_core analyze --json` cold, wall",
+        d["wall_s"],
+        "s",
+        note="fresh process: imports and segmenter load included; stages inside: "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in inner.items()),
+    )
+    sec.add(
+        f"{label}: peak RSS of that process",
+        rss_gb,
+        "GB",
+        target=f"≤ {TARGET_RSS_GB:.0f} GB" if big else None,
+        ok=(lambda v: v <= TARGET_RSS_GB) if big else None,
+        note="ru_maxrss of the child process",
+    )
     return {"wall_s": d["wall_s"], "maxrss_gb": rss_gb, "stages_s": inner}

@@ -52,8 +52,14 @@ def standin_model_dir() -> Path:
     wpath = d / "model.pt"
     torch.save({k: v.detach().clone() for k, v in net.state_dict().items()}, wpath)
     sha = hashlib.sha256(wpath.read_bytes()).hexdigest()
-    cfg = {"name": "untrained-standin", "version": "0", "weights": "model.pt", "sha256": sha,
-           "architecture": arch.to_dict(), "inference": {"tta": True}}
+    cfg = {
+        "name": "untrained-standin",
+        "version": "0",
+        "weights": "model.pt",
+        "sha256": sha,
+        "architecture": arch.to_dict(),
+        "inference": {"tta": True},
+    }
     (d / "config.json").write_text(json.dumps(cfg, indent=2))
     from sarco_core.train.export import export_onnx
 
@@ -98,22 +104,33 @@ def _network_only(sec: Section, seg: Any, vol: Volume, b: int, repeats: int) -> 
 
     med, _, _ = timed(fwd, repeats=repeats)
     ms = 1000 * med / b
-    sec.add(f"  network forward only ({seg.backend}, batch {b}, {x.shape[-2]}×{x.shape[-1]} model grid)", ms,
-            "ms/slice")
+    sec.add(
+        f"  network forward only ({seg.backend}, batch {b}, {x.shape[-2]}×{x.shape[-1]} model grid)", ms, "ms/slice"
+    )
     return ms
 
 
-def run(sec: Section, vol: Volume, *, repeats: int, what: str, batches: tuple[int, ...] = (1, 8),
-        ttas: tuple[bool, ...] = (False, True)) -> dict[str, Any]:
+def run(
+    sec: Section,
+    vol: Volume,
+    *,
+    repeats: int,
+    what: str,
+    batches: tuple[int, ...] = (1, 8),
+    ttas: tuple[bool, ...] = (False, True),
+) -> dict[str, Any]:
     """Fill ``sec`` with per-slice times; returns the raw numbers."""
     from sarco_core.segment.model import Segmenter, cpu_threads
 
     d, shipped = model_dir()
     label = "shipped model" if shipped else "no model shipped: untrained stand-in of the default architecture"
-    sec.notes.append(f"Network: {label} ({d.name}); input: {what}. Times are per slice through "
-                     "`Segmenter.segment` (resampling to the model grid, network, TTA, back-resampling, QC), "
-                     f"median of {repeats} runs after a warm-up; {cpu_threads()} intra-op threads.")
+    sec.notes.append(
+        f"Network: {label} ({d.name}); input: {what}. Times are per slice through "
+        "`Segmenter.segment` (resampling to the model grid, network, TTA, back-resampling, QC), "
+        f"median of {repeats} runs after a warm-up; {cpu_threads()} intra-op threads."
+    )
     mid = vol.n_slices // 2
+
     def idx(b: int) -> list[int]:
         return [max(0, min(vol.n_slices - 1, mid + i - b // 2)) for i in range(b)]
 
@@ -126,6 +143,7 @@ def run(sec: Section, vol: Volume, *, repeats: int, what: str, batches: tuple[in
                 sec.add(f"{backend} TTA={'on' if tta else 'off'}", None, "ms", note=f"could not load: {exc}")
                 continue
             for b in batches:
+
                 def once(seg: Segmenter = seg, ix: list[int] = idx(b)) -> object:
                     return seg.segment(vol, ix, batch_size=max(batches))
 
@@ -134,22 +152,36 @@ def run(sec: Section, vol: Volume, *, repeats: int, what: str, batches: tuple[in
                 res[(backend, tta, b)] = ms
                 target = TARGET_TORCH_MS if backend == "torch" else TARGET_ORT_MS
                 name = f"{'torch' if backend == 'torch' else 'ONNX Runtime'}, batch {b}, TTA {'on' if tta else 'off'}"
-                sec.add(name, ms, "ms/slice", target=f"≤ {target:.0f} ms", ok=partial(operator.ge, target),
-                        note="" if shipped else "stand-in weights")
+                sec.add(
+                    name,
+                    ms,
+                    "ms/slice",
+                    target=f"≤ {target:.0f} ms",
+                    ok=partial(operator.ge, target),
+                    note="" if shipped else "stand-in weights",
+                )
                 if not tta:
                     res[(backend, "net", b)] = _network_only(sec, seg, vol, b, repeats)
     for tta in ttas:
         for b in batches:
             t, o = res.get(("torch", tta, b)), res.get(("onnx", tta, b))
             if t and o:
-                sec.add(f"ONNX/torch time ratio, batch {b}, TTA {'on' if tta else 'off'}", o / t, "ratio",
-                        note="< 1 = ONNX Runtime faster")
+                sec.add(
+                    f"ONNX/torch time ratio, batch {b}, TTA {'on' if tta else 'off'}",
+                    o / t,
+                    "ratio",
+                    note="< 1 = ONNX Runtime faster",
+                )
     from sarco_core.segment.teacher import TeacherSegmenter
 
     teacher = TeacherSegmenter()
     med, _, _ = timed(lambda: teacher.segment(vol, [mid]), repeats=max(1, repeats // 2))
-    sec.add("anatomical teacher (fallback segmenter)", 1000 * med, "ms/slice",
-            note="used by analyze when no model is shipped")
+    sec.add(
+        "anatomical teacher (fallback segmenter)",
+        1000 * med,
+        "ms/slice",
+        note="used by analyze when no model is shipped",
+    )
     res["teacher_ms"] = 1000 * med
     res["shipped"] = shipped
     return {str(k): v for k, v in res.items()}

@@ -56,10 +56,12 @@ def _resampled_example(n_slices: int, size: int) -> tuple[np.ndarray, list[float
     out = np.full((n_slices, size, size), -1024, np.int16)
     hr, hc = min(hu.shape[1], size), min(hu.shape[2], size)
     r0, c0 = (size - hr) // 2, (size - hc) // 2
-    out[:, r0:r0 + hr, c0:c0 + hc] = np.round(hu[:n_slices, :hr, :hc]).clip(-1024, 3071).astype(np.int16)
+    out[:, r0 : r0 + hr, c0 : c0 + hc] = np.round(hu[:n_slices, :hr, :hc]).clip(-1024, 3071).astype(np.int16)
     z0 = float(src.z_mm[0]) - float(sp.slice or 3.0) / 2 + slice_mm / 2
-    what = (f"example_ct resampled to {n_slices} × {size}² ({slice_mm:.2f} mm slices, {px:.3f} mm pixels), "
-            "real abdomen CT, speed measurement only")
+    what = (
+        f"example_ct resampled to {n_slices} × {size}² ({slice_mm:.2f} mm slices, {px:.3f} mm pixels), "
+        "real abdomen CT, speed measurement only"
+    )
     return out, [slice_mm, px, px], z0, what
 
 

@@ -29,7 +29,9 @@ def run(sec: Section, zip_path: Path, label: str, *, segmenter: Any, top: int = 
     buf.write("| function | calls | self s | self % |\n|---|---:|---:|---:|\n")
     for r in by_self:
         buf.write(f"| `{r['function']}` | {r['calls']} | {r['self_s']:.3f} | {100 * r['self_s'] / total:.0f} % |\n")
-    sec.notes.append(f"cProfile of one warm `analyze` of the {label} (total {total:.2f} s under the profiler; "
-                     "profiling slows Python-heavy code). Top functions by self time:\n\n" + buf.getvalue())
+    sec.notes.append(
+        f"cProfile of one warm `analyze` of the {label} (total {total:.2f} s under the profiler; "
+        "profiling slows Python-heavy code). Top functions by self time:\n\n" + buf.getvalue()
+    )
     print(buf.getvalue())
     return {"total_s": total, "top_self": by_self}

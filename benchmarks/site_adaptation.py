@@ -67,8 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     std = site_cases(a.n_standard, convention=SiteConvention.STANDARD, seed0=900_000)
     std_p, std_c = validate_cases(std, parent), validate_cases(std, child)
     h = json.loads(res.heldout_json.read_text())
-    reg = Registry.load().register(res.model_dir, parent=base.name, child_scores=HeldOutScores.from_dict(h["child"]),
-                                   parent_scores=HeldOutScores.from_dict(h["parent"]))
+    reg = Registry.load().register(
+        res.model_dir,
+        parent=base.name,
+        child_scores=HeldOutScores.from_dict(h["child"]),
+        parent_scores=HeldOutScores.from_dict(h["parent"]),
+    )
     try:
         reg, decision = reg.promote("site-demo")
     except Exception as exc:  # the refusal is a result too
@@ -84,19 +88,32 @@ def main(argv: list[str] | None = None) -> int:
         "site_cases": a.n,
         "train_cases": len(train_c),
         "heldout_cases": len(hold_c),
-        "all_site_before": {"dice_median": med(rep0)[0], "sma_abs_error_pct_median": med(rep0)[1],
-                            "sma_bias_cm2": rep0.agreement[0].bland_altman.bias},
+        "all_site_before": {
+            "dice_median": med(rep0)[0],
+            "sma_abs_error_pct_median": med(rep0)[1],
+            "sma_bias_cm2": rep0.agreement[0].bland_altman.bias,
+        },
         "heldout_before": {"dice_median": d0, "sma_abs_error_pct_median": e0},
-        "heldout_after": {"dice_median": d1, "sma_abs_error_pct_median": e1,
-                          "sma_bias_cm2": after.agreement[0].bland_altman.bias,
-                          "icc_2_1_sma": after.agreement[0].icc_2_1, "ccc_sma": after.agreement[0].lin_ccc},
-        "heldout_before_agreement": {"sma_bias_cm2": before.agreement[0].bland_altman.bias,
-                                     "icc_2_1_sma": before.agreement[0].icc_2_1,
-                                     "ccc_sma": before.agreement[0].lin_ccc},
+        "heldout_after": {
+            "dice_median": d1,
+            "sma_abs_error_pct_median": e1,
+            "sma_bias_cm2": after.agreement[0].bland_altman.bias,
+            "icc_2_1_sma": after.agreement[0].icc_2_1,
+            "ccc_sma": after.agreement[0].lin_ccc,
+        },
+        "heldout_before_agreement": {
+            "sma_bias_cm2": before.agreement[0].bland_altman.bias,
+            "icc_2_1_sma": before.agreement[0].icc_2_1,
+            "ccc_sma": before.agreement[0].lin_ccc,
+        },
         "dice_gain": d1 - d0,
         "sma_error_reduction_pct": (1 - e1 / e0) * 100 if e0 else float("nan"),
-        "standard_phantoms": {"n": len(std), "parent_dice_median": med(std_p)[0], "child_dice_median": med(std_c)[0],
-                              "dice_change": med(std_c)[0] - med(std_p)[0]},
+        "standard_phantoms": {
+            "n": len(std),
+            "parent_dice_median": med(std_p)[0],
+            "child_dice_median": med(std_c)[0],
+            "dice_change": med(std_c)[0] - med(std_p)[0],
+        },
         "best_step": res.best_step,
         "heldout_dice_by_step_model_grid": res.evals,
         "finetune_seconds": round(t_ft, 1),
@@ -106,9 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     (out / "figures.json").write_text(json.dumps(figures, indent=2, default=float))
     print(json.dumps(figures, indent=2, default=float))
-    print(f"\nheld-out: Dice {d0:.3f} -> {d1:.3f} (gain {d1 - d0:+.3f}, target >= +0.03); median |SMA error| "
-          f"{e0:.1f} % -> {e1:.1f} % ({figures['sma_error_reduction_pct']:.0f} % lower, target >= 30 %); standard "
-          f"phantoms Dice change {figures['standard_phantoms']['dice_change']:+.3f} (target >= -0.01)")
+    print(
+        f"\nheld-out: Dice {d0:.3f} -> {d1:.3f} (gain {d1 - d0:+.3f}, target >= +0.03); median |SMA error| "
+        f"{e0:.1f} % -> {e1:.1f} % ({figures['sma_error_reduction_pct']:.0f} % lower, target >= 30 %); standard "
+        f"phantoms Dice change {figures['standard_phantoms']['dice_change']:+.3f} (target >= -0.01)"
+    )
     return 0 if np.isfinite(d1) else 1
 
 

@@ -94,8 +94,10 @@ def kills(url: str, n: int, seed: int) -> None:
         p.join()
     ids = {int(x) for x in Path(journal).read_text().split()} if Path(journal).exists() else set()
     lost, corrupt, n_versions = _check(url, case_id, ids)
-    print(f"kills: {n} SIGKILLs mid-save in {time.perf_counter() - t0:.0f} s; {len(ids)} journalled saves, "
-          f"{n_versions} versions stored; lost {lost}, corrupt {corrupt}")
+    print(
+        f"kills: {n} SIGKILLs mid-save in {time.perf_counter() - t0:.0f} s; {len(ids)} journalled saves, "
+        f"{n_versions} versions stored; lost {lost}, corrupt {corrupt}"
+    )
 
 
 def _racer(url: str, case_id: int, saves: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
@@ -135,9 +137,11 @@ def writers(url: str, n: int, saves: int) -> None:
     from sarco_core.store import Store
 
     numbers = [v.number for v in Store.open(url).versions(case_id)]
-    print(f"writers: {n} processes x {saves} saves on one case in {time.perf_counter() - t0:.0f} s; "
-          f"{len(ids)} saves reported, {n_versions} versions stored ({conflicts} conflicts refused and retried); "
-          f"lost {lost}, corrupt {corrupt}, duplicate version numbers {len(numbers) - len(set(numbers))}")
+    print(
+        f"writers: {n} processes x {saves} saves on one case in {time.perf_counter() - t0:.0f} s; "
+        f"{len(ids)} saves reported, {n_versions} versions stored ({conflicts} conflicts refused and retried); "
+        f"lost {lost}, corrupt {corrupt}, duplicate version numbers {len(numbers) - len(set(numbers))}"
+    )
 
 
 def main() -> None:

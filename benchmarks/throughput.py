@@ -31,10 +31,12 @@ def run(sec: Section, cases_dir: Path, what: str, *, method: str | None = None) 
 
     cases, _ = discover(cases_dir)
     settings = CaseSettings(method=method, threads=1, keep_for_store=False)
-    sec.notes.append(f"{len(cases)} cases: {what}. One Dask LocalCluster of two single-threaded worker processes "
-                     "(SARCO_THREADS=1: torch and ONNX Runtime one thread each); the 1-worker run pins all cases "
-                     "to one worker. Timed from the first submission to the last result, after both workers have "
-                     "loaded the segmenter; CSV/database writing not included (`--no-store`).")
+    sec.notes.append(
+        f"{len(cases)} cases: {what}. One Dask LocalCluster of two single-threaded worker processes "
+        "(SARCO_THREADS=1: torch and ONNX Runtime one thread each); the 1-worker run pins all cases "
+        "to one worker. Timed from the first submission to the last result, after both workers have "
+        "loaded the segmenter; CSV/database writing not included (`--no-store`)."
+    )
     out: dict[Any, Any] = {}
     t0 = time.perf_counter()
     with dask_client(BatchOptions(workers=2, threads=1, store=False, method=method)) as client:
@@ -48,12 +50,21 @@ def run(sec: Section, cases_dir: Path, what: str, *, method: str | None = None) 
             n_ok = sum(o.status == "ok" for o in results)
             rate = len(cases) / el
             out[n] = {"elapsed_s": el, "cases_per_s": rate, "ok": n_ok}
-            sec.add(f"{n} worker{'s' if n > 1 else ''} × 1 thread: throughput", rate, "cases/s",
-                    note=f"{len(cases)} cases in {el:.1f} s ({n_ok} ok)")
+            sec.add(
+                f"{n} worker{'s' if n > 1 else ''} × 1 thread: throughput",
+                rate,
+                "cases/s",
+                note=f"{len(cases)} cases in {el:.1f} s ({n_ok} ok)",
+            )
     ratio = out[2]["cases_per_s"] / out[1]["cases_per_s"]
     big = len(cases) >= 20
-    sec.add("2 workers / 1 worker throughput", ratio, "ratio", target=f"≥ {TARGET_RATIO}×" if big else None,
-            ok=(lambda v: v >= TARGET_RATIO) if big else None)
+    sec.add(
+        "2 workers / 1 worker throughput",
+        ratio,
+        "ratio",
+        target=f"≥ {TARGET_RATIO}×" if big else None,
+        ok=(lambda v: v >= TARGET_RATIO) if big else None,
+    )
     sec.add("LocalCluster start-up incl. segmenter load", startup, "s", note="paid once per `sarco batch` run")
     out["ratio"] = ratio
     out["startup_s"] = startup
@@ -78,14 +89,19 @@ def store_cost(sec: Section, vol: Any, what: str, *, repeats: int = 2) -> dict[s
         n = iter(range(1000))
 
         def once() -> Any:
-            rec = store.create_case(vol, analysis=analysis, labels=labels, slice_index=k, actor="bench",
-                                    label=f"bench-{next(n)}")
+            rec = store.create_case(
+                vol, analysis=analysis, labels=labels, slice_index=k, actor="bench", label=f"bench-{next(n)}"
+            )
             getattr(store, "_cache", {}).clear()
             return rec
 
         med, _, _ = timed(once, repeats=repeats)
         store.close()
-    sec.add(f"database write per case (`Store.create_case`, {vol.n_slices} slices)", med, "s",
-            note=f"{what}; done by the client (single writer); caps the cohort rate with the database on at "
-                 f"about {1 / med:.2f} cases/s")
+    sec.add(
+        f"database write per case (`Store.create_case`, {vol.n_slices} slices)",
+        med,
+        "s",
+        note=f"{what}; done by the client (single writer); caps the cohort rate with the database on at "
+        f"about {1 / med:.2f} cases/s",
+    )
     return {"create_case_s": med}

@@ -25,8 +25,12 @@ TARGET_S_PER_100 = 60.0
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=100)
-    ap.add_argument("--model", default=None, help="model folder (default: the active model); one with model.onnx "
-                    "runs on ONNX Runtime (sarco export-onnx DIR writes it)")
+    ap.add_argument(
+        "--model",
+        default=None,
+        help="model folder (default: the active model); one with model.onnx "
+        "runs on ONNX Runtime (sarco export-onnx DIR writes it)",
+    )
     a = ap.parse_args(argv)
     from sarco_core.segment.base import SliceSegmenter
     from sarco_core.segment.registry import get_segmenter

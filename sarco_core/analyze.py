@@ -74,8 +74,10 @@ class Patient:
         """Values already resolved; ``sources`` as recorded then (a value without a recorded source: argument)."""
         src = dict(sources or {})
         h, w, s = cutoffs.validate_height_m(height_m), cutoffs.validate_weight_kg(weight_kg), cutoffs.normalise_sex(sex)
-        out = {k: (ValueSource.MISSING.value if v is None else str(src.get(k) or ValueSource.ARGUMENT.value))
-               for k, v in (("height", h), ("weight", w), ("sex", s))}
+        out = {
+            k: (ValueSource.MISSING.value if v is None else str(src.get(k) or ValueSource.ARGUMENT.value))
+            for k, v in (("height", h), ("weight", w), ("sex", s))
+        }
         return cls(height_m=h, weight_kg=w, sex=s, sources=out)
 
 
@@ -222,6 +224,8 @@ def _patient(
 # pixels coarser than this: the HU-gated area counts partial-volume boundary pixels whole (docs/model.md: on the
 # reviewed real slices re-acquired at 3 mm the shipped model's SMA is a median +6.6 % above the reference)
 COARSE_PIXEL_MM = 2.0
+
+
 # acquisition caveats: notes beside the number (they qualify the HU cutoffs or the precision of the area), never
 # a mask-quality problem: they do not lower any confidence and do not put a case in the review queue (issue 15)
 def image_flags(volume: Volume, index: int) -> list[str]:
@@ -272,8 +276,17 @@ def _segmenter(method: str | None) -> SliceSegmenter:
 
 # ---------------------------------------------------------------------------------------------- pipeline
 def _measure_and_classify(
-    volume: Volume, info: InputInfo, l3: L3Result, *, patient: Patient, rule: str | None, method: str | None,
-    segmenter: SliceSegmenter | None, progress: Progress, timings: dict[str, float], gates: HUGates = DEFAULT_GATES,
+    volume: Volume,
+    info: InputInfo,
+    l3: L3Result,
+    *,
+    patient: Patient,
+    rule: str | None,
+    method: str | None,
+    segmenter: SliceSegmenter | None,
+    progress: Progress,
+    timings: dict[str, float],
+    gates: HUGates = DEFAULT_GATES,
 ) -> AnalysisResult:
     rule_key, _ = cutoffs.get_rule(rule)
     h, w, s, sources, notes = patient.height_m, patient.weight_kg, patient.sex, dict(patient.sources), patient.notes
@@ -288,14 +301,24 @@ def _measure_and_classify(
     sp = volume.spacing_mm
     kind: MaskKind = "labels" if int(labels.max(initial=0)) > 1 else "binary"
     metrics = measure_slice(
-        volume.hu[l3.index], labels, row_mm=sp.row, col_mm=sp.col, kind=kind, gates=gates,
-        index=l3.index, z_mm=float(volume.z_mm[l3.index]),
+        volume.hu[l3.index],
+        labels,
+        row_mm=sp.row,
+        col_mm=sp.col,
+        kind=kind,
+        gates=gates,
+        index=l3.index,
+        z_mm=float(volume.z_mm[l3.index]),
     )
     timings["measure"] = time.perf_counter() - t
     t = time.perf_counter()
     cls = cutoffs.assess(
-        sma_cm2=metrics.sma_cm2 if metrics.muscle_pixels else None, muscle_hu=metrics.muscle_hu_mean, sex=s,
-        height_m=h, weight_kg=w, rule=rule_key,
+        sma_cm2=metrics.sma_cm2 if metrics.muscle_pixels else None,
+        muscle_hu=metrics.muscle_hu_mean,
+        sex=s,
+        height_m=h,
+        weight_kg=w,
+        rule=rule_key,
     ).classification
     timings["classify"] = time.perf_counter() - t
     flags: list[str] = []
@@ -314,9 +337,22 @@ def _measure_and_classify(
         l3 = replace(l3, warnings=[*l3.warnings, *notes])
     progress("done", 1.0)
     return AnalysisResult(
-        input=info, l3=l3, segmentation=seg, metrics=metrics, height_m=h, weight_kg=w, sex=s, sources=sources,
-        rule=rule_key, classification=cls, confidence=float(min(l3.confidence, seg.confidence)), qc_flags=flags,
-        timings_s=timings, gates=gates, volume=volume, labels=labels,
+        input=info,
+        l3=l3,
+        segmentation=seg,
+        metrics=metrics,
+        height_m=h,
+        weight_kg=w,
+        sex=s,
+        sources=sources,
+        rule=rule_key,
+        classification=cls,
+        confidence=float(min(l3.confidence, seg.confidence)),
+        qc_flags=flags,
+        timings_s=timings,
+        gates=gates,
+        volume=volume,
+        labels=labels,
     )
 
 
@@ -358,7 +394,15 @@ def analyze(
     timings["l3"] = time.perf_counter() - t
     who = patient or Patient.resolve(volume, height_m=height_m, weight_kg=weight_kg, sex=sex)
     return _measure_and_classify(
-        volume, info, l3, patient=who, rule=rule, method=method, segmenter=segmenter, progress=prog, timings=timings,
+        volume,
+        info,
+        l3,
+        patient=who,
+        rule=rule,
+        method=method,
+        segmenter=segmenter,
+        progress=prog,
+        timings=timings,
     )
 
 
@@ -391,7 +435,14 @@ def reanalyze(
         sex=sex if sex is not None else (result.sex if keep["sex"] else None),
     )
     return _measure_and_classify(
-        vol, result.input, l3, patient=who,
-        rule=rule or result.rule, method=method or result.segmentation.method,
-        segmenter=segmenter, progress=progress or (lambda stage, frac: None), timings=timings, gates=result.gates,
+        vol,
+        result.input,
+        l3,
+        patient=who,
+        rule=rule or result.rule,
+        method=method or result.segmentation.method,
+        segmenter=segmenter,
+        progress=progress or (lambda stage, frac: None),
+        timings=timings,
+        gates=result.gates,
     )

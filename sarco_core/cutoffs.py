@@ -110,9 +110,7 @@ def validate_height_m(height_m: float | None) -> float | None:
         return None
     h = float(height_m)
     if 100 <= h <= 250:
-        raise PatientDataError(
-            f"Height {h:g} looks like centimetres; give it in metres (e.g. {h / 100:.2f})."
-        )
+        raise PatientDataError(f"Height {h:g} looks like centimetres; give it in metres (e.g. {h / 100:.2f}).")
     if not HEIGHT_RANGE_M[0] <= h <= HEIGHT_RANGE_M[1]:
         raise PatientDataError(
             f"Height {h:g} m is outside the plausible range {HEIGHT_RANGE_M[0]}-{HEIGHT_RANGE_M[1]} m; "
@@ -196,9 +194,7 @@ def bmi(height_m: float | None, weight_kg: float | None) -> float | None:
     return weight_kg / (height_m * height_m)
 
 
-def _threshold(
-    spec: float | tuple[float, float] | None, bmi_value: float | None
-) -> tuple[float | None, str | None]:
+def _threshold(spec: float | tuple[float, float] | None, bmi_value: float | None) -> tuple[float | None, str | None]:
     """(threshold, missing-reason)."""
     if spec is None:
         return None, "rule has no cutoff for this"
@@ -210,8 +206,14 @@ def _threshold(
 
 
 def _criterion(
-    label: str, value: float | None, spec_m: Any, spec_f: Any, sex: str | None, bmi_value: float | None,
-    rule: Rule, missing_value_reason: str,
+    label: str,
+    value: float | None,
+    spec_m: Any,
+    spec_f: Any,
+    sex: str | None,
+    bmi_value: float | None,
+    rule: Rule,
+    missing_value_reason: str,
 ) -> Criterion:
     if sex is None:
         return Criterion(None, rule.name, None, rule.citation, "undetermined (needs sex)")

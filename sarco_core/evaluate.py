@@ -126,12 +126,21 @@ class LevelEvaluation:
 
     @classmethod
     def of(cls, level: str, slices: Sequence[SliceEvaluation]) -> LevelEvaluation:
-        return cls(level, len(slices), DiceSummary.of([s.dice for s in slices]),
-                   ErrorSummary.of([s.error_pct for s in slices]), summarise_regions([s.regions for s in slices]))
+        return cls(
+            level,
+            len(slices),
+            DiceSummary.of([s.dice for s in slices]),
+            ErrorSummary.of([s.error_pct for s in slices]),
+            summarise_regions([s.regions for s in slices]),
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n_slices": self.n_slices, "dice": self.dice.to_dict(), "sma_error_pct": self.sma_error_pct.to_dict(),
-                "regions": regions_dict(self.regions)}
+        return {
+            "n_slices": self.n_slices,
+            "dice": self.dice.to_dict(),
+            "sma_error_pct": self.sma_error_pct.to_dict(),
+            "regions": regions_dict(self.regions),
+        }
 
 
 @dataclass(frozen=True)
@@ -183,8 +192,12 @@ class EvaluationReport:
             "per_level": m.level_dict(),
             "per_slice": [s.to_dict() for s in m.slices],
             "baselines": {
-                name: {"dice": b.dice.to_dict(), "sma_error_pct": b.sma_error_pct.to_dict(),
-                       "per_region": regions_dict(b.regions), "per_level": b.level_dict()}
+                name: {
+                    "dice": b.dice.to_dict(),
+                    "sma_error_pct": b.sma_error_pct.to_dict(),
+                    "per_region": regions_dict(b.regions),
+                    "per_level": b.level_dict(),
+                }
                 for name, b in self.baselines.items()
             },
         }
@@ -268,8 +281,9 @@ def evaluate(
             base[name] = main
             continue
         b = get_segmenter(name)
-        base[name] = MethodEvaluation.of(name, None, compare_slices(volume, truth, b.segment(volume, indices), gates,
-                                                                  regs, levels))
+        base[name] = MethodEvaluation.of(
+            name, None, compare_slices(volume, truth, b.segment(volume, indices), gates, regs, levels)
+        )
     return EvaluationReport(main=main, baselines=base)
 
 

@@ -36,12 +36,17 @@ class RegionScore:
         return self.sma_pred_cm2 - self.sma_true_cm2
 
     def to_dict(self) -> dict[str, float]:
-        return {"dice": self.dice, "sma_true_cm2": self.sma_true_cm2, "sma_pred_cm2": self.sma_pred_cm2,
-                "diff_cm2": self.diff_cm2}
+        return {
+            "dice": self.dice,
+            "sma_true_cm2": self.sma_true_cm2,
+            "sma_pred_cm2": self.sma_pred_cm2,
+            "diff_cm2": self.diff_cm2,
+        }
 
 
-def region_scores(truth_gated: np.ndarray, pred_gated: np.ndarray, regions: SliceRegions,
-                  px_cm2: float) -> tuple[RegionScore, ...]:
+def region_scores(
+    truth_gated: np.ndarray, pred_gated: np.ndarray, regions: SliceRegions, px_cm2: float
+) -> tuple[RegionScore, ...]:
     """Scores in every region (the regions partition the slice, so the areas add up to the slice's)."""
     out = []
     for r in REGION_ORDER:
@@ -71,12 +76,21 @@ class RegionSummary:
             return float(np.median(np.asarray(vals, float)))
 
         dices = [s.dice for s in scores if s.sma_true_cm2 > 0 or s.sma_pred_cm2 > 0]
-        return cls(region, med(dices) if dices else None, med([s.sma_true_cm2 for s in scores]),
-                   med([s.sma_pred_cm2 for s in scores]), med([s.diff_cm2 for s in scores]))
+        return cls(
+            region,
+            med(dices) if dices else None,
+            med([s.sma_true_cm2 for s in scores]),
+            med([s.sma_pred_cm2 for s in scores]),
+            med([s.diff_cm2 for s in scores]),
+        )
 
     def to_dict(self) -> dict[str, float | None]:
-        return {"dice_median": self.dice_median, "sma_true_cm2_median": self.sma_true_cm2_median,
-                "sma_pred_cm2_median": self.sma_pred_cm2_median, "diff_cm2_median": self.diff_cm2_median}
+        return {
+            "dice_median": self.dice_median,
+            "sma_true_cm2_median": self.sma_true_cm2_median,
+            "sma_pred_cm2_median": self.sma_pred_cm2_median,
+            "diff_cm2_median": self.diff_cm2_median,
+        }
 
 
 def summarise_regions(per_slice: Sequence[Sequence[RegionScore]]) -> tuple[RegionSummary, ...]:

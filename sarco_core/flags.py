@@ -61,8 +61,11 @@ FLAG_TEXTS: dict[str, FlagText] = dict(
             "portal venous).",
             "Record the phase before comparing muscle HU.",
         ),
-        _t("thick_slice_over_5mm", "Slices are thicker than 5 mm: areas are less precise.",
-           "Use a thinner reconstruction if there is one."),
+        _t(
+            "thick_slice_over_5mm",
+            "Slices are thicker than 5 mm: areas are less precise.",
+            "Use a thinner reconstruction if there is one.",
+        ),
         _t(
             "coarse_pixels_over_2mm",
             "Pixels are coarser than 2 mm: the muscle area tends to come out a few per cent too high.",

@@ -193,8 +193,14 @@ def measure_volume(
     sp = volume.spacing_mm
     return [
         measure_slice(
-            volume.hu[i], mask[i], row_mm=sp.row, col_mm=sp.col, kind=kind, gates=gates,
-            index=i, z_mm=float(volume.z_mm[i]),
+            volume.hu[i],
+            mask[i],
+            row_mm=sp.row,
+            col_mm=sp.col,
+            kind=kind,
+            gates=gates,
+            index=i,
+            z_mm=float(volume.z_mm[i]),
         )
         for i in idx
     ]

@@ -112,8 +112,12 @@ class ModelEntry:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelEntry:
         return cls(
-            name=d["name"], path=d["path"], status=EntryStatus(d["status"]), parent=d.get("parent"),
-            registered=d.get("registered", ""), rule=d.get("rule", ""),
+            name=d["name"],
+            path=d["path"],
+            status=EntryStatus(d["status"]),
+            parent=d.get("parent"),
+            registered=d.get("registered", ""),
+            rule=d.get("rule", ""),
             child_scores=HeldOutScores.from_dict(d["child_scores"]) if d.get("child_scores") else None,
             parent_scores=HeldOutScores.from_dict(d["parent_scores"]) if d.get("parent_scores") else None,
             decision=d.get("decision", ""),
@@ -187,9 +191,14 @@ class Registry:
         if dest.resolve() != model_dir.resolve():
             shutil.copytree(model_dir, dest, ignore=shutil.ignore_patterns("ckpt_*", "*.partial*"))
         entry = ModelEntry(
-            name=name, path=str(dest), status=EntryStatus.CANDIDATE, parent=parent,
-            registered=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), rule=PromotionRule().text,
-            child_scores=child_scores, parent_scores=parent_scores,
+            name=name,
+            path=str(dest),
+            status=EntryStatus.CANDIDATE,
+            parent=parent,
+            registered=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            rule=PromotionRule().text,
+            child_scores=child_scores,
+            parent_scores=parent_scores,
         )
         return self._with(entry)
 

@@ -83,8 +83,9 @@ class SliceRegions:
         return self.codes == region.code
 
 
-def slice_regions(hu: np.ndarray, *, row_mm: float, col_mm: float,
-                  neighbour: SliceRegions | None = None) -> SliceRegions:
+def slice_regions(
+    hu: np.ndarray, *, row_mm: float, col_mm: float, neighbour: SliceRegions | None = None
+) -> SliceRegions:
     """Partition one canonical axial slice into :class:`Region` s (see the module docstring). Where the slice
     shows no vertebral body (it cuts a disc, or bone is too faint) the vertebra of ``neighbour`` (an adjacent
     slice of the same series) is used, and the result says so (``borrowed``)."""
@@ -102,8 +103,11 @@ def slice_regions(hu: np.ndarray, *, row_mm: float, col_mm: float,
         half_mm = vert.half_width_px * col_mm
         back_row = float(np.nonzero(vert.body.any(axis=1))[0][-1])  # posterior edge of the vertebral body
     elif neighbour is not None and neighbour.vertebra_centre_rc is not None and neighbour.vertebra_back_row is not None:
-        (cy, cx), half_mm, back_row = neighbour.vertebra_centre_rc, neighbour.vertebra_half_width_mm or 0.0, \
-            neighbour.vertebra_back_row
+        (cy, cx), half_mm, back_row = (
+            neighbour.vertebra_centre_rc,
+            neighbour.vertebra_half_width_mm or 0.0,
+            neighbour.vertebra_back_row,
+        )
         borrowed = True
     else:
         return SliceRegions(codes, None, None)
@@ -128,14 +132,18 @@ def slice_regions(hu: np.ndarray, *, row_mm: float, col_mm: float,
 NEIGHBOUR_MAX_MM = 10.0  # a lumbar disc is ~ 10 mm high: a slice that cuts one borrows a vertebra this close
 
 
-def stack_regions(hu: np.ndarray, z_mm: np.ndarray, *, row_mm: float, col_mm: float,
-                  indices: list[int]) -> dict[int, SliceRegions]:
+def stack_regions(
+    hu: np.ndarray, z_mm: np.ndarray, *, row_mm: float, col_mm: float, indices: list[int]
+) -> dict[int, SliceRegions]:
     """:func:`slice_regions` of the given slices of a stack; a slice without a vertebral body borrows the one of
     the nearest slice (in z, within ``NEIGHBOUR_MAX_MM``) that has one."""
     out = {k: slice_regions(hu[k], row_mm=row_mm, col_mm=col_mm) for k in indices}
     for k in [k for k, r in out.items() if not r.found]:
-        cands = [j for j, r in out.items() if r.found and not r.borrowed
-                 and abs(float(z_mm[j]) - float(z_mm[k])) <= NEIGHBOUR_MAX_MM]
+        cands = [
+            j
+            for j, r in out.items()
+            if r.found and not r.borrowed and abs(float(z_mm[j]) - float(z_mm[k])) <= NEIGHBOUR_MAX_MM
+        ]
         if cands:
             j = min(cands, key=lambda j: abs(float(z_mm[j]) - float(z_mm[k])))
             out[k] = slice_regions(hu[k], row_mm=row_mm, col_mm=col_mm, neighbour=out[j])

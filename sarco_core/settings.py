@@ -66,9 +66,23 @@ MAX_VOXELS = Setting("SARCO_MAX_VOXELS", "2^30", "largest image a loader allocat
 LOAD_TIME_LIMIT_S = Setting("SARCO_LOAD_TIME_LIMIT_S", "120", "wall-clock budget of loading one input")
 CASE_TIME_LIMIT_S = Setting("SARCO_CASE_TIME_LIMIT_S", "300", "batch: wall-clock limit of one case (0 = none)")
 ALL: tuple[Setting, ...] = (
-    MODEL_DIR, MODELS_HOME, BACKEND, THREADS, HOME, DB_URL, ID_SALT, MAX_ARCHIVE_BYTES, PRELOAD_MODEL, DEBUG, AUTHOR,
+    MODEL_DIR,
+    MODELS_HOME,
+    BACKEND,
+    THREADS,
+    HOME,
+    DB_URL,
+    ID_SALT,
+    MAX_ARCHIVE_BYTES,
+    PRELOAD_MODEL,
+    DEBUG,
+    AUTHOR,
     SHARED_DATA,
-    MAX_MEMBER_BYTES, MAX_ZIP_RATIO, MAX_VOXELS, LOAD_TIME_LIMIT_S, CASE_TIME_LIMIT_S,
+    MAX_MEMBER_BYTES,
+    MAX_ZIP_RATIO,
+    MAX_VOXELS,
+    LOAD_TIME_LIMIT_S,
+    CASE_TIME_LIMIT_S,
 )
 
 

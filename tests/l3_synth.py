@@ -12,8 +12,20 @@ import numpy as np
 
 from sarco_core.volume import Volume
 
-BODY_MM = {"S1": 28, "L6": 27, "L5": 27, "L4": 28, "L3": 28, "L2": 27, "L1": 26,
-           "T12": 24, "T11": 23, "T10": 22, "T9": 21, "T8": 20}
+BODY_MM = {
+    "S1": 28,
+    "L6": 27,
+    "L5": 27,
+    "L4": 28,
+    "L3": 28,
+    "L2": 27,
+    "L1": 26,
+    "T12": 24,
+    "T11": 23,
+    "T10": 22,
+    "T9": 21,
+    "T8": 20,
+}
 
 
 @dataclass(frozen=True)
@@ -23,8 +35,13 @@ class SynthSpine:
 
 
 def synth_spine(
-    *, lumbar: int = 5, slice_mm: float = 3.0, px_mm: float = 2.0, z_bottom_mm: float = -90.0,
-    z_top_mm: float | None = None, seed: int = 0,
+    *,
+    lumbar: int = 5,
+    slice_mm: float = 3.0,
+    px_mm: float = 2.0,
+    z_bottom_mm: float = -90.0,
+    z_top_mm: float | None = None,
+    seed: int = 0,
 ) -> SynthSpine:
     names = ["S1"] + [f"L{i}" for i in range(lumbar, 0, -1)] + ["T12", "T11", "T10", "T9", "T8"]
     levels: dict[str, tuple[float, float]] = {}
@@ -60,8 +77,8 @@ def synth_spine(
             sl[rim] = 650.0
         else:
             sl[vb] = 80.0
-        canal = (x ** 2 + (y - 78) ** 2) <= 9 ** 2
-        post = ((x ** 2 + (y - 78) ** 2) <= 15 ** 2) & ~canal
+        canal = (x**2 + (y - 78) ** 2) <= 9**2
+        post = ((x**2 + (y - 78) ** 2) <= 15**2) & ~canal
         sl[post] = 450.0
         sl[(np.abs(x) <= 4) & (y >= 90) & (y <= 112)] = 450.0
         sl[canal] = 20.0
@@ -77,7 +94,7 @@ def synth_spine(
             near = np.abs(pts[:, 2] + zh - zk) <= slice_mm / 2 + 2.0
             for dx, py, _ in pts[near]:
                 for sgn in (-1, 1):
-                    sl[((x - sgn * dx) ** 2 + (y - py) ** 2) <= 5 ** 2] = 500.0
+                    sl[((x - sgn * dx) ** 2 + (y - py) ** 2) <= 5**2] = 500.0
         # pelvis: iliac wings from 40 mm below S1 up to L5's middle; joined to the sacrum up to S1's middle
         l5 = levels[f"L{lumbar}"]
         if s1[0] - 60 <= zk <= (l5[0] + l5[1]) / 2:

@@ -20,8 +20,24 @@ from tests.conftest import data_path
 from tests.l3_synth import synth_spine
 
 TOP_KEYS = {
-    "input", "l3", "segmentation", "sma_cm2", "smi_cm2_m2", "muscle_hu_mean", "imat_cm2", "sat_cm2", "vat_cm2",
-    "height_m", "weight_kg", "sex", "sources", "classification", "confidence", "qc_flags", "provenance", "timings_s",
+    "input",
+    "l3",
+    "segmentation",
+    "sma_cm2",
+    "smi_cm2_m2",
+    "muscle_hu_mean",
+    "imat_cm2",
+    "sat_cm2",
+    "vat_cm2",
+    "height_m",
+    "weight_kg",
+    "sex",
+    "sources",
+    "classification",
+    "confidence",
+    "qc_flags",
+    "provenance",
+    "timings_s",
     "schema_version",
 }
 
@@ -40,8 +56,17 @@ def _check_contract(d: dict) -> None:
     assert set(d) == TOP_KEYS
     assert set(d["input"]) >= {"kind", "n_slices", "sha256"}
     assert len(d["input"]["sha256"]) == 64
-    assert set(d["l3"]) >= {"index", "z_mm", "confidence", "method", "candidates", "levels", "warnings",
-                            "auto_index", "overridden"}
+    assert set(d["l3"]) >= {
+        "index",
+        "z_mm",
+        "confidence",
+        "method",
+        "candidates",
+        "levels",
+        "warnings",
+        "auto_index",
+        "overridden",
+    }
     assert set(d["segmentation"]) == {"method", "model", "confidence", "qc_flags"}
     assert set(d["sources"]) == {"height", "weight", "sex"}
     assert set(d["classification"]) == {"low_smi", "low_muscle_hu"}
@@ -105,8 +130,15 @@ def test_missing_patient_data_is_undetermined(synth: Volume) -> None:
 
 
 def test_header_patient_data_is_used_with_source_dicom(synth: Volume) -> None:
-    meta = replace(synth.meta, patient_height_m=1.8, patient_weight_kg=90.0, patient_sex="M", kvp=100.0,
-                   slice_thickness_mm=6.0, kind="dicom-series")
+    meta = replace(
+        synth.meta,
+        patient_height_m=1.8,
+        patient_weight_kg=90.0,
+        patient_sex="M",
+        kvp=100.0,
+        slice_thickness_mm=6.0,
+        kind="dicom-series",
+    )
     vol = Volume.from_canonical(hu=synth.hu, affine=synth.affine, meta=meta)
     r = analyze(vol, height_m=1.75, segmenter=ThresholdSegmenter())
     assert r.sources == {"height": "argument", "weight": "dicom", "sex": "dicom"}
@@ -153,9 +185,29 @@ def test_analyze_example_ct_path_contract() -> None:
 def test_cli_analyze_json_and_mask(tmp_path: Path) -> None:
     path = data_path("totalsegmentator", "example_ct.nii.gz")
     out = tmp_path / "mask.nii.gz"
-    p = subprocess.run([sys.executable, "-m", "sarco_core", "analyze", str(path), "--height-m", "1.75",
-                        "--sex", "M", "--slice", "73", "--method", "threshold", "--out-mask", str(out), "--json"],
-                       capture_output=True, text=True, timeout=180)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sarco_core",
+            "analyze",
+            str(path),
+            "--height-m",
+            "1.75",
+            "--sex",
+            "M",
+            "--slice",
+            "73",
+            "--method",
+            "threshold",
+            "--out-mask",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert p.returncode == 0, p.stderr
     d = json.loads(p.stdout)
     _check_contract(d)
@@ -168,8 +220,23 @@ def test_cli_analyze_json_and_mask(tmp_path: Path) -> None:
 
 def test_cli_analyze_height_in_cm_exit_2() -> None:
     path = data_path("totalsegmentator", "example_ct.nii.gz")
-    p = subprocess.run([sys.executable, "-m", "sarco_core", "analyze", str(path), "--height-m", "175",
-                        "--method", "threshold", "--json"], capture_output=True, text=True, timeout=180)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sarco_core",
+            "analyze",
+            str(path),
+            "--height-m",
+            "175",
+            "--method",
+            "threshold",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert p.returncode == 2
     assert "looks like centimetres" in p.stderr and "Traceback" not in p.stderr
 

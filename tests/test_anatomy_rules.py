@@ -48,8 +48,10 @@ def phantoms() -> dict[str, list]:
 
 # ------------------------------------------------------------------------------------------------ phantom variants
 def test_variants_are_seeded_and_follow_the_convention(phantoms: dict[str, list]) -> None:
-    a, b = variant_slice(4, "bowel_flank", size=SIZE, pixel_mm=PX), variant_slice(4, "bowel_flank", size=SIZE,
-                                                                                   pixel_mm=PX)
+    a, b = (
+        variant_slice(4, "bowel_flank", size=SIZE, pixel_mm=PX),
+        variant_slice(4, "bowel_flank", size=SIZE, pixel_mm=PX),
+    )
     assert np.array_equal(a.hu, b.hu) and np.array_equal(a.labels, b.labels)
     from sarco_core.phantom import phantom_slice
 
@@ -237,10 +239,18 @@ def test_flag_words_and_acquisition_notes() -> None:
     assert "Check the outer muscle boundary." in qc_words("no_sat_plane")
     assert {"no_sat_plane", "islands_removed"} <= set(FLAG_TEXTS)
     assert split_flags(["kvp_not_120", "no_sat_plane", "contrast_phase_unknown"]) == (
-        ["no_sat_plane"], ["kvp_not_120", "contrast_phase_unknown"])
+        ["no_sat_plane"],
+        ["kvp_not_120", "contrast_phase_unknown"],
+    )
     assert case_warnings(["kvp_not_120"], [], edited=False) == []  # a note is not a warning
     assert acquisition_notes(["kvp_not_120", "no_sat_plane"])[0].startswith("The tube voltage is not 120 kVp")
-    df = pd.DataFrame({"case_id": [1, 2, 3], "edited": [False] * 3, "confidence": [0.9, 0.8, 0.95],
-                       "qc_flags": ["kvp_not_120; contrast_phase_unknown", "no_sat_plane", ""]})
+    df = pd.DataFrame(
+        {
+            "case_id": [1, 2, 3],
+            "edited": [False] * 3,
+            "confidence": [0.9, 0.8, 0.95],
+            "qc_flags": ["kvp_not_120; contrast_phase_unknown", "no_sat_plane", ""],
+        }
+    )
     q = review_queue(df)
     assert list(q["case_id"]) == [2]  # acquisition notes alone do not put a case in the queue

@@ -47,8 +47,13 @@ def test_batch_in_process_rows_errors_store_and_resume(cohort_dir: Path, tmp_pat
     db = f"sqlite:///{tmp_path / 'cases.db'}"
     opts = BatchOptions(workers=0, method="threshold", store=True, store_url=db)
     seen: list[str] = []
-    s = run_batch(cohort_dir / "in", out, manifest=cohort_dir / "manifest.csv", options=opts,
-                  progress=lambda done, total, rec: seen.append(f"{done}/{total}:{rec.case_id}"))
+    s = run_batch(
+        cohort_dir / "in",
+        out,
+        manifest=cohort_dir / "manifest.csv",
+        options=opts,
+        progress=lambda done, total, rec: seen.append(f"{done}/{total}:{rec.case_id}"),
+    )
     assert (s.n_cases, s.n_ok, s.n_error, s.n_skipped, s.n_stored) == (3, 2, 1, 0, 2)
     assert sorted(x.split(":")[1] for x in seen) == ["a", "b", "c_bad"] and seen[-1].startswith("3/3")
     rows = _rows(out)
@@ -95,8 +100,20 @@ def test_batch_in_process_rows_errors_store_and_resume(cohort_dir: Path, tmp_pat
 
 def test_batch_cli_two_dask_workers(cohort_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "r.csv"
-    rc = main(["batch", str(cohort_dir / "in"), "--out", str(out), "--workers", "2", "--method", "threshold",
-               "--no-store", "--json"])
+    rc = main(
+        [
+            "batch",
+            str(cohort_dir / "in"),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+            "--method",
+            "threshold",
+            "--no-store",
+            "--json",
+        ]
+    )
     assert rc == 1  # one case failed
     cap = capsys.readouterr()
     summary = json.loads(cap.out)
@@ -119,8 +136,9 @@ def test_batch_cli_refuses_bad_arguments(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "r.csv"), "--cutoffs", "nope"]) == 2
 
 
-def test_batch_refuses_model_method_without_a_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_batch_refuses_model_method_without_a_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import sarco_core.segment.base as base
 
     monkeypatch.setattr(base, "default_model_dir", lambda: None)

@@ -56,7 +56,7 @@ def test_manifest_joins_by_case_id_and_parses_values(tmp_path: Path) -> None:
     [
         ("id,height_m\np1,1.7\n", "no case_id column"),
         ("case_id,height_m\np1,1,72\n", "decimal comma"),
-        ("case_id,height_m\np1,\"1.5\"\n", None),
+        ('case_id,height_m\np1,"1.5"\n', None),
         ("case_id,height_m\np1,abc\n", "not a number"),
         ("case_id,sex\np1,X\n", "sex"),
         ("case_id\np1\np1\n", "twice"),
@@ -93,9 +93,19 @@ def test_fingerprint_changes_with_input_and_patient_data(tmp_path: Path) -> None
 
 
 def test_flatten_dotted_and_lists() -> None:
-    d = {"sma_cm2": 150.5, "l3": {"index": 73, "candidates": [{"index": 73, "score": 0.9}, {"index": 60, "score": 0.1}],
-                                  "levels": [{"label": "L3", "z_mm": [300.0, 315.0]}]},
-         "qc_flags": ["a", "b"], "model": None, "ok": True, "nan": float("nan"), "empty": {}}
+    d = {
+        "sma_cm2": 150.5,
+        "l3": {
+            "index": 73,
+            "candidates": [{"index": 73, "score": 0.9}, {"index": 60, "score": 0.1}],
+            "levels": [{"label": "L3", "z_mm": [300.0, 315.0]}],
+        },
+        "qc_flags": ["a", "b"],
+        "model": None,
+        "ok": True,
+        "nan": float("nan"),
+        "empty": {},
+    }
     f = flatten(d)
     assert f["sma_cm2"] == 150.5 and f["l3.index"] == 73
     assert f["l3.candidates.index"] == "73;60" and f["l3.candidates.score"] == "0.9;0.1"
@@ -106,8 +116,15 @@ def test_flatten_dotted_and_lists() -> None:
 def test_parts_roundtrip_and_csv(tmp_path: Path) -> None:
     out = tmp_path / "r.csv"
     parts = parts_dir(out)
-    ok = CaseRecord("a/b", "/x", "ok", fingerprint="f", analysis={"sma_cm2": 1.5, "l3": {"index": 3}},
-                    manifest={"height_m": 1.7, "weight_kg": None, "sex": None}, elapsed_s=1.23456)
+    ok = CaseRecord(
+        "a/b",
+        "/x",
+        "ok",
+        fingerprint="f",
+        analysis={"sma_cm2": 1.5, "l3": {"index": 3}},
+        manifest={"height_m": 1.7, "weight_kg": None, "sex": None},
+        elapsed_s=1.23456,
+    )
     bad = CaseRecord("c", "/y", "error", error="UnreadableFileError: broken", manifest={"height_m": 1.6})
     p = write_part(parts, ok)
     write_part(parts, bad)

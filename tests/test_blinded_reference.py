@@ -40,9 +40,23 @@ def test_selection_of_the_muscle_components_recovers_their_muscle() -> None:
     nothing else (on this phantom the wall touches bowel, so the wall component is not chosen: that case needs
     ``max_depth`` / polygons, like the real slices)."""
     hu, tissue = _phantom()
-    muscle = np.isin(tissue, [TISSUES[n] for n in ("rectus", "external_oblique", "internal_oblique", "transversus",
-                                                   "latissimus", "psoas", "quadratus_lumborum", "erector_spinae",
-                                                   "multifidus")]) & bt.in_muscle_gate(hu)
+    muscle = np.isin(
+        tissue,
+        [
+            TISSUES[n]
+            for n in (
+                "rectus",
+                "external_oblique",
+                "internal_oblique",
+                "transversus",
+                "latissimus",
+                "psoas",
+                "quadratus_lumborum",
+                "erector_spinae",
+                "multifidus",
+            )
+        ],
+    ) & bt.in_muscle_gate(hu)
     comp, _ = bt.components(hu, 1.6, 1.6, {})
     keep = [k for k in range(1, int(comp.max()) + 1) if (muscle[comp == k]).mean() > 0.5]
     assert len(keep) >= 2
@@ -72,8 +86,21 @@ def test_pass1_selections_are_small_and_blinded() -> None:
         assert p.stat().st_size < 5_000
         sel = json.loads(p.read_text())
         assert sel["name"] == name and sel["pass"] == 1 and sel["keep"]
-        assert set(sel) <= {"name", "pass", "date", "reader", "convention", "open_mm", "smooth_mm", "cuts", "keep",
-                            "remove", "add", "max_depth", "notes"}
+        assert set(sel) <= {
+            "name",
+            "pass",
+            "date",
+            "reader",
+            "convention",
+            "open_mm",
+            "smooth_mm",
+            "cuts",
+            "keep",
+            "remove",
+            "add",
+            "max_depth",
+            "notes",
+        }
 
 
 @pytest.mark.parametrize("name", PASS1)

@@ -55,8 +55,18 @@ def _is_num(v: object) -> bool:
 
 def test_evaluate_json_contract(silver_report):
     d = silver_report
-    assert set(d) == {"method", "model", "n_slices", "dice", "dice_raw", "sma_error_pct", "per_region", "per_level",
-                      "per_slice", "baselines"}
+    assert set(d) == {
+        "method",
+        "model",
+        "n_slices",
+        "dice",
+        "dice_raw",
+        "sma_error_pct",
+        "per_region",
+        "per_level",
+        "per_slice",
+        "baselines",
+    }
     assert d["method"] == "teacher" and d["model"] is None
     # every slice of example_ct_sm has muscle in the reference
     assert d["n_slices"] == 30 == len(d["per_slice"])
@@ -135,8 +145,10 @@ def test_a_change_in_one_region_shows_in_that_region_only():
 
 
 def test_evaluate_prints_a_table_per_level_and_region(silver, capsys):
-    assert main(["evaluate", silver[0], silver[1], "--method", "threshold", "--no-baselines",
-                 "--vertebrae", silver[2]]) == 0
+    assert (
+        main(["evaluate", silver[0], silver[1], "--method", "threshold", "--no-baselines", "--vertebrae", silver[2]])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "per level and region" in out and "psoas_crus" in out
     for lv in ("T12", "L1", "L2", "all"):

@@ -133,9 +133,17 @@ def _seeded_store(url: str) -> tuple[Store, int]:
     vol = synthetic_volume()
     ids = []
     for i, (sex, h) in enumerate((("F", 1.62), ("M", 1.80))):
-        c = store.create_case(vol, analysis={"method": "threshold", "rule": "martin2013", "confidence": 0.9},
-                              labels=auto_labels(), slice_index=K, actor="t", label=f"=C{i}", sex=sex, height_m=h,
-                              weight_kg=70)
+        c = store.create_case(
+            vol,
+            analysis={"method": "threshold", "rule": "martin2013", "confidence": 0.9},
+            labels=auto_labels(),
+            slice_index=K,
+            actor="t",
+            label=f"=C{i}",
+            sex=sex,
+            height_m=h,
+            weight_kg=70,
+        )
         ids.append(c.id)
     return store, ids[0]
 
@@ -146,8 +154,9 @@ def test_report_pdf_has_numbers_citation_and_disclaimer(tmp_path: Path) -> None:
     assert case.latest_version is not None
     vol = store.load_volume(cid)
     png = overlay_png(vol.hu[K], store.get_mask(case.latest_version.id), vol.spacing_mm)
-    pdf = report_pdf(tmp_path / "r.pdf", case=case, analysis=case.latest_analysis, version=case.latest_version,
-                     overlay_png=png)
+    pdf = report_pdf(
+        tmp_path / "r.pdf", case=case, analysis=case.latest_analysis, version=case.latest_version, overlay_png=png
+    )
     assert pdf.startswith(b"%PDF") and (tmp_path / "r.pdf").read_bytes() == pdf
     assert b"J Clin Oncol 2013" in pdf and b"For research use only" in pdf
     text = pdf_text(pdf)
@@ -189,8 +198,14 @@ def test_dicom_seg_refused_when_the_series_has_no_uids() -> None:
     from dataclasses import replace
 
     vol = synthetic_volume()
-    meta = replace(vol.meta, kind="dicom-series", study_uid="1.2.3", series_uid="1.2.3.4",
-                   frame_of_reference_uid="1.2.3.5", sop_uids=("",) * vol.n_slices)
+    meta = replace(
+        vol.meta,
+        kind="dicom-series",
+        study_uid="1.2.3",
+        series_uid="1.2.3.4",
+        frame_of_reference_uid="1.2.3.5",
+        sop_uids=("",) * vol.n_slices,
+    )
     no_uids = Volume.from_canonical(hu=vol.hu, affine=vol.affine, meta=meta)
     with pytest.raises(ExportError, match="SOP Instance"):
         mask_to_dicom_seg(no_uids, auto_labels(), K)

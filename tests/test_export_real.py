@@ -30,10 +30,16 @@ def test_seg_frame_matches_the_original_image(tmp_path: Path, parts: tuple[str, 
     assert seg.get_source_image_uids()[0][1:] == (orig.SeriesInstanceUID, orig.SOPInstanceUID)
     frame = seg.PerFrameFunctionalGroupsSequence[0]
     shared = seg.SharedFunctionalGroupsSequence[0]
-    np.testing.assert_allclose([float(v) for v in frame.PlanePositionSequence[0].ImagePositionPatient],
-                               [float(v) for v in orig.ImagePositionPatient], atol=1e-3)
-    np.testing.assert_allclose([float(v) for v in shared.PlaneOrientationSequence[0].ImageOrientationPatient],
-                               [float(v) for v in orig.ImageOrientationPatient], atol=1e-5)
+    np.testing.assert_allclose(
+        [float(v) for v in frame.PlanePositionSequence[0].ImagePositionPatient],
+        [float(v) for v in orig.ImagePositionPatient],
+        atol=1e-3,
+    )
+    np.testing.assert_allclose(
+        [float(v) for v in shared.PlaneOrientationSequence[0].ImageOrientationPatient],
+        [float(v) for v in orig.ImageOrientationPatient],
+        atol=1e-5,
+    )
     # in the file's own pixel order the mask sits where the original pixels of the displayed corner are
     hu_file = orig.pixel_array.astype(float) * float(orig.RescaleSlope) + float(orig.RescaleIntercept)
     hu_file = np.maximum(hu_file, -1024)  # the loader sets padding and anything below -1024 HU to air

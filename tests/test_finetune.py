@@ -15,8 +15,9 @@ def _cases(n_patients: int, per: int = 2) -> list[ReferenceCase]:
     ref = np.zeros((20, 20), np.uint8)
     ref[5:15, 5:15] = 1
     return [
-        ReferenceCase.of(case_id=f"p{p}s{s}", patient_id=f"p{p}", hu=np.full((20, 20), 40.0), reference=ref,
-                         spacing_mm=(1.0, 1.0))
+        ReferenceCase.of(
+            case_id=f"p{p}s{s}", patient_id=f"p{p}", hu=np.full((20, 20), 40.0), reference=ref, spacing_mm=(1.0, 1.0)
+        )
         for p in range(n_patients)
         for s in range(per)
     ]

@@ -40,8 +40,11 @@ def test_same_fact_flags_merge_and_unknown_codes_read_as_words() -> None:
     assert "kVp" in flag_sentences(["kvp_not_120"])[0]
     assert flag_sentences(["some_new_flag"]) == ["Some new flag."]
     w = case_warnings(["low_confidence"], ["The sacrum was not found."], edited=True)
-    assert w == ["The segmentation is uncertain. Review the mask.", "The mask was edited by hand.",
-                 "The sacrum was not found."]
+    assert w == [
+        "The segmentation is uncertain. Review the mask.",
+        "The mask was edited by hand.",
+        "The sacrum was not found.",
+    ]
 
 
 def test_manual_l3_reads_set_by_hand_without_a_confidence() -> None:

@@ -75,20 +75,29 @@ def test_find_l3_chosen_is_first_candidate_on_synthetic_spines() -> None:
         r = find_l3(s.volume)
         assert r.candidates[0].index == r.index and r.candidates[0].score == pytest.approx(r.confidence)
         assert sum(c.score for c in r.candidates) <= 1.0 + 1e-6
-        assert r.levels_disagree == (r.counts["sacrum"] is not None and r.counts["ribs"] is not None
-                                     and r.counts["sacrum"] != r.counts["ribs"])
+        assert r.levels_disagree == (
+            r.counts["sacrum"] is not None and r.counts["ribs"] is not None and r.counts["sacrum"] != r.counts["ribs"]
+        )
         if r.levels_disagree:
             assert r.confidence <= DISAGREE_CAP
 
 
-@pytest.mark.parametrize(("level", "pixel_mm", "contrast", "kvp"), [
-    ("L3", 0.6, True, 80), ("L3", 1.0, False, 140), ("L2", 0.8, True, 70), ("L1", 0.8, False, 120),
-    ("T12", 0.8, False, 80),
-])
-def test_single_lumbar_phantom_slice_is_never_called_non_lumbar(level: str, pixel_mm: float, contrast: bool,
-                                                                kvp: float) -> None:
-    ps = phantom_slice(3 if level != "T12" else 4, level=level, pixel_mm=pixel_mm, size=int(round(430 / pixel_mm)),
-                       contrast=contrast)
+@pytest.mark.parametrize(
+    ("level", "pixel_mm", "contrast", "kvp"),
+    [
+        ("L3", 0.6, True, 80),
+        ("L3", 1.0, False, 140),
+        ("L2", 0.8, True, 70),
+        ("L1", 0.8, False, 120),
+        ("T12", 0.8, False, 80),
+    ],
+)
+def test_single_lumbar_phantom_slice_is_never_called_non_lumbar(
+    level: str, pixel_mm: float, contrast: bool, kvp: float
+) -> None:
+    ps = phantom_slice(
+        3 if level != "T12" else 4, level=level, pixel_mm=pixel_mm, size=int(round(430 / pixel_mm)), contrast=contrast
+    )
     vol = Volume.from_array(hu=emulate_kvp(ps.hu[None], kvp), spacing_mm=(3.0, pixel_mm, pixel_mm))
     look = assess_slice(vol, 0)
     assert look.lumbar is True, look.warnings

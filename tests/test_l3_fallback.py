@@ -21,9 +21,20 @@ def _features(found_frac: float) -> SpineFeatures:
     found = np.arange(n) < int(found_frac * n)
     zeros = np.zeros(n)
     return SpineFeatures(
-        z_mm=np.linspace(80, 300, n), found=found, body_row=zeros, body_half_rows=zeros, mid_col=zeros,
-        body_hu=zeros, joined_mm=zeros, ala_frac=zeros, lateral_mm2=zeros, lung_mm2=zeros,
-        bone=np.zeros((n, 1, 1), bool), ribs=np.zeros((n, 1, 1), bool), row_mm=2.4, col_mm=2.4,
+        z_mm=np.linspace(80, 300, n),
+        found=found,
+        body_row=zeros,
+        body_half_rows=zeros,
+        mid_col=zeros,
+        body_hu=zeros,
+        joined_mm=zeros,
+        ala_frac=zeros,
+        lateral_mm2=zeros,
+        lung_mm2=zeros,
+        bone=np.zeros((n, 1, 1), bool),
+        ribs=np.zeros((n, 1, 1), bool),
+        row_mm=2.4,
+        col_mm=2.4,
     )
 
 

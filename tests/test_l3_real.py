@@ -130,8 +130,13 @@ def test_lung_series_does_not_reach_l3() -> None:
 def test_cli_refuses_lung_series_with_exit_code_2() -> None:
     folder = data_path("tcia_lung_pet_ct_dx", "Lung_Dx-A0001")
     env = {**os.environ, "SARCO_DEBUG": ""}
-    p = subprocess.run([sys.executable, "-m", "sarco_core", "l3", str(folder), "--json"],
-                       capture_output=True, text=True, env=env, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "sarco_core", "l3", str(folder), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert p.returncode == 2
     assert "does not reach L3" in p.stderr
     assert "Traceback" not in p.stderr
@@ -139,9 +144,12 @@ def test_cli_refuses_lung_series_with_exit_code_2() -> None:
 
 
 def test_cli_l3_json_on_example_ct() -> None:
-    p = subprocess.run([sys.executable, "-m", "sarco_core", "l3",
-                        str(data_path("totalsegmentator", "example_ct.nii.gz")), "--json"],
-                       capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "sarco_core", "l3", str(data_path("totalsegmentator", "example_ct.nii.gz")), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     d = json.loads(p.stdout)
     assert set(d) == {"index", "z_mm", "confidence", "method", "candidates", "levels", "warnings"}
@@ -162,8 +170,10 @@ def test_covid_upper_lumbar_slices_look_lumbar() -> None:
     files.append(data_path("pydicom", "pancreas_ct_0001_slice122_j2k.dcm"))  # contrast CT near L1/L2
     for f in files:
         vol = load(f)
-        for v in (vol, Volume.from_array(hu=emulate_kvp(vol.hu, 80.0), spacing_mm=(3.0, vol.spacing_mm.row,
-                                                                                   vol.spacing_mm.col))):
+        for v in (
+            vol,
+            Volume.from_array(hu=emulate_kvp(vol.hu, 80.0), spacing_mm=(3.0, vol.spacing_mm.row, vol.spacing_mm.col)),
+        ):
             r = find_l3(v)
             assert r.method == "user-selected"
             assert r.looks_lumbar is True, (f, r.warnings)

@@ -35,7 +35,8 @@ def test_wedge_l5_is_lower_behind_than_in_front() -> None:
     lo, hi = ph.levels["L5"]
     k = ph.volume.index_of_z(lo + 0.85 * (hi - lo))  # upper part of L5: the back of the body has ended
     body = (ph.vertebrae[k] == VERTEBRA_IDS["L5"]) & np.isin(
-        ph.tissue[k], [TISSUES["vertebral_body"], TISSUES["vertebral_cortex"]])
+        ph.tissue[k], [TISSUES["vertebral_body"], TISSUES["vertebral_cortex"]]
+    )
     disc = ph.tissue[k] == TISSUES["disc"]
     assert body.any() and disc.any()
     assert np.nonzero(disc)[0].mean() > np.nonzero(body)[0].mean()  # rows grow posteriorly: disc behind the body
@@ -58,11 +59,14 @@ def test_acquisition_variants() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("extra", [
-    {"wedge_l5": 0.3, "crest_key": 4.0, "l5_tp_scale": 1.5},  # the real failure's L5 (3 mm)
-    {"l5s1_disc_mm": 4.0},
-    {"lumbar_count": 4},  # the phantom names L3 as the 3rd vertebra below T12
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"wedge_l5": 0.3, "crest_key": 4.0, "l5_tp_scale": 1.5},  # the real failure's L5 (3 mm)
+        {"l5s1_disc_mm": 4.0},
+        {"lumbar_count": 4},  # the phantom names L3 as the 3rd vertebra below T12
+    ],
+)
 def test_l3_inside_and_consistent_on_variants(extra: dict[str, Any]) -> None:
     ph = phantom_volume(4, **{**KW, **extra})
     r = find_l3(ph.volume)

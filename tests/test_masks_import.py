@@ -117,8 +117,9 @@ def test_tag_on_wrong_image_or_values_is_refused(slice_case: tuple[Path, np.ndar
     with pytest.raises(GridMismatchError, match=r"80 x 96 pixels.*96 x 96"):
         import_mask(ct, tag_bytes(np.zeros((80, 96), np.uint8)), fmt=MaskFormat.TAG)
     with pytest.raises(GridMismatchError, match="pixel spacing"):
-        import_mask(ct, tag_bytes(np.ones((96, 96), np.uint8), col_spacing_mm=0.9, row_spacing_mm=0.9),
-                    fmt=MaskFormat.TAG)
+        import_mask(
+            ct, tag_bytes(np.ones((96, 96), np.uint8), col_spacing_mm=0.9, row_spacing_mm=0.9), fmt=MaskFormat.TAG
+        )
     odd = mask_to_tag(ct, labels, 0, imat_from_hu=False)
     head, _, body = odd.partition(b"\x0c")
     arr = np.frombuffer(body, np.uint8).copy()
@@ -177,8 +178,9 @@ def test_nifti_mask_on_the_ct_grid(tmp_path: Path) -> None:
     with pytest.raises(InvalidMaskError, match="--nifti-map"):
         import_mask(ct, tmp_path / "slicer.nii.gz", slice_index=2)
     vm = ValueMap.parse("0=0,4=1,8=2,12=3")
-    np.testing.assert_array_equal(import_mask(ct, tmp_path / "slicer.nii.gz", slice_index=2, value_map=vm).labels,
-                                  full[2])
+    np.testing.assert_array_equal(
+        import_mask(ct, tmp_path / "slicer.nii.gz", slice_index=2, value_map=vm).labels, full[2]
+    )
 
 
 def test_nifti_on_another_grid_is_refused_naming_the_fix(tmp_path: Path) -> None:
@@ -186,8 +188,9 @@ def test_nifti_on_another_grid_is_refused_naming_the_fix(tmp_path: Path) -> None
     ct = Volume.from_array(hu=hu, spacing_mm=(3.0, 1.0, 1.0))
     cases = {
         "spacing": Volume.from_array(hu=hu, spacing_mm=(3.0, 1.2, 1.0)),
-        "shifted": Volume.from_canonical(hu=hu, affine=np.asarray(ct.affine) + np.array(
-            [[0, 0, 0, 4.0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])),
+        "shifted": Volume.from_canonical(
+            hu=hu, affine=np.asarray(ct.affine) + np.array([[0, 0, 0, 4.0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
+        ),
         "pixels": Volume.from_array(hu=np.zeros((1, 30, 32), np.int16), spacing_mm=(3.0, 1.0, 1.0)),
         "position": Volume.from_array(hu=hu, spacing_mm=(3.0, 1.0, 1.0), z0_mm=30.0),
     }
@@ -272,8 +275,9 @@ def _cohort(tmp: Path, slice_case: tuple[Path, np.ndarray]) -> Path:
     return tmp / "m.csv"
 
 
-def test_manifest_reports_each_row_and_bad_rows_do_not_stop(slice_case: tuple[Path, np.ndarray],
-                                                            tmp_path: Path) -> None:
+def test_manifest_reports_each_row_and_bad_rows_do_not_stop(
+    slice_case: tuple[Path, np.ndarray], tmp_path: Path
+) -> None:
     report = import_rows(read_manifest(_cohort(tmp_path, slice_case)))
     got = {(o.row, o.case_id): (o.status, o.reason) for o in report.outcomes}
     assert [o.status for o in report.outcomes] == [RowStatus.OK, RowStatus.OK] + [RowStatus.ERROR] * 5
@@ -307,8 +311,9 @@ def test_import_set_detects_a_changed_reference(slice_case: tuple[Path, np.ndarr
         read_import_set(tmp_path)
 
 
-def test_folder_scan_and_cli(slice_case: tuple[Path, np.ndarray], tmp_path: Path,
-                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_folder_scan_and_cli(
+    slice_case: tuple[Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "in").mkdir()
     manifest = _cohort(tmp_path / "in", slice_case)
     rows = scan_folder(manifest.parent)

@@ -26,8 +26,11 @@ def cohort(tmp_path: Path) -> tuple[Path, np.ndarray]:
         lab = np.asarray(p.labels).reshape(64, 64).astype(np.uint8)
         labels = lab if labels is None else labels
         Path(str(dcm) + ".tag").write_bytes(mask_to_tag(load(dcm), lab, 0))
-    rows = [["case_id", "image", "mask", "height_m", "sex"], ["c1", "", "a/IM00001.dcm.tag", "1.65", "M"],
-            ["c2", "", "b/IM00001.dcm.tag", "", ""]]
+    rows = [
+        ["case_id", "image", "mask", "height_m", "sex"],
+        ["c1", "", "a/IM00001.dcm.tag", "1.65", "M"],
+        ["c2", "", "b/IM00001.dcm.tag", "", ""],
+    ]
     with (tmp_path / "m.csv").open("w", newline="") as fh:
         csv.writer(fh).writerows(rows)
     assert labels is not None
@@ -83,8 +86,14 @@ def test_import_onto_an_analysed_series_adds_a_version_on_its_slice(tmp_path: Pa
     hu = np.stack([np.asarray(p.hu).reshape(64, 64) + i for i in range(3)]).astype(np.int16)
     series = Volume.from_array(hu=hu, spacing_mm=(5.0, 5.0, 5.0), z0_mm=50.0)
     store = Store.open(default_db_url())
-    cid = store.create_case(series, analysis={"method": "threshold"}, labels=np.asarray(p.labels).reshape(64, 64),
-                            slice_index=1, actor="model", label="series-1").id
+    cid = store.create_case(
+        series,
+        analysis={"method": "threshold"},
+        labels=np.asarray(p.labels).reshape(64, 64),
+        slice_index=1,
+        actor="model",
+        label="series-1",
+    ).id
     vol = store.load_volume(cid)
     auto = store.latest_version(cid)
     k = auto.slice_index

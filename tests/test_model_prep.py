@@ -14,14 +14,22 @@ F = torch.nn.functional
 
 @pytest.mark.parametrize(
     "shape,size",
-    [((512, 512), (205, 205)), ((512, 512), (184, 184)), ((100, 120), (256, 300)), ((183, 183), (512, 512)),
-     ((300, 512), (120, 205)), ((17, 19), (8, 8)), ((64, 50), (64, 70))],
+    [
+        ((512, 512), (205, 205)),
+        ((512, 512), (184, 184)),
+        ((100, 120), (256, 300)),
+        ((183, 183), (512, 512)),
+        ((300, 512), (120, 205)),
+        ((17, 19), (8, 8)),
+        ((64, 50), (64, 70)),
+    ],
 )
 @pytest.mark.parametrize("antialias", [False, True])
 def test_resample_matches_torch(shape: tuple[int, int], size: tuple[int, int], antialias: bool) -> None:
     x = np.random.default_rng(sum(shape) + sum(size)).normal(0.0, 300.0, (2, 3, *shape)).astype(np.float32)
-    want = F.interpolate(torch.from_numpy(x), size=size, mode="bilinear", align_corners=False,
-                         antialias=antialias).numpy()
+    want = F.interpolate(
+        torch.from_numpy(x), size=size, mode="bilinear", align_corners=False, antialias=antialias
+    ).numpy()
     got = resample(x, size, antialias=antialias)
     assert got.shape == want.shape
     assert float(np.abs(got - want).max()) < 0.01  # HU-scale values: float32 rounding only

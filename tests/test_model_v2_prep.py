@@ -76,9 +76,11 @@ def test_lopo_folds_group_by_patient_and_exclude_the_test_patient(tmp_path) -> N
     assert patient_of("tcia_covid19_ny_sbu/A058062/axial/19001231-084.dcm") == "A058062"
     assert patient_of("tcia_lung_pet_ct_dx/Lung_Dx-A0001") == "Lung_Dx-A0001"
     assert patient_of("pydicom/pancreas_ct_0001_slice122_j2k.dcm") == "pancreas_ct_0001_slice122_j2k"
-    refs = [RefSlice("a", "tcia_covid19_ny_sbu/A1/axial/x.dcm", 0, tmp_path / "a.png"),
-            RefSlice("b", "tcia_covid19_ny_sbu/A1/axial/y.dcm", 0, tmp_path / "b.png"),
-            RefSlice("c", "pydicom/p.dcm", 0, tmp_path / "c.png")]
+    refs = [
+        RefSlice("a", "tcia_covid19_ny_sbu/A1/axial/x.dcm", 0, tmp_path / "a.png"),
+        RefSlice("b", "tcia_covid19_ny_sbu/A1/axial/y.dcm", 0, tmp_path / "b.png"),
+        RefSlice("c", "pydicom/p.dcm", 0, tmp_path / "c.png"),
+    ]
     f = folds(refs)
     assert {k: [r.name for r in v] for k, v in f.items()} == {"A1": ["a", "b"], "p": ["c"]}
     cfg = fold_config(load_config("models/sarco-unet-v2/train.json"), "A1", tmp_path)

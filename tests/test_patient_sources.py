@@ -31,8 +31,12 @@ def test_analyze_with_a_known_patient_records_its_sources() -> None:
     vol, k = _phantom_with_header_height()
     first = analyze(vol, slice_index=k, method="threshold")
     assert first.sources["height"] == "dicom" and first.height_m == pytest.approx(1.82)
-    again = analyze(vol, slice_index=k + 1, method="threshold", patient=Patient.known(
-        height_m=first.height_m, weight_kg=first.weight_kg, sex=first.sex, sources=first.sources))
+    again = analyze(
+        vol,
+        slice_index=k + 1,
+        method="threshold",
+        patient=Patient.known(height_m=first.height_m, weight_kg=first.weight_kg, sex=first.sex, sources=first.sources),
+    )
     assert again.sources == first.sources
     with pytest.raises(ValueError):
         analyze(vol, height_m=1.7, patient=Patient.known(height_m=1.7, weight_kg=None, sex=None, sources=None))

@@ -80,11 +80,11 @@ def test_l3_areas_plausible() -> None:
 def test_truncated_fov_pads_outside_circle() -> None:
     s = phantom_slice(8, size=200, pixel_mm=2.0, truncated=True)
     r, c = np.mgrid[:200, :200]
-    outside = (r - 99.5) ** 2 + (c - 99.5) ** 2 > 100.5 ** 2
+    outside = (r - 99.5) ** 2 + (c - 99.5) ** 2 > 100.5**2
     assert np.all(s.hu[outside] == -1024) and np.all(s.labels[outside] == 0)
     # the body reaches the edge of the field of view
     assert np.any(s.tissue[~outside] != TISSUES["air"])
-    edge = ((r - 99.5) ** 2 + (c - 99.5) ** 2 > 97 ** 2) & ~outside
+    edge = ((r - 99.5) ** 2 + (c - 99.5) ** 2 > 97**2) & ~outside
     assert np.any(s.labels[edge] > 0)
 
 

@@ -114,4 +114,3 @@ def test_hard_partial_volume_at_3mm_pixels() -> None:
 
     hard, default = edge_minus_deep("hard"), edge_minus_deep("default")
     assert hard > 8.0 and hard > default + 6.0, (hard, default)
-

@@ -25,8 +25,9 @@ def test_tissue_hu_ranges(seed: int) -> None:
     assert -115 <= _mean(s, "vat") <= -65
     assert _mean(s, "vertebral_body") > 100
     # viscera with muscle-like HU exist inside the cavity: HU alone cannot separate them from muscle
-    visc = np.isin(s.tissue, [T["bowel_wall"], T["kidney"], T["liver"], T["pancreas"], T["spleen"], T["ivc"],
-                              T["bowel_content"]])
+    visc = np.isin(
+        s.tissue, [T["bowel_wall"], T["kidney"], T["liver"], T["pancreas"], T["spleen"], T["ivc"], T["bowel_content"]]
+    )
     in_gate = visc & (s.hu >= -29) & (s.hu <= 150) & (s.labels == 0)
     assert in_gate.sum() * 1.5 * 1.5 / 100 > 10  # > 10 cm² of non-muscle tissue inside the SMA HU gate
 

@@ -29,10 +29,23 @@ def test_analysis_json_of_both_schema_versions(record: dict) -> None:
 
 
 def test_flat_form() -> None:
-    p = extract({"method": "teacher", "model": {"name": "t", "version": "1", "sha256": "ab"}, "rule": "martin2013",
-                 "confidence": 0.4, "qc_flags": ["low_confidence"], "l3": {"auto_index": 3, "overridden": False}})
+    p = extract(
+        {
+            "method": "teacher",
+            "model": {"name": "t", "version": "1", "sha256": "ab"},
+            "rule": "martin2013",
+            "confidence": 0.4,
+            "qc_flags": ["low_confidence"],
+            "l3": {"auto_index": 3, "overridden": False},
+        }
+    )
     assert (p.method, p.model_name, p.rule, p.confidence, p.qc_flags) == (
-        "teacher", "t", "martin2013", 0.4, ("low_confidence",))
+        "teacher",
+        "t",
+        "martin2013",
+        0.4,
+        ("low_confidence",),
+    )
     assert p.l3_auto_index == 3
 
 

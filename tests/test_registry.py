@@ -50,8 +50,9 @@ def test_rule_decides_on_both_dice_and_sma_error():
 def test_promotion_refused_when_child_is_worse(reg: Registry, tmp_path: Path):
     shipped = reg.active
     assert shipped is not None
-    reg = reg.register(_model(tmp_path, "worse"), parent=shipped.name,
-                       child_scores=HeldOutScores(10, 0.88, 14.0), parent_scores=PARENT)
+    reg = reg.register(
+        _model(tmp_path, "worse"), parent=shipped.name, child_scores=HeldOutScores(10, 0.88, 14.0), parent_scores=PARENT
+    )
     with pytest.raises(RegistryError, match="refused.*0.8800"):
         reg.promote("worse")
     again = Registry.load()
@@ -63,8 +64,9 @@ def test_promotion_refused_when_child_is_worse(reg: Registry, tmp_path: Path):
 def test_promote_then_rollback(reg: Registry, tmp_path: Path):
     shipped = reg.active
     assert shipped is not None
-    reg = reg.register(_model(tmp_path, "site-a"), parent=shipped.name,
-                       child_scores=HeldOutScores(10, 0.95, 5.0), parent_scores=PARENT)
+    reg = reg.register(
+        _model(tmp_path, "site-a"), parent=shipped.name, child_scores=HeldOutScores(10, 0.95, 5.0), parent_scores=PARENT
+    )
     assert (registry_root() / "site-a" / "config.json").is_file()  # copied into the registry
     reg, why = reg.promote("site-a")
     assert "gain +0.0500" in why
@@ -84,8 +86,7 @@ def test_register_refuses_duplicates_and_unknown_parents(reg: Registry, tmp_path
     shipped = reg.active
     assert shipped is not None
     with pytest.raises(RegistryError, match="already registered"):
-        reg.register(_model(tmp_path, shipped.name), parent=shipped.name, child_scores=PARENT,
-                     parent_scores=PARENT)
+        reg.register(_model(tmp_path, shipped.name), parent=shipped.name, child_scores=PARENT, parent_scores=PARENT)
 
 
 def test_cli_models(reg: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]):

@@ -38,8 +38,9 @@ def _case(cid: str, n_ref: int, *, height: float | None = 1.7, sex: str | None =
     hu[9, :] = -100.0  # fat row: outside the muscle gate
     ref = np.zeros((10, 10), np.uint8)
     ref.flat[:n_ref] = 1
-    return ReferenceCase.of(case_id=cid, hu=hu, reference=ref, spacing_mm=(10.0, 10.0), height_m=height,
-                            weight_kg=70.0, sex=sex)
+    return ReferenceCase.of(
+        case_id=cid, hu=hu, reference=ref, spacing_mm=(10.0, 10.0), height_m=height, weight_kg=70.0, sex=sex
+    )
 
 
 def test_compare_case_hand_computed():

@@ -27,8 +27,17 @@ ANALYSIS = {
 
 def _new(store: Store, **kw):  # type: ignore[no-untyped-def]
     vol = synthetic_volume()
-    case = store.create_case(vol, analysis=ANALYSIS, labels=auto_labels(), slice_index=3, actor="ann",
-                             height_m=1.7, weight_kg=70, sex="F", **kw)
+    case = store.create_case(
+        vol,
+        analysis=ANALYSIS,
+        labels=auto_labels(),
+        slice_index=3,
+        actor="ann",
+        height_m=1.7,
+        weight_kg=70,
+        sex="F",
+        **kw,
+    )
     return vol, case
 
 
@@ -249,8 +258,9 @@ def test_duplicates_by_patient_hash(db_url: str) -> None:  # noqa: F811
     store = Store.open(db_url)
     meta = SourceMeta(kind="dicom-series", patient_id_hash="f" * 64)
     for name in ("A", "B"):
-        store.create_case(synthetic_volume(meta=meta), analysis={}, labels=auto_labels(), slice_index=0,
-                          actor="x", label=name)
+        store.create_case(
+            synthetic_volume(meta=meta), analysis={}, labels=auto_labels(), slice_index=0, actor="x", label=name
+        )
     _new(store, label="C")
     assert [c.label for c in store.find_duplicates("f" * 64)] == ["A", "B"]
     assert store.find_duplicates(None) == []

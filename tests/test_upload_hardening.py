@@ -16,8 +16,9 @@ def _seed(files: list[tuple[str, bytes]]) -> int:
     res = analyze(vol, slice_index=1, method="threshold")
     assert res.labels is not None
     store = Store.open(default_db_url())
-    case = store.create_case(vol, analysis=res, labels=res.labels, slice_index=1, actor="t", label="first",
-                             input_sha256=input_sha256(files))
+    case = store.create_case(
+        vol, analysis=res, labels=res.labels, slice_index=1, actor="t", label="first", input_sha256=input_sha256(files)
+    )
     store.close()
     return int(case.id)
 

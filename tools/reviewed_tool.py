@@ -80,11 +80,17 @@ def teacher_code() -> dict[str, str]:
     try:
         commit = subprocess.run(
             ["git", "log", "-1", "--format=%h", "--", *[str(f) for f in files]],
-            cwd=REPO, capture_output=True, text=True, check=True,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--", *[str(f) for f in files]],
-            cwd=REPO, capture_output=True, text=True, check=True,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):  # pragma: no cover - no git
         commit, dirty = "unknown", ""
@@ -119,8 +125,12 @@ def cmd_cand(names: list[str]) -> None:
         write_mask(CAND / f"{name}_teacher.png", t)
         write_mask(CAND / f"{name}_model.png", m)
         px = rmm * cmm / 100.0
-        meta[name] = {**code, "model": version, "teacher_sma_cm2": round(float((t & in_muscle_gate(hu)).sum() * px), 2),
-                      "model_sma_cm2": round(float((m & in_muscle_gate(hu)).sum() * px), 2)}
+        meta[name] = {
+            **code,
+            "model": version,
+            "teacher_sma_cm2": round(float((t & in_muscle_gate(hu)).sum() * px), 2),
+            "model_sma_cm2": round(float((m & in_muscle_gate(hu)).sum() * px), 2),
+        }
         print(name, meta[name])
     meta_path.write_text(json.dumps(dict(sorted(meta.items())), indent=1) + "\n")
 
@@ -264,10 +274,12 @@ def cmd_build(names: list[str]) -> None:
         write_mask(mask_path(name), final)
         t, m = candidates(name, hu)
         f = final & in_muscle_gate(hu)
-        print(f"{name}: reviewed SMA {f.sum() * px:.1f} cm² (teacher {t.sum() * px:.1f}, model {m.sum() * px:.1f}); "
-              f"added vs teacher {(f & ~t).sum() * px:.1f}, removed {(t & ~f).sum() * px:.1f}; "
-              f"added vs model {(f & ~m).sum() * px:.1f}, removed {(m & ~f).sum() * px:.1f}; "
-              f"muscle HU {hu[f].mean():.1f}")
+        print(
+            f"{name}: reviewed SMA {f.sum() * px:.1f} cm² (teacher {t.sum() * px:.1f}, model {m.sum() * px:.1f}); "
+            f"added vs teacher {(f & ~t).sum() * px:.1f}, removed {(t & ~f).sum() * px:.1f}; "
+            f"added vs model {(f & ~m).sum() * px:.1f}, removed {(m & ~f).sum() * px:.1f}; "
+            f"muscle HU {hu[f].mean():.1f}"
+        )
 
 
 def cmd_stats(name: str, min_px: int) -> None:
@@ -308,8 +320,12 @@ def body_box(hu: np.ndarray, cand: np.ndarray, margin: int = 16) -> tuple[int, i
     if not cand.any():
         return 0, hu.shape[0], 0, hu.shape[1]
     rr, cc = np.nonzero(cand)
-    return (max(0, rr.min() - margin), min(hu.shape[0], rr.max() + margin + 1),
-            max(0, cc.min() - margin), min(hu.shape[1], cc.max() + margin + 1))
+    return (
+        max(0, rr.min() - margin),
+        min(hu.shape[0], rr.max() + margin + 1),
+        max(0, cc.min() - margin),
+        min(hu.shape[1], cc.max() + margin + 1),
+    )
 
 
 def tiles(box: tuple[int, int, int, int], size: int, overlap: int = 16) -> list[tuple[int, int, int, int]]:
@@ -327,9 +343,15 @@ def _edge(mask: np.ndarray) -> np.ndarray:
     return mask & ~ndi.binary_erosion(mask, structure=np.ones((3, 3), bool), border_value=0)
 
 
-def _panel(hu: np.ndarray, box: tuple[int, int, int, int], z: int, layers: list[tuple[str, Any]],
-           labels: list[tuple[float, float, str, tuple[int, int, int]]], grid: int,
-           window: tuple[float, float] = WINDOW) -> Any:
+def _panel(
+    hu: np.ndarray,
+    box: tuple[int, int, int, int],
+    z: int,
+    layers: list[tuple[str, Any]],
+    labels: list[tuple[float, float, str, tuple[int, int, int]]],
+    grid: int,
+    window: tuple[float, float] = WINDOW,
+) -> Any:
     """One zoomed panel: gray image + layers ("fill", mask, rgb, alpha) / ("edge", mask, rgb) + grid + labels."""
     from PIL import Image, ImageDraw
 
@@ -389,8 +411,9 @@ def _framed(panels: list[Any], box: tuple[int, int, int, int], z: int, grid: int
     return out
 
 
-def _label_points(lab: np.ndarray, n: int, min_px: int, prefix: str,
-                  col: tuple[int, int, int]) -> list[tuple[float, float, str, tuple[int, int, int]]]:
+def _label_points(
+    lab: np.ndarray, n: int, min_px: int, prefix: str, col: tuple[int, int, int]
+) -> list[tuple[float, float, str, tuple[int, int, int]]]:
     out: list[tuple[float, float, str, tuple[int, int, int]]] = []
     if n == 0:
         return out
@@ -406,8 +429,18 @@ def _label_points(lab: np.ndarray, n: int, min_px: int, prefix: str,
     return out
 
 
-def cmd_render(name: str, what: str, box_arg: list[int] | None, zoom: int, tile: int, grid: int,
-               out_dir: Path, min_px: int, narrow: bool = False, smooth: bool = False) -> list[Path]:
+def cmd_render(
+    name: str,
+    what: str,
+    box_arg: list[int] | None,
+    zoom: int,
+    tile: int,
+    grid: int,
+    out_dir: Path,
+    min_px: int,
+    narrow: bool = False,
+    smooth: bool = False,
+) -> list[Path]:
     hu, _, _ = load_slice(name)
     t, m = candidates(name, hu)
     g = in_muscle_gate(hu)
@@ -415,19 +448,27 @@ def cmd_render(name: str, what: str, box_arg: list[int] | None, zoom: int, tile:
     labels: list[tuple[float, float, str, tuple[int, int, int]]] = []
     if what == "cand":
         pc = pieces(t, m)
-        layers = [("fill", (pc["t"][0] > 0, (0, 200, 255), 0.55)), ("fill", (pc["m"][0] > 0, (255, 0, 220), 0.55)),
-                  ("edge", (t & m, (255, 230, 0)))]
-        labels = (_label_points(*pc["t"], min_px, "t", (0, 230, 255)) + _label_points(*pc["m"], min_px, "m",
-                  (255, 90, 240)) + _label_points(*pc["a"], 4 * min_px, "a", (255, 240, 60)))
+        layers = [
+            ("fill", (pc["t"][0] > 0, (0, 200, 255), 0.55)),
+            ("fill", (pc["m"][0] > 0, (255, 0, 220), 0.55)),
+            ("edge", (t & m, (255, 230, 0))),
+        ]
+        labels = (
+            _label_points(*pc["t"], min_px, "t", (0, 230, 255))
+            + _label_points(*pc["m"], min_px, "m", (255, 90, 240))
+            + _label_points(*pc["a"], 4 * min_px, "a", (255, 240, 60))
+        )
     else:
         final = read_mask(mask_path(name))
         fg = final & g
         layers = [("fill", (fg, (255, 0, 0), 0.30)), ("edge", (final, (255, 40, 40)))]
         if what == "diff":  # final vs teacher (t-, t+) and model; bright pixels (cartilage, bone, vessel?) in yellow
-            layers += [("edge", (t & ~final, (0, 200, 255))), ("edge", (m & ~final, (255, 0, 220))),
-                       ("fill", (fg & (ndi.gaussian_filter(hu, 1.0) > 85), (255, 255, 0), 0.7))]
-    box: tuple[int, int, int, int] = (
-        (box_arg[0], box_arg[1], box_arg[2], box_arg[3]) if box_arg else body_box(hu, t))
+            layers += [
+                ("edge", (t & ~final, (0, 200, 255))),
+                ("edge", (m & ~final, (255, 0, 220))),
+                ("fill", (fg & (ndi.gaussian_filter(hu, 1.0) > 85), (255, 255, 0), 0.7)),
+            ]
+    box: tuple[int, int, int, int] = (box_arg[0], box_arg[1], box_arg[2], box_arg[3]) if box_arg else body_box(hu, t)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     tl = [box] if box_arg else tiles(box, tile)
@@ -438,8 +479,11 @@ def cmd_render(name: str, what: str, box_arg: list[int] | None, zoom: int, tile:
         if smooth:  # Gaussian 1.2 px, 10..80 HU: muscle (~35 HU) darker than liver / spleen / kidney
             panels.append(_panel(ndi.gaussian_filter(hu, 1.2), b, zoom, [], [], grid, (10.0, 80.0)))
         panels.append(_panel(hu, b, zoom, layers, labels, grid))
-        title = f"{name} [{what}] rows {b[0]}-{b[1]} cols {b[2]}-{b[3]} x{zoom}" + (" | W160/L50" if narrow else "") + (
-            " | smoothed 10..80 HU" if smooth else "")
+        title = (
+            f"{name} [{what}] rows {b[0]}-{b[1]} cols {b[2]}-{b[3]} x{zoom}"
+            + (" | W160/L50" if narrow else "")
+            + (" | smoothed 10..80 HU" if smooth else "")
+        )
         im = _framed(panels, b, zoom, grid, title)
         p = out_dir / f"{name}_{what}_{i}.png"
         im.save(p)
@@ -451,8 +495,10 @@ def cmd_render(name: str, what: str, box_arg: list[int] | None, zoom: int, tile:
         ov = _panel(hu, box, 2, layers, [], 40)
         d = ImageDraw.Draw(ov)
         for i, b in enumerate(tl):
-            d.rectangle([(b[2] - box[2]) * 2, (b[0] - box[0]) * 2, (b[3] - box[2]) * 2, (b[1] - box[0]) * 2],
-                        outline=(0, 255, 0))
+            d.rectangle(
+                [(b[2] - box[2]) * 2, (b[0] - box[0]) * 2, (b[3] - box[2]) * 2, (b[1] - box[0]) * 2],
+                outline=(0, 255, 0),
+            )
             d.text(((b[2] - box[2]) * 2 + 4, (b[0] - box[0]) * 2 + 4), str(i), fill=(0, 255, 0), font=_font(14))
         p = out_dir / f"{name}_{what}_overview.png"
         _framed([_panel(hu, box, 2, [], [], 40), ov], box, 2, 40, f"{name} [{what}] overview").save(p)

@@ -46,8 +46,12 @@ def main(argv: list[str]) -> int:
         return 1
     rec = json.loads(buf.getvalue())
     imported = [m for m in BLOCKED if sys.modules.get(m) is not None]
-    out = {"ok": not imported, "sma_cm2": rec["sma_cm2"], "method": rec["segmentation"]["method"],
-           "torch_imported": imported}
+    out = {
+        "ok": not imported,
+        "sma_cm2": rec["sma_cm2"],
+        "method": rec["segmentation"]["method"],
+        "torch_imported": imported,
+    }
     print(json.dumps(out))
     return 0 if out["ok"] and rec["segmentation"]["method"] == "model" else 1
 

@@ -24,8 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data"
 IMG = ROOT / "docs" / "img"
 TS = DATA / "totalsegmentator"
-COVID = ["A027284/axial/19000925-116.dcm", "A027284/axial/19001231-131.dcm", "A058062/axial/19001231-084.dcm",
-         "A058062/axial/19010108-078.dcm", "A062055/axial/19001127-136.dcm", "A062055/axial/19001228-131.dcm"]
+COVID = [
+    "A027284/axial/19000925-116.dcm",
+    "A027284/axial/19001231-131.dcm",
+    "A058062/axial/19001231-084.dcm",
+    "A058062/axial/19010108-078.dcm",
+    "A062055/axial/19001127-136.dcm",
+    "A062055/axial/19001228-131.dcm",
+]
 GATE = (-29.0, 150.0)
 
 
@@ -64,9 +70,10 @@ def reference_figures(report: dict) -> None:
         body = hu > -500
         rr = np.nonzero(body.any(axis=1))[0]
         cc = np.nonzero(body.any(axis=0))[0]
-        crop = rgb[max(0, rr[0] - 3): rr[-1] + 4, max(0, cc[0] - 3): cc[-1] + 4]
-        title = (f"{name} slice {i} gated Dice {r['dice']:.3f}, SMA {r['sma_true_cm2']:.0f} -> "
-                 f"{r['sma_pred_cm2']:.0f} cm2")
+        crop = rgb[max(0, rr[0] - 3) : rr[-1] + 4, max(0, cc[0] - 3) : cc[-1] + 4]
+        title = (
+            f"{name} slice {i} gated Dice {r['dice']:.3f}, SMA {r['sma_true_cm2']:.0f} -> {r['sma_pred_cm2']:.0f} cm2"
+        )
         _save(crop, IMG / f"eval_{name}.png", title, 4)
 
 
@@ -85,8 +92,9 @@ def covid_figure() -> None:
         _blend(rgb, lab == 1, (0.9, 0.25, 0.3), 0.5)
         img = Image.fromarray((rgb * 255).astype(np.uint8)).resize((320, 320), Image.Resampling.BILINEAR)
         parts = rel.split("/")
-        ImageDraw.Draw(img).text((4, 2), f"{parts[0]} {parts[2][:8]}: SMA {m.sma_cm2:.0f} cm2, "
-                                 f"{m.muscle_hu_mean:.0f} HU", fill=(255, 255, 0))
+        ImageDraw.Draw(img).text(
+            (4, 2), f"{parts[0]} {parts[2][:8]}: SMA {m.sma_cm2:.0f} cm2, {m.muscle_hu_mean:.0f} HU", fill=(255, 255, 0)
+        )
         tiles.append(img)
     sheet = Image.new("RGB", (960, 640))
     for k, t in enumerate(tiles):

@@ -320,9 +320,7 @@ def create_case(volume: Volume, result: AnalysisResult, *, label: str, actor: st
     raise StoreError(f"Could not find a free case label for {label!r}; type another label and analyse again.")
 
 
-def reanalyse_at(
-    case_id: int, slice_index: int, *, actor: str, parent_version_id: int | None
-) -> MaskVersionRecord:
+def reanalyse_at(case_id: int, slice_index: int, *, actor: str, parent_version_id: int | None) -> MaskVersionRecord:
     """Re-segment and re-measure ``case_id`` at ``slice_index`` (L3 override) and record it as a new
     analysis with its automatic mask (a new version). Returns the new version record. The case's patient values
     keep the sources recorded by the previous analysis (a header height stays "dicom")."""
@@ -340,11 +338,19 @@ def reanalyse_at(
     )
     prev_sources = (prev.result.get("sources") if prev is not None else None) or {}
     who = Patient.known(
-        height_m=case.height_m, weight_kg=case.weight_kg, sex=case.sex,
+        height_m=case.height_m,
+        weight_kg=case.weight_kg,
+        sex=case.sex,
         sources=prev_sources if isinstance(prev_sources, dict) else {},
     )
     result = run_analysis(
-        vol, height_m=None, weight_kg=None, sex=None, rule=rule, slice_index=int(slice_index), patient=who,
+        vol,
+        height_m=None,
+        weight_kg=None,
+        sex=None,
+        rule=rule,
+        slice_index=int(slice_index),
+        patient=who,
     )
     return s.add_analysis(
         case_id,

@@ -236,8 +236,7 @@ def page() -> None:
         disabled=k == measured or n == 1 or not may_edit,
         type="primary",
         help="Re-segments and re-measures on this slice and records the override (a new analysis and "
-        "a new automatic mask version; nothing is lost)."
-        + ("" if may_edit else " Needs the labeller or admin role."),
+        "a new automatic mask version; nothing is lost)." + ("" if may_edit else " Needs the labeller or admin role."),
     ):
         with st.spinner(f"Segmenting and measuring slice {k}…"):
             try:

@@ -32,9 +32,17 @@ def sagittal_png(case_id: int, analysis: Any, slice_index: int) -> bytes | None:
     if auto is not None and int(auto) != int(slice_index):
         lines.append((int(auto), "automatic L3", (255, 160, 60)))
     img = reformat_image(
-        np.asarray(vol.hu), plane="sagittal", position=vol.shape[2] // 2, slice_mm=vol.spacing_mm.slice or 1.0,
-        inplane_mm=vol.spacing_mm.row, width=400.0, level=40.0, z_mm=np.asarray(vol.z_mm), lines=lines,
-        levels=list(_levels((analysis.result if analysis is not None else {}) or {})), display_w=360,
+        np.asarray(vol.hu),
+        plane="sagittal",
+        position=vol.shape[2] // 2,
+        slice_mm=vol.spacing_mm.slice or 1.0,
+        inplane_mm=vol.spacing_mm.row,
+        width=400.0,
+        level=40.0,
+        z_mm=np.asarray(vol.z_mm),
+        lines=lines,
+        levels=list(_levels((analysis.result if analysis is not None else {}) or {})),
+        display_w=360,
     )
     return to_png(img)
 
@@ -73,7 +81,11 @@ def build(case_id: int, kind: str, version_id: int | None = None) -> bytes:
         analysis = store.get_analysis(v.analysis_id) if v.analysis_id is not None else case.latest_analysis
         png = export.overlay_png(vol.hu[k], mask, vol.spacing_mm)
         data = export.report_pdf(
-            case=case, analysis=analysis, version=v, overlay_png=png, edited=v.source != "auto",
+            case=case,
+            analysis=analysis,
+            version=v,
+            overlay_png=png,
+            edited=v.source != "auto",
             warnings=warnings_of(analysis, v) if analysis is not None else None,
             sagittal_png=sagittal_png(case_id, analysis, k),
         )
@@ -99,15 +111,39 @@ def buttons(case_id: int, version_id: int | None = None) -> None:
     stem = f"{_safe(case.label)}_v{v.number if v else 0}"
     st.markdown(f"**Downloads** (version {v.number if v else '—'})")
     specs: list[tuple[str, str, str, str, str | None, bool]] = [
-        ("Report (PDF)", "report_pdf", "report.pdf", "application/pdf",
-         "One page: image, numbers on the rule's scale, every warning, rule and citation, method/model.", False),
-        ("DICOM-SEG", "dicom_seg", "seg.dcm", "application/dicom",
-         "Segmentation object referencing the source series (DICOM input only).", not case.is_dicom),
-        ("Slice-O-Matic TAG", "tag", "mask.tag", "application/octet-stream",
-         "Alberta tags (1 muscle, 2 IMAT, 5 VAT, 7 SAT) in the DICOM's pixel order; rename it to the slice's DICOM "
-         "file name + .tag (X.dcm.tag beside X.dcm) to open it in sliceOmatic (DICOM input only).", not case.is_dicom),
-        ("Mask (NIfTI)", "nifti", "mask.nii.gz", "application/gzip",
-         "Label map on the image's own voxel grid: 1 muscle, 2 SAT, 3 VAT (measured slice only).", False),
+        (
+            "Report (PDF)",
+            "report_pdf",
+            "report.pdf",
+            "application/pdf",
+            "One page: image, numbers on the rule's scale, every warning, rule and citation, method/model.",
+            False,
+        ),
+        (
+            "DICOM-SEG",
+            "dicom_seg",
+            "seg.dcm",
+            "application/dicom",
+            "Segmentation object referencing the source series (DICOM input only).",
+            not case.is_dicom,
+        ),
+        (
+            "Slice-O-Matic TAG",
+            "tag",
+            "mask.tag",
+            "application/octet-stream",
+            "Alberta tags (1 muscle, 2 IMAT, 5 VAT, 7 SAT) in the DICOM's pixel order; rename it to the slice's DICOM "
+            "file name + .tag (X.dcm.tag beside X.dcm) to open it in sliceOmatic (DICOM input only).",
+            not case.is_dicom,
+        ),
+        (
+            "Mask (NIfTI)",
+            "nifti",
+            "mask.nii.gz",
+            "application/gzip",
+            "Label map on the image's own voxel grid: 1 muscle, 2 SAT, 3 VAT (measured slice only).",
+            False,
+        ),
         ("Overlay (PNG)", "overlay_png", "overlay.png", "image/png", None, False),
     ]
     vid = v.id if v is not None else None

@@ -18,8 +18,7 @@ from sarco_core.metrics import SliceMetrics
 
 log = logging.getLogger("ui.import_masks")
 
-FORMATS = {"Detect from the file": None, "Slice-O-Matic TAG": "tag", "NIfTI": "nifti", "DICOM-SEG": "seg",
-           "PNG": "png"}
+FORMATS = {"Detect from the file": None, "Slice-O-Matic TAG": "tag", "NIfTI": "nifti", "DICOM-SEG": "seg", "PNG": "png"}
 DEFAULT_MAPS = {"tag": "alberta", "png": "labels", "nifti": "", "seg": ""}
 
 
@@ -32,8 +31,15 @@ class ImportPreview:
     overlay_png: bytes
 
 
-def preview(ct_files: list[tuple[str, bytes]], mask_name: str, mask_bytes: bytes, *, fmt: str | None,
-            value_map: str, slice_index: int | None) -> ImportPreview:
+def preview(
+    ct_files: list[tuple[str, bytes]],
+    mask_name: str,
+    mask_bytes: bytes,
+    *,
+    fmt: str | None,
+    value_map: str,
+    slice_index: int | None,
+) -> ImportPreview:
     """Load the CT, import the mask onto it and measure it (raises SarcoError with the reason)."""
     from sarco_core.export import overlay_png
     from sarco_core.io import load
@@ -43,12 +49,20 @@ def preview(ct_files: list[tuple[str, bytes]], mask_name: str, mask_bytes: bytes
     ct = load(ct_files)
     mfmt = MaskFormat.parse(fmt) if fmt else None
     vm = ValueMap.parse(value_map) if value_map.strip() else None
-    case = import_case(mask_bytes, ct, fmt=mfmt, slice_index=slice_index, value_map=vm, mask_name=mask_name,
-                       case_id=mask_name)
+    case = import_case(
+        mask_bytes, ct, fmt=mfmt, slice_index=slice_index, value_map=vm, mask_name=mask_name, case_id=mask_name
+    )
     hu = case.volume.hu[0]
     sp = case.volume.spacing_mm
-    m = measure_slice(hu, case.mask.labels, row_mm=sp.row, col_mm=sp.col, kind="labels",
-                      index=case.mask.slice_index, z_mm=case.mask.z_mm)
+    m = measure_slice(
+        hu,
+        case.mask.labels,
+        row_mm=sp.row,
+        col_mm=sp.col,
+        kind="labels",
+        index=case.mask.slice_index,
+        z_mm=case.mask.z_mm,
+    )
     return ImportPreview(case=case, metrics=m, overlay_png=overlay_png(hu, case.mask.labels, sp))
 
 
@@ -58,8 +72,10 @@ def _fmt_area(v: float | None) -> str:
 
 def _show(p: ImportPreview) -> None:
     m, mask = p.metrics, p.case.mask
-    st.success(f"Imported {mask.format.value.upper()} mask on slice {mask.slice_index} (z = {mask.z_mm:.1f} mm) "
-               f"as source `{mask.source}`.")
+    st.success(
+        f"Imported {mask.format.value.upper()} mask on slice {mask.slice_index} (z = {mask.z_mm:.1f} mm) "
+        f"as source `{mask.source}`."
+    )
     for w in mask.warnings:
         st.warning(w)
     a, b, c, d, e = st.columns(5)
@@ -87,21 +103,35 @@ def page() -> None:
     mask_up = c2.file_uploader("Expert mask (.tag, .nii, .nii.gz, .dcm, .png)", key="imp_mask")
     f1, f2, f3 = st.columns(3)
     fmt = FORMATS[f1.selectbox("Mask format", list(FORMATS), key="imp_fmt")]
-    guess = fmt or ("tag" if mask_up is not None and mask_up.name.lower().endswith(".tag") else
-                    "png" if mask_up is not None and mask_up.name.lower().endswith(".png") else "nifti")
-    vmap = f2.text_input(
-        "Value map", value=DEFAULT_MAPS.get(guess, ""), key=f"imp_map_{guess}",
-        help="File value = our label (0 background, 1 muscle, 2 SAT, 3 VAT), e.g. alberta,12=0 or 0=0,255=1. "
-             "alberta: TAG 1 muscle, 2 IMAT (counted in the muscle compartment), 5 VAT, 7 SAT.",
+    guess = fmt or (
+        "tag"
+        if mask_up is not None and mask_up.name.lower().endswith(".tag")
+        else "png"
+        if mask_up is not None and mask_up.name.lower().endswith(".png")
+        else "nifti"
     )
-    k = f3.number_input("Slice (0 = most inferior; -1 = from the mask)", min_value=-1, value=-1, step=1,
-                        key="imp_slice")
+    vmap = f2.text_input(
+        "Value map",
+        value=DEFAULT_MAPS.get(guess, ""),
+        key=f"imp_map_{guess}",
+        help="File value = our label (0 background, 1 muscle, 2 SAT, 3 VAT), e.g. alberta,12=0 or 0=0,255=1. "
+        "alberta: TAG 1 muscle, 2 IMAT (counted in the muscle compartment), 5 VAT, 7 SAT.",
+    )
+    k = f3.number_input(
+        "Slice (0 = most inferior; -1 = from the mask)", min_value=-1, value=-1, step=1, key="imp_slice"
+    )
     go = st.button("Import and show", type="primary", disabled=not ct_up or mask_up is None, key="imp_btn")
     if go and ct_up and mask_up is not None:
         try:
             with st.spinner("Reading the CT and the mask…"):
-                p = preview([(f.name, f.getvalue()) for f in ct_up], mask_up.name, mask_up.getvalue(), fmt=fmt,
-                            value_map=vmap, slice_index=None if int(k) < 0 else int(k))
+                p = preview(
+                    [(f.name, f.getvalue()) for f in ct_up],
+                    mask_up.name,
+                    mask_up.getvalue(),
+                    fmt=fmt,
+                    value_map=vmap,
+                    slice_index=None if int(k) < 0 else int(k),
+                )
         except SarcoError as exc:
             st.session_state.pop("imp_preview", None)
             st.error(f"**This mask cannot be imported.** {exc}")

@@ -14,17 +14,21 @@ def _rows(reg: Registry) -> list[dict[str, object]]:
     active = reg.active
     rows: list[dict[str, object]] = []
     for e in reg.entries:
-        rows.append({
-            "active": "✓" if active is not None and e.name == active.name else "",
-            "model": e.name,
-            "status": e.status.value,
-            "parent": e.parent or "",
-            "held-out Dice (child / parent)": "" if e.child_scores is None or e.parent_scores is None else
-            f"{e.child_scores.dice_median:.3f} / {e.parent_scores.dice_median:.3f}",
-            "held-out |SMA error| % (child / parent)": "" if e.child_scores is None or e.parent_scores is None else
-            f"{e.child_scores.sma_abs_error_pct_median:.1f} / {e.parent_scores.sma_abs_error_pct_median:.1f}",
-            "decision": e.decision,
-        })
+        rows.append(
+            {
+                "active": "✓" if active is not None and e.name == active.name else "",
+                "model": e.name,
+                "status": e.status.value,
+                "parent": e.parent or "",
+                "held-out Dice (child / parent)": ""
+                if e.child_scores is None or e.parent_scores is None
+                else f"{e.child_scores.dice_median:.3f} / {e.parent_scores.dice_median:.3f}",
+                "held-out |SMA error| % (child / parent)": ""
+                if e.child_scores is None or e.parent_scores is None
+                else f"{e.child_scores.sma_abs_error_pct_median:.1f} / {e.parent_scores.sma_abs_error_pct_median:.1f}",
+                "decision": e.decision,
+            }
+        )
     return rows
 
 
@@ -36,8 +40,10 @@ def page() -> None:
         st.error(str(exc))
         return
     active = reg.active
-    st.caption(f"Registry: `{reg.root}` (set `SARCO_MODELS_HOME` to move it). Active model: "
-               f"**{active.name if active else 'none'}**. Fine-tune with `sarco finetune`; see site-adaptation.md.")
+    st.caption(
+        f"Registry: `{reg.root}` (set `SARCO_MODELS_HOME` to move it). Active model: "
+        f"**{active.name if active else 'none'}**. Fine-tune with `sarco finetune`; see site-adaptation.md."
+    )
     st.dataframe(_rows(reg), hide_index=True, width="stretch")
     st.caption(f"Promotion rule: {PromotionRule().text}.")
     candidates = [e.name for e in reg.entries if e.status in (EntryStatus.CANDIDATE, EntryStatus.REFUSED)]
@@ -49,8 +55,11 @@ def page() -> None:
                 st.success(f"{name} is now the active model: {why}.")
             except SarcoError as exc:
                 st.error(str(exc))
-    earlier = [e.name for e in reg.entries if e.status in (EntryStatus.SHIPPED, EntryStatus.PROMOTED)
-               and (active is None or e.name != active.name)]
+    earlier = [
+        e.name
+        for e in reg.entries
+        if e.status in (EntryStatus.SHIPPED, EntryStatus.PROMOTED) and (active is None or e.name != active.name)
+    ]
     if earlier:
         to = st.selectbox("Switch back to", earlier, key="mdl_rollback_to")
         if st.button("Make active", key="mdl_rollback"):

@@ -18,8 +18,19 @@ def page() -> None:
     store = backend.store()
     users = store.users()
     if users:
-        st.table(pd.DataFrame([{"name": u.name, "role": u.role.value, "e-mail": u.email or "",
-                                "status": "disabled" if u.disabled else "active"} for u in users]))
+        st.table(
+            pd.DataFrame(
+                [
+                    {
+                        "name": u.name,
+                        "role": u.role.value,
+                        "e-mail": u.email or "",
+                        "status": "disabled" if u.disabled else "active",
+                    }
+                    for u in users
+                ]
+            )
+        )
     else:
         st.info("No users yet: the app runs in local single-user mode. Add an admin first.")
     with st.form("add_user", clear_on_submit=True):

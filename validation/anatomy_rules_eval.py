@@ -64,8 +64,9 @@ def score(hu: np.ndarray, truth: np.ndarray, pred: np.ndarray, px_cm2: float) ->
     return d, area_error_pct(a_t, a_p)
 
 
-def run_cases(segs: dict[str, Any], cases: list[tuple[str, str, np.ndarray, np.ndarray, tuple[float, float]]]
-              ) -> list[dict[str, Any]]:
+def run_cases(
+    segs: dict[str, Any], cases: list[tuple[str, str, np.ndarray, np.ndarray, tuple[float, float]]]
+) -> list[dict[str, Any]]:
     """cases: (id, kind, hu, truth muscle mask, (row_mm, col_mm)) -> one row per case, method and rules on/off."""
     rows = []
     for rules_on in (True, False):
@@ -78,9 +79,19 @@ def run_cases(segs: dict[str, Any], cases: list[tuple[str, str, np.ndarray, np.n
                     with rules_off():
                         res = seg.segment(vol, [0])[0]
                 d, e = score(np.asarray(hu, np.float32), truth, res.labels == 1, sp[0] * sp[1] / 100.0)
-                rows.append({"id": cid, "kind": kind, "method": name, "rules": rules_on, "dice": d,
-                             "sma_err_pct": e, "confidence": res.confidence, "flags": list(res.qc_flags),
-                             "anatomy_rules": res.extra.get("anatomy_rules")})
+                rows.append(
+                    {
+                        "id": cid,
+                        "kind": kind,
+                        "method": name,
+                        "rules": rules_on,
+                        "dice": d,
+                        "sma_err_pct": e,
+                        "confidence": res.confidence,
+                        "flags": list(res.qc_flags),
+                        "anatomy_rules": res.extra.get("anatomy_rules"),
+                    }
+                )
     return rows
 
 
@@ -146,7 +157,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 ks = [r for r in sel if r["kind"] == k]
                 errs = [abs(r["sma_err_pct"]) for r in ks if r["sma_err_pct"] is not None]
                 kinds[k] = {
-                    "n": len(ks), "dice_median": round(float(np.median([r["dice"] for r in ks])), 4),
+                    "n": len(ks),
+                    "dice_median": round(float(np.median([r["dice"] for r in ks])), 4),
                     "abs_sma_err_median_pct": round(float(np.median(errs)), 2) if errs else None,
                     "no_sat_plane_rate": round(float(np.mean(["no_sat_plane" in r["flags"] for r in ks])), 3),
                     "islands_removed_rate": round(float(np.mean(["islands_removed" in r["flags"] for r in ks])), 3),
@@ -154,8 +166,12 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 }
             ph = [r for r in sel if not r["kind"].startswith("real")]
             re = [r for r in sel if r["kind"].startswith("real")]
-            out[key] = {"kinds": kinds, "spearman_phantom": _rho(ph), "spearman_real": _rho(re),
-                        "spearman_real_clean": _rho([r for r in re if r["kind"] == "real"])}
+            out[key] = {
+                "kinds": kinds,
+                "spearman_phantom": _rho(ph),
+                "spearman_real": _rho(re),
+                "spearman_real_clean": _rho([r for r in re if r["kind"] == "real"]),
+            }
     return out
 
 
@@ -173,12 +189,26 @@ def main(argv: list[str] | None = None) -> int:
     segs = {m: get_segmenter(m) for m in a.methods.split(",") if m}
     cases = phantom_cases(a.seeds) + ([] if a.no_real else real_cases())
     rows = run_cases(segs, cases)
-    res = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.processor() or
-           platform.machine(), "seeds": a.seeds, "flag_seeds": a.flag_seeds,
-           "no_sat_plane_rate_on_exact_labels": flag_rates(a.flag_seeds), "summary": summary(rows),
-           "constants": {k: getattr(rules_mod, k) for k in ("SKIN_MM", "GAP_MM", "PARAVERTEBRAL_MM", "NO_SAT_MM",
-                                                             "NO_SAT_PERIMETER_FRACTION", "ISLANDS_FLAG_CM2")},
-           "wall_s": round(time.time() - t0, 1)}
+    res = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": platform.processor() or platform.machine(),
+        "seeds": a.seeds,
+        "flag_seeds": a.flag_seeds,
+        "no_sat_plane_rate_on_exact_labels": flag_rates(a.flag_seeds),
+        "summary": summary(rows),
+        "constants": {
+            k: getattr(rules_mod, k)
+            for k in (
+                "SKIN_MM",
+                "GAP_MM",
+                "PARAVERTEBRAL_MM",
+                "NO_SAT_MM",
+                "NO_SAT_PERIMETER_FRACTION",
+                "ISLANDS_FLAG_CM2",
+            )
+        },
+        "wall_s": round(time.time() - t0, 1),
+    }
     print(json.dumps(res, indent=1))
     if a.json:
         with open(a.json, "w") as fh:

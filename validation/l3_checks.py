@@ -80,8 +80,10 @@ def row(name: str, res: L3Result, t: Truth) -> str:
     lo, hi = t.ranges["L3"]
     inside = lo <= res.z_mm <= hi
     err = res.z_mm - t.centroids["L3"]
-    return (f"| {name} | {res.index} | {res.z_mm:.1f} | {'yes' if inside else 'NO'} | {err:+.1f} | "
-            f"{res.confidence:.2f} | {'; '.join(res.warnings) or '-'} |")
+    return (
+        f"| {name} | {res.index} | {res.z_mm:.1f} | {'yes' if inside else 'NO'} | {err:+.1f} | "
+        f"{res.confidence:.2f} | {'; '.join(res.warnings) or '-'} |"
+    )
 
 
 def main() -> int:

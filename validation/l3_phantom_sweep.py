@@ -17,13 +17,20 @@ from sarco_core.l3 import find_l3
 from sarco_core.phantom import phantom_volume
 
 KW = dict(pixel_mm=1.6, size=256, top="T11", bottom="sacrum")
-VARIANTS = {"normal": {}, "no sacrum": {"sacrum": False}, "6 lumbar": {"lumbar_count": 6}, "5 mm": {"slice_mm": 5.0},
-            "1.5 mm": {"slice_mm": 1.5}, "top L1": {"top": "L1"},
-            "short 12th": {"rib12": "short"}, "no 12th": {"rib12": "absent"},
-            "no sacrum 5 mm": {"sacrum": False, "slice_mm": 5.0},
-            "no sacrum 1.5 mm": {"sacrum": False, "slice_mm": 1.5},
-            "no sacrum short 12th": {"sacrum": False, "rib12": "short"},
-            "no sacrum no 12th": {"sacrum": False, "rib12": "absent"}}
+VARIANTS = {
+    "normal": {},
+    "no sacrum": {"sacrum": False},
+    "6 lumbar": {"lumbar_count": 6},
+    "5 mm": {"slice_mm": 5.0},
+    "1.5 mm": {"slice_mm": 1.5},
+    "top L1": {"top": "L1"},
+    "short 12th": {"rib12": "short"},
+    "no 12th": {"rib12": "absent"},
+    "no sacrum 5 mm": {"sacrum": False, "slice_mm": 5.0},
+    "no sacrum 1.5 mm": {"sacrum": False, "slice_mm": 1.5},
+    "no sacrum short 12th": {"sacrum": False, "rib12": "short"},
+    "no sacrum no 12th": {"sacrum": False, "rib12": "absent"},
+}
 DEFAULT = "normal,no sacrum,6 lumbar,5 mm,1.5 mm,top L1"
 LOW = 0.6
 
@@ -36,7 +43,7 @@ def main() -> None:
     a = ap.parse_args()
     seeds = range(a.seed0, a.seed0 + a.n)
     calib: dict[float, list[int]] = {}  # confidence -> [inside, cases] over every variant run
-    for name in (list(VARIANTS) if a.variants == "all" else a.variants.split(",")):
+    for name in list(VARIANTS) if a.variants == "all" else a.variants.split(","):
         extra = VARIANTS[name]
         inside = agree = refused = sure_wrong = 0
         per: dict[str, list[int]] = {"sacrum": [0, 0], "ribs": [0, 0]}
@@ -67,14 +74,20 @@ def main() -> None:
                 per[k][0] += good
                 per[k][1] += 1
                 marks.append(f"{k}:{'ok' if good else 'off'}")
-            print(f"{name:10} seed {seed}: {'inside' if ok else 'WRONG '} err {r.z_mm - ph.l3_mid_z_mm:+6.1f} mm "
-                  f"conf {r.confidence:.2f} true-L3-in-candidates {in_cands} {' '.join(marks)}", flush=True)
+            print(
+                f"{name:10} seed {seed}: {'inside' if ok else 'WRONG '} err {r.z_mm - ph.l3_mid_z_mm:+6.1f} mm "
+                f"conf {r.confidence:.2f} true-L3-in-candidates {in_cands} {' '.join(marks)}",
+                flush=True,
+            )
         errs.sort()
         med = errs[len(errs) // 2] if errs else float("nan")
         n = len(seeds)
-        print(f"== {name}: inside L3 {inside}/{n}, both counts agree {agree}/{n}, refused {refused}/{n}, "
-              f"median |err| {med:.1f} mm, wrong at conf >= {LOW} {sure_wrong}/{n}; sacrum count inside "
-              f"{per['sacrum'][0]}/{per['sacrum'][1]}, rib count inside {per['ribs'][0]}/{per['ribs'][1]}", flush=True)
+        print(
+            f"== {name}: inside L3 {inside}/{n}, both counts agree {agree}/{n}, refused {refused}/{n}, "
+            f"median |err| {med:.1f} mm, wrong at conf >= {LOW} {sure_wrong}/{n}; sacrum count inside "
+            f"{per['sacrum'][0]}/{per['sacrum'][1]}, rib count inside {per['ribs'][0]}/{per['ribs'][1]}",
+            flush=True,
+        )
     print("== calibration (all variants run): confidence -> inside L3 / cases")
     for conf in sorted(calib, reverse=True):
         print(f"   {conf:.2f}: {calib[conf][0]}/{calib[conf][1]}")

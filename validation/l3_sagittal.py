@@ -101,8 +101,10 @@ def main() -> int:
                 dr.point((float(centre[r]), float(r)), fill=(0, 255, 0))
             im.save(out / f"{p.parts[-3]}_{p.stem}.png")
     if n_ref:
-        print(f"== hand-counted discs found within {HIT_MM:.0f} mm: {len(all_err)}/{n_ref}, median |error| "
-              f"{float(np.median(all_err)):.1f} mm, spurious discs inside the counted spans: {n_spur}")
+        print(
+            f"== hand-counted discs found within {HIT_MM:.0f} mm: {len(all_err)}/{n_ref}, median |error| "
+            f"{float(np.median(all_err)):.1f} mm, spurious discs inside the counted spans: {n_spur}"
+        )
     return 0
 
 

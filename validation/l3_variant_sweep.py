@@ -58,8 +58,11 @@ VARIANTS = [
     Variant("low dose (sigma 45 HU)", {}, lambda ph, s: low_dose(ph.volume, sd_hu=45.0, seed=s)),
     Variant("wedge L5", {"wedge_l5": 0.3}),
     Variant("L5 deep in iliac wings + massive processes", {"crest_key": 4.0, "l5_tp_scale": 1.5}),
-    Variant("real-failure L5 + 5/4.25 mm + low dose + no contrast", {**REAL_L5, "slice_mm": 1.25, "contrast": False},
-            _overlap_low_dose),
+    Variant(
+        "real-failure L5 + 5/4.25 mm + low dose + no contrast",
+        {**REAL_L5, "slice_mm": 1.25, "contrast": False},
+        _overlap_low_dose,
+    ),
     Variant("low-density L5", {}, lambda ph, s: low_density_bodies(ph, names=("L5",), delta_hu=-110.0)),
     Variant("osteoporotic bodies", {}, lambda ph, s: low_density_bodies(ph, delta_hu=-90.0)),
     Variant("large L5/S1 disc (16 mm)", {"l5s1_disc_mm": 16.0}),
@@ -92,13 +95,18 @@ def _run(chosen: list[Variant], seeds: range) -> list[Row]:
                 print(f"{var.name} | seed {seed} | refused | {exc}", flush=True)
                 continue
             ok = lo <= r.z_mm <= hi
-            first = (r.candidates[0].index == r.index and abs(r.candidates[0].score - r.confidence) < 1e-6
-                     and sum(c.score for c in r.candidates) <= 1.0 + 1e-6)
+            first = (
+                r.candidates[0].index == r.index
+                and abs(r.candidates[0].score - r.confidence) < 1e-6
+                and sum(c.score for c in r.candidates) <= 1.0 + 1e-6
+            )
             rows.append((var.name, seed, ok, r.confidence, bool(r.warnings), first))
-            print(f"{var.name} | seed {seed} | {'inside' if ok else 'MISS'} | conf {r.confidence:.3f} | "
-                  f"warned {bool(r.warnings)} | first {first} | err {r.z_mm - ph.l3_mid_z_mm:+.1f} mm | "
-                  f"counts {r.counts} | disagree {r.levels_disagree} | {'; '.join(w[:80] for w in r.warnings)}",
-                  flush=True)
+            print(
+                f"{var.name} | seed {seed} | {'inside' if ok else 'MISS'} | conf {r.confidence:.3f} | "
+                f"warned {bool(r.warnings)} | first {first} | err {r.z_mm - ph.l3_mid_z_mm:+.1f} mm | "
+                f"counts {r.counts} | disagree {r.levels_disagree} | {'; '.join(w[:80] for w in r.warnings)}",
+                flush=True,
+            )
     return rows
 
 
@@ -113,28 +121,35 @@ def _parse(paths: list[str]) -> list[Row]:
             if f[2] == "refused":
                 rows.append((f[0], seed, None, 0.0, True, True))
             else:
-                rows.append((f[0], seed, f[2] == "inside", float(f[3].split()[1]), f[4] == "warned True",
-                             f[5] == "first True"))
+                rows.append(
+                    (f[0], seed, f[2] == "inside", float(f[3].split()[1]), f[4] == "warned True", f[5] == "first True")
+                )
     return rows
 
 
 def _tables(rows: list[Row]) -> None:
     n = len(rows)
     answered = [x for x in rows if x[2] is not None]
-    print(f"\n{n} volumes; chosen = first candidate (its score = the confidence, scores sum <= 1) in "
-          f"{sum(x[5] for x in answered)}/{len(answered)}")
+    print(
+        f"\n{n} volumes; chosen = first candidate (its score = the confidence, scores sum <= 1) in "
+        f"{sum(x[5] for x in answered)}/{len(answered)}"
+    )
     print("\n| variant | inside L3 | misses (confidence) | misses at confidence > 0.5 or without a warning | refused |")
     print("|---|---|---|---|---|")
     for name in dict.fromkeys(x[0] for x in rows):
         vr = [x for x in rows if x[0] == name]
         miss = [x for x in vr if x[2] is False]
         bad = [x for x in miss if x[3] > 0.5 or not x[4]]
-        print(f"| {name} | {sum(x[2] is True for x in vr)}/{len(vr)} | {len(miss)} "
-              f"({', '.join(f'{x[3]:.2f}' for x in miss) or '-'}) | {len(bad)} | {sum(x[2] is None for x in vr)} |")
+        print(
+            f"| {name} | {sum(x[2] is True for x in vr)}/{len(vr)} | {len(miss)} "
+            f"({', '.join(f'{x[3]:.2f}' for x in miss) or '-'}) | {len(bad)} | {sum(x[2] is None for x in vr)} |"
+        )
     inside = sum(x[2] is True for x in rows)
-    print(f"| **all** | **{inside}/{n} = {100 * inside / max(n, 1):.1f} %** | "
-          f"{sum(x[2] is False for x in rows)} | {sum(x[2] is False and (x[3] > 0.5 or not x[4]) for x in rows)} | "
-          f"{sum(x[2] is None for x in rows)} |")
+    print(
+        f"| **all** | **{inside}/{n} = {100 * inside / max(n, 1):.1f} %** | "
+        f"{sum(x[2] is False for x in rows)} | {sum(x[2] is False and (x[3] > 0.5 or not x[4]) for x in rows)} | "
+        f"{sum(x[2] is None for x in rows)} |"
+    )
     print("\n| confidence bin | cases | inside L3 | share | mean confidence | calibration error |")
     print("|---|---|---|---|---|---|")
     for b0, b1 in zip(BINS[:-1], BINS[1:], strict=True):
@@ -144,8 +159,10 @@ def _tables(rows: list[Row]) -> None:
             continue
         share = sum(bool(x[2]) for x in sel) / len(sel)
         mc = float(np.mean([x[3] for x in sel]))
-        print(f"| {b0:.1f}-{min(b1, 1.0):.1f} | {len(sel)} | {sum(bool(x[2]) for x in sel)} | {share:.2f} | {mc:.2f} | "
-              f"{abs(mc - share):.2f} |")
+        print(
+            f"| {b0:.1f}-{min(b1, 1.0):.1f} | {len(sel)} | {sum(bool(x[2]) for x in sel)} | {share:.2f} | {mc:.2f} | "
+            f"{abs(mc - share):.2f} |"
+        )
 
 
 def main() -> None:

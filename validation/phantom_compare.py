@@ -66,8 +66,15 @@ def _spine(hu: np.ndarray, body: np.ndarray) -> tuple[float, float] | None:
     return best
 
 
-def stats(hu: np.ndarray, row_mm: float, col_mm: float, name: str, labels: np.ndarray | None = None,
-          tissue: np.ndarray | None = None, teacher: bool = True) -> SliceStats:
+def stats(
+    hu: np.ndarray,
+    row_mm: float,
+    col_mm: float,
+    name: str,
+    labels: np.ndarray | None = None,
+    tissue: np.ndarray | None = None,
+    teacher: bool = True,
+) -> SliceStats:
     hu = np.asarray(hu, dtype=np.float32)
     px = row_mm * col_mm / 100.0
     body = _body(hu, min(row_mm, col_mm))
@@ -91,13 +98,13 @@ def stats(hu: np.ndarray, row_mm: float, col_mm: float, name: str, labels: np.nd
             c = int(c0 + s * 30 / col_mm)
             back = np.nonzero(body[:, c])[0]
             r = int(r0 + 0.62 * ((back.max() if back.size else r0) - r0))
-            mus.append(hu[r - h: r + h, c - w: c + w].ravel())
+            mus.append(hu[r - h : r + h, c - w : c + w].ravel())
             rois.append((r - h, c - w, r + h, c + w))
             cs = int(c0 + s * 40 / col_mm)
             col = np.nonzero(body[:, cs])[0]
             if col.size:
                 rb = int(col.max() - round(4 / row_mm) - h)
-                sat.append(hu[rb - h: rb + h, cs - w: cs + w].ravel())
+                sat.append(hu[rb - h : rb + h, cs - w : cs + w].ravel())
                 rois.append((rb - h, cs - w, rb + h, cs + w))
         m, s_ = np.concatenate(mus), np.concatenate(sat) if sat else np.array([np.nan])
         v["muscle_roi_hu_mean"], v["muscle_roi_hu_sd"] = float(m.mean()), float(m.std())
@@ -198,10 +205,14 @@ def run(data: Path, out_dir: Path, n_phantoms: int = 24) -> dict[str, object]:
     d.text((4, 2 * tile + 44), "phantom labels: red muscle, yellow SAT, blue VAT", fill="black")
     sheet.save(out_dir / "phantom_vs_real.png")
     hard_montage(real_imgs, out_dir / "phantom_hard_vs_real.png")
-    res = {"real": _summary(real), "phantom": _summary(groups["default"]), "phantom_hard": _summary(groups["hard"]),
-           "real_slices": {r.name: r.values for r in real},
-           "phantom_slices": {r.name: r.values for r in groups["default"]},
-           "phantom_hard_slices": {r.name: r.values for r in groups["hard"]}}
+    res = {
+        "real": _summary(real),
+        "phantom": _summary(groups["default"]),
+        "phantom_hard": _summary(groups["hard"]),
+        "real_slices": {r.name: r.values for r in real},
+        "phantom_slices": {r.name: r.values for r in groups["default"]},
+        "phantom_hard_slices": {r.name: r.values for r in groups["hard"]},
+    }
     (out_dir / "phantom_vs_real.json").write_text(json.dumps(res, indent=1))
     return res
 
@@ -213,15 +224,27 @@ def gallery(out_dir: Path) -> Path:
 
     tile = 256
     specs: list[tuple[int, str, str, dict[str, bool]]] = [
-        (1, "L3", "thin", {}), (2, "L3", "normal", {"contrast": True}), (3, "L3", "obese", {"arms": True}),
-        (4, "L1", "overweight", {}), (5, "T12", "normal", {"truncated": True}), (6, "L5", "normal", {})]
+        (1, "L3", "thin", {}),
+        (2, "L3", "normal", {"contrast": True}),
+        (3, "L3", "obese", {"arms": True}),
+        (4, "L1", "overweight", {}),
+        (5, "T12", "normal", {"truncated": True}),
+        (6, "L5", "normal", {}),
+    ]
     pv = phantom_volume(7, size=256, pixel_mm=1.6, top="T10", bottom="femur")
     f = pv.spacing_mm[0] / pv.spacing_mm[2]
     sheet = Image.new("RGB", (len(specs) * tile, 2 * tile + 10 + int(pv.volume.n_slices * f)), "black")
     d = ImageDraw.Draw(sheet)
     for j, (seed, level, body, kw) in enumerate(specs):
-        s = phantom_slice(seed, level=level, body=body, pixel_mm=0.8, contrast=kw.get("contrast"),
-                          arms=kw.get("arms"), truncated=kw.get("truncated", False))
+        s = phantom_slice(
+            seed,
+            level=level,
+            body=body,
+            pixel_mm=0.8,
+            contrast=kw.get("contrast"),
+            arms=kw.get("arms"),
+            truncated=kw.get("truncated", False),
+        )
         sheet.paste(_win(s.hu, tile).convert("RGB"), (j * tile, 0))
         sheet.paste(_overlay(s.hu, s.labels, tile), (j * tile, tile))
         d.text((j * tile + 4, 4), f"{level} {body} {' '.join(kw)}", fill="yellow")
@@ -281,12 +304,14 @@ def hard_montage(real_imgs: list, path: Path, tile: int = 300) -> Path:
         sheet.paste(w.resize((tile, tile)).convert("RGB"), (j * tile, tile + 40))
         sheet.paste(_overlay(s.hu, s.labels, tile), (j * tile, 2 * tile + 60))
         sheet.paste(_crop(w, s.hu, tile).convert("RGB"), (j * tile, 4 * tile + 100))
-        d.text((j * tile + 4, tile + 42), f"seed {s.seed} {s.level} {'IV+' if s.params.contrast else 'IV-'}",
-               fill="yellow")
+        d.text(
+            (j * tile + 4, tile + 42), f"seed {s.seed} {s.level} {'IV+' if s.params.contrast else 'IV-'}", fill="yellow"
+        )
     d.text((4, 4), "real: TCIA COVID-19-NY-SBU A058062, A062055, pydicom pancreas, A027284 (W400 L40)", fill="black")
     d.text((4, tile + 24), 'phantom contacts="hard" (W400 L40)', fill="black")
-    d.text((4, 2 * tile + 44), "phantom labels: red muscle, yellow SAT, blue VAT (crura, bowel, organs: 0)",
-           fill="black")
+    d.text(
+        (4, 2 * tile + 44), "phantom labels: red muscle, yellow SAT, blue VAT (crura, bowel, organs: 0)", fill="black"
+    )
     d.text((4, 3 * tile + 64), "real, 2x around the spine", fill="black")
     d.text((4, 4 * tile + 84), "phantom hard, 2x around the spine", fill="black")
     sheet.save(path)

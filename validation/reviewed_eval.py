@@ -32,10 +32,12 @@ MODEL_DIR = REPO / "models" / "sarco-unet-v1"
 def teacher_commit() -> str:
     files = [str(p) for p in sorted((REPO / "sarco_core" / "segment").glob("teacher*.py"))]
     try:
-        commit = subprocess.run(["git", "log", "-1", "--format=%h", "--", *files], cwd=REPO, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", *files], cwd=REPO, capture_output=True,
-                               text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "log", "-1", "--format=%h", "--", *files], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", *files], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):  # pragma: no cover - no git
         return "unknown"
     return commit + ("+uncommitted changes" if dirty else "")
@@ -54,8 +56,7 @@ def coarse_case(
     hc, rc = coarse_labels(hu, ref.astype(np.uint8), shape)
     pr, pc = hu.shape[0] * row_mm / shape[0], hu.shape[1] * col_mm / shape[1]
     aff = np.array([[0, 0, pc, 0], [0, pr, 0, 0], [pixel_mm, 0, 0, 0], [0, 0, 0, 1.0]])
-    vol = Volume.from_canonical(hu=np.round(hc)[None].astype(np.int16), affine=aff,
-                                single_slice_thickness_mm=pixel_mm)
+    vol = Volume.from_canonical(hu=np.round(hc)[None].astype(np.int16), affine=aff, single_slice_thickness_mm=pixel_mm)
     return vol, rc == 1
 
 
@@ -118,40 +119,65 @@ def evaluate(
         g = (hu >= GATE[0]) & (hu <= GATE[1])
         rg = ref & g
         ref_sma = float(rg.sum() * px)
-        row: dict[str, Any] = {"name": name, "source": SLICES[name][0], "index": k, "sma_ref_cm2": round(ref_sma, 2),
-                               "muscle_hu_ref": round(float(hu[rg].mean()), 1)}
+        row: dict[str, Any] = {
+            "name": name,
+            "source": SLICES[name][0],
+            "index": k,
+            "sma_ref_cm2": round(ref_sma, 2),
+            "muscle_hu_ref": round(float(hu[rg].mean()), 1),
+        }
         for meth, fn in fns.items():
             pg = fn(name, vol, k) & g
             sma = float(pg.sum() * px)
             dice = 2.0 * float((pg & rg).sum()) / max(1.0, float(pg.sum() + rg.sum()))
-            row[meth] = {"dice": round(dice, 4), "sma_cm2": round(sma, 2),
-                         "error_pct": round((sma - ref_sma) / ref_sma * 100.0, 2)}
+            row[meth] = {
+                "dice": round(dice, 4),
+                "sma_cm2": round(sma, 2),
+                "error_pct": round((sma - ref_sma) / ref_sma * 100.0, 2),
+            }
         rows.append(row)
     summary = {}
     for meth in fns:
         d = [r[meth]["dice"] for r in rows]
         e = [r[meth]["error_pct"] for r in rows]
-        summary[meth] = {"median_dice": round(float(np.median(d)), 4), "min_dice": round(float(np.min(d)), 4),
-                         "median_abs_sma_error_pct": round(float(np.median(np.abs(e))), 2),
-                         "median_signed_sma_error_pct": round(float(np.median(e)), 2),
-                         "max_abs_sma_error_pct": round(float(np.max(np.abs(e))), 2)}
+        summary[meth] = {
+            "median_dice": round(float(np.median(d)), 4),
+            "min_dice": round(float(np.min(d)), 4),
+            "median_abs_sma_error_pct": round(float(np.median(np.abs(e))), 2),
+            "median_signed_sma_error_pct": round(float(np.median(e)), 2),
+            "max_abs_sma_error_pct": round(float(np.max(np.abs(e))), 2),
+        }
     model = None
     if "model" in fns:
         cfg = json.loads((model_dir / "config.json").read_text())
         model = f"{cfg.get('name', 'sarco-unet-v1')} {cfg.get('version', '')}".strip()
-    return {"n_slices": len(rows), "teacher_commit": teacher_commit() if "teacher" in fns else None,
-            "model": model, "pixel_mm": pixel_mm, "gate_hu": list(GATE), "per_slice": rows, "summary": summary}
+    return {
+        "n_slices": len(rows),
+        "teacher_commit": teacher_commit() if "teacher" in fns else None,
+        "model": model,
+        "pixel_mm": pixel_mm,
+        "gate_hu": list(GATE),
+        "per_slice": rows,
+        "summary": summary,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--methods", default=",".join(METHODS),
-                    help="comma-separated: threshold,teacher,model (the code as it is now) and/or cand_teacher,"
-                         "cand_model (the stored candidate masks the review started from)")
+    ap.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help="comma-separated: threshold,teacher,model (the code as it is now) and/or cand_teacher,"
+        "cand_model (the stored candidate masks the review started from)",
+    )
     ap.add_argument("--names", default="", help="comma-separated slice names (default: every finished mask)")
     ap.add_argument("--model-dir", type=Path, default=MODEL_DIR, help="model folder (default: the shipped model)")
-    ap.add_argument("--pixel-mm", type=float, help="score on the slices re-acquired at this pixel size (area "
-                    "average; reference by the gated-area convention of sarco_core.train.coarse), e.g. 3")
+    ap.add_argument(
+        "--pixel-mm",
+        type=float,
+        help="score on the slices re-acquired at this pixel size (area "
+        "average; reference by the gated-area convention of sarco_core.train.coarse), e.g. 3",
+    )
     ap.add_argument("--json", type=Path, help="write the report here")
     a = ap.parse_args(argv)
     which = [m for m in a.methods.split(",") if m]
@@ -160,8 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown method(s) {bad}")
     rep = evaluate(which, [n for n in a.names.split(",") if n] or None, a.model_dir, a.pixel_mm)
     grid = f"re-acquired at {a.pixel_mm} mm" if a.pixel_mm else "native pixels"
-    print(f"reviewed set: {rep['n_slices']} slices ({grid}); teacher commit {rep['teacher_commit']}; "
-          f"model {rep['model']}")
+    print(
+        f"reviewed set: {rep['n_slices']} slices ({grid}); teacher commit {rep['teacher_commit']}; model {rep['model']}"
+    )
     head = f"{'slice':30s} {'ref cm²':>8s}" + "".join(f" | {m:>9s} dice  cm²    err%" for m in which)
     print(head)
     for r in rep["per_slice"]:
@@ -171,9 +198,11 @@ def main(argv: list[str] | None = None) -> int:
             line += f" | {x['dice']:14.3f} {x['sma_cm2']:6.1f} {x['error_pct']:+7.1f}"
         print(line)
     for m, s in rep["summary"].items():
-        print(f"{m:9s}: median Dice {s['median_dice']:.3f} (min {s['min_dice']:.3f}), median |SMA error| "
-              f"{s['median_abs_sma_error_pct']:.1f} % (signed median {s['median_signed_sma_error_pct']:+.1f} %, "
-              f"max {s['max_abs_sma_error_pct']:.1f} %)")
+        print(
+            f"{m:9s}: median Dice {s['median_dice']:.3f} (min {s['min_dice']:.3f}), median |SMA error| "
+            f"{s['median_abs_sma_error_pct']:.1f} % (signed median {s['median_signed_sma_error_pct']:+.1f} %, "
+            f"max {s['max_abs_sma_error_pct']:.1f} %)"
+        )
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps(rep, indent=1) + "\n")

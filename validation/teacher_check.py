@@ -20,15 +20,27 @@ from sarco_core.phantom import phantom_slice
 from sarco_core.segment.teacher import segment_slice
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-TUNE = ([(s, "L3", 0.8) for s in range(1001, 1007)] + [(s, lv, 0.7) for s in range(2000, 2006) for lv in ("L1", "L2")]
-        + [(s, lv, 3.0) for s in range(1001, 1007) for lv in ("L1", "L3")])
-HELD = ([(s, "L3", 0.8) for s in range(5000, 5008)] + [(s, lv, 0.7) for s in range(5100, 5104) for lv in ("L1", "L2")]
-        + [(s, lv, 3.0) for s in range(5200, 5204) for lv in ("L1", "L3")])
+TUNE = (
+    [(s, "L3", 0.8) for s in range(1001, 1007)]
+    + [(s, lv, 0.7) for s in range(2000, 2006) for lv in ("L1", "L2")]
+    + [(s, lv, 3.0) for s in range(1001, 1007) for lv in ("L1", "L3")]
+)
+HELD = (
+    [(s, "L3", 0.8) for s in range(5000, 5008)]
+    + [(s, lv, 0.7) for s in range(5100, 5104) for lv in ("L1", "L2")]
+    + [(s, lv, 3.0) for s in range(5200, 5204) for lv in ("L1", "L3")]
+)
 # hard-contact phantoms (organs / bowel / crura against the muscle with no fat plane): tune 6000+, held out 7000+
 HARD_TUNE = [(s, lv, px) for s in range(6000, 6004) for lv in ("T12", "L1", "L2", "L3") for px in (0.8, 3.0)]
 HARD_HELD = [(s, lv, px) for s in range(7000, 7004) for lv in ("T12", "L1", "L2", "L3") for px in (0.8, 3.0)]
-COVID = ["A027284/axial/19000925-116.dcm", "A027284/axial/19001231-131.dcm", "A058062/axial/19001231-084.dcm",
-         "A058062/axial/19010108-078.dcm", "A062055/axial/19001127-136.dcm", "A062055/axial/19001228-131.dcm"]
+COVID = [
+    "A027284/axial/19000925-116.dcm",
+    "A027284/axial/19001231-131.dcm",
+    "A058062/axial/19001231-084.dcm",
+    "A058062/axial/19010108-078.dcm",
+    "A062055/axial/19001127-136.dcm",
+    "A062055/axial/19001228-131.dcm",
+]
 GATE = (-29.0, 150.0)
 
 
@@ -68,8 +80,10 @@ def run_phantoms(cases: list, png: Path | None, contacts: str = "default") -> li
         print(f"ph {seed} {level} {px}mm dice {d:.3f} err {e:+.1f}% conf {conf:.2f} t {dt:.2f}s {','.join(flags)}")
         if png is not None:
             _png(png / f"ph_{contacts}_{seed}_{level}_{px}.png", ph.hu, pred, truth, 4 if px > 1.5 else 1)
-    print(f"PHANTOM median dice {np.median(dices):.3f} min {np.min(dices):.3f} "
-          f"median |err| {np.median(np.abs(errs)):.1f}% signed {np.median(errs):+.1f}%")
+    print(
+        f"PHANTOM median dice {np.median(dices):.3f} min {np.min(dices):.3f} "
+        f"median |err| {np.median(np.abs(errs)):.1f}% signed {np.median(errs):+.1f}%"
+    )
     return dices
 
 
@@ -80,8 +94,10 @@ def _real(name: str, hu: np.ndarray, row_mm: float, col_mm: float, png: Path | N
     m = (lab == 1) & (hu >= GATE[0]) & (hu <= GATE[1])
     sma = m.sum() * row_mm * col_mm / 100
     mhu = float(hu[m].mean()) if m.any() else float("nan")
-    print(f"{name:44s} px {row_mm:.2f} SMA {sma:6.1f} HU {mhu:5.1f} conf {conf:.2f} t {dt:.2f}s "
-          f"leak {cues.get('wall_leaky_fraction', 0):.2f} {','.join(flags)}")
+    print(
+        f"{name:44s} px {row_mm:.2f} SMA {sma:6.1f} HU {mhu:5.1f} conf {conf:.2f} t {dt:.2f}s "
+        f"leak {cues.get('wall_leaky_fraction', 0):.2f} {','.join(flags)}"
+    )
     if png is not None:
         _png(png / (name.replace("/", "_") + ".png"), hu, lab == 1, None, 3 if row_mm > 1.5 else 1)
 

@@ -49,13 +49,20 @@ def score(seed: int, level: str, pixel_mm: float, contacts: str) -> Score:
     fp = pred & ~truth & g
     ids, counts = np.unique(ph.tissue[fp], return_counts=True)
     where = {_NAME[int(k)]: float(c) * px_cm2 for k, c in zip(ids, counts, strict=True)}
-    return Score(gated_dice(ph.hu, truth, pred), (p_px - t_px) / max(t_px, 1) * 100.0, where,
-                 float((truth & ~pred & g).sum()) * px_cm2, dt)
+    return Score(
+        gated_dice(ph.hu, truth, pred),
+        (p_px - t_px) / max(t_px, 1) * 100.0,
+        where,
+        float((truth & ~pred & g).sum()) * px_cm2,
+        dt,
+    )
 
 
 def run(seeds: tuple[int, ...], levels: tuple[str, ...], pixels: tuple[float, ...], verbose: bool) -> None:
-    print("| phantom | pixel mm | n | median gated Dice | min | median signed SMA error % | IQR | FP cm² (median) | "
-          "FN cm² (median) | main FP tissues (cm², mean per slice) |")
+    print(
+        "| phantom | pixel mm | n | median gated Dice | min | median signed SMA error % | IQR | FP cm² (median) | "
+        "FN cm² (median) | main FP tissues (cm², mean per slice) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for contacts in ("default", "hard"):
         for px in pixels:
@@ -75,8 +82,10 @@ def run(seeds: tuple[int, ...], levels: tuple[str, ...], pixels: tuple[float, ..
             fn = np.array([r.fn_cm2 for r in rows], float)
             main = ", ".join(f"{k} {v / len(rows):.1f}" for k, v in fp_tot.most_common(5))
             q1, q3 = np.percentile(e, [25, 75])
-            print(f"| {contacts} | {px} | {len(rows)} | {np.median(d):.3f} | {d.min():.3f} | {np.median(e):+.1f} | "
-                  f"{q1:+.1f}..{q3:+.1f} | {np.median(fp):.1f} | {np.median(fn):.1f} | {main} |")
+            print(
+                f"| {contacts} | {px} | {len(rows)} | {np.median(d):.3f} | {d.min():.3f} | {np.median(e):+.1f} | "
+                f"{q1:+.1f}..{q3:+.1f} | {np.median(fp):.1f} | {np.median(fn):.1f} | {main} |"
+            )
 
 
 def main() -> None:

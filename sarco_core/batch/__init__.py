@@ -8,6 +8,17 @@ from sarco_core.batch.runner import BatchOptions, BatchSummary, Progress, run_ba
 from sarco_core.batch.table import CaseRecord, flatten, record_row
 
 __all__ = [
-    "MANIFEST_COLUMNS", "BatchCase", "BatchOptions", "BatchSummary", "CaseRecord", "ManifestError", "Progress",
-    "cohort", "discover", "flatten", "read_manifest", "record_row", "run_batch",
+    "MANIFEST_COLUMNS",
+    "BatchCase",
+    "BatchOptions",
+    "BatchSummary",
+    "CaseRecord",
+    "ManifestError",
+    "Progress",
+    "cohort",
+    "discover",
+    "flatten",
+    "read_manifest",
+    "record_row",
+    "run_batch",
 ]

@@ -60,8 +60,10 @@ class BatchCase:
         try:
             if p.is_dir():
                 files = sorted(f for f in p.rglob("*") if f.is_file())
-                stamp = f"{len(files)}:{sum(f.stat().st_size for f in files)}:" + \
-                    f"{max((f.stat().st_mtime_ns for f in files), default=0)}"
+                stamp = (
+                    f"{len(files)}:{sum(f.stat().st_size for f in files)}:"
+                    + f"{max((f.stat().st_mtime_ns for f in files), default=0)}"
+                )
             else:
                 st = p.stat()
                 stamp = f"{st.st_size}:{st.st_mtime_ns}"
@@ -94,11 +96,14 @@ def discover(input_dir: Path) -> tuple[list[BatchCase], list[str]]:
     Returns the cases and warnings about entries that were skipped (loose DICOM files, other files).
     """
     if not input_dir.exists():
-        raise InputNotFoundError(f"{input_dir} does not exist. Give a folder holding one sub-folder, "
-                                 ".zip or NIfTI file per case.")
+        raise InputNotFoundError(
+            f"{input_dir} does not exist. Give a folder holding one sub-folder, .zip or NIfTI file per case."
+        )
     if not input_dir.is_dir():
-        raise InputNotFoundError(f"{input_dir} is not a folder. Give a folder holding one sub-folder, "
-                                 ".zip or NIfTI file per case (or use --manifest to list the cases).")
+        raise InputNotFoundError(
+            f"{input_dir} is not a folder. Give a folder holding one sub-folder, "
+            ".zip or NIfTI file per case (or use --manifest to list the cases)."
+        )
     cases: list[BatchCase] = []
     skipped: list[str] = []
     for p in sorted(input_dir.iterdir(), key=lambda q: q.name):
@@ -118,8 +123,9 @@ def discover(input_dir: Path) -> tuple[list[BatchCase], list[str]]:
     ids = [c.case_id for c in cases]
     dups = sorted({i for i in ids if ids.count(i) > 1})
     if dups:
-        raise ManifestError(f"Two inputs in {input_dir} share the case id {dups[0]!r} (e.g. a folder and a .zip); "
-                            "rename one of them.")
+        raise ManifestError(
+            f"Two inputs in {input_dir} share the case id {dups[0]!r} (e.g. a folder and a .zip); rename one of them."
+        )
     return cases, warnings
 
 
@@ -138,8 +144,9 @@ def _num(row: dict[str, str], col: str, line: int, src: Path) -> float | None:
 def read_manifest(manifest: Path, input_dir: Path | None) -> list[BatchCase]:
     """Rows of the manifest as cases (paths resolved against ``input_dir``; see the module docstring)."""
     if not manifest.is_file():
-        raise ManifestError(f"Manifest {manifest} does not exist. Give a CSV with columns "
-                            f"{', '.join(MANIFEST_COLUMNS)}.")
+        raise ManifestError(
+            f"Manifest {manifest} does not exist. Give a CSV with columns {', '.join(MANIFEST_COLUMNS)}."
+        )
     try:
         text = manifest.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -147,14 +154,18 @@ def read_manifest(manifest: Path, input_dir: Path | None) -> list[BatchCase]:
     reader = csv.DictReader(text.splitlines())
     cols = [c.strip().lower() for c in (reader.fieldnames or [])]
     if "case_id" not in cols:
-        raise ManifestError(f"Manifest {manifest} has no case_id column (found: {', '.join(cols) or 'nothing'}). "
-                            f"Its header must name {', '.join(MANIFEST_COLUMNS)}.")
+        raise ManifestError(
+            f"Manifest {manifest} has no case_id column (found: {', '.join(cols) or 'nothing'}). "
+            f"Its header must name {', '.join(MANIFEST_COLUMNS)}."
+        )
     out: list[BatchCase] = []
     seen: set[str] = set()
     for line, raw in enumerate(reader, start=2):
         if raw.get(None):  # type: ignore[call-overload]
-            raise ManifestError(f"{manifest} line {line} has more fields than the header (a decimal comma, e.g. "
-                                "1,72? Use a dot: 1.72, or quote the value).")
+            raise ManifestError(
+                f"{manifest} line {line} has more fields than the header (a decimal comma, e.g. "
+                "1,72? Use a dot: 1.72, or quote the value)."
+            )
         row = {(k or "").strip().lower(): (v or "") for k, v in raw.items() if isinstance(v, str)}
         cid = row.get("case_id", "").strip()
         if not cid:
@@ -175,8 +186,16 @@ def read_manifest(manifest: Path, input_dir: Path | None) -> list[BatchCase]:
             if not p.is_absolute():
                 p = (input_dir or manifest.parent) / p
             path = str(p)
-        out.append(BatchCase(case_id=cid, path=path, height_m=_num(row, "height_m", line, manifest),
-                             weight_kg=_num(row, "weight_kg", line, manifest), sex=sex, typed_id=True))
+        out.append(
+            BatchCase(
+                case_id=cid,
+                path=path,
+                height_m=_num(row, "height_m", line, manifest),
+                weight_kg=_num(row, "weight_kg", line, manifest),
+                sex=sex,
+                typed_id=True,
+            )
+        )
     return out
 
 
@@ -199,13 +218,16 @@ def cohort(input_dir: Path | None, manifest: Path | None) -> tuple[list[BatchCas
             hit = by_id.get(r.case_id)
             if hit is None:
                 where = f"in {input_dir}" if input_dir else "(no INPUT folder given)"
-                raise ManifestError(f"Manifest case {r.case_id!r} has no path and no entry of that name {where}; "
-                                    "fill its path column.")
+                raise ManifestError(
+                    f"Manifest case {r.case_id!r} has no path and no entry of that name {where}; fill its path column."
+                )
             r = replace(r, path=hit.path)
         cases.append(r)
     named = {c.case_id for c in cases}
     extra = [c for c in found if c.case_id not in named]
     if extra:
-        warnings.append(f"{len(extra)} case(s) in {input_dir} are not in the manifest and run without "
-                        f"height/weight/sex from it (e.g. {extra[0].case_id}).")
+        warnings.append(
+            f"{len(extra)} case(s) in {input_dir} are not in the manifest and run without "
+            f"height/weight/sex from it (e.g. {extra[0].case_id})."
+        )
     return cases + extra, warnings

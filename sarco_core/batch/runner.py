@@ -37,8 +37,10 @@ def case_time_limit_s(given: float | None) -> float | None:
     try:
         v = float(raw)
     except (TypeError, ValueError):
-        raise SarcoError(f"The per-case time limit {raw!r} (SARCO_CASE_TIME_LIMIT_S) is not a number of seconds. "
-                         "Give e.g. 300, or 0 for no limit.") from None
+        raise SarcoError(
+            f"The per-case time limit {raw!r} (SARCO_CASE_TIME_LIMIT_S) is not a number of seconds. "
+            "Give e.g. 300, or 0 for no limit."
+        ) from None
     if not v >= 0 or v == float("inf"):
         raise SarcoError(f"The per-case time limit must be 0 (none) or a positive number of seconds, not {raw!r}.")
     return None if v == 0 else v
@@ -100,8 +102,10 @@ class Progress:
         el = time.perf_counter() - self.start
         run = self.n_ok + self.n_err
         eta = el / run * (total - done) if run else 0.0
-        msg = (f"[{done:>{len(str(total))}}/{total}] {100 * done / max(total, 1):3.0f}%  ok {self.n_ok}  "
-               f"error {self.n_err}  {_hms(el)} elapsed, ~{_hms(eta)} left  {rec.case_id}: {rec.status}")
+        msg = (
+            f"[{done:>{len(str(total))}}/{total}] {100 * done / max(total, 1):3.0f}%  ok {self.n_ok}  "
+            f"error {self.n_err}  {_hms(el)} elapsed, ~{_hms(eta)} left  {rec.case_id}: {rec.status}"
+        )
         if self.tty:
             self.stream.write("\r\033[K" + msg + ("\n" if done == total else ""))
         else:
@@ -133,10 +137,14 @@ def dask_client(options: BatchOptions) -> Iterator[Any]:
             client.close()
         return
     n = options.workers or available_cores()
-    env = {"SARCO_THREADS": str(options.threads), "OMP_NUM_THREADS": str(options.threads),
-           "MKL_NUM_THREADS": str(options.threads)}
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR, env=env)
+    env = {
+        "SARCO_THREADS": str(options.threads),
+        "OMP_NUM_THREADS": str(options.threads),
+        "MKL_NUM_THREADS": str(options.threads),
+    }
+    cluster = LocalCluster(
+        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR, env=env
+    )
     client = Client(cluster)
     try:
         yield client
@@ -152,10 +160,15 @@ def _outcomes_local(todo: list[BatchCase], settings: CaseSettings) -> Iterator[t
 
 def _timed_out(case: BatchCase, limit_s: float, elapsed_s: float, worker: str) -> CaseOutcome:
     return CaseOutcome(
-        case_id=case.case_id, status="error", elapsed_s=elapsed_s, worker=worker, analysis=None,
+        case_id=case.case_id,
+        status="error",
+        elapsed_s=elapsed_s,
+        worker=worker,
+        analysis=None,
         error=f"CaseTimeLimitError: the case ran longer than the {limit_s:g} s per-case time limit and was stopped "
-              "(its worker was restarted); the input is probably damaged or far larger than one CT series. Check "
-              "it, or raise the limit with --case-time-limit / SARCO_CASE_TIME_LIMIT_S.")
+        "(its worker was restarted); the input is probably damaged or far larger than one CT series. Check "
+        "it, or raise the limit with --case-time-limit / SARCO_CASE_TIME_LIMIT_S.",
+    )
 
 
 def _restart_worker_of(client: Any, key: str) -> str:
@@ -178,8 +191,9 @@ def _restart_worker_of(client: Any, key: str) -> str:
     return str(addr)
 
 
-def _outcomes_dask(todo: list[BatchCase], settings: CaseSettings, client: Any, window: int,
-                   workers: list[str] | None = None) -> Iterator[tuple[BatchCase, CaseOutcome]]:
+def _outcomes_dask(
+    todo: list[BatchCase], settings: CaseSettings, client: Any, window: int, workers: list[str] | None = None
+) -> Iterator[tuple[BatchCase, CaseOutcome]]:
     """Submit at most ``window`` cases at a time (bounded memory) and yield them as they finish
     (``workers``: restrict to these worker addresses). A case running past ``settings.time_limit_s`` is
     reported as failed, cancelled, and its worker restarted, so the rest of the cohort continues."""
@@ -199,8 +213,9 @@ def _outcomes_dask(todo: list[BatchCase], settings: CaseSettings, client: Any, w
 
     def submit_one() -> None:
         case = pending.pop()
-        fut = client.submit(run_case, case, settings, pure=False, workers=workers,
-                            key=f"sarco-case-{case.case_id}-{time.time_ns()}")
+        fut = client.submit(
+            run_case, case, settings, pure=False, workers=workers, key=f"sarco-case-{case.case_id}-{time.time_ns()}"
+        )
         running[fut.key] = (case, fut, time.monotonic())
 
     for _ in range(min(window, len(pending))):
@@ -219,9 +234,15 @@ def _outcomes_dask(todo: list[BatchCase], settings: CaseSettings, client: Any, w
                 try:
                     out = fut.result()
                 except Exception as exc:  # the worker died (memory, crash) or the task could not run
-                    out = CaseOutcome(case_id=case.case_id, status="error", elapsed_s=0.0, worker="", analysis=None,
-                                      error=f"worker failed: {type(exc).__name__}: {exc} (out of memory or crash; "
-                                            "try fewer workers per machine)")
+                    out = CaseOutcome(
+                        case_id=case.case_id,
+                        status="error",
+                        elapsed_s=0.0,
+                        worker="",
+                        analysis=None,
+                        error=f"worker failed: {type(exc).__name__}: {exc} (out of memory or crash; "
+                        "try fewer workers per machine)",
+                    )
             elif limit is not None and now - t0 > limit:
                 addr = _restart_worker_of(client, key)
                 fut.cancel()
@@ -260,8 +281,14 @@ def _store_case(store: Any, case: BatchCase, out: CaseOutcome, actor: str) -> in
     a = out.analysis
     auto = (a.get("l3") or {}).get("auto_index")
     sha = (a.get("input") or {}).get("sha256")
-    kw = dict(analysis=a, labels=out.labels, slice_index=out.slice_index, actor=actor,
-              l3_auto_index=None if auto is None else int(auto), input_sha256=sha)
+    kw = dict(
+        analysis=a,
+        labels=out.labels,
+        slice_index=out.slice_index,
+        actor=actor,
+        l3_auto_index=None if auto is None else int(auto),
+        input_sha256=sha,
+    )
     label = case.store_label(sha)
     from dataclasses import replace
 
@@ -288,9 +315,15 @@ def _store_case(store: Any, case: BatchCase, out: CaseOutcome, actor: str) -> in
             cache.clear()
 
 
-def run_batch(input_dir: Path | str | None, out_csv: Path | str, *, manifest: Path | str | None = None,
-              options: BatchOptions = BatchOptions(), progress: ProgressFn | None = None,
-              warn: Callable[[str], None] | None = None) -> BatchSummary:
+def run_batch(
+    input_dir: Path | str | None,
+    out_csv: Path | str,
+    *,
+    manifest: Path | str | None = None,
+    options: BatchOptions = BatchOptions(),
+    progress: ProgressFn | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> BatchSummary:
     """Analyse every case of the cohort (see :func:`sarco_core.batch.cases.cohort`) and write ``out_csv``.
 
     Cases finished by an earlier run with the same input, patient data and settings are skipped.
@@ -302,8 +335,10 @@ def run_batch(input_dir: Path | str | None, out_csv: Path | str, *, manifest: Pa
         from sarco_core.segment.base import default_model_dir
 
         if default_model_dir() is None:  # fail before starting workers, not once per case
-            raise ModelError("No trained model is installed (no models/<name>/config.json). Use --method teacher, "
-                             "or set SARCO_MODEL_DIR to a model folder.")
+            raise ModelError(
+                "No trained model is installed (no models/<name>/config.json). Use --method teacher, "
+                "or set SARCO_MODEL_DIR to a model folder."
+            )
     out_csv = Path(out_csv)
     in_dir = Path(input_dir) if input_dir is not None else None
     cases, warnings = cohort(in_dir, Path(manifest) if manifest else None)
@@ -314,8 +349,13 @@ def run_batch(input_dir: Path | str | None, out_csv: Path | str, *, manifest: Pa
     parts.mkdir(parents=True, exist_ok=True)
     for stale in parts.glob(".*.partial"):  # left by a run that was killed mid-write
         stale.unlink(missing_ok=True)
-    settings = CaseSettings(method=options.method, rule=options.rule, threads=options.threads,
-                            keep_for_store=options.store, time_limit_s=case_time_limit_s(options.case_time_limit_s))
+    settings = CaseSettings(
+        method=options.method,
+        rule=options.rule,
+        threads=options.threads,
+        keep_for_store=options.store,
+        time_limit_s=case_time_limit_s(options.case_time_limit_s),
+    )
     summary = BatchSummary(out_csv=out_csv, parts=parts, n_cases=len(cases), warnings=warnings)
     fps = {c.case_id: c.fingerprint(settings.key()) for c in cases}
     todo = [c for c in cases if not _is_finished(read_part(parts, c.case_id), fps[c.case_id], options)]
@@ -333,11 +373,17 @@ def run_batch(input_dir: Path | str | None, out_csv: Path | str, *, manifest: Pa
                 window = 2 * max(1, sum(client.nthreads().values()))
                 outcomes = _outcomes_dask(todo, settings, client, window)
             for case, out in outcomes:
-                rec = CaseRecord(case_id=case.case_id, path=case.path, status=out.status, error=out.error,
-                                 fingerprint=fps[case.case_id], analysis=out.analysis,
-                                 manifest={"height_m": case.height_m, "weight_kg": case.weight_kg,
-                                           "sex": case.sex},
-                                 elapsed_s=out.elapsed_s, worker=out.worker)
+                rec = CaseRecord(
+                    case_id=case.case_id,
+                    path=case.path,
+                    status=out.status,
+                    error=out.error,
+                    fingerprint=fps[case.case_id],
+                    analysis=out.analysis,
+                    manifest={"height_m": case.height_m, "weight_kg": case.weight_kg, "sex": case.sex},
+                    elapsed_s=out.elapsed_s,
+                    worker=out.worker,
+                )
                 if store is not None and out.status == "ok":
                     try:
                         rec.store_case_id = _store_case(store, case, out, options.actor)
@@ -349,8 +395,9 @@ def run_batch(input_dir: Path | str | None, out_csv: Path | str, *, manifest: Pa
                 if progress is not None:
                     progress(done, len(cases), rec)
     finally:
-        records = [r for r in (read_part(parts, c.case_id) for c in cases)
-                   if r is not None and r.fingerprint == fps[r.case_id]]
+        records = [
+            r for r in (read_part(parts, c.case_id) for c in cases) if r is not None and r.fingerprint == fps[r.case_id]
+        ]
         summary.columns = write_csv(out_csv, records)
         summary.n_ok = sum(r.status == "ok" for r in records)
         summary.n_error = sum(r.status == "error" for r in records)

@@ -157,13 +157,25 @@ def run_case(case: BatchCase, settings: CaseSettings) -> CaseOutcome:
                 segmenter=seg,
             )
         analysis = res.to_dict()
-        out = CaseOutcome(case_id=case.case_id, status="ok", error="", analysis=analysis,
-                          elapsed_s=time.perf_counter() - t0, worker=worker)
+        out = CaseOutcome(
+            case_id=case.case_id,
+            status="ok",
+            error="",
+            analysis=analysis,
+            elapsed_s=time.perf_counter() - t0,
+            worker=worker,
+        )
         if settings.keep_for_store:
             out.volume = getattr(res, "volume", None)
             out.labels = getattr(res, "labels", None)
             out.slice_index = int(analysis.get("l3", {}).get("index", getattr(res, "slice_index", 0)) or 0)
         return out
     except Exception as exc:  # one bad case never stops the cohort
-        return CaseOutcome(case_id=case.case_id, status="error", error=_message(exc), analysis=None,
-                           elapsed_s=time.perf_counter() - t0, worker=worker)
+        return CaseOutcome(
+            case_id=case.case_id,
+            status="error",
+            error=_message(exc),
+            analysis=None,
+            elapsed_s=time.perf_counter() - t0,
+            worker=worker,
+        )

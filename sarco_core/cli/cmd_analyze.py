@@ -18,12 +18,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--height-m", type=float, default=None, help="height in metres (default: DICOM PatientSize)")
     p.add_argument("--weight-kg", type=float, default=None, help="weight in kg (default: DICOM PatientWeight)")
     p.add_argument("--sex", default=None, help="F or M (default: DICOM PatientSex)")
-    p.add_argument("--cutoffs", default=None, metavar="NAME",
-                   help=f"cutoff rule: {', '.join(RULES)} (default martin2013)")
+    p.add_argument(
+        "--cutoffs", default=None, metavar="NAME", help=f"cutoff rule: {', '.join(RULES)} (default martin2013)"
+    )
     p.add_argument("--slice", type=int, default=None, metavar="K", help="use canonical slice K as L3 (manual override)")
     p.add_argument("--method", choices=METHODS, default=None, help="segmentation method (default: best available)")
-    p.add_argument("--out-mask", default=None, metavar="MASK.nii.gz",
-                   help="write the labels of the measured slice as NIfTI on the image grid (other slices 0)")
+    p.add_argument(
+        "--out-mask",
+        default=None,
+        metavar="MASK.nii.gz",
+        help="write the labels of the measured slice as NIfTI on the image grid (other slices 0)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -33,8 +38,13 @@ def run(args: argparse.Namespace) -> int:
 
         check_output_path(args.out_mask)  # before the analysis, not after it
     res = analyze(
-        args.path, height_m=args.height_m, weight_kg=args.weight_kg, sex=args.sex, rule=args.cutoffs,
-        slice_index=args.slice, method=args.method,
+        args.path,
+        height_m=args.height_m,
+        weight_kg=args.weight_kg,
+        sex=args.sex,
+        rule=args.cutoffs,
+        slice_index=args.slice,
+        method=args.method,
     )
     if args.out_mask:
         import numpy as np

@@ -38,26 +38,43 @@ Exit code: 0 every case ok, 1 some cases failed (see the error column), 2 the ru
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = EPILOG
-    p.add_argument("input", nargs="?", help="folder with one sub-folder, .zip or NIfTI per case "
-                   "(may be left out when the manifest gives every path)")
+    p.add_argument(
+        "input",
+        nargs="?",
+        help="folder with one sub-folder, .zip or NIfTI per case (may be left out when the manifest gives every path)",
+    )
     p.add_argument("--out", required=True, help="results CSV to write (per-case results go to <out>.parts/)")
     p.add_argument("--manifest", help="CSV with case_id,path,height_m,weight_kg,sex (see below)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="worker processes on this machine (default: cores available; 0 = in this process, no Dask)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes on this machine (default: cores available; 0 = in this process, no Dask)",
+    )
     p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--threads", type=int, default=1, help="torch / ONNX Runtime threads per worker (default 1)")
-    p.add_argument("--method", choices=("model", "teacher", "threshold"), default=None,
-                   help="segmentation method (default: the shipped model, else the teacher)")
+    p.add_argument(
+        "--method",
+        choices=("model", "teacher", "threshold"),
+        default=None,
+        help="segmentation method (default: the shipped model, else the teacher)",
+    )
     from sarco_core.cutoffs import RULES
 
-    p.add_argument("--cutoffs", default=None, metavar="NAME",
-                   help=f"cutoff rule: {', '.join(RULES)} (default: martin2013)")
+    p.add_argument(
+        "--cutoffs", default=None, metavar="NAME", help=f"cutoff rule: {', '.join(RULES)} (default: martin2013)"
+    )
     p.add_argument("--no-store", action="store_true", help="do not save the cases in the app's database")
     p.add_argument("--db", default=None, metavar="URL", help="database URL (default: SARCO_DB_URL or the app's)")
     p.add_argument("--retry-errors", action="store_true", help="re-run cases that failed in an earlier run")
-    p.add_argument("--case-time-limit", type=float, default=None, metavar="SECONDS",
-                   help="stop a case after this many seconds and report it failed (default: "
-                        "SARCO_CASE_TIME_LIMIT_S or 300; 0 = no limit)")
+    p.add_argument(
+        "--case-time-limit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop a case after this many seconds and report it failed (default: "
+        "SARCO_CASE_TIME_LIMIT_S or 300; 0 = no limit)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
 
@@ -77,17 +94,42 @@ def run(args: argparse.Namespace) -> int:
     from sarco_core.batch.runner import case_time_limit_s
 
     case_time_limit_s(args.case_time_limit)  # fail fast on a bad limit
-    opts = BatchOptions(workers=args.workers, scheduler=args.scheduler, method=args.method, rule=args.cutoffs,
-                        threads=max(1, args.threads), store=not args.no_store, store_url=args.db,
-                        retry_errors=args.retry_errors, case_time_limit_s=args.case_time_limit)
-    s = run_batch(args.input, Path(args.out), manifest=args.manifest, options=opts,
-                  progress=None if args.quiet else Progress(0),
-                  warn=lambda w: print(f"warning: {w}", file=sys.stderr))
+    opts = BatchOptions(
+        workers=args.workers,
+        scheduler=args.scheduler,
+        method=args.method,
+        rule=args.cutoffs,
+        threads=max(1, args.threads),
+        store=not args.no_store,
+        store_url=args.db,
+        retry_errors=args.retry_errors,
+        case_time_limit_s=args.case_time_limit,
+    )
+    s = run_batch(
+        args.input,
+        Path(args.out),
+        manifest=args.manifest,
+        options=opts,
+        progress=None if args.quiet else Progress(0),
+        warn=lambda w: print(f"warning: {w}", file=sys.stderr),
+    )
     if args.json:
-        print_json({"out": str(s.out_csv), "parts": str(s.parts), "cases": s.n_cases, "ok": s.n_ok,
-                    "error": s.n_error, "skipped": s.n_skipped, "stored": s.n_stored,
-                    "elapsed_s": round(s.elapsed_s, 3), "warnings": s.warnings})
+        print_json(
+            {
+                "out": str(s.out_csv),
+                "parts": str(s.parts),
+                "cases": s.n_cases,
+                "ok": s.n_ok,
+                "error": s.n_error,
+                "skipped": s.n_skipped,
+                "stored": s.n_stored,
+                "elapsed_s": round(s.elapsed_s, 3),
+                "warnings": s.warnings,
+            }
+        )
     else:
-        print(f"{s.n_cases} cases: {s.n_ok} ok, {s.n_error} error ({s.n_skipped} done earlier, "
-              f"{s.n_stored} saved to the database) in {s.elapsed_s:.1f} s -> {s.out_csv}")
+        print(
+            f"{s.n_cases} cases: {s.n_ok} ok, {s.n_error} error ({s.n_skipped} done earlier, "
+            f"{s.n_stored} saved to the database) in {s.elapsed_s:.1f} s -> {s.out_csv}"
+        )
     return 0 if s.n_error == 0 else 1

@@ -53,18 +53,30 @@ def run(args: argparse.Namespace) -> int:
     base = resolve_model(args.base) if args.base else default_model_dir()
     if base is None:
         raise FinetuneError("No base model: install models/<name> or pass --base.")
-    cfg = FinetuneConfig(name=out.name, steps=args.steps, eval_every=args.eval_every, patience=args.patience,
-                         heldout_fraction=args.heldout_fraction, seed=args.seed, lr=args.lr, batch=args.batch,
-                         device=args.device)
+    cfg = FinetuneConfig(
+        name=out.name,
+        steps=args.steps,
+        eval_every=args.eval_every,
+        patience=args.patience,
+        heldout_fraction=args.heldout_fraction,
+        seed=args.seed,
+        lr=args.lr,
+        batch=args.batch,
+        device=args.device,
+    )
     res = finetune(load_cases(args.cohort), base_dir=base, out_dir=out, cfg=cfg, resume=args.resume)
     import json
 
     h = json.loads(res.heldout_json.read_text())
     c, p = HeldOutScores.from_dict(h["child"]), HeldOutScores.from_dict(h["parent"])
-    print(f"model written to {res.model_dir} (best step {res.best_step}; {res.train_patients} train / "
-          f"{res.heldout_patients} held-out patients)")
-    print(f"held-out ({c.n_cases} cases): median gated Dice parent {p.dice_median:.4f} -> child {c.dice_median:.4f}; "
-          f"median |SMA error| {p.sma_abs_error_pct_median:.2f} % -> {c.sma_abs_error_pct_median:.2f} %")
+    print(
+        f"model written to {res.model_dir} (best step {res.best_step}; {res.train_patients} train / "
+        f"{res.heldout_patients} held-out patients)"
+    )
+    print(
+        f"held-out ({c.n_cases} cases): median gated Dice parent {p.dice_median:.4f} -> child {c.dice_median:.4f}; "
+        f"median |SMA error| {p.sma_abs_error_pct_median:.2f} % -> {c.sma_abs_error_pct_median:.2f} %"
+    )
     if not args.no_register:
         reg = Registry.load()
         parent_name = next((e.name for e in reg.entries if Path(e.path).resolve() == base.resolve()), base.name)

@@ -8,8 +8,10 @@ import sys
 from sarco_core.cli import print_json
 
 NAME = "import-masks"
-HELP = ("Import expert masks (Slice-O-Matic TAG, NIfTI, DICOM-SEG, PNG) with their CT into an import set "
-        "that `sarco validate` reads.")
+HELP = (
+    "Import expert masks (Slice-O-Matic TAG, NIfTI, DICOM-SEG, PNG) with their CT into an import set "
+    "that `sarco validate` reads."
+)
 
 EPILOG = """\
 Cases come from a manifest, or (without --manifest) from DIR: every X.dcm.tag (or X.tag) under DIR with its
@@ -48,9 +50,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tag-map", default="alberta", help="TAG value map (default alberta; e.g. alberta,12=0)")
     p.add_argument("--png-map", default="labels", help="PNG value map (default labels; e.g. 0=0,255=1)")
     p.add_argument("--nifti-map", default=None, help="NIfTI value map (default: the file holds our labels 0-3)")
-    p.add_argument("--store", action="store_true",
-                   help="also keep each imported case in the case database (SARCO_DB_URL), version source "
-                        "imported:<format>, for `sarco finetune --from-store` and the app")
+    p.add_argument(
+        "--store",
+        action="store_true",
+        help="also keep each imported case in the case database (SARCO_DB_URL), version source "
+        "imported:<format>, for `sarco finetune --from-store` and the app",
+    )
     p.add_argument("--actor", default=None, help="who imports (recorded in the audit trail; default $USER)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
@@ -59,8 +64,11 @@ def run(args: argparse.Namespace) -> int:
     from sarco_core.errors import ManifestError
     from sarco_core.masks import ImportOutcome, ValueMap, import_rows, read_manifest, scan_folder, write_import_set
 
-    maps = {"tag_map": ValueMap.parse(args.tag_map), "png_map": ValueMap.parse(args.png_map),
-            "nifti_map": ValueMap.parse(args.nifti_map) if args.nifti_map else None}
+    maps = {
+        "tag_map": ValueMap.parse(args.tag_map),
+        "png_map": ValueMap.parse(args.png_map),
+        "nifti_map": ValueMap.parse(args.nifti_map) if args.nifti_map else None,
+    }
     if args.manifest:
         rows = read_manifest(args.manifest, base=args.folder)
     elif args.folder:
@@ -85,9 +93,18 @@ def run(args: argparse.Namespace) -> int:
             report = store_report(store, report, actor=args.actor or os.environ.get("USER") or "import-masks")
     out = write_import_set(report, args.out)
     if args.json:
-        print_json({"out": str(out), "n_rows": len(report.outcomes), "n_ok": report.n_ok, "n_error": report.n_error,
-                    "rows": [o.to_dict() for o in report.outcomes]})
+        print_json(
+            {
+                "out": str(out),
+                "n_rows": len(report.outcomes),
+                "n_ok": report.n_ok,
+                "n_error": report.n_error,
+                "rows": [o.to_dict() for o in report.outcomes],
+            }
+        )
     else:
-        print(f"{report.n_ok} of {len(report.outcomes)} rows imported into {out} "
-              f"({report.n_error} errors; see {out / 'import_report.csv'})")
+        print(
+            f"{report.n_ok} of {len(report.outcomes)} rows imported into {out} "
+            f"({report.n_error} errors; see {out / 'import_report.csv'})"
+        )
     return 0 if report.n_error == 0 else 1

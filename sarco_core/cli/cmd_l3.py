@@ -14,8 +14,13 @@ HELP = "Find the slice at the middle of the L3 vertebral body (canonical index, 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", help="CT image: DICOM folder/file/zip or NIfTI")
-    p.add_argument("--slice", type=int, default=None, metavar="K",
-                   help="take canonical slice K as L3 (manual override; the automatic choice is kept)")
+    p.add_argument(
+        "--slice",
+        type=int,
+        default=None,
+        metavar="K",
+        help="take canonical slice K as L3 (manual override; the automatic choice is kept)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 

@@ -16,8 +16,14 @@ HELP = "Measure SMA, muscle HU, IMAT, SAT and VAT of a mask (NIfTI, on the image
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", help="CT image: DICOM folder/file/zip or NIfTI")
     p.add_argument("mask", help="mask NIfTI on the image's grid: 0/1 muscle, or labels 1 muscle, 2 SAT, 3 VAT")
-    p.add_argument("--slice", type=int, action="append", dest="slices", metavar="K",
-                   help="canonical slice index (0 = most inferior); repeatable; default: every slice with muscle")
+    p.add_argument(
+        "--slice",
+        type=int,
+        action="append",
+        dest="slices",
+        metavar="K",
+        help="canonical slice index (0 = most inferior); repeatable; default: every slice with muscle",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -43,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         return f"{v:>{w}.{p}f}" if v is not None else f"{'-':>{w}}"
 
     for r in rows:
-        print(f"{r.index:>5} {r.z_mm:>9.1f} {f(r.sma_cm2, 8)} {f(r.muscle_hu_mean, 6)} {f(r.imat_cm2, 6)} "
-              f"{f(r.sat_cm2, 7)} {f(r.vat_cm2, 7)}")
+        print(
+            f"{r.index:>5} {r.z_mm:>9.1f} {f(r.sma_cm2, 8)} {f(r.muscle_hu_mean, 6)} {f(r.imat_cm2, 6)} "
+            f"{f(r.sat_cm2, 7)} {f(r.vat_cm2, 7)}"
+        )
     return 0

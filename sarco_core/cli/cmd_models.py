@@ -38,15 +38,26 @@ def run(args: argparse.Namespace) -> int:
         return 0
     active = reg.active
     if getattr(args, "json", False):
-        print_json({"registry": str(reg.root), "active": active.name if active else None,
-                    "entries": [e.to_dict() for e in reg.entries], "history": list(reg.history)})
+        print_json(
+            {
+                "registry": str(reg.root),
+                "active": active.name if active else None,
+                "entries": [e.to_dict() for e in reg.entries],
+                "history": list(reg.history),
+            }
+        )
         return 0
     print(f"registry: {reg.root}")
     for e in reg.entries:
         mark = "*" if active is not None and e.name == active.name else " "
-        sc = "" if e.child_scores is None else (
-            f"  held-out Dice {e.child_scores.dice_median:.3f} (parent {e.parent_scores.dice_median:.3f})"
-            if e.parent_scores else ""
+        sc = (
+            ""
+            if e.child_scores is None
+            else (
+                f"  held-out Dice {e.child_scores.dice_median:.3f} (parent {e.parent_scores.dice_median:.3f})"
+                if e.parent_scores
+                else ""
+            )
         )
         print(f"{mark} {e.name:<28} {e.status.value:<9} parent={e.parent or '-'}{sc}")
         if e.decision:

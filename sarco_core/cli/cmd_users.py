@@ -57,8 +57,10 @@ def run(args: argparse.Namespace) -> int:
     elif args.action == "list":
         users = store.users()
         if not users:
-            print("no users: the app runs in local single-user mode on localhost only "
-                  "(add one with `python -m sarco_core users add NAME --role admin`)")
+            print(
+                "no users: the app runs in local single-user mode on localhost only "
+                "(add one with `python -m sarco_core users add NAME --role admin`)"
+            )
         for u in users:
             print(f"{u.name}\t{u.role.value}\t{u.email or '-'}\t{'disabled' if u.disabled else 'active'}")
     elif args.action == "set-role":

@@ -19,12 +19,19 @@ HELP = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("cohort", help="import set folder (sarco import-masks --out DIR) or a CSV manifest of image + "
-                   "NIfTI mask pairs (paths relative to it)")
+    p.add_argument(
+        "cohort",
+        help="import set folder (sarco import-masks --out DIR) or a CSV manifest of image + "
+        "NIfTI mask pairs (paths relative to it)",
+    )
     p.add_argument("--report", required=True, help="output folder for cases.csv, summary.json, report.html")
     p.add_argument("--model", default=None, help="registry name or model folder (default: the active model)")
-    p.add_argument("--method", choices=("model", "teacher", "threshold"), default=None,
-                   help="validate a non-model method instead (baselines)")
+    p.add_argument(
+        "--method",
+        choices=("model", "teacher", "threshold"),
+        default=None,
+        help="validate a non-model method instead (baselines)",
+    )
     p.add_argument("--rule", choices=sorted(RULES), default=None, help="cutoff rule for the low-SMI call")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
 
@@ -46,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         seg = get_segmenter(args.method)
     preds: dict[str, np.ndarray] = {}
-    rep = validate_cases(cases, seg, rule=args.rule,
-                         on_case=lambda c, r: preds.__setitem__(c.case_id, np.packbits(r.labels == 1)))
+    rep = validate_cases(
+        cases, seg, rule=args.rule, on_case=lambda c, r: preds.__setitem__(c.case_id, np.packbits(r.labels == 1))
+    )
     by_id = {c.case_id: c for c in cases}
     overlays = {}
     for r in rep.worst():
@@ -63,12 +71,16 @@ def run(args: argparse.Namespace) -> int:
         print(case_row(r))
     d = rep.dice
     e = rep.sma_abs_error_pct
-    print(f"\n{len(rep.cases)} cases in {rep.seconds:.1f} s; median gated Dice {d.median:.3f}, "
-          f"median |SMA error| {e.median:.1f} %")
+    print(
+        f"\n{len(rep.cases)} cases in {rep.seconds:.1f} s; median gated Dice {d.median:.3f}, "
+        f"median |SMA error| {e.median:.1f} %"
+    )
     for a in rep.agreement:
         ba = a.bland_altman
-        print(f"{a.quantity}: bias {ba.bias:+.2f} {a.unit} (95% LoA {ba.loa_low:+.2f} to {ba.loa_high:+.2f}), "
-              f"ICC(2,1) {a.icc_2_1:.3f}, CCC {a.lin_ccc:.3f}")
+        print(
+            f"{a.quantity}: bias {ba.bias:+.2f} {a.unit} (95% LoA {ba.loa_low:+.2f} to {ba.loa_high:+.2f}), "
+            f"ICC(2,1) {a.icc_2_1:.3f}, CCC {a.lin_ccc:.3f}"
+        )
     fl = rep.flips
     print(f"low-SMI flips: {fl.n_flipped}/{fl.n_classified}")
     print(f"report: {files.html}")

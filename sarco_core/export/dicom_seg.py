@@ -40,10 +40,22 @@ class SegmentSpec:
 
 SEGMENTS = (
     SegmentSpec(1, "Skeletal muscle", codes.SCT.Tissue, codes.SCT.SkeletalMuscle, None, (220, 40, 40)),
-    SegmentSpec(2, "Subcutaneous adipose tissue (SAT)", codes.SCT.Tissue, codes.SCT.Fat,
-                codes.SCT.SubcutaneousTissue, (240, 220, 40)),
-    SegmentSpec(3, "Visceral adipose tissue (VAT)", codes.SCT.Tissue, codes.SCT.Fat,
-                codes.SCT.AbdominalCavityStructure, (40, 220, 230)),
+    SegmentSpec(
+        2,
+        "Subcutaneous adipose tissue (SAT)",
+        codes.SCT.Tissue,
+        codes.SCT.Fat,
+        codes.SCT.SubcutaneousTissue,
+        (240, 220, 40),
+    ),
+    SegmentSpec(
+        3,
+        "Visceral adipose tissue (VAT)",
+        codes.SCT.Tissue,
+        codes.SCT.Fat,
+        codes.SCT.AbdominalCavityStructure,
+        (40, 220, 230),
+    ),
 )
 
 
@@ -74,8 +86,11 @@ def _check_dicom(volume: Volume) -> None:
             "DICOM-SEG export supports single-frame CT series; this case is an enhanced multi-frame image. "
             "Export the mask as NIfTI."
         )
-    missing = [n for n, v in (("Study", m.study_uid), ("Series", m.series_uid),
-                              ("Frame of Reference", m.frame_of_reference_uid)) if not v]
+    missing = [
+        n
+        for n, v in (("Study", m.study_uid), ("Series", m.series_uid), ("Frame of Reference", m.frame_of_reference_uid))
+        if not v
+    ]
     if len(m.sop_uids) != volume.n_slices or not all(m.sop_uids):
         missing.append("SOP Instance")
     if missing or volume.source_axes[0] != 0:
@@ -145,8 +160,14 @@ def source_to_canonical_2d(volume: Volume, arr2d: np.ndarray) -> np.ndarray:
 
 
 def mask_to_dicom_seg(
-    volume: Volume, labels2d: np.ndarray, slice_index: int, path: str | Path | None = None, *,
-    series_description: str = "Sarco L3 body composition", series_number: int = 901, author: str = "",
+    volume: Volume,
+    labels2d: np.ndarray,
+    slice_index: int,
+    path: str | Path | None = None,
+    *,
+    series_description: str = "Sarco L3 body composition",
+    series_number: int = 901,
+    author: str = "",
     algorithm: str = "sarco",
 ) -> bytes:
     """Write a binary DICOM-SEG (one segment per label present) of one slice; returns the file bytes."""
@@ -170,17 +191,33 @@ def mask_to_dicom_seg(
     descs = []
     for n, s in enumerate(present, start=1):
         pixels[0, :, :, n - 1] = src_lab == s.label
-        descs.append(hd.seg.SegmentDescription(
-            segment_number=n, segment_label=s.name, segmented_property_category=s.category,
-            segmented_property_type=s.type, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.SEMIAUTOMATIC,
-            algorithm_identification=algo, anatomic_regions=[s.region] if s.region is not None else None,
-        ))
+        descs.append(
+            hd.seg.SegmentDescription(
+                segment_number=n,
+                segment_label=s.name,
+                segmented_property_category=s.category,
+                segmented_property_type=s.type,
+                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.SEMIAUTOMATIC,
+                algorithm_identification=algo,
+                anatomic_regions=[s.region] if s.region is not None else None,
+            )
+        )
     seg = hd.seg.Segmentation(
-        source_images=src, pixel_array=pixels, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descs, series_instance_uid=generate_uid(), series_number=series_number,
-        sop_instance_uid=generate_uid(), instance_number=1, manufacturer="sarco", manufacturer_model_name="sarco",
-        software_versions=__version__, device_serial_number="0", series_description=series_description,
-        content_creator_name=(author if "^" in author else author + "^") if author else None, omit_empty_frames=False,
+        source_images=src,
+        pixel_array=pixels,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descs,
+        series_instance_uid=generate_uid(),
+        series_number=series_number,
+        sop_instance_uid=generate_uid(),
+        instance_number=1,
+        manufacturer="sarco",
+        manufacturer_model_name="sarco",
+        software_versions=__version__,
+        device_serial_number="0",
+        series_description=series_description,
+        content_creator_name=(author if "^" in author else author + "^") if author else None,
+        omit_empty_frames=False,
     )
     buf = io.BytesIO()
     seg.save_as(buf)

@@ -37,8 +37,13 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def overlay_png(
-    hu2d: np.ndarray, labels2d: np.ndarray | None, spacing: Spacing | tuple[float, ...],
-    path: str | Path | None = None, *, window: tuple[float, float] = (400, 40), alpha: float = 0.45,
+    hu2d: np.ndarray,
+    labels2d: np.ndarray | None,
+    spacing: Spacing | tuple[float, ...],
+    path: str | Path | None = None,
+    *,
+    window: tuple[float, float] = (400, 40),
+    alpha: float = 0.45,
     min_size_px: int = 512,
 ) -> bytes:
     """PNG bytes (also written to ``path`` when given) of a canonical slice with the mask overlaid.
@@ -70,8 +75,11 @@ def overlay_png(
     fs = max(12, out_h // 28)
     font = _font(fs)
     pad = max(4, fs // 2)
-    for xy, text, anchor in (((pad, out_h // 2), "R", "lm"), ((out_w - pad, out_h // 2), "L", "rm"),
-                             ((out_w // 2, pad), "A", "mt")):
+    for xy, text, anchor in (
+        ((pad, out_h // 2), "R", "lm"),
+        ((out_w - pad, out_h // 2), "L", "rm"),
+        ((out_w // 2, pad), "A", "mt"),
+    ):
         draw.text(xy, text, fill=(255, 255, 255), font=font, anchor=anchor, stroke_width=2, stroke_fill=(0, 0, 0))
     # scale bar: the largest of 10/5/2/1 cm (or 5/2/1 mm) that fits in a third of the width
     bar_mm = next((b for b in (100, 50, 20, 10, 5, 2, 1) if b / disp_mm <= out_w / 3), 1)
@@ -79,8 +87,15 @@ def overlay_png(
     x1, y = out_w - pad, out_h - pad - fs
     draw.rectangle((x1 - bar_px, y, x1, y + max(3, fs // 4)), fill=(255, 255, 255), outline=(0, 0, 0))
     text = f"{bar_mm // 10} cm" if bar_mm >= 10 else f"{bar_mm} mm"
-    draw.text((x1 - bar_px / 2, y - 2), text, fill=(255, 255, 255), font=font, anchor="mb", stroke_width=2,
-              stroke_fill=(0, 0, 0))
+    draw.text(
+        (x1 - bar_px / 2, y - 2),
+        text,
+        fill=(255, 255, 255),
+        font=font,
+        anchor="mb",
+        stroke_width=2,
+        stroke_fill=(0, 0, 0),
+    )
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return deliver(buf.getvalue(), path)

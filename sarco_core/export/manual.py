@@ -102,8 +102,7 @@ def _read_seg(data: bytes, volume: Volume) -> np.ndarray:
     return out
 
 
-def _frame_slice(item: Dataset, shared: Dataset, sop_index: dict[str, int], volume: Volume,
-                 normal: np.ndarray) -> int:
+def _frame_slice(item: Dataset, shared: Dataset, sop_index: dict[str, int], volume: Volume, normal: np.ndarray) -> int:
     """Canonical slice of one SEG frame: by the referenced SOP Instance UID, else by its position."""
     derivation = getattr(item, "DerivationImageSequence", None) or getattr(shared, "DerivationImageSequence", None)
     for der in derivation or []:

@@ -31,14 +31,21 @@ def confidence_words(conf: float | None) -> str:
     return f"Segmentation confidence {conf * 100:.0f} % ({level})."
 
 
-def classification_lines(case: CaseRecord, analysis: AnalysisRecord | None, sma_cm2: float,
-                         muscle_hu: float | None) -> list[str]:
+def classification_lines(
+    case: CaseRecord, analysis: AnalysisRecord | None, sma_cm2: float, muscle_hu: float | None
+) -> list[str]:
     """Plain sentences: SMI result with rule, threshold and citation."""
     rule_key = (analysis.rule if analysis and analysis.rule else None) or cutoffs.DEFAULT_RULE
     try:
         _, rule = cutoffs.get_rule(rule_key)
-        a = cutoffs.assess(sma_cm2=sma_cm2, muscle_hu=muscle_hu, sex=case.sex, height_m=case.height_m,
-                           weight_kg=case.weight_kg, rule=rule_key)
+        a = cutoffs.assess(
+            sma_cm2=sma_cm2,
+            muscle_hu=muscle_hu,
+            sex=case.sex,
+            height_m=case.height_m,
+            weight_kg=case.weight_kg,
+            rule=rule_key,
+        )
         smi, cl = a.smi_cm2_m2, a.classification
     except SarcoError as exc:
         return [f"Classification not possible: {exc}"]
@@ -62,16 +69,32 @@ def _criteria(case: CaseRecord, analysis: AnalysisRecord | None, version: MaskVe
     rule_key = (analysis.rule if analysis and analysis.rule else None) or cutoffs.DEFAULT_RULE
     try:
         _, rule = cutoffs.get_rule(rule_key)
-        cl = cutoffs.classify(smi=cutoffs.smi_cm2_m2(version.sma_cm2, case.height_m),
-                              muscle_hu=version.muscle_hu_mean, sex=case.sex, height_m=case.height_m,
-                              weight_kg=case.weight_kg, rule=rule_key)
+        cl = cutoffs.classify(
+            smi=cutoffs.smi_cm2_m2(version.sma_cm2, case.height_m),
+            muscle_hu=version.muscle_hu_mean,
+            sex=case.sex,
+            height_m=case.height_m,
+            weight_kg=case.weight_kg,
+            rule=rule_key,
+        )
     except SarcoError:
         return None, None
     return rule, cl
 
 
-def _scale(pdf: Any, x: float, y: float, w: float, title: str, value: float | None, cutoff: float | None,
-           lo: float, hi: float, unit: str, rule_name: str) -> None:
+def _scale(
+    pdf: Any,
+    x: float,
+    y: float,
+    w: float,
+    title: str,
+    value: float | None,
+    cutoff: float | None,
+    lo: float,
+    hi: float,
+    unit: str,
+    rule_name: str,
+) -> None:
     """A horizontal scale lo..hi: the 'low' side left of the rule's cutoff shaded, the patient's value marked."""
     from reportlab.lib.units import mm
 
@@ -125,9 +148,15 @@ def _scale(pdf: Any, x: float, y: float, w: float, title: str, value: float | No
 
 
 def report_pdf(
-    path: str | Path | None = None, *, case: CaseRecord, analysis: AnalysisRecord | None,
-    version: MaskVersionRecord, overlay_png: bytes | None, edited: bool | None = None,
-    warnings: list[str] | None = None, sagittal_png: bytes | None = None,
+    path: str | Path | None = None,
+    *,
+    case: CaseRecord,
+    analysis: AnalysisRecord | None,
+    version: MaskVersionRecord,
+    overlay_png: bytes | None,
+    edited: bool | None = None,
+    warnings: list[str] | None = None,
+    sagittal_png: bytes | None = None,
 ) -> bytes:
     """Write the one-page report; returns the PDF bytes (also written to ``path`` when given).
 
@@ -179,8 +208,10 @@ def report_pdf(
         ("Muscle attenuation", _f(version.muscle_hu_mean, ".1f", " HU")),
         ("IMAT / SAT / VAT", f"{_f(version.imat_cm2)} / {_f(version.sat_cm2)} / {_f(version.vat_cm2)} {CM2}"),
         ("Slice", f"{version.slice_index}" + (f" (z {version.z_mm:.1f} mm)" if version.z_mm is not None else "")),
-        ("Sex / height / weight", f"{case.sex or '-'} / {_f(case.height_m, '.2f', ' m')} / "
-                                  f"{_f(case.weight_kg, '.0f', ' kg')}"),
+        (
+            "Sex / height / weight",
+            f"{case.sex or '-'} / {_f(case.height_m, '.2f', ' m')} / {_f(case.weight_kg, '.0f', ' kg')}",
+        ),
     ]
     ty = y - 4 * mm
     for k, v in lines:
@@ -195,8 +226,19 @@ def report_pdf(
     if rule is not None and cl is not None:
         sw = (width - 2 * x0 - 10 * mm) / 2
         _scale(pdf, x0, y, sw, "SMI on the rule's scale", smi, cl.low_smi.threshold, 20.0, 70.0, CM2_M2, rule.name)
-        _scale(pdf, x0 + sw + 10 * mm, y, sw, "Muscle attenuation on the rule's scale", version.muscle_hu_mean,
-               cl.low_muscle_hu.threshold, 10.0, 60.0, "HU", rule.name)
+        _scale(
+            pdf,
+            x0 + sw + 10 * mm,
+            y,
+            sw,
+            "Muscle attenuation on the rule's scale",
+            version.muscle_hu_mean,
+            cl.low_muscle_hu.threshold,
+            10.0,
+            60.0,
+            "HU",
+            rule.name,
+        )
         y -= 20 * mm
     text_w = width - 2 * x0
     if sagittal_png:
@@ -217,11 +259,16 @@ def report_pdf(
     if analysis is not None:
         model = " ".join(p for p in (analysis.model_name, analysis.model_version) if p) or "none"
         sha = f" (sha256 {analysis.model_sha256[:12]})" if analysis.model_sha256 else ""
-        prov.append(f"Method: {analysis.method or 'unknown'}; model: {model}{sha}; software sarco "
-                    f"{analysis.software_version}.")
+        prov.append(
+            f"Method: {analysis.method or 'unknown'}; model: {model}{sha}; software sarco {analysis.software_version}."
+        )
         gates = analysis.hu_gates.get("muscle", [-29, 150])
-        how = l3_choice_words(overridden=analysis.l3_overridden, auto_index=analysis.l3_auto_index,
-                              method=l3.get("method"), confidence=l3.get("confidence"))
+        how = l3_choice_words(
+            overridden=analysis.l3_overridden,
+            auto_index=analysis.l3_auto_index,
+            method=l3.get("method"),
+            confidence=l3.get("confidence"),
+        )
         prov.append(f"SMA = muscle mask within {gates[0]:g}..{gates[1]:g} HU. L3 slice {version.slice_index}: {how}.")
     prov.append(
         f"Mask: version {version.number} by {version.author}, {version.created_at:%Y-%m-%d %H:%M} UTC - "

@@ -44,8 +44,21 @@ def _open(src: str | Path | bytes) -> zipfile.ZipFile:
     label = "The uploaded archive" if isinstance(src, bytes) else f"{src}"
     try:
         return zipfile.ZipFile(io.BytesIO(src) if isinstance(src, bytes) else Path(src))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, struct.error, KeyError,
-            IndexError, OverflowError, TypeError, NotImplementedError, RuntimeError, UnicodeDecodeError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        ValueError,
+        EOFError,
+        struct.error,
+        KeyError,
+        IndexError,
+        OverflowError,
+        TypeError,
+        NotImplementedError,
+        RuntimeError,
+        UnicodeDecodeError,
+    ) as exc:
         raise ArchiveError(
             f"{label} is not a readable zip file ({exc}); it is probably corrupt or incomplete. "
             "Create the zip again (or upload the DICOM files directly)."
@@ -93,8 +106,20 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: list[int], 
                 limits.check_ratio(f"'{info.filename}' in the archive", buf.tell(), info.compress_size, ArchiveError)
     except SarcoError:
         raise
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError,
-            OverflowError, TypeError, IndexError, KeyError, struct.error) as exc:
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        OSError,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+        RuntimeError,
+        OverflowError,
+        TypeError,
+        IndexError,
+        KeyError,
+        struct.error,
+    ) as exc:
         raise ArchiveError(
             f"'{info.filename}' in the archive could not be unpacked ({type(exc).__name__}: {exc}); the zip is "
             "corrupt or uses an unsupported compression method. Create the zip again (standard deflate)."

@@ -197,8 +197,7 @@ def _read_pixels(src: SourceItem) -> np.ndarray:
     arr = np.asarray(arr)
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ImageValueError(
-            f"{name} holds NaN or infinite pixel values, so no area or mean HU can be trusted. Export the series "
-            "again."
+            f"{name} holds NaN or infinite pixel values, so no area or mean HU can be trusted. Export the series again."
         )
     if arr.dtype.kind not in "iuf":
         raise ImageValueError(f"{name} decodes to {arr.dtype} values, not CT numbers. Load the original CT series.")
@@ -296,8 +295,10 @@ def _to_hu(raw: np.ndarray, headers: list[SliceHeader]) -> tuple[np.ndarray, boo
         out[k] = v
     warnings: list[str] = []
     if bad_pad:
-        warnings.append("PixelPaddingValue is not one number (a corrupt header value); it was ignored, so no "
-                        "pixel was treated as padding.")
+        warnings.append(
+            "PixelPaddingValue is not one number (a corrupt header value); it was ignored, so no "
+            "pixel was treated as padding."
+        )
     if not is_hu:
         warnings.append(
             f"The pixel values are not HU ({why}); the image can be viewed but not measured. "

@@ -26,7 +26,6 @@ class NoDicomFoundError(UnreadableFileError):
     """None of the given files is a DICOM image."""
 
 
-
 def check_values(chosen: SeriesGroup) -> None:
     """Colour, palette and unusable rescale values are refused before any pixel is decoded."""
     first = chosen.first
@@ -67,7 +66,10 @@ def explain_mixed_geometry(exc: IrregularSeriesError, chosen: SeriesGroup, group
         return exc
     lo, hi = min(d), max(d)
     inside = [
-        h for g in groups if g is not chosen and g.first.is_ct for h in g.headers
+        h
+        for g in groups
+        if g is not chosen and g.first.is_ct
+        for h in g.headers
         if h.ipp is not None and lo < float(np.dot(h.ipp, n)) < hi
     ]
     if not inside:
@@ -145,11 +147,14 @@ def read_all_headers(items: list[SourceItem]) -> tuple[list[SliceHeader], list[s
     if skipped:
         warnings.append(f"{len(skipped)} file(s) are not readable DICOM and were skipped: {_fmt_names(skipped)}")
     if empty:
-        warnings.append(f"{len(empty)} file(s) hold no DICOM elements (only a preamble) and were skipped: "
-                        f"{_fmt_names(empty)}")
+        warnings.append(
+            f"{len(empty)} file(s) hold no DICOM elements (only a preamble) and were skipped: {_fmt_names(empty)}"
+        )
     if truncated:
-        warnings.append(f"{len(truncated)} CT file(s) have an incomplete header (no Rows/Columns: probably "
-                        f"truncated) and were skipped: {_fmt_names(truncated)}")
+        warnings.append(
+            f"{len(truncated)} CT file(s) have an incomplete header (no Rows/Columns: probably "
+            f"truncated) and were skipped: {_fmt_names(truncated)}"
+        )
     if broken:
         warnings.append(f"{len(broken)} file(s) have corrupt header values and were skipped: {_fmt_names(broken)}")
     if non_image:

@@ -19,7 +19,6 @@ NamedBytes = tuple[str, bytes]
 Source = Union[str, Path, bytes, Sequence[Union[str, Path]], Sequence[NamedBytes]]
 
 
-
 def _is_nifti_name(name: str) -> bool:
     n = name.lower()
     return n.endswith(".nii") or n.endswith(".nii.gz")

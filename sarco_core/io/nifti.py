@@ -93,7 +93,7 @@ def _open(src: str | Path | bytes, *, is_mask: bool) -> nib.Nifti1Image:
 def _raw_header(p: Path) -> bytes:
     import gzip
 
-    with (gzip.open(p, "rb") if p.name.lower().endswith(".gz") else p.open("rb")) as fh:
+    with gzip.open(p, "rb") if p.name.lower().endswith(".gz") else p.open("rb") as fh:
         return bytes(fh.read(348))
 
 

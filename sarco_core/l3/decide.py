@@ -77,14 +77,20 @@ def transitional_words(sacrum_lo: int, ribs_lo: int) -> str:
     """Plain words for what two disagreeing counts mean (``ribs_lo - sacrum_lo`` extra lumbar-type vertebrae)."""
     n = 5 + (ribs_lo - sacrum_lo)
     if n == 6:
-        what = ("a transitional spine: 6 lumbar-type vertebrae between the last rib-bearing vertebra and the sacrum "
-                "(normally 5) — a lumbarised S1, or only 11 rib pairs with the 12th missed or absent")
+        what = (
+            "a transitional spine: 6 lumbar-type vertebrae between the last rib-bearing vertebra and the sacrum "
+            "(normally 5) — a lumbarised S1, or only 11 rib pairs with the 12th missed or absent"
+        )
     elif n == 4:
-        what = ("a transitional spine: 4 lumbar-type vertebrae between the last rib-bearing vertebra and the sacrum "
-                "(normally 5) — a sacralised L5, or a rib on L1 (a lumbar rib, 13 rib pairs)")
+        what = (
+            "a transitional spine: 4 lumbar-type vertebrae between the last rib-bearing vertebra and the sacrum "
+            "(normally 5) — a sacralised L5, or a rib on L1 (a lumbar rib, 13 rib pairs)"
+        )
     else:
-        what = (f"{n} vertebrae counted between the last rib-bearing vertebra and the sacrum (normally 5): more than "
-                "one level apart, so a disc space was probably missed or added")
+        what = (
+            f"{n} vertebrae counted between the last rib-bearing vertebra and the sacrum (normally 5): more than "
+            "one level apart, so a disc space was probably missed or added"
+        )
     return what + "; or one of the two counts is off by a level"
 
 
@@ -111,8 +117,11 @@ def decide(
             a, b = (ribs_lo, sacrum_lo) if first_ribs else (sacrum_lo, ribs_lo)
             named.append(Hypothesis(a, P_DISAGREE_FIRST, "ribs" if first_ribs else "sacrum"))
             named.append(Hypothesis(b, P_DISAGREE_SECOND, "sacrum" if first_ribs else "ribs"))
-            warnings.append("Counting up from the sacrum and down from the last rib give different L3 levels: "
-                            + transitional_words(sacrum_lo, ribs_lo) + ".")
+            warnings.append(
+                "Counting up from the sacrum and down from the last rib give different L3 levels: "
+                + transitional_words(sacrum_lo, ribs_lo)
+                + "."
+            )
     elif sacrum_lo is not None:
         named.append(Hypothesis(sacrum_lo, P_SACRUM_ONLY, "sacrum only"))
         warnings.append("L3 was counted from the sacrum only, without a second count to confirm it.")
@@ -147,9 +156,12 @@ def decide(
         elif top.source == "ribs":
             why = "its lowest ribs are a full pair ending behind the vertebral bodies, like 12th ribs"
         else:
-            why = "the lowest rib is uncertain" + (": " + "; ".join(rib_count.notes) if rib_count and rib_count.notes
-                                                    else "")
+            why = "the lowest rib is uncertain" + (
+                ": " + "; ".join(rib_count.notes) if rib_count and rib_count.notes else ""
+            )
         words = {"ribs": "rib count (down from the last rib)", "sacrum": "sacrum count (up from the sacrum)"}
-        warnings.append(f"The {words[top.source]} is used ({why}); the {words[other.source]} is the second "
-                        "candidate. Check the level on the sagittal view.")
+        warnings.append(
+            f"The {words[top.source]} is used ({why}); the {words[other.source]} is the second "
+            "candidate. Check the level on the sagittal view."
+        )
     return Decision(tuple(scored), tuple(warnings + checks), disagree)

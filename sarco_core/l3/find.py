@@ -45,30 +45,48 @@ def assess_slice(volume: Volume, index: int) -> SliceLook:
     f = replace(full, **{k: getattr(full, k)[j : j + 1] for k in _PER_SLICE})
     where = f"Slice {index} (z {float(volume.z_mm[index]):.1f} mm)"
     if f.lung_mm2[0] >= lv.LUNG_MM2:
-        return SliceLook(0.1, False, (
-            f"{where} does not look lumbar: lungs are in view ({f.lung_mm2[0] / 100:.0f} cm² of air beside the "
-            "spine), so it is a chest level, not L3. Choose a slice at the third lumbar vertebra.",
-        ))
+        return SliceLook(
+            0.1,
+            False,
+            (
+                f"{where} does not look lumbar: lungs are in view ({f.lung_mm2[0] / 100:.0f} cm² of air beside the "
+                "spine), so it is a chest level, not L3. Choose a slice at the third lumbar vertebra.",
+            ),
+        )
     if f.lung_mm2[0] >= 0.5 * lv.LUNG_MM2 and f.lateral_mm2[0] >= 4 * lv.LAT_FREE_MM2:
-        return SliceLook(0.2, False, (
-            f"{where} does not look lumbar: air beside the spine ({f.lung_mm2[0] / 100:.0f} cm²) with ribs around it "
-            "suggests a chest level (lungs, perhaps partly consolidated), not L3. Choose a slice at the third lumbar "
-            "vertebra.",
-        ))
+        return SliceLook(
+            0.2,
+            False,
+            (
+                f"{where} does not look lumbar: air beside the spine ({f.lung_mm2[0] / 100:.0f} cm²) with ribs "
+                "around it suggests a chest level (lungs, perhaps partly consolidated), not L3. Choose a slice at the "
+                "third lumbar vertebra.",
+            ),
+        )
     if not f.found[0]:  # not a verdict on the level: the check itself could not be made
-        return SliceLook(0.4, None, (
-            f"{where}: the vertebral body was not recognised, so the level of this slice could not be checked "
-            "automatically. Make sure it is an axial slice through the third lumbar vertebra.",
-        ))
+        return SliceLook(
+            0.4,
+            None,
+            (
+                f"{where}: the vertebral body was not recognised, so the level of this slice could not be checked "
+                "automatically. Make sure it is an axial slice through the third lumbar vertebra.",
+            ),
+        )
     if f.joined_mm[0] >= lv.SI_REACH_MM:
-        return SliceLook(0.2, False, (
-            f"{where} does not look lumbar: the sacrum and iliac bones are joined (sacro-iliac level, below L5).",
-        ))
+        return SliceLook(
+            0.2,
+            False,
+            (f"{where} does not look lumbar: the sacrum and iliac bones are joined (sacro-iliac level, below L5).",),
+        )
     if f.lateral_mm2[0] >= 4 * lv.LAT_FREE_MM2:
-        return SliceLook(0.6, True, (
-            f"{where}: bone beside the spine (lower ribs or iliac wings) suggests L1-L2 or L4-L5 rather than L3; "
-            "check the level.",
-        ))
+        return SliceLook(
+            0.6,
+            True,
+            (
+                f"{where}: bone beside the spine (lower ribs or iliac wings) suggests L1-L2 or L4-L5 rather than L3; "
+                "check the level.",
+            ),
+        )
     return SliceLook(0.85, True, ())
 
 
@@ -136,16 +154,28 @@ def _guess_without_landmarks(a: lv.Analysis, f: SpineFeatures) -> tuple[int, flo
         lo = t12 - 3
         if lo < 0 or (a.rib_low_z is not None and (a.ribs is None or a.ribs.l3_lo is None)):  # ribs end above L3
             return None
-        return lo, CONF_LUNGS, "lung bases", (
-            "Neither the sacrum nor the last rib could be counted; L3 was counted three vertebrae down from the "
-            f"lung bases (z {a.lungs_low_z:.0f} mm, taken as T12/L1, which varies by about one level). Check the level."
+        return (
+            lo,
+            CONF_LUNGS,
+            "lung bases",
+            (
+                "Neither the sacrum nor the last rib could be counted; L3 was counted three vertebrae down from the "
+                f"lung bases (z {a.lungs_low_z:.0f} mm, taken as T12/L1, which varies by about one level). "
+                "Check the level."
+            ),
         )
     if not f.found.mean() >= 0.7:
         return None
     lo = int(np.clip(round((d.size - 2) / 2.0), 0, d.size - 2))
-    return lo, CONF_GUESS, "middle of spine", (
-        "Neither the sacrum, the last rib, the lungs nor a rib- and pelvis-free lumbar window were found; L3 was "
-        "guessed as the vertebra in the middle of the spine in view. Check the level, or choose the L3 slice by hand."
+    return (
+        lo,
+        CONF_GUESS,
+        "middle of spine",
+        (
+            "Neither the sacrum, the last rib, the lungs nor a rib- and pelvis-free lumbar window were found; L3 was "
+            "guessed as the vertebra in the middle of the spine in view. Check the level, or choose the L3 slice by "
+            "hand."
+        ),
     )
 
 
@@ -174,8 +204,10 @@ def _auto(volume: Volume) -> L3Result:
             centre = (a.gap[0] + a.gap[1]) / 2.0
             lo = int(np.clip(np.searchsorted(d, centre) - 1, 0, d.size - 2))
             fallback = (lo, CONF_WINDOW, "lumbar window")
-            warnings.append("Neither the sacrum nor the ribs could be counted; L3 was estimated as the vertebra in "
-                            "the middle of the rib- and pelvis-free lumbar window. Check the level.")
+            warnings.append(
+                "Neither the sacrum nor the ribs could be counted; L3 was estimated as the vertebra in "
+                "the middle of the rib- and pelvis-free lumbar window. Check the level."
+            )
         else:
             guess = _guess_without_landmarks(a, f)
             if guess is None:
@@ -183,8 +215,9 @@ def _auto(volume: Volume) -> L3Result:
             lo, conf, how, why = guess
             fallback = (lo, conf, how)
             warnings.append(why)
-    dec = decide(d, sacrum_lo=found.get("sacrum"), ribs_lo=found.get("ribs"), rib_count=a.rib_count, gap=a.gap,
-                 fallback=fallback)
+    dec = decide(
+        d, sacrum_lo=found.get("sacrum"), ribs_lo=found.get("ribs"), rib_count=a.rib_count, gap=a.gap, fallback=fallback
+    )
     warnings.extend(dec.warnings)
     cands: list[Candidate] = []
     for h in dec.ranked:
@@ -197,9 +230,18 @@ def _auto(volume: Volume) -> L3Result:
     counts = {k: volume.index_of_z(_mid(d, v)) for k, v in found.items()}
     levels = _levels(d, lo, with_s1=a.sacrum is not None and found.get("sacrum") == lo, z_min=float(volume.z_mm[0]))
     return L3Result(
-        index=idx, z_mm=float(volume.z_mm[idx]), confidence=cands[0].score, method="spine-count",
-        candidates=cands, levels=levels, warnings=warnings, auto_index=idx, auto_z_mm=float(volume.z_mm[idx]),
-        overridden=False, looks_lumbar=True, counts={"sacrum": counts.get("sacrum"), "ribs": counts.get("ribs")},
+        index=idx,
+        z_mm=float(volume.z_mm[idx]),
+        confidence=cands[0].score,
+        method="spine-count",
+        candidates=cands,
+        levels=levels,
+        warnings=warnings,
+        auto_index=idx,
+        auto_z_mm=float(volume.z_mm[idx]),
+        overridden=False,
+        looks_lumbar=True,
+        counts={"sacrum": counts.get("sacrum"), "ribs": counts.get("ribs")},
         levels_disagree=dec.disagree,
     )
 
@@ -244,14 +286,22 @@ def override(volume: Volume, auto: L3Result | None, index: int) -> L3Result:
     if auto is not None and auto.levels:
         label = auto.level_of(float(volume.z_mm[k]))
         if label is not None and label != "L3":
-            warnings.append(f"The chosen slice lies in {label} by the automatic level count "
-                            f"(automatic L3: slice {auto_idx}).")
+            warnings.append(
+                f"The chosen slice lies in {label} by the automatic level count (automatic L3: slice {auto_idx})."
+            )
             conf = min(conf, 0.5)
     base = [w for w in (auto.warnings if auto else []) if not w.startswith(("Slice ", "The chosen slice"))]
     return L3Result(
-        index=k, z_mm=float(volume.z_mm[k]), confidence=float(round(conf, 3)), method="user-selected",
+        index=k,
+        z_mm=float(volume.z_mm[k]),
+        confidence=float(round(conf, 3)),
+        method="user-selected",
         candidates=list(auto.candidates) if auto else [Candidate(k, float(volume.z_mm[k]), conf, "user")],
-        levels=list(auto.levels) if auto else [], warnings=base + warnings,
-        auto_index=auto_idx, auto_z_mm=None if auto_idx is None else float(volume.z_mm[auto_idx]),
-        overridden=volume.n_slices > 1, looks_lumbar=look.lumbar, counts=dict(auto.counts) if auto else {},
+        levels=list(auto.levels) if auto else [],
+        warnings=base + warnings,
+        auto_index=auto_idx,
+        auto_z_mm=None if auto_idx is None else float(volume.z_mm[auto_idx]),
+        overridden=volume.n_slices > 1,
+        looks_lumbar=look.lumbar,
+        counts=dict(auto.counts) if auto else {},
     )

@@ -194,8 +194,10 @@ def analyse(f: SpineFeatures) -> Analysis:
                 discs = np.insert(discs, above[0], z_new)
                 prom = np.insert(prom, above[0], 0.0)
                 a.discs_z, a.disc_prominence = discs, prom
-                a.notes.append(f"the L5/S1 disc space was not seen; it was placed at the top of the sacro-iliac "
-                               f"joints (z {z_new:.0f} mm)")
+                a.notes.append(
+                    f"the L5/S1 disc space was not seen; it was placed at the top of the sacro-iliac "
+                    f"joints (z {z_new:.0f} mm)"
+                )
     a.rib_count = rb.count_t12(rb.components(f), discs, float(f.z_mm[-1]), a.si_top_z)
     a.rib_low_z = a.rib_count.head_z
     if a.si_top_z is not None and discs.size:

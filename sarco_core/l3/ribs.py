@@ -137,8 +137,10 @@ def _label(m: np.ndarray, step: float, row_mm: float, col_mm: float) -> np.ndarr
     for k in np.nonzero(has[:-1] & has[1:])[0]:
         rows = np.nonzero(m[k].any(axis=1) | m[k + 1].any(axis=1))[0]
         cols = np.nonzero(m[k].any(axis=0) | m[k + 1].any(axis=0))[0]
-        win = (slice(max(0, rows[0] - pad_r), rows[-1] + pad_r + 1),
-               slice(max(0, cols[0] - pad_c), cols[-1] + pad_c + 1))  # every voxel of both slices, padded
+        win = (
+            slice(max(0, rows[0] - pad_r), rows[-1] + pad_r + 1),
+            slice(max(0, cols[0] - pad_c), cols[-1] + pad_c + 1),
+        )  # every voxel of both slices, padded
         a, b = lab[k][win], lab[k + 1][win]
         dist, (ir, ic) = ndi.distance_transform_edt(b == 0, sampling=(row_mm, col_mm), return_indices=True)
         sel = (a > 0) & (dist <= reach)
@@ -154,8 +156,7 @@ def _label(m: np.ndarray, step: float, row_mm: float, col_mm: float) -> np.ndarr
     return np.asarray(new[lab], dtype=np.int32)
 
 
-def _describe(side: int, zz: np.ndarray, ax: np.ndarray, ay: np.ndarray, kk: np.ndarray, n: int,
-              vox_mm3: float) -> Rib:
+def _describe(side: int, zz: np.ndarray, ax: np.ndarray, ay: np.ndarray, kk: np.ndarray, n: int, vox_mm3: float) -> Rib:
     reach = float(ax.max())
     post = ay >= -DY_FRONT_MM
     nv = int(zz.size)
@@ -163,8 +164,24 @@ def _describe(side: int, zz: np.ndarray, ax: np.ndarray, ay: np.ndarray, kk: np.
     n_z = int(np.unique(kk).size)
     plate = nv * vox_mm3 / max(z_hi - z_lo, 1e-6) * (n_z - 1) / n_z if n_z > 1 else nv * vox_mm3
     if not post.any():
-        return Rib(side, float("nan"), float(ax.min()), float(ay.mean()), reach, 0.0, 0.0, z_lo, z_hi, nv,
-                   0.0, 0.0, plate, False, False, "no part beside or behind the vertebral body")
+        return Rib(
+            side,
+            float("nan"),
+            float(ax.min()),
+            float(ay.mean()),
+            reach,
+            0.0,
+            0.0,
+            z_lo,
+            z_hi,
+            nv,
+            0.0,
+            0.0,
+            plate,
+            False,
+            False,
+            "no part beside or behind the vertebral body",
+        )
     medial = float(ax[post].min())
     head = post & (ax <= medial + HEAD_ZONE_MM)
     hz, hx, hy = float(zz[head].mean()), float(ax[head].mean()), float(ay[head].mean())
@@ -182,19 +199,45 @@ def _describe(side: int, zz: np.ndarray, ax: np.ndarray, ay: np.ndarray, kk: np.
     elif plate > PLATE_MM2:
         why = f"a plate ({plate:.0f} mm² per mm of z)"
     elif reach < REACH_MIN_MM or length < LENGTH_MIN_MM:
-        short = (reach >= SHORT_REACH_MM and length >= SHORT_LENGTH_MM and descent >= SHORT_DESCENT_MM
-                 and corr <= SHORT_CORR and rise <= RISE_MAX_MM)
+        short = (
+            reach >= SHORT_REACH_MM
+            and length >= SHORT_LENGTH_MM
+            and descent >= SHORT_DESCENT_MM
+            and corr <= SHORT_CORR
+            and rise <= RISE_MAX_MM
+        )
         if not short:
-            why = (f"reaches {reach:.0f} mm laterally, {length:.0f} mm long, falls {descent:.0f} mm "
-                   "(a transverse process?)")
+            why = (
+                f"reaches {reach:.0f} mm laterally, {length:.0f} mm long, falls {descent:.0f} mm "
+                "(a transverse process?)"
+            )
     elif rise > RISE_MAX_MM:
         why = f"reaches {rise:.0f} mm above its medial end"
     elif descent < DESCENT_MIN_MM:
         why = f"rises {-descent:.0f} mm laterally"
     elif corr > CORR_MAX:
         why = f"does not fall away from its medial end (correlation {corr:+.2f})"
-    return Rib(side, hz, hx, hy, reach, length, descent, z_lo, z_hi, nv, rise, corr, plate, cut, why == "", why,
-               short, float(ay[int(np.argmax(dist))]), bool(kk.min() <= 0))
+    return Rib(
+        side,
+        hz,
+        hx,
+        hy,
+        reach,
+        length,
+        descent,
+        z_lo,
+        z_hi,
+        nv,
+        rise,
+        corr,
+        plate,
+        cut,
+        why == "",
+        why,
+        short,
+        float(ay[int(np.argmax(dist))]),
+        bool(kk.min() <= 0),
+    )
 
 
 @dataclass
@@ -266,8 +309,7 @@ def count_t12(ribs: list[Rib], discs: np.ndarray, z_top: float, si_top_z: float 
     if not out.paired:
         other = -next(iter(sides))
         if (other, t12 + 1) in {(r.side, v) for r, v in kept}:
-            out.notes.append("the lowest rib is seen on one side only; the other side's lowest rib is one level "
-                             "higher")
+            out.notes.append("the lowest rib is seen on one side only; the other side's lowest rib is one level higher")
         else:
             out.notes.append("the lowest rib is seen on one side only")
     per_side: dict[tuple[int, int], int] = {}
@@ -277,14 +319,19 @@ def count_t12(ribs: list[Rib], discs: np.ndarray, z_top: float, si_top_z: float 
         out.notes.append("two ribs on one side share a vertebra (a disc space may have been missed)")
     whole = [r for r in low if not r.at_bottom]
     if whole and all(r.tip_dy < TIP_DY_MIN for r in whole):
-        out.notes.append("the lowest ribs reach in front of the vertebral bodies like 11th ribs (the 12th ribs may be "
-                         "short or absent)")
+        out.notes.append(
+            "the lowest ribs reach in front of the vertebral bodies like 11th ribs (the 12th ribs may be "
+            "short or absent)"
+        )
     if 0 <= t12 < discs.size - 1:
         height = float(discs[t12 + 1] - discs[t12])
-        up = [b.head_z - a.head_z for a, va in kept for b, vb in kept
-              if a.side == b.side and va == t12 and vb == t12 + 1]
+        up = [
+            b.head_z - a.head_z for a, va in kept for b, vb in kept if a.side == b.side and va == t12 and vb == t12 + 1
+        ]
         pitch = float(np.median(up)) if up else float(np.median(np.diff(discs)))  # rib-to-rib, else disc-to-disc
         if height > TALL * pitch:
-            out.notes.append(f"the vertebra with the lowest rib spans {height:.0f} mm between its discs, against "
-                             f"{pitch:.0f} mm from rib to rib (a disc space may have been missed)")
+            out.notes.append(
+                f"the vertebra with the lowest rib spans {height:.0f} mm between its discs, against "
+                f"{pitch:.0f} mm from rib to rib (a disc space may have been missed)"
+            )
     return out

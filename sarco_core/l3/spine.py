@@ -250,7 +250,18 @@ def spine_features(g: Grid) -> SpineFeatures:
         air = bodies[j] & (g.hu[j] < AIR_HU) & (dx >= 20.0) & (dx <= 160.0) & (dy >= -80.0) & (dy <= 40.0)
         lung[j] = float(air.sum()) * px
     return SpineFeatures(
-        z_mm=g.z_mm, found=found, body_row=row, body_half_rows=half, mid_col=mid, body_hu=body_hu,
-        joined_mm=joined, ala_frac=ala, lateral_mm2=lateral, lung_mm2=lung, bone=bone, ribs=ribs,
-        row_mm=g.row_mm, col_mm=g.col_mm,
+        z_mm=g.z_mm,
+        found=found,
+        body_row=row,
+        body_half_rows=half,
+        mid_col=mid,
+        body_hu=body_hu,
+        joined_mm=joined,
+        ala_frac=ala,
+        lateral_mm2=lateral,
+        lung_mm2=lung,
+        bone=bone,
+        ribs=ribs,
+        row_mm=g.row_mm,
+        col_mm=g.col_mm,
     )

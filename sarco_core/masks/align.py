@@ -15,9 +15,11 @@ from sarco_core.volume import Volume
 SPACING_TOL_MM = 0.01  # header spacing is written with >= 3 decimals; a real mismatch is >> 0.01 mm
 ANGLE_TOL_DEG = 0.1  # 256 pixels from the centre, grids 0.1° apart drift by < half a pixel (256 x tan 0.1° = 0.45)
 POSITION_TOL_PX = 0.5  # half a pixel: the nearest-pixel grid is the same
-RESAMPLE_FIX = ("Export the mask from this CT series (same image, same pixel grid), or resample it onto the CT "
-                "in the tool that drew it (e.g. 3D Slicer: Resample Image (BRAINS) with the CT as reference); "
-                "sarco never resamples an imported mask.")
+RESAMPLE_FIX = (
+    "Export the mask from this CT series (same image, same pixel grid), or resample it onto the CT "
+    "in the tool that drew it (e.g. 3D Slicer: Resample Image (BRAINS) with the CT as reference); "
+    "sarco never resamples an imported mask."
+)
 
 
 def check_inplane(ct: Volume, shape: tuple[int, int], *, what: str) -> None:

@@ -16,8 +16,11 @@ from sarco_core.volume import Volume
 def dicom_for_tag(tag_path: Path) -> Path | None:
     """The DICOM file a TAG belongs to by name: ``X.dcm.tag`` -> ``X.dcm``; ``X.tag`` -> ``X.dcm`` or ``X``."""
     stem = tag_path.name[: -len(".tag")] if tag_path.name.lower().endswith(".tag") else tag_path.name
-    candidates = [tag_path.with_name(stem)] if stem.lower().endswith(".dcm") else [
-        tag_path.with_name(stem + ".dcm"), tag_path.with_name(stem + ".DCM"), tag_path.with_name(stem)]
+    candidates = (
+        [tag_path.with_name(stem)]
+        if stem.lower().endswith(".dcm")
+        else [tag_path.with_name(stem + ".dcm"), tag_path.with_name(stem + ".DCM"), tag_path.with_name(stem)]
+    )
     return next((c for c in candidates if c.is_file()), None)
 
 
@@ -25,8 +28,7 @@ def _sop_uid(path: Path) -> str | None:
     import pydicom
 
     try:
-        return str(pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=["SOPInstanceUID"])
-                   .SOPInstanceUID)
+        return str(pydicom.dcmread(str(path), stop_before_pixels=True, specific_tags=["SOPInstanceUID"]).SOPInstanceUID)
     except Exception:
         return None
 
@@ -64,6 +66,7 @@ def resolve_image(mask_path: Path | None, image: str | Path | None, fmt: MaskFor
 
 def patient_info(height_m: object = None, weight_kg: object = None, sex: object = None) -> PatientInfo:
     """Validated patient data (manifest strings or numbers; empty means unknown)."""
+
     def num(v: object) -> float | None:
         if v is None or (isinstance(v, str) and not v.strip()):
             return None
@@ -72,14 +75,23 @@ def patient_info(height_m: object = None, weight_kg: object = None, sex: object 
         except (TypeError, ValueError):
             raise PatientDataError(f"{v!r} is not a number; write height in metres and weight in kg.") from None
 
-    return PatientInfo(height_m=validate_height_m(num(height_m)), weight_kg=validate_weight_kg(num(weight_kg)),
-                       sex=normalise_sex(str(sex) if sex is not None and str(sex).strip() else None))
+    return PatientInfo(
+        height_m=validate_height_m(num(height_m)),
+        weight_kg=validate_weight_kg(num(weight_kg)),
+        sex=normalise_sex(str(sex) if sex is not None and str(sex).strip() else None),
+    )
 
 
 def import_case(
-    mask: MaskSource, image: str | Path | Volume | None = None, *, case_id: str = "",
-    fmt: MaskFormat | None = None, slice_index: int | None = None, value_map: ValueMap | None = None,
-    patient: PatientInfo | None = None, mask_name: str = "",
+    mask: MaskSource,
+    image: str | Path | Volume | None = None,
+    *,
+    case_id: str = "",
+    fmt: MaskFormat | None = None,
+    slice_index: int | None = None,
+    value_map: ValueMap | None = None,
+    patient: PatientInfo | None = None,
+    mask_name: str = "",
 ) -> ImportedCase:
     """Import one expert mask with its CT; the returned case holds only the traced slice of the CT.
 
@@ -97,8 +109,16 @@ def import_case(
         ct, image_text = load(img), str(img)
         if dcm is not None and slice_index is None and ct.n_slices > 1:
             slice_index = _slice_of_file(ct, dcm, img)
-    m = import_mask(ct, mask, fmt=fmt, slice_index=slice_index, value_map=value_map, case_id=case_id,
-                    name=mask_name, image_path=image_text)
+    m = import_mask(
+        ct,
+        mask,
+        fmt=fmt,
+        slice_index=slice_index,
+        value_map=value_map,
+        case_id=case_id,
+        name=mask_name,
+        image_path=image_text,
+    )
     one = ct.select([m.slice_index])
     if ct.source_axes[0] == 0:  # the slice is one of the file's images: keep its pixel order (TAG / SEG export)
         one = replace(one, source_axes=ct.source_axes, source_flips=ct.source_flips)

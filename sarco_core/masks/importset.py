@@ -28,8 +28,7 @@ from sarco_core.errors import ManifestError
 from sarco_core.io.nifti import load_nifti, save_nifti
 from sarco_core.masks.records import ImportedCase, ImportedMask, ImportReport, MaskFormat, PatientInfo, ValueMap
 
-REPORT_COLUMNS = ("row", "case_id", "status", "format", "slice_index", "z_mm", "reason", "warnings",
-                  "store_case_id")
+REPORT_COLUMNS = ("row", "case_id", "status", "format", "slice_index", "z_mm", "reason", "warnings", "store_case_id")
 
 
 def case_folder_name(case_id: str) -> str:
@@ -56,8 +55,14 @@ def write_import_set(report: ImportReport, out_dir: str | Path) -> Path:
         w.writeheader()
         for o in report.outcomes:
             w.writerow(o.to_dict())
-    summary = {"sarco_version": __version__, "created_at": datetime.now(UTC).isoformat(),
-               "n_rows": len(report.outcomes), "n_ok": report.n_ok, "n_error": report.n_error, "cases": cases}
+    summary = {
+        "sarco_version": __version__,
+        "created_at": datetime.now(UTC).isoformat(),
+        "n_rows": len(report.outcomes),
+        "n_ok": report.n_ok,
+        "n_error": report.n_error,
+        "cases": cases,
+    }
     (out / "import.json").write_text(json.dumps(summary, indent=2))
     return out
 
@@ -84,8 +89,13 @@ def read_import_set(folder: str | Path) -> tuple[ImportedCase, ...]:
         labels = np.ascontiguousarray(np.asarray(ref.hu)[0], dtype=np.uint8)
         vm = rec.get("value_map")
         mask = ImportedMask.build(
-            case_id=rec["case_id"], format=MaskFormat(rec["format"]), mask_path=rec["mask_path"],
-            image_path=rec["image_path"], volume=vol, slice_index=0, labels=labels,
+            case_id=rec["case_id"],
+            format=MaskFormat(rec["format"]),
+            mask_path=rec["mask_path"],
+            image_path=rec["image_path"],
+            volume=vol,
+            slice_index=0,
+            labels=labels,
             value_map=None if vm is None else ValueMap(name=vm["name"], pairs=tuple(tuple(p) for p in vm["pairs"])),
             warnings=tuple(rec.get("warnings", ())),
         )

@@ -18,8 +18,17 @@ from sarco_core.masks.cases import dicom_for_tag, import_case, patient_info
 from sarco_core.masks.records import ImportOutcome, ImportReport, MaskFormat, RowStatus, ValueMap
 
 REQUIRED = ("case_id", "mask")
-ALIASES = {"case": "case_id", "id": "case_id", "ct": "image", "ct_path": "image", "image_path": "image",
-           "mask_path": "mask", "slice_index": "slice", "height": "height_m", "weight": "weight_kg"}
+ALIASES = {
+    "case": "case_id",
+    "id": "case_id",
+    "ct": "image",
+    "ct_path": "image",
+    "image_path": "image",
+    "mask_path": "mask",
+    "slice_index": "slice",
+    "height": "height_m",
+    "weight": "weight_kg",
+}
 
 
 @dataclass(frozen=True)
@@ -68,11 +77,19 @@ def read_manifest(path: str | Path, *, base: str | Path | None = None) -> list[M
         d = {cols[k]: (v or "").strip() for k, v in raw.items() if k in cols}
         if not any(d.values()):
             continue
-        rows.append(ManifestRow(
-            row=n, case_id=d.get("case_id", ""), image=_resolve(root, d.get("image", "")),
-            mask=_resolve(root, d.get("mask", "")), format=d.get("format", ""), slice=d.get("slice", ""),
-            height_m=d.get("height_m", ""), weight_kg=d.get("weight_kg", ""), sex=d.get("sex", ""),
-        ))
+        rows.append(
+            ManifestRow(
+                row=n,
+                case_id=d.get("case_id", ""),
+                image=_resolve(root, d.get("image", "")),
+                mask=_resolve(root, d.get("mask", "")),
+                format=d.get("format", ""),
+                slice=d.get("slice", ""),
+                height_m=d.get("height_m", ""),
+                weight_kg=d.get("weight_kg", ""),
+                sex=d.get("sex", ""),
+            )
+        )
     return rows
 
 
@@ -88,8 +105,9 @@ def scan_folder(folder: str | Path) -> list[ManifestRow]:
         stem = t.name[:-4]
         stem = stem[:-4] if stem.lower().endswith(".dcm") else stem
         case = str(t.parent.relative_to(root) / stem) if t.parent != root else stem
-        rows.append(ManifestRow(row=n, case_id=case.replace("/", "_"), image=str(dcm) if dcm else "",
-                                mask=str(t), format="tag"))
+        rows.append(
+            ManifestRow(row=n, case_id=case.replace("/", "_"), image=str(dcm) if dcm else "", mask=str(t), format="tag")
+        )
     if not rows:
         raise InputNotFoundError(
             f"No .tag files were found under {root}. Put each Slice-O-Matic X.dcm.tag beside its X.dcm, or "
@@ -109,8 +127,13 @@ def _slice(text: str) -> int | None:
         ) from None
 
 
-def import_row(row: ManifestRow, *, tag_map: ValueMap | None = None, png_map: ValueMap | None = None,
-               nifti_map: ValueMap | None = None) -> ImportOutcome:
+def import_row(
+    row: ManifestRow,
+    *,
+    tag_map: ValueMap | None = None,
+    png_map: ValueMap | None = None,
+    nifti_map: ValueMap | None = None,
+) -> ImportOutcome:
     """Import one row; every problem becomes an error outcome with its reason."""
     fmt: MaskFormat | None = None
     try:
@@ -121,30 +144,52 @@ def import_row(row: ManifestRow, *, tag_map: ValueMap | None = None, png_map: Va
         fmt = MaskFormat.parse(row.format) if row.format else None
         patient = patient_info(row.height_m, row.weight_kg, row.sex)
         fmt_known = fmt or MaskFormat.from_name(row.mask)
-        vmap = {MaskFormat.TAG: tag_map, MaskFormat.PNG: png_map, MaskFormat.NIFTI: nifti_map}.get(
-            fmt_known) if fmt_known else None
-        case = import_case(row.mask, row.image or None, case_id=row.case_id, fmt=fmt, slice_index=_slice(row.slice),
-                           value_map=vmap, patient=patient)
-        return ImportOutcome(row=row.row, case_id=row.case_id, status=RowStatus.OK, case=case,
-                             format=case.mask.format)
+        vmap = (
+            {MaskFormat.TAG: tag_map, MaskFormat.PNG: png_map, MaskFormat.NIFTI: nifti_map}.get(fmt_known)
+            if fmt_known
+            else None
+        )
+        case = import_case(
+            row.mask,
+            row.image or None,
+            case_id=row.case_id,
+            fmt=fmt,
+            slice_index=_slice(row.slice),
+            value_map=vmap,
+            patient=patient,
+        )
+        return ImportOutcome(row=row.row, case_id=row.case_id, status=RowStatus.OK, case=case, format=case.mask.format)
     except SarcoError as exc:
         return ImportOutcome(row=row.row, case_id=row.case_id, status=RowStatus.ERROR, reason=str(exc), format=fmt)
     except Exception as exc:  # one unexpected failure never stops the other rows
-        return ImportOutcome(row=row.row, case_id=row.case_id, status=RowStatus.ERROR, format=fmt,
-                             reason=f"unexpected error ({type(exc).__name__}: {exc}); please report this file.")
+        return ImportOutcome(
+            row=row.row,
+            case_id=row.case_id,
+            status=RowStatus.ERROR,
+            format=fmt,
+            reason=f"unexpected error ({type(exc).__name__}: {exc}); please report this file.",
+        )
 
 
 def import_rows(
-    rows: Iterable[ManifestRow], *, tag_map: ValueMap | None = None, png_map: ValueMap | None = None,
-    nifti_map: ValueMap | None = None, progress: Callable[[ImportOutcome], None] | None = None,
+    rows: Iterable[ManifestRow],
+    *,
+    tag_map: ValueMap | None = None,
+    png_map: ValueMap | None = None,
+    nifti_map: ValueMap | None = None,
+    progress: Callable[[ImportOutcome], None] | None = None,
 ) -> ImportReport:
     """Import every row (a repeated case_id is refused on its later rows)."""
     seen: set[str] = set()
     out = []
     for r in rows:
         if r.case_id and r.case_id in seen:
-            o = ImportOutcome(row=r.row, case_id=r.case_id, status=RowStatus.ERROR,
-                              reason=f"case_id {r.case_id!r} appears on an earlier row; give each case one row.")
+            o = ImportOutcome(
+                row=r.row,
+                case_id=r.case_id,
+                status=RowStatus.ERROR,
+                reason=f"case_id {r.case_id!r} appears on an earlier row; give each case one row.",
+            )
         else:
             o = import_row(r, tag_map=tag_map, png_map=png_map, nifti_map=nifti_map)
             seen.add(r.case_id)

@@ -77,8 +77,9 @@ def _single_slice(ct: Volume, requested: int | None, what: str) -> int:
     )
 
 
-def _read_tag(ct: Volume, data: bytes, what: str, slice_index: int | None,
-              value_map: ValueMap) -> tuple[np.ndarray, int, list[str]]:
+def _read_tag(
+    ct: Volume, data: bytes, what: str, slice_index: int | None, value_map: ValueMap
+) -> tuple[np.ndarray, int, list[str]]:
     tag = read_tag(data, name=what)
     h = tag.header
     if not ct.meta.kind.startswith("dicom") or ct.source_axes[0] != 0:
@@ -99,8 +100,12 @@ def _read_tag(ct: Volume, data: bytes, what: str, slice_index: int | None,
             "traced on (X.dcm.tag beside X.dcm, or the manifest)."
         )
     a_s = source_affine(ct)
-    align.check_spacing(ct, h.row_spacing_mm if ct.source_axes[1] == 1 else h.col_spacing_mm,
-                        h.col_spacing_mm if ct.source_axes[1] == 1 else h.row_spacing_mm, what=what)
+    align.check_spacing(
+        ct,
+        h.row_spacing_mm if ct.source_axes[1] == 1 else h.col_spacing_mm,
+        h.col_spacing_mm if ct.source_axes[1] == 1 else h.row_spacing_mm,
+        what=what,
+    )
     warnings: list[str] = []
     if h.origin_mm is not None:
         pos, _, _ = source_slice_geometry(ct, k)
@@ -112,8 +117,9 @@ def _read_tag(ct: Volume, data: bytes, what: str, slice_index: int | None,
                 "DICOM slice's ImagePositionPatient; the TAG was matched by file name and size, so check the pair."
             )
     if h.extra:
-        warnings.append("TAG header keywords not in the documented set were ignored: "
-                        + ", ".join(k for k, _ in h.extra[:8]))
+        warnings.append(
+            "TAG header keywords not in the documented set were ignored: " + ", ".join(k for k, _ in h.extra[:8])
+        )
     labels = value_map.to_labels(source_to_canonical_2d(ct, tag.tags[0]), what=what)
     return labels, k, warnings
 
@@ -134,8 +140,9 @@ def _map_values(arr: np.ndarray, value_map: ValueMap | None, what: str) -> np.nd
     return a.astype(np.uint8)
 
 
-def _read_nifti(ct: Volume, data: bytes, what: str, slice_index: int | None,
-                value_map: ValueMap | None) -> tuple[np.ndarray, int, list[str]]:
+def _read_nifti(
+    ct: Volume, data: bytes, what: str, slice_index: int | None, value_map: ValueMap | None
+) -> tuple[np.ndarray, int, list[str]]:
     from sarco_core.io.nifti import load_nifti
 
     mv = load_nifti(data, is_mask=True)
@@ -183,8 +190,9 @@ def _read_seg(ct: Volume, data: bytes, what: str, slice_index: int | None) -> tu
     return full[k], k, []
 
 
-def _read_png(ct: Volume, data: bytes, what: str, slice_index: int | None,
-              value_map: ValueMap) -> tuple[np.ndarray, int, list[str]]:
+def _read_png(
+    ct: Volume, data: bytes, what: str, slice_index: int | None, value_map: ValueMap
+) -> tuple[np.ndarray, int, list[str]]:
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -208,8 +216,15 @@ def _read_png(ct: Volume, data: bytes, what: str, slice_index: int | None,
 
 
 def import_mask(
-    ct: Volume, src: MaskSource, *, fmt: MaskFormat | None = None, slice_index: int | None = None,
-    value_map: ValueMap | None = None, case_id: str = "", name: str = "", image_path: str = "",
+    ct: Volume,
+    src: MaskSource,
+    *,
+    fmt: MaskFormat | None = None,
+    slice_index: int | None = None,
+    value_map: ValueMap | None = None,
+    case_id: str = "",
+    name: str = "",
+    image_path: str = "",
 ) -> ImportedMask:
     """Read an expert mask onto ``ct`` and return it in our labels on the canonical grid of its slice.
 
@@ -241,6 +256,13 @@ def import_mask(
     if not np.any(labels):
         raise InvalidMaskError(f"{what} has no labelled pixel on slice {k}; nothing to import.")
     return ImportedMask.build(
-        case_id=case_id, format=fmt, mask_path="" if isinstance(src, bytes) else str(src),
-        image_path=image_path, volume=ct, slice_index=k, labels=labels, value_map=vm, warnings=warns,
+        case_id=case_id,
+        format=fmt,
+        mask_path="" if isinstance(src, bytes) else str(src),
+        image_path=image_path,
+        volume=ct,
+        slice_index=k,
+        labels=labels,
+        value_map=vm,
+        warnings=warns,
     )

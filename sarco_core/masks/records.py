@@ -32,13 +32,20 @@ class MaskFormat(enum.Enum):
     @classmethod
     def parse(cls, text: str) -> MaskFormat:
         t = str(text or "").strip().lower().lstrip(".")
-        aliases = {"tag": cls.TAG, "sliceomatic": cls.TAG, "slice-o-matic": cls.TAG, "nifti": cls.NIFTI,
-                   "nii": cls.NIFTI, "nii.gz": cls.NIFTI, "seg": cls.DICOM_SEG, "dicom-seg": cls.DICOM_SEG,
-                   "dcm": cls.DICOM_SEG, "png": cls.PNG}
+        aliases = {
+            "tag": cls.TAG,
+            "sliceomatic": cls.TAG,
+            "slice-o-matic": cls.TAG,
+            "nifti": cls.NIFTI,
+            "nii": cls.NIFTI,
+            "nii.gz": cls.NIFTI,
+            "seg": cls.DICOM_SEG,
+            "dicom-seg": cls.DICOM_SEG,
+            "dcm": cls.DICOM_SEG,
+            "png": cls.PNG,
+        }
         if t not in aliases:
-            raise InvalidMaskError(
-                f"Unknown mask format {text!r}; use one of tag, nifti, seg (DICOM-SEG) or png."
-            )
+            raise InvalidMaskError(f"Unknown mask format {text!r}; use one of tag, nifti, seg (DICOM-SEG) or png.")
         return aliases[t]
 
     @classmethod
@@ -170,18 +177,34 @@ class ImportedMask:
 
     @classmethod
     def build(
-        cls, *, case_id: str, format: MaskFormat, mask_path: str, image_path: str, volume: Volume,
-        slice_index: int, labels: np.ndarray, value_map: ValueMap | None, warnings: tuple[str, ...] | list[str] = (),
+        cls,
+        *,
+        case_id: str,
+        format: MaskFormat,
+        mask_path: str,
+        image_path: str,
+        volume: Volume,
+        slice_index: int,
+        labels: np.ndarray,
+        value_map: ValueMap | None,
+        warnings: tuple[str, ...] | list[str] = (),
     ) -> ImportedMask:
         lab = np.asarray(labels)
         if lab.shape != volume.shape[1:]:
             raise InvalidMaskError(f"Internal shape check: mask {lab.shape} vs slice {volume.shape[1:]}.")
         lab = lab.astype(np.uint8)
         return cls(
-            case_id=str(case_id), format=format, mask_path=str(mask_path), image_path=str(image_path),
-            slice_index=int(slice_index), z_mm=float(volume.z_mm[slice_index]), labels=_readonly(lab),
-            spacing_mm=volume.spacing_mm, value_map=value_map,
-            sha256=hashlib.sha256(lab.tobytes()).hexdigest(), warnings=tuple(warnings),
+            case_id=str(case_id),
+            format=format,
+            mask_path=str(mask_path),
+            image_path=str(image_path),
+            slice_index=int(slice_index),
+            z_mm=float(volume.z_mm[slice_index]),
+            labels=_readonly(lab),
+            spacing_mm=volume.spacing_mm,
+            value_map=value_map,
+            sha256=hashlib.sha256(lab.tobytes()).hexdigest(),
+            warnings=tuple(warnings),
         )
 
     @property
@@ -191,13 +214,21 @@ class ImportedMask:
     def to_dict(self) -> dict[str, Any]:
         """Everything but the pixels (JSON-ready)."""
         return {
-            "case_id": self.case_id, "format": self.format.value, "source": self.source,
-            "mask_path": self.mask_path, "image_path": self.image_path, "slice_index": self.slice_index,
-            "z_mm": self.z_mm, "shape": list(self.labels.shape), "spacing_mm": self.spacing_mm.to_dict(),
-            "value_map": None if self.value_map is None else {"name": self.value_map.name,
-                                                              "pairs": [list(p) for p in self.value_map.pairs]},
+            "case_id": self.case_id,
+            "format": self.format.value,
+            "source": self.source,
+            "mask_path": self.mask_path,
+            "image_path": self.image_path,
+            "slice_index": self.slice_index,
+            "z_mm": self.z_mm,
+            "shape": list(self.labels.shape),
+            "spacing_mm": self.spacing_mm.to_dict(),
+            "value_map": None
+            if self.value_map is None
+            else {"name": self.value_map.name, "pairs": [list(p) for p in self.value_map.pairs]},
             "label_pixels": {LABEL_NAMES[k]: int((self.labels == k).sum()) for k in (MUSCLE, SAT, VAT)},
-            "sha256": self.sha256, "warnings": list(self.warnings),
+            "sha256": self.sha256,
+            "warnings": list(self.warnings),
         }
 
 
@@ -234,9 +265,13 @@ class ImportOutcome:
     def to_dict(self) -> dict[str, Any]:
         m = self.case.mask if self.case is not None else None
         return {
-            "row": self.row, "case_id": self.case_id, "status": self.status.value,
-            "format": self.format.value if self.format else "", "slice_index": "" if m is None else m.slice_index,
-            "z_mm": "" if m is None else round(m.z_mm, 2), "reason": self.reason,
+            "row": self.row,
+            "case_id": self.case_id,
+            "status": self.status.value,
+            "format": self.format.value if self.format else "",
+            "slice_index": "" if m is None else m.slice_index,
+            "z_mm": "" if m is None else round(m.z_mm, 2),
+            "reason": self.reason,
             "warnings": "" if m is None else "; ".join(m.warnings),
             "store_case_id": "" if self.store_case_id is None else self.store_case_id,
         }

@@ -27,8 +27,22 @@ from sarco_core.errors import InvalidMaskError
 
 FORM_FEED = b"\x0c"
 MAX_HEADER_BYTES = 16384  # real headers are a few hundred bytes
-_FLOAT_KEYS = ("org_x", "org_y", "org_z", "inc_x", "inc_y", "dim_x", "dim_y", "epais",
-               "dir_h_x", "dir_h_y", "dir_h_z", "dir_v_x", "dir_v_y", "dir_v_z")
+_FLOAT_KEYS = (
+    "org_x",
+    "org_y",
+    "org_z",
+    "inc_x",
+    "inc_y",
+    "dim_x",
+    "dim_y",
+    "epais",
+    "dir_h_x",
+    "dir_h_y",
+    "dir_h_z",
+    "dir_v_x",
+    "dir_v_y",
+    "dir_v_z",
+)
 _KNOWN = {"x", "y", "z", "type", "uid", "chksum", *_FLOAT_KEYS}
 
 
@@ -102,10 +116,19 @@ def parse_header(text: str, *, header_bytes: int, name: str = "The TAG file") ->
         raise InvalidMaskError(f"{name}'s header gives an empty image (x={cols}, y={rows}, z={n}); re-export it.")
     org = _triple(floats, "org_")
     return TagHeader(
-        cols=cols, rows=rows, n_images=n, pixel_type=ptype, origin_mm=org,
-        col_spacing_mm=floats.get("inc_x"), row_spacing_mm=floats.get("inc_y"), thickness_mm=floats.get("epais"),
-        row_direction=_triple(floats, "dir_h_"), col_direction=_triple(floats, "dir_v_"), uid=fields.get("uid"),
-        extra=tuple(sorted((k, v) for k, v in fields.items() if k not in _KNOWN)), header_bytes=header_bytes,
+        cols=cols,
+        rows=rows,
+        n_images=n,
+        pixel_type=ptype,
+        origin_mm=org,
+        col_spacing_mm=floats.get("inc_x"),
+        row_spacing_mm=floats.get("inc_y"),
+        thickness_mm=floats.get("epais"),
+        row_direction=_triple(floats, "dir_h_"),
+        col_direction=_triple(floats, "dir_v_"),
+        uid=fields.get("uid"),
+        extra=tuple(sorted((k, v) for k, v in fields.items() if k not in _KNOWN)),
+        header_bytes=header_bytes,
     )
 
 
@@ -126,7 +149,7 @@ def read_tag(src: str | Path | bytes, *, name: str | None = None) -> TagFile:
             f"{label}'s header is not ASCII text, so it is not a Slice-O-Matic TAG file; re-export the tags."
         ) from None
     hdr = parse_header(text, header_bytes=end + 1, name=label)
-    payload = data[end + 1:]
+    payload = data[end + 1 :]
     need = hdr.rows * hdr.cols * hdr.n_images
     if len(payload) != need:
         what = "truncated" if len(payload) < need else "longer than its header says"
@@ -143,9 +166,14 @@ def _fmt(v: float) -> str:
 
 
 def tag_bytes(
-    tags: np.ndarray, *, origin_mm: tuple[float, float, float] | None = None,
-    col_spacing_mm: float | None = None, row_spacing_mm: float | None = None, thickness_mm: float | None = None,
-    row_direction: tuple[float, float, float] | None = None, col_direction: tuple[float, float, float] | None = None,
+    tags: np.ndarray,
+    *,
+    origin_mm: tuple[float, float, float] | None = None,
+    col_spacing_mm: float | None = None,
+    row_spacing_mm: float | None = None,
+    thickness_mm: float | None = None,
+    row_direction: tuple[float, float, float] | None = None,
+    col_direction: tuple[float, float, float] | None = None,
     comment: str = "",
 ) -> bytes:
     """A TAG file of one image: ``tags`` is (rows, cols) uint8 in the grey-level image's stored pixel order."""
@@ -159,14 +187,18 @@ def tag_bytes(
     if origin_mm is not None:
         pairs += [(f"org_{a}", _fmt(v)) for a, v in zip("xyz", origin_mm, strict=True)]
     if col_spacing_mm is not None and row_spacing_mm is not None:
-        pairs += [("inc_x", _fmt(col_spacing_mm)), ("inc_y", _fmt(row_spacing_mm)),
-                  ("dim_x", _fmt(col_spacing_mm * cols)), ("dim_y", _fmt(row_spacing_mm * rows))]
+        pairs += [
+            ("inc_x", _fmt(col_spacing_mm)),
+            ("inc_y", _fmt(row_spacing_mm)),
+            ("dim_x", _fmt(col_spacing_mm * cols)),
+            ("dim_y", _fmt(row_spacing_mm * rows)),
+        ]
     if thickness_mm is not None:
         pairs.append(("epais", _fmt(thickness_mm)))
     for prefix, vec in (("dir_h_", row_direction), ("dir_v_", col_direction)):
         if vec is not None:
             pairs += [(f"{prefix}{a}", _fmt(v)) for a, v in zip("xyz", vec, strict=True)]
     lines = [f"* {comment}"] if comment else []
-    lines += [" ".join(f"{k}:{v}" for k, v in pairs[i:i + 4]) for i in range(0, len(pairs), 4)]
+    lines += [" ".join(f"{k}:{v}" for k, v in pairs[i : i + 4]) for i in range(0, len(pairs), 4)]
     head = ("\r\n".join(lines) + "\r\n").encode("ascii", errors="replace")
     return head + FORM_FEED + np.ascontiguousarray(t, dtype=np.uint8).tobytes()

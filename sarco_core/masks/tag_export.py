@@ -18,8 +18,14 @@ ALBERTA_IMAT_TAG = 2
 
 
 def mask_to_tag(
-    volume: Volume, labels2d: np.ndarray, slice_index: int, path: str | Path | None = None, *,
-    tag_map: ValueMap | None = None, imat_from_hu: bool = True, gates: HUGates = DEFAULT_GATES,
+    volume: Volume,
+    labels2d: np.ndarray,
+    slice_index: int,
+    path: str | Path | None = None,
+    *,
+    tag_map: ValueMap | None = None,
+    imat_from_hu: bool = True,
+    gates: HUGates = DEFAULT_GATES,
 ) -> bytes:
     """A TAG file of canonical slice ``slice_index`` of a DICOM ``volume`` (returns the bytes; writes ``path``).
 
@@ -56,8 +62,10 @@ def mask_to_tag(
     pos, row_dir, col_dir = source_slice_geometry(volume, slice_index)
     a_s = source_affine(volume)
     data = tag_bytes(
-        src, origin_mm=(float(pos[0]), float(pos[1]), float(pos[2])),
-        col_spacing_mm=float(np.linalg.norm(a_s[:3, 2])), row_spacing_mm=float(np.linalg.norm(a_s[:3, 1])),
+        src,
+        origin_mm=(float(pos[0]), float(pos[1]), float(pos[2])),
+        col_spacing_mm=float(np.linalg.norm(a_s[:3, 2])),
+        row_spacing_mm=float(np.linalg.norm(a_s[:3, 1])),
         thickness_mm=volume.meta.slice_thickness_mm or volume.spacing_mm.slice,
         row_direction=(float(row_dir[0]), float(row_dir[1]), float(row_dir[2])),
         col_direction=(float(col_dir[0]), float(col_dir[1]), float(col_dir[2])),

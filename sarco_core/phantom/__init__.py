@@ -21,8 +21,22 @@ from sarco_core.phantom.writers import write_dicom, write_nifti, write_zip
 PHANTOM_VERSION = "2026.11.24-3"
 
 __all__ = [
-    "BODY_TYPES", "CONTACT_MODES", "LABEL_OF", "PHANTOM_VERSION", "SLICE_LEVELS", "TISSUES", "VERTEBRA_IDS",
+    "BODY_TYPES",
+    "CONTACT_MODES",
+    "LABEL_OF",
+    "PHANTOM_VERSION",
+    "SLICE_LEVELS",
+    "TISSUES",
+    "VERTEBRA_IDS",
     "VERTEBRA_NAMES",
-    "PhantomParams", "PhantomSlice", "PhantomVolume", "labels_from_tissue", "phantom_slice", "phantom_volume",
-    "sample_params", "write_dicom", "write_nifti", "write_zip",
+    "PhantomParams",
+    "PhantomSlice",
+    "PhantomVolume",
+    "labels_from_tissue",
+    "phantom_slice",
+    "phantom_volume",
+    "sample_params",
+    "write_dicom",
+    "write_nifti",
+    "write_zip",
 ]

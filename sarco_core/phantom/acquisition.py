@@ -42,13 +42,23 @@ def emulate_kvp(hu: np.ndarray, kvp: float) -> np.ndarray:
     return np.clip(np.round(out), -1024, 3071).astype(np.int16)
 
 
-def _with_hu(ph: PhantomVolume, hu: np.ndarray, *, spacing_mm: float | None = None, z0_mm: float | None = None,
-             thickness_mm: float | None = None) -> Volume:
+def _with_hu(
+    ph: PhantomVolume,
+    hu: np.ndarray,
+    *,
+    spacing_mm: float | None = None,
+    z0_mm: float | None = None,
+    thickness_mm: float | None = None,
+) -> Volume:
     v = ph.volume
     sp = v.spacing_mm
     meta = replace(v.meta, slice_thickness_mm=thickness_mm) if thickness_mm is not None else v.meta
-    return Volume.from_array(hu=hu, spacing_mm=(spacing_mm or float(sp.slice or 1.0), sp.row, sp.col),
-                             z0_mm=float(v.z_mm[0]) if z0_mm is None else z0_mm, meta=meta)
+    return Volume.from_array(
+        hu=hu,
+        spacing_mm=(spacing_mm or float(sp.slice or 1.0), sp.row, sp.col),
+        z0_mm=float(v.z_mm[0]) if z0_mm is None else z0_mm,
+        meta=meta,
+    )
 
 
 def overlapping_slices(ph: PhantomVolume, *, thickness_mm: float = 5.0, spacing_mm: float = 4.25) -> Volume:
@@ -75,9 +85,12 @@ def low_dose(volume: Volume, *, sd_hu: float = 45.0, seed: int = 0) -> Volume:
     body = hu > -500.0
     hu[body] += noise[body]
     sp = volume.spacing_mm
-    return Volume.from_array(hu=np.clip(np.round(hu), -1024, 3071).astype(np.int16),
-                             spacing_mm=(float(sp.slice or 1.0), sp.row, sp.col), z0_mm=float(volume.z_mm[0]),
-                             meta=volume.meta)
+    return Volume.from_array(
+        hu=np.clip(np.round(hu), -1024, 3071).astype(np.int16),
+        spacing_mm=(float(sp.slice or 1.0), sp.row, sp.col),
+        z0_mm=float(volume.z_mm[0]),
+        meta=volume.meta,
+    )
 
 
 def low_density_bodies(ph: PhantomVolume, *, names: tuple[str, ...] | None = None, delta_hu: float = -90.0) -> Volume:

@@ -18,12 +18,24 @@ from sarco_core.phantom.tissues import TISSUES as T
 class Patient:
     """Geometry + seeded 3-D structures (ribs, bowel, arms, table) of one phantom patient on one pixel grid."""
 
-    def __init__(self, p: PhantomParams, layout: SpineLayout, *, rows: int, cols: int, row_mm: float,
-                 col_mm: float, contacts: str = "default") -> None:
+    def __init__(
+        self,
+        p: PhantomParams,
+        layout: SpineLayout,
+        *,
+        rows: int,
+        cols: int,
+        row_mm: float,
+        col_mm: float,
+        contacts: str = "default",
+    ) -> None:
         self.fov_r = 0.5 * min(rows * row_mm, cols * col_mm)
         rng = np.random.default_rng([p.seed, 31337])
-        reach = max(p.half_width_mm + abs(p.centre_mm[0]), p.ant_depth_mm + abs(p.centre_mm[1]),
-                    p.post_depth_mm + abs(p.centre_mm[1]))
+        reach = max(
+            p.half_width_mm + abs(p.centre_mm[0]),
+            p.ant_depth_mm + abs(p.centre_mm[1]),
+            p.post_depth_mm + abs(p.centre_mm[1]),
+        )
         if p.truncated:
             scale = self.fov_r * rng.uniform(1.03, 1.12) / (p.half_width_mm + abs(p.centre_mm[0]))
         else:
@@ -39,12 +51,21 @@ class Patient:
         self.hard = sample_hard(p.seed, p.oral_contrast) if check_contacts(contacts) == "hard" else None
         kz, kk = self.g.kz, self.g.kk
         self.zkey_mm = float(abs((kz[-1] - kz[0]) / (kk[-1] - kk[0])))
-        self.arm = {"r": rng.uniform(32, 42) * (1 + 0.5 * p.vat_fullness), "gap": rng.uniform(4, 25),
-                    "dy": rng.uniform(-25, 10), "fat": rng.uniform(4, 8) + 15 * p.vat_fullness,
-                    "bones": float(rng.integers(1, 3)), "bone_r": rng.uniform(7, 11)}
-        self.table = {"gap": rng.uniform(0, 3), "curve": rng.uniform(1e-4, 4e-4), "half_width": rng.uniform(190, 240),
-                      "mattress": float(rng.uniform(8, 25)) if rng.random() < 0.4 else 0.0,
-                      "thick": rng.uniform(30, 50)}
+        self.arm = {
+            "r": rng.uniform(32, 42) * (1 + 0.5 * p.vat_fullness),
+            "gap": rng.uniform(4, 25),
+            "dy": rng.uniform(-25, 10),
+            "fat": rng.uniform(4, 8) + 15 * p.vat_fullness,
+            "bones": float(rng.integers(1, 3)),
+            "bone_r": rng.uniform(7, 11),
+        }
+        self.table = {
+            "gap": rng.uniform(0, 3),
+            "curve": rng.uniform(1e-4, 4e-4),
+            "half_width": rng.uniform(190, 240),
+            "mattress": float(rng.uniform(8, 25)) if rng.random() < 0.4 else 0.0,
+            "thick": rng.uniform(30, 50),
+        }
         body0 = self.g.radius_table(f0)[self.pol.idx] >= self.pol.rho
         low = float(self.cv.Y0[body0].max()) if body0.any() else f0.cy + p.post_depth_mm * scale
         self.y_table = low + self.table["gap"]  # the back rests on the table (image frame)
@@ -64,8 +85,7 @@ class Patient:
         if h is None:
             paint_organs(cv, g, f, o, self.zkey_mm)
         else:
-            ax, ay = paint_organs(cv, g, f, o, self.zkey_mm, h.aorta_r_mm, h.aorta_gap_mm, h.ivc_dy_mm,
-                                  h.kidney_dy_mm)
+            ax, ay = paint_organs(cv, g, f, o, self.zkey_mm, h.aorta_r_mm, h.aorta_gap_mm, h.ivc_dy_mm, h.kidney_dy_mm)
             paint_hard(cv, g, f, h, self.zkey_mm, o.liver_tip, o.spleen_bottom, ax, ay)
         if self.ribs:
             R_tab = g.radius_table(f)
@@ -77,7 +97,7 @@ class Patient:
         if self.table_px is not None:
             free = (cv.tissue == T["air"]) & (self.table_px > 0)
             cv.tissue[free] = self.table_px[free]
-        fov = (cv.X ** 2 + cv.Y ** 2) > self.fov_r ** 2
+        fov = (cv.X**2 + cv.Y**2) > self.fov_r**2
         cv.tissue[fov] = T["outside_fov"]
         cv.vert[fov] = 0
         return cv.tissue.copy(), cv.vert.copy()

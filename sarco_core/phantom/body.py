@@ -8,8 +8,22 @@ from sarco_core.phantom.canvas import Canvas
 from sarco_core.phantom.frame import N_ANG, Frame, Geometry, interp_key, smooth, smooth_a
 from sarco_core.phantom.tissues import TISSUES as T
 
-MUSCLE_IDS = [T[n] for n in ("rectus", "external_oblique", "internal_oblique", "transversus", "latissimus",
-                             "psoas", "quadratus_lumborum", "erector_spinae", "multifidus", "iliacus", "gluteal")]
+MUSCLE_IDS = [
+    T[n]
+    for n in (
+        "rectus",
+        "external_oblique",
+        "internal_oblique",
+        "transversus",
+        "latissimus",
+        "psoas",
+        "quadratus_lumborum",
+        "erector_spinae",
+        "multifidus",
+        "iliacus",
+        "gluteal",
+    )
+]
 
 
 class Polar:
@@ -73,8 +87,9 @@ def paint_body(cv: Canvas, g: Geometry, f: Frame, pol: Polar) -> dict[str, np.nd
     return {"depth": depth, "fascia": fascia, "body": body}
 
 
-def paint_back(cv: Canvas, f: Frame, m: dict[str, np.ndarray], psoas_scale: float = 1.0,
-               side_sign: tuple[int, ...] = (-1, 1)) -> None:
+def paint_back(
+    cv: Canvas, f: Frame, m: dict[str, np.ndarray], psoas_scale: float = 1.0, side_sign: tuple[int, ...] = (-1, 1)
+) -> None:
     """Paraspinal compartment (erector spinae + multifidus), quadratus lumborum, psoas."""
     ms, k = f.ms, f.key
     half_w = ms * interp_key(k, ((-3, 50), (0, 54), (3, 60), (5, 58), (6, 46), (8, 30)))
@@ -96,8 +111,15 @@ def paint_back(cv: Canvas, f: Frame, m: dict[str, np.ndarray], psoas_scale: floa
     # posterior midline cleft: SAT dips between the two paraspinal bulges behind the spinous process
     tip = f.y_lam + 3 + min(max(f.y_pf - 3 - f.y_lam - 3, 8.0), 30.0)
     if f.y_pf > tip + 2:
-        cv.ellipse(f.x_s, f.y_pf + 2, 4.0 + 4.0 * f.ms, f.y_pf + 2 - tip, T["sat"], n=1.6,
-                   where=[T["erector_spinae"], T["multifidus"], T["imat"]])
+        cv.ellipse(
+            f.x_s,
+            f.y_pf + 2,
+            4.0 + 4.0 * f.ms,
+            f.y_pf + 2 - tip,
+            T["sat"],
+            n=1.6,
+            where=[T["erector_spinae"], T["multifidus"], T["imat"]],
+        )
     # quadratus lumborum (L1-L5)
     ql = smooth(k, -0.3, 1.0) * (1 - smooth(k, 5.0, 6.0))
     if ql > 0.05:
@@ -129,8 +151,14 @@ def paint_arms(cv: Canvas, f: Frame, arm: dict[str, float]) -> None:
         cv.ellipse(cx, cy, rm, rm * 0.9, T["arm_muscle"], where=[T["arm_fat"]])
         for j in range(int(arm["bones"])):
             off = (j - 0.5 * (arm["bones"] - 1)) * 2.4 * arm["bone_r"]
-            cv.ellipse(cx + 0.2 * s * rm, cy + off, arm["bone_r"], arm["bone_r"] * 0.85, T["arm_bone"],
-                       where=[T["arm_muscle"], T["arm_fat"]])
+            cv.ellipse(
+                cx + 0.2 * s * rm,
+                cy + off,
+                arm["bone_r"],
+                arm["bone_r"] * 0.85,
+                T["arm_bone"],
+                where=[T["arm_muscle"], T["arm_fat"]],
+            )
 
 
 def table_map(cv: Canvas, y_top: float, tbl: dict[str, float]) -> np.ndarray:
@@ -138,7 +166,7 @@ def table_map(cv: Canvas, y_top: float, tbl: dict[str, float]) -> np.ndarray:
     X, Y = cv.X0, cv.Y0  # the table stays level when the patient is rotated
     out = np.zeros(X.shape, dtype=np.uint8)
     within = np.abs(X) <= tbl["half_width"]
-    y0 = y_top - tbl["curve"] * X ** 2
+    y0 = y_top - tbl["curve"] * X**2
     if tbl["mattress"] > 0:
         out[within & (Y >= y0) & (Y < y0 + tbl["mattress"])] = T["mattress"]
         y0 = y0 + tbl["mattress"]

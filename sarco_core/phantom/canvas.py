@@ -66,7 +66,7 @@ class Canvas:
         """Superellipse |x'/ax|^n + |y'/ay|^n <= 1 (n=2 ellipse, larger n boxier), rotated by ``rot_deg``."""
         if ax <= 0 or ay <= 0:
             return None
-        r = max(ax, ay) * (2 ** 0.5 if n > 2 else 1.0)
+        r = max(ax, ay) * (2**0.5 if n > 2 else 1.0)
         win = self.window(cx, cy, r, r)
         if win is None:
             return None
@@ -81,8 +81,13 @@ class Canvas:
             return None
         return win, m
 
-    def paint(self, shape: tuple[tuple[slice, slice], np.ndarray] | None, tissue: int, where: Where = None,
-              vert: int | None = None) -> None:
+    def paint(
+        self,
+        shape: tuple[tuple[slice, slice], np.ndarray] | None,
+        tissue: int,
+        where: Where = None,
+        vert: int | None = None,
+    ) -> None:
         """Set ``tissue`` (and optionally vertebra id) inside ``shape``, only over tissues in ``where``."""
         if shape is None:
             return
@@ -97,6 +102,16 @@ class Canvas:
         m = mask if where is None else mask & _allowed(where)[self.tissue]
         self.tissue[m] = tissue
 
-    def ellipse(self, cx: float, cy: float, ax: float, ay: float, tissue: int, rot_deg: float = 0.0,
-                n: float = 2.0, where: Where = None, vert: int | None = None) -> None:
+    def ellipse(
+        self,
+        cx: float,
+        cy: float,
+        ax: float,
+        ay: float,
+        tissue: int,
+        rot_deg: float = 0.0,
+        n: float = 2.0,
+        where: Where = None,
+        vert: int | None = None,
+    ) -> None:
         self.paint(self.blob(cx, cy, ax, ay, rot_deg, n), tissue, where, vert)

@@ -25,8 +25,20 @@ from sarco_core.phantom.frame import Frame, Geometry, smooth
 from sarco_core.phantom.tissues import TISSUES as T
 
 CONTACT_MODES = ("default", "hard")
-WALL = [T[n] for n in ("rectus", "external_oblique", "internal_oblique", "transversus", "latissimus",
-                       "quadratus_lumborum", "psoas", "erector_spinae", "imat")]
+WALL = [
+    T[n]
+    for n in (
+        "rectus",
+        "external_oblique",
+        "internal_oblique",
+        "transversus",
+        "latissimus",
+        "quadratus_lumborum",
+        "psoas",
+        "erector_spinae",
+        "imat",
+    )
+]
 _WALL_LUT = np.zeros(256, dtype=bool)
 _WALL_LUT[WALL] = True
 _STOP_LUT = np.zeros(256, dtype=bool)
@@ -80,8 +92,12 @@ def sample_hard(seed: int, oral_contrast: bool) -> HardPlan:
     u = rng.uniform
     loops = []
     # colon at the flanks (ascending right, descending left), hepatic / splenic flexures, small bowel anteriorly
-    spots = [(-u(1.35, 1.95), u(2.0, 4.5), "colon"), (u(1.35, 2.05), u(1.5, 4.5), "colon"),
-             (-u(0.7, 1.2), u(0.8, 2.0), "colon"), (u(0.9, 1.4), u(0.3, 1.5), "colon")]
+    spots = [
+        (-u(1.35, 1.95), u(2.0, 4.5), "colon"),
+        (u(1.35, 2.05), u(1.5, 4.5), "colon"),
+        (-u(0.7, 1.2), u(0.8, 2.0), "colon"),
+        (u(0.9, 1.4), u(0.3, 1.5), "colon"),
+    ]
     spots += [(u(-1.1, 1.1), u(1.2, 5.0), "small") for _ in range(int(rng.integers(4, 9)))]
     spots.append((u(0.3, 1.0), u(-0.8, 0.8), "stomach"))
     for phi, key, where in spots:
@@ -96,12 +112,14 @@ def sample_hard(seed: int, oral_contrast: bool) -> HardPlan:
             r, hz, wall = u(9, 17), u(30, 70), u(2.0, 3.0)
         if kind == "contrast" and not oral_contrast:
             kind = "fluid"
-        bub = tuple((float(u(-0.6, 0.6)), float(u(-0.5, 0.3)), float(u(1.5, 4.5)))
-                    for _ in range(int(rng.integers(0, 4))))
-        loops.append(WallLoop(float(phi), float(key), float(hz), float(r), float(u(1.3, 2.4)), kind, float(wall),
-                              bub))
-    nodes = tuple((float(rng.choice([-1.0, 1.0])), float(u(-6, 8)), float(u(3.5, 7.0)), float(u(0.5, 4.0)))
-                  for _ in range(int(rng.integers(1, 4))))
+        bub = tuple(
+            (float(u(-0.6, 0.6)), float(u(-0.5, 0.3)), float(u(1.5, 4.5))) for _ in range(int(rng.integers(0, 4)))
+        )
+        loops.append(WallLoop(float(phi), float(key), float(hz), float(r), float(u(1.3, 2.4)), kind, float(wall), bub))
+    nodes = tuple(
+        (float(rng.choice([-1.0, 1.0])), float(u(-6, 8)), float(u(3.5, 7.0)), float(u(0.5, 4.0)))
+        for _ in range(int(rng.integers(1, 4)))
+    )
     return HardPlan(
         loops=tuple(loops),
         liver=(-float(u(1.5, 2.3)), float(u(0.3, 0.45))),
@@ -173,7 +191,7 @@ def warp(cv: Canvas, seed: int) -> None:
     dx, dy = fx[iy, ix], fy[iy, ix]  # patient frame; rotate into the image frame
     dc = (cv.rc * dx - cv.rs * dy) / cv.col_mm
     dr = (cv.rs * dx + cv.rc * dy) / cv.row_mm
-    rr, cc = np.mgrid[0:cv.rows, 0:cv.cols]
+    rr, cc = np.mgrid[0 : cv.rows, 0 : cv.cols]
     r = np.clip(np.rint(rr + dr), 0, cv.rows - 1).astype(np.intp)
     c = np.clip(np.rint(cc + dc), 0, cv.cols - 1).astype(np.intp)
     cv.tissue[:] = cv.tissue[r, c]
@@ -203,8 +221,9 @@ def wall_hit(cv: Canvas, f: Frame, phi: float) -> tuple[float, float] | None:
     return None
 
 
-def _pressed(cv: Canvas, f: Frame, phi: float, ax: float, ay: float, tissue: int,
-             where: list[int], into_mm: float = 2.0) -> bool:
+def _pressed(
+    cv: Canvas, f: Frame, phi: float, ax: float, ay: float, tissue: int, where: list[int], into_mm: float = 2.0
+) -> bool:
     """Paint an ellipse (``ax`` along the wall, ``ay`` across) whose outer edge sinks ``into_mm`` into the wall."""
     hit = wall_hit(cv, f, phi)
     if hit is None:
@@ -241,8 +260,12 @@ def _loop(cv: Canvas, f: Frame, lp: WallLoop, e: float) -> None:
             sw, sm = slit
             cv.tissue[sw][sm & (cv.tissue[sw] == T["bowel_wall"])] = T["bowel_content"]
         return
-    content = {"feces": T["feces"], "gas": T["bowel_content"], "fluid": T["bowel_content"],
-               "contrast": T["oral_contrast"]}[lp.kind]
+    content = {
+        "feces": T["feces"],
+        "gas": T["bowel_content"],
+        "fluid": T["bowel_content"],
+        "contrast": T["oral_contrast"],
+    }[lp.kind]
     cv.tissue[iw][mine] = content
     if lp.kind == "gas":  # gas rises (image frame): the anterior part of the lumen
         level = cv.unrotate(cx, cy)[1] - 0.2 * ay
@@ -253,8 +276,17 @@ def _loop(cv: Canvas, f: Frame, lp: WallLoop, e: float) -> None:
         cv.ellipse(bx, by, br, br, T["bowel_gas"], where=[content])
 
 
-def paint_hard(cv: Canvas, g: Geometry, f: Frame, plan: HardPlan, zkey_mm: float, liver_tip: float,
-               spleen_bottom: float, aorta_x_mm: float, aorta_y_mm: float) -> None:
+def paint_hard(
+    cv: Canvas,
+    g: Geometry,
+    f: Frame,
+    plan: HardPlan,
+    zkey_mm: float,
+    liver_tip: float,
+    spleen_bottom: float,
+    aorta_x_mm: float,
+    aorta_y_mm: float,
+) -> None:
     """Apply the hard-contact anatomy of ``plan`` to the slice already painted on ``cv``."""
     k = f.key
     ca, cb = max(f.cav_a, 60.0), max(f.cav_b, 50.0)
@@ -279,9 +311,11 @@ def paint_hard(cv: Canvas, g: Geometry, f: Frame, plan: HardPlan, zkey_mm: float
         rad = 0.5 * t_mm * (0.6 + 0.4 * taper)
         # from the antero-lateral vertebral body (50 deg off the midline) along the side of the aorta; above L1
         # the two crura arch in front of it (median arcuate ligament)
-        pts = [(f.x_s + s * np.sin(0.87) * f.vb_w / 2, f.y_vb - np.cos(0.87) * f.vb_ap / 2),
-               (aorta_x_mm + s * (ar + rad), aorta_y_mm + 0.3 * ar),
-               (aorta_x_mm + s * (ar + rad), aorta_y_mm - 0.5 * ar)]
+        pts = [
+            (f.x_s + s * np.sin(0.87) * f.vb_w / 2, f.y_vb - np.cos(0.87) * f.vb_ap / 2),
+            (aorta_x_mm + s * (ar + rad), aorta_y_mm + 0.3 * ar),
+            (aorta_x_mm + s * (ar + rad), aorta_y_mm - 0.5 * ar),
+        ]
         meet = 1.0 - smooth(k, 0.6, 1.4)
         if meet > 0.05:
             pts.append((aorta_x_mm + s * 0.5 * rad, aorta_y_mm - ar - rad * meet))

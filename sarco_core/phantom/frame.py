@@ -128,15 +128,38 @@ class Geometry:
         tp_len = ss * interp_key(k, ((-3, 30), (0, 32), (1, 40), (3, 48), (5, 44), (6, 50)))
         cav_a = a - sat_lat - 20 * ms
         cav_b = b_ant - sat_ant - 12 * ms
-        return Frame(z, k, cx, cy, a, b_ant, b_post, sat_ant, sat_lat, sat_post, ms, cx, y_vb, vb_w, vb_ap,
-                     canal_w, canal_ap, y_tp, tp_len, y_lam, y_pf, cav_a, cav_b)
+        return Frame(
+            z,
+            k,
+            cx,
+            cy,
+            a,
+            b_ant,
+            b_post,
+            sat_ant,
+            sat_lat,
+            sat_post,
+            ms,
+            cx,
+            y_vb,
+            vb_w,
+            vb_ap,
+            canal_w,
+            canal_ap,
+            y_tp,
+            tp_len,
+            y_lam,
+            y_pf,
+            cav_a,
+            cav_b,
+        )
 
     def radius_table(self, f: Frame) -> np.ndarray:
         """Body outline radius (mm) per table angle theta (atan2(y - cy, x - cx))."""
         c, s, post = self._c, self._s, self._post
         n = np.where(post, self.p.post_exponent, self.p.ant_exponent)
         b = np.where(post, f.b_post, f.b_ant)
-        r = (c ** n / f.a ** n + s ** n / b ** n) ** (-1.0 / n)
+        r = (c**n / f.a**n + s**n / b**n) ** (-1.0 / n)
         return r * self.harm
 
     @staticmethod

@@ -58,23 +58,63 @@ def sample_organs(g: Geometry, rng: np.random.Generator) -> Organs:
         if kind == "contrast" and not p.oral_contrast:
             kind = "fluid"
         r = u(10, 20) * (0.85 + 0.4 * (1 - p.vat_fullness))
-        lobes = tuple((float(np.cos(a) * u(0.8, 1.4)), float(np.sin(a) * u(0.8, 1.4)), float(u(0.6, 0.95)))
-                      for a in u(0, 2 * np.pi, size=int(rng.integers(0, 3))))
-        loops.append(Loop(u(-0.75, 0.75), u(-0.85, 0.1), u(1.2, 6.6), u(25, 70), r, u(0.6, 1.0), u(0, 180), kind,
-                          u(0.1, 0.5), (u(-0.4, 0.4), u(-0.4, 0.4)), lobes))
+        lobes = tuple(
+            (float(np.cos(a) * u(0.8, 1.4)), float(np.sin(a) * u(0.8, 1.4)), float(u(0.6, 0.95)))
+            for a in u(0, 2 * np.pi, size=int(rng.integers(0, 3)))
+        )
+        loops.append(
+            Loop(
+                u(-0.75, 0.75),
+                u(-0.85, 0.1),
+                u(1.2, 6.6),
+                u(25, 70),
+                r,
+                u(0.6, 1.0),
+                u(0, 180),
+                kind,
+                u(0.1, 0.5),
+                (u(-0.4, 0.4), u(-0.4, 0.4)),
+                lobes,
+            )
+        )
     # colon: ascending (right), descending (left); stomach (left upper)
     loops.append(Loop(-0.8, -0.05, 3.5, 90.0, u(17, 24), 0.85, 0.0, "feces", u(0.2, 0.5), (0.0, 0.0)))
-    loops.append(Loop(0.82, 0.05, 3.0, 100.0, u(13, 18), 0.85, 0.0, str(rng.choice(["feces", "gas"])), u(0.2, 0.6),
-                      (0.0, 0.0)))
-    loops.append(Loop(0.35, -0.45, -1.2, 55.0, u(30, 45), 0.75, 30.0, "contrast" if p.oral_contrast else "fluid",
-                      u(0.15, 0.4), (0.0, 0.0)))
+    loops.append(
+        Loop(0.82, 0.05, 3.0, 100.0, u(13, 18), 0.85, 0.0, str(rng.choice(["feces", "gas"])), u(0.2, 0.6), (0.0, 0.0))
+    )
+    loops.append(
+        Loop(
+            0.35,
+            -0.45,
+            -1.2,
+            55.0,
+            u(30, 45),
+            0.75,
+            30.0,
+            "contrast" if p.oral_contrast else "fluid",
+            u(0.15, 0.4),
+            (0.0, 0.0),
+        )
+    )
     hep = tuple((u(-0.85, -0.2), u(-0.6, 0.2), u(2.5, 6.0)) for _ in range(int(rng.integers(4, 9))))
-    calc = tuple((u(0, 2 * np.pi), u(-1.0, 4.0)) for _ in range(int(rng.integers(2, 7)))) \
-        if p.aortic_calcification else ()
+    calc = (
+        tuple((u(0, 2 * np.pi), u(-1.0, 4.0)) for _ in range(int(rng.integers(2, 7)))) if p.aortic_calcification else ()
+    )
     mes = tuple((u(-0.65, 0.65), u(-0.75, 0.15), u(1.0, 3.2), u(0.5, 6.5), u(40, 150)) for _ in range(30))
     ks = p.extra["kidney_shift"]
-    organs = Organs(tuple(loops), hep, mes, calc, (1.5 + ks, 1.85 + ks), u(48, 60), (u(20, 25), u(28, 34)),
-                    1.6 + 1.6 * p.extra["liver_tip"], u(0.3, 1.3), u(9, 12.5), u(3.7, 4.3))
+    organs = Organs(
+        tuple(loops),
+        hep,
+        mes,
+        calc,
+        (1.5 + ks, 1.85 + ks),
+        u(48, 60),
+        (u(20, 25), u(28, 34)),
+        1.6 + 1.6 * p.extra["liver_tip"],
+        u(0.3, 1.3),
+        u(9, 12.5),
+        u(3.7, 4.3),
+    )
     if rng.random() < 0.8:  # no gallbladder after cholecystectomy
         organs = replace(organs, gallbladder=(u(0.6, 1.6), u(12, 20), u(25, 45)))
     return organs
@@ -84,8 +124,17 @@ def _ellipsoid(dz: float, hz: float) -> float:
     return float(np.sqrt(max(1.0 - (dz / hz) ** 2, 0.0)))
 
 
-def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: Organs, zkey_mm: float, aorta_r_mm: float | None = None,
-                 aorta_gap_mm: float = 3.0, ivc_dy_mm: float = 11.0, kidney_dy_mm: float = 0.0) -> tuple[float, float]:
+def paint_organs(
+    cv: Canvas,
+    g: Geometry,
+    f: Frame,
+    o: Organs,
+    zkey_mm: float,
+    aorta_r_mm: float | None = None,
+    aorta_gap_mm: float = 3.0,
+    ivc_dy_mm: float = 11.0,
+    kidney_dy_mm: float = 0.0,
+) -> tuple[float, float]:
     """All viscera at this slice. ``zkey_mm`` ~ mm per level key (for ellipsoid extents). ``aorta_gap_mm`` /
     ``ivc_dy_mm`` place the aorta and IVC in front of the vertebral body (an explicit ``aorta_r_mm`` also
     paints the aorta over the liver); ``kidney_dy_mm`` moves the kidneys back (onto the psoas / quadratus
@@ -97,8 +146,15 @@ def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: Organs, zkey_mm: float, a
     gl = smooth(-k, 0.1, 2.5)
     if gl > 0:
         for s in (-1, 1):
-            cv.ellipse(xs + s * 0.5 * ca, f.y_vb + 0.1 * f.vb_ap, 0.42 * ca * gl ** 0.5, 0.45 * cb * gl ** 0.5,
-                       T["lung"], rot_deg=s * 20, where=V)
+            cv.ellipse(
+                xs + s * 0.5 * ca,
+                f.y_vb + 0.1 * f.vb_ap,
+                0.42 * ca * gl**0.5,
+                0.45 * cb * gl**0.5,
+                T["lung"],
+                rot_deg=s * 20,
+                where=V,
+            )
     # kidneys
     kr_a, kr_b = o.kid_r
     for s, kk in zip((1, -1), o.kid_key, strict=True):
@@ -116,10 +172,24 @@ def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: Organs, zkey_mm: float, a
             ny = np.array([-np.sin(t), np.cos(t)])  # short axis direction
             sgn = -1.0 if (ny[0] * s) > 0 else 1.0  # toward medial
             hx, hy = cxk + sgn * ny[0] * 0.75 * kr_a * e, cyk + sgn * ny[1] * 0.75 * kr_a * e
-            cv.ellipse(hx, hy, 0.55 * kr_b * e, 0.5 * kr_a * e, T["renal_sinus_fat"], rot_deg=rot,
-                       where=[T["kidney"], T["vat"]])
-            cv.ellipse(hx - sgn * ny[0] * 3, hy - sgn * ny[1] * 3, 0.25 * kr_b * e, 0.22 * kr_a * e,
-                       T["renal_pelvis"], rot_deg=rot, where=[T["renal_sinus_fat"]])
+            cv.ellipse(
+                hx,
+                hy,
+                0.55 * kr_b * e,
+                0.5 * kr_a * e,
+                T["renal_sinus_fat"],
+                rot_deg=rot,
+                where=[T["kidney"], T["vat"]],
+            )
+            cv.ellipse(
+                hx - sgn * ny[0] * 3,
+                hy - sgn * ny[1] * 3,
+                0.25 * kr_b * e,
+                0.22 * kr_a * e,
+                T["renal_pelvis"],
+                rot_deg=rot,
+                where=[T["renal_sinus_fat"]],
+            )
             if abs(dz) < 10:
                 for j in range(6):
                     tt = j / 5
@@ -129,14 +199,20 @@ def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: Organs, zkey_mm: float, a
         gk, gr, ghz = o.gallbladder
         e = _ellipsoid((k - gk) * zkey_mm, ghz)
         if e > 0.1:
-            cv.ellipse(xs - 0.38 * ca, f.cy - 0.4 * cb, gr * e, 0.8 * gr * e, T["gallbladder"], rot_deg=30,
-                       where=V + [T["liver"]])
+            cv.ellipse(
+                xs - 0.38 * ca,
+                f.cy - 0.4 * cb,
+                gr * e,
+                0.8 * gr * e,
+                T["gallbladder"],
+                rot_deg=30,
+                where=V + [T["liver"]],
+            )
     # spleen
     sb = o.spleen_bottom
     if k < sb:
         e = smooth(sb - k, 0.0, 1.2)
-        cv.ellipse(xs + 0.62 * ca, f.y_vb - 0.05 * cb, 0.2 * ca * e, 0.42 * cb * e, T["spleen"], rot_deg=-55,
-                   where=V)
+        cv.ellipse(xs + 0.62 * ca, f.y_vb - 0.05 * cb, 0.2 * ca * e, 0.42 * cb * e, T["spleen"], rot_deg=-55, where=V)
     # liver (right lobe down to the tip, left lobe at upper levels)
     tip = o.liver_tip
     if k < tip:
@@ -161,8 +237,14 @@ def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: Organs, zkey_mm: float, a
         cv.ellipse(ax_, ay, ar, ar, T["aorta"], where=over)
         for ang, kc in o.calc:
             if abs(k - kc) < 0.4:
-                cv.ellipse(ax_ + ar * np.cos(ang), ay + ar * np.sin(ang), 1.8, 1.8, T["calcification"],
-                           where=[T["aorta"], T["vat"]])
+                cv.ellipse(
+                    ax_ + ar * np.cos(ang),
+                    ay + ar * np.sin(ang),
+                    1.8,
+                    1.8,
+                    T["calcification"],
+                    where=[T["aorta"], T["vat"]],
+                )
         if 1.0 < k < 3.5:  # superior mesenteric artery / vein
             cv.ellipse(xs + 4, ay - ar - 20 - 6 * (k - 1), 3.5, 3.5, T["vessel"], where=V)
             cv.ellipse(xs - 9, ay - ar - 22 - 6 * (k - 1), 5.5, 5.0, T["vessel"], where=V)
@@ -191,8 +273,12 @@ def paint_organs(cv: Canvas, g: Geometry, f: Frame, o: Organs, zkey_mm: float, a
 
 
 def paint_bowel(cv: Canvas, f: Frame, loops: tuple[Loop, ...], zkey_mm: float, ca: float, cb: float) -> None:
-    content = {"fluid": T["bowel_content"], "gas": T["bowel_content"], "feces": T["feces"],
-               "contrast": T["oral_contrast"]}
+    content = {
+        "fluid": T["bowel_content"],
+        "gas": T["bowel_content"],
+        "feces": T["feces"],
+        "contrast": T["oral_contrast"],
+    }
     vat, wall = T["vat"], T["bowel_wall"]
     for lp in loops:
         dz = (f.key - lp.key) * zkey_mm

@@ -103,6 +103,5 @@ def sample_params(
         n_bowel_loops=int(rng.integers(12, 20)),
         aortic_calcification=bool(rng.random() < 0.4),
         rotation_deg=float(np.random.default_rng([int(seed), 7702]).uniform(-4.0, 4.0)),
-        extra={"psoas_scale": float(u(0.8, 1.2)), "liver_tip": float(u(0.0, 1.0)),
-               "kidney_shift": float(u(-0.3, 0.3))},
+        extra={"psoas_scale": float(u(0.8, 1.2)), "liver_tip": float(u(0.0, 1.0)), "kidney_shift": float(u(-0.3, 0.3))},
     )

@@ -32,17 +32,34 @@ def factor(row_mm: float, col_mm: float) -> int:
 class PVRenderer:
     """Renders one patient's slices with partial volume on a coarse grid of ``rows`` x ``cols``."""
 
-    def __init__(self, p: PhantomParams, layout: SpineLayout, *, rows: int, cols: int, row_mm: float,
-                 col_mm: float, contacts: str) -> None:
+    def __init__(
+        self,
+        p: PhantomParams,
+        layout: SpineLayout,
+        *,
+        rows: int,
+        cols: int,
+        row_mm: float,
+        col_mm: float,
+        contacts: str,
+    ) -> None:
         self.p = p
         self.n = factor(row_mm, col_mm)
         self.shape = (rows, cols)
         self.fine_mm = (row_mm / self.n, col_mm / self.n)
-        self.fine = Patient(p, layout, rows=rows * self.n, cols=cols * self.n, row_mm=self.fine_mm[0],
-                            col_mm=self.fine_mm[1], contacts=contacts)
+        self.fine = Patient(
+            p,
+            layout,
+            rows=rows * self.n,
+            cols=cols * self.n,
+            row_mm=self.fine_mm[0],
+            col_mm=self.fine_mm[1],
+            contacts=contacts,
+        )
 
-    def render(self, z: float, slab_mm: float, mean_lut: np.ndarray, key: int) -> tuple[np.ndarray, np.ndarray,
-                                                                                       np.ndarray]:
+    def render(
+        self, z: float, slab_mm: float, mean_lut: np.ndarray, key: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(tissue, vertebra ids, mean HU) at the coarse grid; ``key`` seeds the IMAT streaks of this slice."""
         n, (rows, cols) = self.n, self.shape
         c = n // 2

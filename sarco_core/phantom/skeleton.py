@@ -10,14 +10,32 @@ from sarco_core.phantom.spine import FEMUR_BELOW_S1_MM, SACRUM_MM
 from sarco_core.phantom.tissues import TISSUES as T
 from sarco_core.phantom.tissues import VERTEBRA_IDS
 
-SOFT = [T[n] for n in ("vat", "sat", "imat", "erector_spinae", "multifidus", "psoas", "quadratus_lumborum",
-                       "external_oblique", "internal_oblique", "transversus", "latissimus", "rectus", "iliacus",
-                       "gluteal", "skin")]
+SOFT = [
+    T[n]
+    for n in (
+        "vat",
+        "sat",
+        "imat",
+        "erector_spinae",
+        "multifidus",
+        "psoas",
+        "quadratus_lumborum",
+        "external_oblique",
+        "internal_oblique",
+        "transversus",
+        "latissimus",
+        "rectus",
+        "iliacus",
+        "gluteal",
+        "skin",
+    )
+]
 PE = T["posterior_elements"]
 
 
-def _arch(cv: Canvas, f: Frame, vid: int, t: float, thoracic: bool, lumbar_rib: bool = False,
-          tp_scale: float = 1.0) -> None:
+def _arch(
+    cv: Canvas, f: Frame, vid: int, t: float, thoracic: bool, lumbar_rib: bool = False, tp_scale: float = 1.0
+) -> None:
     """Posterior arch for a body fraction ``t`` (0 lower endplate .. 1 upper; <0 = disc below the vertebra);
     ``tp_scale`` lengthens and thickens the transverse processes (a massive L5 process)."""
     xs, ss = f.x_s, tp_scale
@@ -26,24 +44,56 @@ def _arch(cv: Canvas, f: Frame, vid: int, t: float, thoracic: bool, lumbar_rib: 
     lam_th = 5.0
     for s in (-1, 1):
         if 0.25 <= t <= 0.9:  # pedicles
-            cv.ellipse(xs + s * (f.canal_w / 2 + 3.5), y_back + 0.45 * f.canal_ap, 4.5, 0.6 * f.canal_ap + 2, PE,
-                       where=SOFT, vert=vid)
+            cv.ellipse(
+                xs + s * (f.canal_w / 2 + 3.5),
+                y_back + 0.45 * f.canal_ap,
+                4.5,
+                0.6 * f.canal_ap + 2,
+                PE,
+                where=SOFT,
+                vert=vid,
+            )
         if 0.35 <= t <= 0.8:  # transverse processes
             ln = f.tp_len * ss - f.canal_w / 2
             ang = -35.0 if thoracic else -8.0
-            cv.ellipse(xs + s * (f.canal_w / 2 + ln / 2), f.y_tp + (12 if thoracic else 0) * 0.5,
-                       ln / 2, 3.2 * ss, PE, rot_deg=s * -ang, n=2.4, where=SOFT, vert=vid)
+            cv.ellipse(
+                xs + s * (f.canal_w / 2 + ln / 2),
+                f.y_tp + (12 if thoracic else 0) * 0.5,
+                ln / 2,
+                3.2 * ss,
+                PE,
+                rot_deg=s * -ang,
+                n=2.4,
+                where=SOFT,
+                vert=vid,
+            )
         # laminae (roof of the canal), facets near the disc
-        cv.ellipse(xs + s * f.canal_w * 0.32, y_cp + lam_th / 2, f.canal_w * 0.36, lam_th / 2 + 0.5, PE,
-                   rot_deg=s * 18.0, where=SOFT, vert=vid)
+        cv.ellipse(
+            xs + s * f.canal_w * 0.32,
+            y_cp + lam_th / 2,
+            f.canal_w * 0.36,
+            lam_th / 2 + 0.5,
+            PE,
+            rot_deg=s * 18.0,
+            where=SOFT,
+            vert=vid,
+        )
         if t > 0.8 or t < 0.1:
             cv.ellipse(xs + s * (f.canal_w / 2 + 5), y_cp - 1, 6.0, 5.0, PE, where=SOFT, vert=vid)
     if t <= 0.65:  # spinous process (hangs down over the disc below)
         ln = min(max(f.y_pf - 3 - y_cp, 8.0), 30.0)
         w = 3.5 if not thoracic else 3.0
         cv.ellipse(xs, y_cp + ln / 2 + 2, w, ln / 2, PE, n=3.0, where=SOFT, vert=vid)
-    cv.ellipse(xs, y_back + f.canal_ap / 2 + 1, f.canal_w / 2, f.canal_ap / 2, T["spinal_canal"], n=2.3,
-               where=SOFT + [PE], vert=0)
+    cv.ellipse(
+        xs,
+        y_back + f.canal_ap / 2 + 1,
+        f.canal_w / 2,
+        f.canal_ap / 2,
+        T["spinal_canal"],
+        n=2.3,
+        where=SOFT + [PE],
+        vert=0,
+    )
 
 
 def paint_spine(cv: Canvas, g: Geometry, f: Frame) -> None:
@@ -56,8 +106,15 @@ def paint_spine(cv: Canvas, g: Geometry, f: Frame) -> None:
             return
         vid = VERTEBRA_IDS["sacrum"]
         shift = 25 * t
-        cv.ellipse(xs, yv + shift + 8, w2 * (1 - 0.5 * t) + 30 * (1 - t), a2 * (1 - 0.45 * t), T["sacrum"],
-                   where=SOFT, vert=vid)
+        cv.ellipse(
+            xs,
+            yv + shift + 8,
+            w2 * (1 - 0.5 * t) + 30 * (1 - t),
+            a2 * (1 - 0.45 * t),
+            T["sacrum"],
+            where=SOFT,
+            vert=vid,
+        )
         cv.ellipse(xs, yv + shift + 10, 10 * (1 - 0.6 * t), 5, T["spinal_canal"], where=[T["sacrum"]], vert=0)
         return
     if name is None and above is None:
@@ -86,8 +143,16 @@ def paint_spine(cv: Canvas, g: Geometry, f: Frame) -> None:
         cv.vert[cut] = 0
     if name == "S1":  # sacral alae reaching the sacroiliac joints
         for s in (-1, 1):
-            cv.ellipse(xs + s * (w2 + 18), yv + 0.3 * f.vb_ap, 26, 16 + 4 * t, T["sacrum"], rot_deg=s * 12,
-                       where=SOFT, vert=vid)
+            cv.ellipse(
+                xs + s * (w2 + 18),
+                yv + 0.3 * f.vb_ap,
+                26,
+                16 + 4 * t,
+                T["sacrum"],
+                rot_deg=s * 12,
+                where=SOFT,
+                vert=vid,
+            )
         cv.ellipse(xs, yv + a2 + 9, 12, 6, T["spinal_canal"], where=SOFT + [T["sacrum"]], vert=0)
         cv.ellipse(xs, yv + a2 + 20, 14, 4, T["sacrum"], where=SOFT, vert=vid)
         return
@@ -98,8 +163,16 @@ def rib_set(g: Geometry, rng: np.random.Generator) -> list[dict[str, float]]:
     """3-D rib paths (one per side per rib-bearing vertebra). ``layout.rib12`` "short" ends the T12 ribs early
     (path parameter 0.22 of 1: hypoplastic, about 3-5 cm beyond the transverse process); "absent" leaves them out.
     The random draws are the same for every ``rib12`` (the other ribs do not move)."""
-    ends = {"T6": (0.15, 120), "T7": (0.22, 135), "T8": (0.32, 150), "T9": (0.45, 160), "T10": (0.65, 160),
-            "T11": (1.3, 105), "T12": (1.95, 65), "L1": (2.2, 40)}
+    ends = {
+        "T6": (0.15, 120),
+        "T7": (0.22, 135),
+        "T8": (0.32, 150),
+        "T9": (0.45, 160),
+        "T10": (0.65, 160),
+        "T11": (1.3, 105),
+        "T12": (1.95, 65),
+        "L1": (2.2, 40),
+    }
     out = []
     for name in g.layout.rib_bearing():
         phi_end, drop = ends.get(name, (0.3, 100))
@@ -120,8 +193,9 @@ def rib_set(g: Geometry, rng: np.random.Generator) -> list[dict[str, float]]:
     return out
 
 
-def paint_ribs(cv: Canvas, g: Geometry, f: Frame, ribs: list[dict[str, float]], R_tab: np.ndarray,
-               sat_tab: np.ndarray) -> None:
+def paint_ribs(
+    cv: Canvas, g: Geometry, f: Frame, ribs: list[dict[str, float]], R_tab: np.ndarray, sat_tab: np.ndarray
+) -> None:
     """Rib cross-sections where each rib's path crosses this slice (inside the muscle wall)."""
     n_ang = len(R_tab)
     for rb in ribs:
@@ -182,9 +256,9 @@ def paint_pelvis(cv: Canvas, g: Geometry, f: Frame) -> None:
         for s in (-1, 1):
             cxh, cyh = f.x_s + s * 0.62 * max(f.cav_a, 90), f.y_vb - 0.3 * f.vb_ap - 10
             if abs(dz) < r + 5:
-                ra = np.sqrt(max((r + 5) ** 2 - dz ** 2, 0))
+                ra = np.sqrt(max((r + 5) ** 2 - dz**2, 0))
                 cv.ellipse(cxh, cyh, ra, ra, T["ilium"], where=SOFT)
             if abs(dz) < r:
-                rh = np.sqrt(r ** 2 - dz ** 2)
+                rh = np.sqrt(r**2 - dz**2)
                 cv.ellipse(cxh, cyh, rh + 1.5, rh + 1.5, T["disc"], where=[T["ilium"]])
                 cv.ellipse(cxh, cyh, rh, rh, T["femur"], where=SOFT + [T["ilium"], T["disc"]])

@@ -45,12 +45,12 @@ class PhantomSlice:
 
     def volume(self, slice_thickness_mm: float = 3.0) -> Volume:
         """A one-slice :class:`Volume` (z = ``z_mm``)."""
-        return Volume.from_array(hu=self.hu[None], spacing_mm=(slice_thickness_mm, *self.spacing_mm),
-                                 z0_mm=self.z_mm)
+        return Volume.from_array(hu=self.hu[None], spacing_mm=(slice_thickness_mm, *self.spacing_mm), z0_mm=self.z_mm)
 
     def metrics(self) -> SliceMetrics:
-        return measure_slice(self.hu, self.labels, row_mm=self.spacing_mm[0], col_mm=self.spacing_mm[1],
-                             kind="labels", z_mm=self.z_mm)
+        return measure_slice(
+            self.hu, self.labels, row_mm=self.spacing_mm[0], col_mm=self.spacing_mm[1], kind="labels", z_mm=self.z_mm
+        )
 
     def areas_cm2(self) -> dict[str, float]:
         """HU-gated areas (cm²) and muscle HU, exactly as :func:`sarco_core.metrics.measure_slice` computes them,
@@ -95,8 +95,7 @@ def phantom_slice(
     row_mm, col_mm = pixel_pair(pixel_mm)
     p = sample_params(seed, body=body, contrast=contrast, truncated=truncated, arms=arms, table=table)
     layout = build_layout(seed, spine_scale=p.spine_scale, top="T6")
-    pat = Patient(p, layout, rows=int(size), cols=int(size), row_mm=row_mm, col_mm=col_mm,
-                  contacts=contacts)
+    pat = Patient(p, layout, rows=int(size), cols=int(size), row_mm=row_mm, col_mm=col_mm, contacts=contacts)
     z = layout.z_of(level, frac)
     centre, rad = pat.body_centre_px(z)
     tables = tissue_hu(p)
@@ -110,5 +109,14 @@ def phantom_slice(
         rng = np.random.default_rng([int(seed), 555])
         tissue = imat_streaks(tissue, p, rng, (row_mm, col_mm))
         hu = synthesize_hu(tissue, p, rng, (row_mm, col_mm), tables, pat.arm_streak_px(z), centre, rad)
-    return PhantomSlice(hu=hu, labels=LABEL_OF[tissue], tissue=tissue, vertebrae=vert, spacing_mm=(row_mm, col_mm),
-                        level=level, seed=int(seed), z_mm=float(z), params=p)
+    return PhantomSlice(
+        hu=hu,
+        labels=LABEL_OF[tissue],
+        tissue=tissue,
+        vertebrae=vert,
+        spacing_mm=(row_mm, col_mm),
+        level=level,
+        seed=int(seed),
+        z_mm=float(z),
+        params=p,
+    )

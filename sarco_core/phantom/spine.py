@@ -12,8 +12,22 @@ from dataclasses import dataclass
 import numpy as np
 
 THORACIC = ("T6", "T7", "T8", "T9", "T10", "T11", "T12")
-_BODY_MM = {"T6": 18, "T7": 19, "T8": 20, "T9": 21, "T10": 22, "T11": 23, "T12": 24,
-            "L1": 26, "L2": 27, "L3": 28, "L4": 28, "L5": 27, "L6": 27, "S1": 28}
+_BODY_MM = {
+    "T6": 18,
+    "T7": 19,
+    "T8": 20,
+    "T9": 21,
+    "T10": 22,
+    "T11": 23,
+    "T12": 24,
+    "L1": 26,
+    "L2": 27,
+    "L3": 28,
+    "L4": 28,
+    "L5": 27,
+    "L6": 27,
+    "S1": 28,
+}
 _DISC_MM = {"T": 6.0, "T12": 8.0, "L1": 9.0, "L2": 10.0, "L3": 11.0, "L4": 11.0, "L5": 11.0, "L6": 11.0}
 SACRUM_MM = 70.0
 FEMUR_BELOW_S1_MM = 85.0
@@ -123,8 +137,9 @@ def build_layout(
         disc = 0.0
         if i > 0:
             key = n if n in _DISC_MM else "T"
-            disc = float(np.clip(_DISC_MM[key] * spine_scale * rng.uniform(0.92, 1.08), 6.0 if key == "T" else 8.0,
-                                 12.0))
+            disc = float(
+                np.clip(_DISC_MM[key] * spine_scale * rng.uniform(0.92, 1.08), 6.0 if key == "T" else 8.0, 12.0)
+            )
             if i == 1 and lowest_disc_mm is not None:
                 disc = float(lowest_disc_mm)
             z += disc

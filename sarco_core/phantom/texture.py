@@ -36,9 +36,19 @@ def tissue_hu(p: PhantomParams) -> tuple[np.ndarray, np.ndarray]:
     put("sat_septa", p.sat_hu + u(40, 70), 10)
     put("vat", p.vat_hu, 8)
     put("imat", 0.5 * (p.sat_hu + p.vat_hu) + 5, 8)
-    offs = {"psoas": 4, "erector_spinae": -4, "multifidus": -6, "rectus": 0, "external_oblique": -2,
-            "internal_oblique": -1, "transversus": 0, "latissimus": -3, "quadratus_lumborum": 1, "iliacus": 2,
-            "gluteal": -4}
+    offs = {
+        "psoas": 4,
+        "erector_spinae": -4,
+        "multifidus": -6,
+        "rectus": 0,
+        "external_oblique": -2,
+        "internal_oblique": -1,
+        "transversus": 0,
+        "latissimus": -3,
+        "quadratus_lumborum": 1,
+        "iliacus": 2,
+        "gluteal": -4,
+    }
     for name in MUSCLE_TISSUES:
         if name != "imat":
             put(name, mus + offs.get(name, 0) + u(-2, 2), 5)
@@ -132,7 +142,7 @@ def synthesize_hu(
     img += p.noise_sd_hu * noise
     if body_centre_px is not None and body_radius_px:
         rr, cc = np.ogrid[: shape[0], : shape[1]]
-        d2 = ((rr - body_centre_px[0]) ** 2 + (cc - body_centre_px[1]) ** 2) / body_radius_px ** 2
+        d2 = ((rr - body_centre_px[0]) ** 2 + (cc - body_centre_px[1]) ** 2) / body_radius_px**2
         img -= (p.cupping_hu * np.clip(1 - d2, 0, 1) * body).astype(np.float32)
     if streak_line is not None:
         (r0, c0), (r1, c1) = streak_line
@@ -142,7 +152,7 @@ def synthesize_hu(
         dist = np.abs((rr - r0) * rpx * vc * cpx - (cc - c0) * cpx * vr * rpx) / max(ln, 1e-6)
         amp = float(rng.uniform(25, 60))
         w = float(rng.uniform(3, 7))
-        prof = -amp * np.exp(-(dist / w) ** 2) + 0.35 * amp * np.exp(-((dist - 2.2 * w) / w) ** 2)
+        prof = -amp * np.exp(-((dist / w) ** 2)) + 0.35 * amp * np.exp(-(((dist - 2.2 * w) / w) ** 2))
         img += (prof * body).astype(np.float32)
     img[~inside] = AIR_PAD_HU
     return np.clip(np.round(img), AIR_PAD_HU, 3071).astype(np.int16)

@@ -74,11 +74,28 @@ TISSUES: dict[str, int] = {
 
 T = TISSUES
 MUSCLE_TISSUES = (
-    "rectus", "external_oblique", "internal_oblique", "transversus", "latissimus", "psoas",
-    "quadratus_lumborum", "erector_spinae", "multifidus", "iliacus", "gluteal", "imat",
+    "rectus",
+    "external_oblique",
+    "internal_oblique",
+    "transversus",
+    "latissimus",
+    "psoas",
+    "quadratus_lumborum",
+    "erector_spinae",
+    "multifidus",
+    "iliacus",
+    "gluteal",
+    "imat",
 )
 BONE_TISSUES = (
-    "vertebral_body", "vertebral_cortex", "posterior_elements", "rib", "sacrum", "ilium", "femur", "arm_bone",
+    "vertebral_body",
+    "vertebral_cortex",
+    "posterior_elements",
+    "rib",
+    "sacrum",
+    "ilium",
+    "femur",
+    "arm_bone",
 )
 
 LABEL_OF = np.zeros(256, dtype=np.uint8)
@@ -92,8 +109,21 @@ LABEL_OF[T["mesentery"]] = 3
 
 # TotalSegmentator vertebra ids (v2 "total" task) plus "L6" for a six-lumbar spine (no TotalSegmentator id).
 VERTEBRA_IDS: dict[str, int] = {
-    "sacrum": 25, "S1": 26, "L5": 27, "L4": 28, "L3": 29, "L2": 30, "L1": 31,
-    "T12": 32, "T11": 33, "T10": 34, "T9": 35, "T8": 36, "T7": 37, "T6": 38, "L6": 90,
+    "sacrum": 25,
+    "S1": 26,
+    "L5": 27,
+    "L4": 28,
+    "L3": 29,
+    "L2": 30,
+    "L1": 31,
+    "T12": 32,
+    "T11": 33,
+    "T10": 34,
+    "T9": 35,
+    "T8": 36,
+    "T7": 37,
+    "T6": 38,
+    "L6": 90,
 }
 VERTEBRA_NAMES: dict[int, str] = {v: k for k, v in VERTEBRA_IDS.items()}
 

@@ -38,8 +38,9 @@ BOWEL_WALL_MM = 2.5
 ASCITES_DEPTH_MM = (5.0, 15.0)
 # cavity tissues a loop or fluid may displace (never muscle, bone, solid organs or vessels)
 _SOFT_CAVITY = np.zeros(256, bool)
-_SOFT_CAVITY[[T["vat"], T["mesentery"], T["bowel_wall"], T["bowel_content"], T["bowel_gas"], T["oral_contrast"],
-              T["feces"]]] = True
+_SOFT_CAVITY[
+    [T["vat"], T["mesentery"], T["bowel_wall"], T["bowel_content"], T["bowel_gas"], T["oral_contrast"], T["feces"]]
+] = True
 _MUSCLE = np.zeros(256, bool)
 _MUSCLE[[T[n] for n in MUSCLE_TISSUES]] = True
 _WALL = np.zeros(256, bool)
@@ -118,8 +119,11 @@ def variant_slice(
     vrng = np.random.default_rng([int(seed), 1515, VARIANTS.index(variant)])
     p = sample_params(seed, body=body if variant != "cachexia" else (body or "thin"), contrast=contrast, arms=arms)
     if variant == "cachexia":
-        p = replace(p, sat_mm=tuple(float(vrng.uniform(*CACHEXIA_SAT_MM)) for _ in range(3)),  # type: ignore[arg-type]
-                    muscle_scale=p.muscle_scale * float(vrng.uniform(0.75, 0.95)))
+        p = replace(
+            p,
+            sat_mm=tuple(float(vrng.uniform(*CACHEXIA_SAT_MM)) for _ in range(3)),  # type: ignore[arg-type]
+            muscle_scale=p.muscle_scale * float(vrng.uniform(0.75, 0.95)),
+        )
     layout = build_layout(seed, spine_scale=p.spine_scale, top="T6")
     pat = Patient(p, layout, rows=int(size), cols=int(size), row_mm=row_mm, col_mm=col_mm)
     z = layout.z_of(level, 0.5)
@@ -138,5 +142,14 @@ def variant_slice(
     elif variant == "ascites":
         tissue = _add_ascites(tissue, vrng, (row_mm, col_mm))
     hu = synthesize_hu(tissue, p, rng, (row_mm, col_mm), (mean, sd), pat.arm_streak_px(z), centre, rad)
-    return PhantomSlice(hu=hu, labels=LABEL_OF[tissue], tissue=tissue, vertebrae=vert, spacing_mm=(row_mm, col_mm),
-                        level=level, seed=int(seed), z_mm=float(z), params=p)
+    return PhantomSlice(
+        hu=hu,
+        labels=LABEL_OF[tissue],
+        tissue=tissue,
+        vertebrae=vert,
+        spacing_mm=(row_mm, col_mm),
+        level=level,
+        seed=int(seed),
+        z_mm=float(z),
+        params=p,
+    )

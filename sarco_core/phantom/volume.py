@@ -109,26 +109,37 @@ def phantom_volume(
         raise ValueError(f"slice_mm must lie in 0.3..10 mm, got {slice_mm}")
     row_mm, col_mm = pixel_pair(pixel_mm if pixel_mm is not None else round(410.0 / size, 4))
     p = sample_params(seed, body=body, contrast=contrast, truncated=truncated, arms=arms, table=table)
-    layout = build_layout(seed, lumbar_count=lumbar_count, lumbar_rib=lumbar_rib, top="T6",
-                          spine_scale=p.spine_scale, z_offset_mm=z_offset_mm, rib12=rib12, lowest_disc_mm=l5s1_disc_mm)
+    layout = build_layout(
+        seed,
+        lumbar_count=lumbar_count,
+        lumbar_rib=lumbar_rib,
+        top="T6",
+        spine_scale=p.spine_scale,
+        z_offset_mm=z_offset_mm,
+        rib12=rib12,
+        lowest_disc_mm=l5s1_disc_mm,
+    )
     if not 0.0 <= wedge_l5 <= 0.6:
         raise ValueError(f"wedge_l5 must lie in 0..0.6, got {wedge_l5}")
-    layout = replace(layout, wedge_lowest=float(wedge_l5), lowest_tp_scale=float(l5_tp_scale),
-                     crest_key=float(crest_key))
+    layout = replace(
+        layout, wedge_lowest=float(wedge_l5), lowest_tp_scale=float(l5_tp_scale), crest_key=float(crest_key)
+    )
     z_lo, z_hi = _range(layout, top, bottom, sacrum)
     n = int(np.floor((z_hi - z_lo) / slice_mm + 1e-9))
     if n < 1:
         raise ValueError("the requested range holds no slice")
     z0 = z_lo + slice_mm / 2
-    pat = Patient(p, layout, rows=int(size), cols=int(size), row_mm=row_mm, col_mm=col_mm,
-                  contacts=contacts)
+    pat = Patient(p, layout, rows=int(size), cols=int(size), row_mm=row_mm, col_mm=col_mm, contacts=contacts)
     tables = tissue_hu(p)
     rng = np.random.default_rng([int(seed), 556])
     hu = np.empty((n, size, size), np.int16)
     tissue = np.empty((n, size, size), np.uint8)
     vert = np.empty((n, size, size), np.uint8)
-    pvr = PVRenderer(p, layout, rows=int(size), cols=int(size), row_mm=row_mm, col_mm=col_mm,
-                     contacts=contacts) if contacts == "hard" else None
+    pvr = (
+        PVRenderer(p, layout, rows=int(size), cols=int(size), row_mm=row_mm, col_mm=col_mm, contacts=contacts)
+        if contacts == "hard"
+        else None
+    )
     for k in range(n):
         z = z0 + k * slice_mm
         centre, rad = pat.body_centre_px(z)
@@ -140,8 +151,14 @@ def phantom_volume(
             t = imat_streaks(t, p, rng, (row_mm, col_mm))
             hu[k] = synthesize_hu(t, p, rng, (row_mm, col_mm), tables, pat.arm_streak_px(z), centre, rad)
         tissue[k], vert[k] = t, v
-    meta = SourceMeta(kind="array", modality="CT", manufacturer="sarco phantom", slice_thickness_mm=slice_mm,
-                      contrast_agent="IV contrast" if p.contrast else None, kvp=120.0)
+    meta = SourceMeta(
+        kind="array",
+        modality="CT",
+        manufacturer="sarco phantom",
+        slice_thickness_mm=slice_mm,
+        contrast_agent="IV contrast" if p.contrast else None,
+        kvp=120.0,
+    )
     vol = Volume.from_array(hu=hu, spacing_mm=(slice_mm, row_mm, col_mm), z0_mm=z0, meta=meta)
     z_last = z0 + (n - 1) * slice_mm
     levels: dict[str, tuple[float, float]] = {}
@@ -154,6 +171,18 @@ def phantom_volume(
             discs[f"{vp.name}/{vs[i - 1].name}"] = (vs[i - 1].hi, vp.lo)
     l3 = layout.get("L3")
     l3_mid = 0.5 * (l3.lo + l3.hi)
-    return PhantomVolume(volume=vol, labels=LABEL_OF[tissue], tissue=tissue, vertebrae=vert, levels=levels,
-                         discs=discs, l3_mid_z_mm=l3_mid, l3_mid_index=int(round((l3_mid - z0) / slice_mm)),
-                         lumbar_count=lumbar_count, lumbar_rib=lumbar_rib, seed=int(seed), params=p, layout=layout)
+    return PhantomVolume(
+        volume=vol,
+        labels=LABEL_OF[tissue],
+        tissue=tissue,
+        vertebrae=vert,
+        levels=levels,
+        discs=discs,
+        l3_mid_z_mm=l3_mid,
+        l3_mid_index=int(round((l3_mid - z0) / slice_mm)),
+        lumbar_count=lumbar_count,
+        lumbar_rib=lumbar_rib,
+        seed=int(seed),
+        params=p,
+        layout=layout,
+    )

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from sarco_core.phantom.slice import PhantomSlice
     from sarco_core.phantom.volume import PhantomVolume
 
+
 def _volume(obj: PhantomVolume | PhantomSlice | Volume) -> Volume:
     if isinstance(obj, Volume):
         return obj
@@ -22,7 +23,10 @@ def _volume(obj: PhantomVolume | PhantomSlice | Volume) -> Volume:
 
 
 def write_nifti(
-    obj: PhantomVolume | PhantomSlice | Volume, path: str | Path, *, labels_path: str | Path | None = None,
+    obj: PhantomVolume | PhantomSlice | Volume,
+    path: str | Path,
+    *,
+    labels_path: str | Path | None = None,
     vertebrae_path: str | Path | None = None,
 ) -> Path:
     """Write the HU image (int16) to ``path``; optionally the 0-3 label map and the vertebra ids on the same grid."""

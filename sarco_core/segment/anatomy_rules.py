@@ -98,7 +98,8 @@ class RulesResult:
     @property
     def confidence_factor(self) -> float:
         return (NO_SAT_CONFIDENCE_FACTOR if self.no_sat_plane else 1.0) * (
-            ISLANDS_CONFIDENCE_FACTOR if self.islands_removed else 1.0)
+            ISLANDS_CONFIDENCE_FACTOR if self.islands_removed else 1.0
+        )
 
     def extras(self) -> dict[str, float | bool | None]:
         """The figures for ``SegmentationResult.extra["anatomy_rules"]``."""
@@ -119,8 +120,9 @@ def _box(body: np.ndarray) -> tuple[slice, slice]:
     return (slice(max(0, rows[0] - m), rows[-1] + m + 1), slice(max(0, cols[0] - m), cols[-1] + m + 1))
 
 
-def sat_thin_fraction(hs: np.ndarray, body: np.ndarray, depth_mm: np.ndarray, nearest: np.ndarray,
-                      edge: np.ndarray) -> float | None:
+def sat_thin_fraction(
+    hs: np.ndarray, body: np.ndarray, depth_mm: np.ndarray, nearest: np.ndarray, edge: np.ndarray
+) -> float | None:
     """Share of the body perimeter whose fat under the skin is thinner than ``NO_SAT_MM``.
 
     ``depth_mm``: distance to the outline; ``nearest``: flat index (into ``edge``) of each pixel's nearest outside
@@ -140,8 +142,15 @@ def sat_thin_fraction(hs: np.ndarray, body: np.ndarray, depth_mm: np.ndarray, ne
     return float(np.mean(thick_mm < NO_SAT_MM))
 
 
-def apply_anatomy_rules(hu: np.ndarray, labels: np.ndarray, *, row_mm: float, col_mm: float,
-                        body: np.ndarray, fov_out: np.ndarray | None = None) -> RulesResult:
+def apply_anatomy_rules(
+    hu: np.ndarray,
+    labels: np.ndarray,
+    *,
+    row_mm: float,
+    col_mm: float,
+    body: np.ndarray,
+    fov_out: np.ndarray | None = None,
+) -> RulesResult:
     """Rules (a), (c), (b) and the SAT-plane measurement on one native slice (see the module docstring).
 
     ``body``: the method's body outline on this grid (bool); ``fov_out``: outside-FOV pixels (their contact with
@@ -188,8 +197,9 @@ def apply_anatomy_rules(hu: np.ndarray, labels: np.ndarray, *, row_mm: float, co
         near_vert = _near(vert.mask, PARAVERTEBRAL_MM, row_mm, col_mm)
         never |= (raw | enclosed_by_bone(raw & near_vert, row_mm, col_mm)) & near_vert
         # cancellous bone of the vertebral body where its cortex is thin or lost in noise
-        never |= erode(vert.body, SPONGY_RIM_MM / px) & (ndi.gaussian_filter(h, SPONGY_SMOOTH_MM / px) >
-                                                         anat.CANCELLOUS_HU)
+        never |= erode(vert.body, SPONGY_RIM_MM / px) & (
+            ndi.gaussian_filter(h, SPONGY_SMOOTH_MM / px) > anat.CANCELLOUS_HU
+        )
     never = np.asarray(ndi.binary_fill_holes(never))
     lab[muscle & never] = 0
     n_bone = int((muscle & never).sum())
@@ -238,8 +248,15 @@ def _near(mask: np.ndarray, mm: float, row_mm: float, col_mm: float) -> np.ndarr
     return np.asarray(ndi.distance_transform_edt(~mask, sampling=(row_mm, col_mm)) <= mm)
 
 
-def _islands(muscle: np.ndarray, lab: np.ndarray, skin: np.ndarray, bone: np.ndarray, vert: anat.Vertebra,
-             row_mm: float, col_mm: float) -> np.ndarray:
+def _islands(
+    muscle: np.ndarray,
+    lab: np.ndarray,
+    skin: np.ndarray,
+    bone: np.ndarray,
+    vert: anat.Vertebra,
+    row_mm: float,
+    col_mm: float,
+) -> np.ndarray:
     """Muscle pieces of no named compartment lying inside the visceral cavity (rule b)."""
     comp, n = ndi.label(muscle, structure=np.ones((3, 3), bool))
     if n <= 1:
@@ -275,6 +292,9 @@ def _islands(muscle: np.ndarray, lab: np.ndarray, skin: np.ndarray, bone: np.nda
     cavity = convex_hull(kept | vert.mask) if kept.any() else convex_hull(vert.mask)
     cand = ids[~named[1:]]
     cents = ndi.center_of_mass(muscle, comp, cand)
-    drop = [int(i) for i, (cy, cx) in zip(cand, cents, strict=True)
-            if cavity[min(int(round(cy)), cavity.shape[0] - 1), min(int(round(cx)), cavity.shape[1] - 1)]]
+    drop = [
+        int(i)
+        for i, (cy, cx) in zip(cand, cents, strict=True)
+        if cavity[min(int(round(cy)), cavity.shape[0] - 1), min(int(round(cx)), cavity.shape[1] - 1)]
+    ]
     return np.isin(comp, drop) if drop else np.zeros(muscle.shape, bool)

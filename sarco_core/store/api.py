@@ -18,11 +18,42 @@ from sarco_core.store.schema import Analysis, Case, MaskVersion
 from sarco_core.store.users import UserStore
 
 COHORT_COLUMNS = (
-    "case_id", "label", "created_at", "input_kind", "sex", "age_years", "height_m", "weight_kg", "bmi",
-    "rule", "method", "model_version", "slice_index", "l3_overridden", "auto_sma_cm2", "sma_cm2",
-    "sma_change_cm2", "smi_cm2_m2", "muscle_hu_mean", "imat_cm2", "sat_cm2", "vat_cm2", "confidence",
-    "qc_flags", "edited", "n_versions", "latest_version", "latest_author", "low_smi", "smi_threshold",
-    "low_smi_note", "low_muscle_hu", "muscle_hu_threshold", "latest_source", "auto_same_slice", "qc_flags_text",
+    "case_id",
+    "label",
+    "created_at",
+    "input_kind",
+    "sex",
+    "age_years",
+    "height_m",
+    "weight_kg",
+    "bmi",
+    "rule",
+    "method",
+    "model_version",
+    "slice_index",
+    "l3_overridden",
+    "auto_sma_cm2",
+    "sma_cm2",
+    "sma_change_cm2",
+    "smi_cm2_m2",
+    "muscle_hu_mean",
+    "imat_cm2",
+    "sat_cm2",
+    "vat_cm2",
+    "confidence",
+    "qc_flags",
+    "edited",
+    "n_versions",
+    "latest_version",
+    "latest_author",
+    "low_smi",
+    "smi_threshold",
+    "low_smi_note",
+    "low_muscle_hu",
+    "muscle_hu_threshold",
+    "latest_source",
+    "auto_same_slice",
+    "qc_flags_text",
 )
 
 
@@ -38,8 +69,9 @@ class Store(ImportStore, UserStore):
         rows = []
         with self._tx() as s:
             for c in s.scalars(select(Case).where(~Case.deleted).order_by(Case.id)):
-                vs = list(s.scalars(select(MaskVersion).where(MaskVersion.case_id == c.id)
-                                    .order_by(MaskVersion.number)))
+                vs = list(
+                    s.scalars(select(MaskVersion).where(MaskVersion.case_id == c.id).order_by(MaskVersion.number))
+                )
                 if not vs:
                     continue
                 latest = vs[-1]
@@ -73,8 +105,13 @@ class Store(ImportStore, UserStore):
         g = _muscle_gated(hu, ma, gates), _muscle_gated(hu, mb, gates)
         diff = b.sma_cm2 - a.sma_cm2
         return MaskComparison(
-            version_a=a.number, version_b=b.number, gated_dice=dice(*g), sma_a_cm2=a.sma_cm2, sma_b_cm2=b.sma_cm2,
-            sma_diff_cm2=diff, sma_diff_pct=(diff / a.sma_cm2 * 100.0) if a.sma_cm2 else None,
+            version_a=a.number,
+            version_b=b.number,
+            gated_dice=dice(*g),
+            sma_a_cm2=a.sma_cm2,
+            sma_b_cm2=b.sma_cm2,
+            sma_diff_cm2=diff,
+            sma_diff_pct=(diff / a.sma_cm2 * 100.0) if a.sma_cm2 else None,
         )
 
 
@@ -82,16 +119,20 @@ def _muscle_gated(hu: Any, mask: Any, gates: HUGates) -> Any:
     return gated(hu, mask == 1, gates.muscle)
 
 
-def _cohort_row(
-    c: Case, latest: MaskVersion, auto: MaskVersion | None, an: Analysis | None, n: int
-) -> dict[str, Any]:
+def _cohort_row(c: Case, latest: MaskVersion, auto: MaskVersion | None, an: Analysis | None, n: int) -> dict[str, Any]:
     rule_key = an.rule if an and an.rule else cutoffs.DEFAULT_RULE
     smi = cutoffs.smi_cm2_m2(latest.sma_cm2, c.height_m)
     low_smi = low_hu = smi_thr = hu_thr = None
     note = ""
     try:
-        a = cutoffs.assess(sma_cm2=latest.sma_cm2, muscle_hu=latest.muscle_hu_mean, sex=c.sex, height_m=c.height_m,
-                           weight_kg=c.weight_kg, rule=rule_key)
+        a = cutoffs.assess(
+            sma_cm2=latest.sma_cm2,
+            muscle_hu=latest.muscle_hu_mean,
+            sex=c.sex,
+            height_m=c.height_m,
+            weight_kg=c.weight_kg,
+            rule=rule_key,
+        )
         rule_key, cl = a.rule, a.classification
         low_smi, smi_thr, note = cl.low_smi.value, cl.low_smi.threshold, cl.low_smi.note
         low_hu, hu_thr = cl.low_muscle_hu.value, cl.low_muscle_hu.threshold
@@ -99,19 +140,40 @@ def _cohort_row(
         note = f"undetermined ({exc})"
     flags = json.loads(an.qc_flags_json) if an else []
     return {
-        "case_id": c.id, "label": c.label, "created_at": convert.utc(c.created_at).isoformat(),
-        "input_kind": c.input_kind, "sex": c.sex, "age_years": c.age_years, "height_m": c.height_m,
-        "weight_kg": c.weight_kg, "bmi": cutoffs.bmi(c.height_m, c.weight_kg), "rule": rule_key,
-        "method": an.method if an else None, "model_version": an.model_version if an else None,
-        "slice_index": latest.slice_index, "l3_overridden": bool(an.l3_overridden) if an else False,
-        "auto_sma_cm2": auto.sma_cm2 if auto else None, "sma_cm2": latest.sma_cm2,
+        "case_id": c.id,
+        "label": c.label,
+        "created_at": convert.utc(c.created_at).isoformat(),
+        "input_kind": c.input_kind,
+        "sex": c.sex,
+        "age_years": c.age_years,
+        "height_m": c.height_m,
+        "weight_kg": c.weight_kg,
+        "bmi": cutoffs.bmi(c.height_m, c.weight_kg),
+        "rule": rule_key,
+        "method": an.method if an else None,
+        "model_version": an.model_version if an else None,
+        "slice_index": latest.slice_index,
+        "l3_overridden": bool(an.l3_overridden) if an else False,
+        "auto_sma_cm2": auto.sma_cm2 if auto else None,
+        "sma_cm2": latest.sma_cm2,
         "sma_change_cm2": latest.sma_cm2 - auto.sma_cm2 if auto else None,
-        "smi_cm2_m2": smi, "muscle_hu_mean": latest.muscle_hu_mean, "imat_cm2": latest.imat_cm2,
-        "sat_cm2": latest.sat_cm2, "vat_cm2": latest.vat_cm2, "confidence": an.confidence if an else None,
+        "smi_cm2_m2": smi,
+        "muscle_hu_mean": latest.muscle_hu_mean,
+        "imat_cm2": latest.imat_cm2,
+        "sat_cm2": latest.sat_cm2,
+        "vat_cm2": latest.vat_cm2,
+        "confidence": an.confidence if an else None,
         "qc_flags": "; ".join(flags),
-        "edited": (latest.sha256 != auto.sha256) if auto else latest.source != "auto", "n_versions": n,
-        "latest_version": latest.number, "latest_author": latest.author, "low_smi": low_smi,
-        "smi_threshold": smi_thr, "low_smi_note": note, "low_muscle_hu": low_hu, "muscle_hu_threshold": hu_thr,
-        "latest_source": latest.source, "auto_same_slice": auto is not None,
+        "edited": (latest.sha256 != auto.sha256) if auto else latest.source != "auto",
+        "n_versions": n,
+        "latest_version": latest.number,
+        "latest_author": latest.author,
+        "low_smi": low_smi,
+        "smi_threshold": smi_thr,
+        "low_smi_note": note,
+        "low_muscle_hu": low_hu,
+        "muscle_hu_threshold": hu_thr,
+        "latest_source": latest.source,
+        "auto_same_slice": auto is not None,
         "qc_flags_text": " ".join(flag_sentences(flags)),
     }

@@ -56,8 +56,13 @@ def encode_volume(volume: Volume) -> tuple[bytes, dict[str, Any], dict[str, Any]
 
 
 def decode_volume(
-    blob: bytes, expected_sha256: str, geometry: dict[str, Any], meta: dict[str, Any], sop_uids: list[str],
-    *, case_label: str,
+    blob: bytes,
+    expected_sha256: str,
+    geometry: dict[str, Any],
+    meta: dict[str, Any],
+    sop_uids: list[str],
+    *,
+    case_label: str,
 ) -> Volume:
     """Rebuild the Volume; a checksum or format mismatch raises :class:`StoreError`."""
     if sha256_hex(blob) != expected_sha256:

@@ -122,8 +122,11 @@ class StoreCore:
         return s.scalars(q).first()
 
     def _audit(self, s: Session, action: str, actor: str, case_id: int | None, **details: Any) -> None:
-        s.add(AuditEventRow(time=_now(), actor=_who(actor), action=action, case_id=case_id,
-                            details_json=codec.dumps(details)))
+        s.add(
+            AuditEventRow(
+                time=_now(), actor=_who(actor), action=action, case_id=case_id, details_json=codec.dumps(details)
+            )
+        )
 
     def _volume(self, case: Case) -> Volume:
         with self._lock:
@@ -134,8 +137,12 @@ class StoreCore:
         if not case.image_sha256:
             raise StoreError(f"The image of case {case.label} was purged; the case cannot be reopened.")
         vol = codec.decode_volume(
-            case.image_npz, case.image_sha256, json.loads(case.geometry_json), json.loads(case.meta_json),
-            json.loads(case.sop_uids_json), case_label=case.label,
+            case.image_npz,
+            case.image_sha256,
+            json.loads(case.geometry_json),
+            json.loads(case.meta_json),
+            json.loads(case.sop_uids_json),
+            case_label=case.label,
         )
         with self._lock:
             self._cache[case.image_sha256] = vol
@@ -171,41 +178,81 @@ class StoreCore:
         return hu, float(np.linalg.norm(aff[:3, 1])), float(np.linalg.norm(aff[:3, 2])), z
 
     def _add_version(
-        self, s: Session, case: Case, labels: np.ndarray, *, parent: MaskVersion | None, analysis_id: int | None,
-        slice_index: int, author: str, comment: str, source: str,
+        self,
+        s: Session,
+        case: Case,
+        labels: np.ndarray,
+        *,
+        parent: MaskVersion | None,
+        analysis_id: int | None,
+        slice_index: int,
+        author: str,
+        comment: str,
+        source: str,
     ) -> MaskVersion:
         if source not in MASK_SOURCES and not source.startswith(IMPORTED_PREFIX):
             raise ValueError(f"source must be one of {MASK_SOURCES} or {IMPORTED_PREFIX}<format>")
         hu, row_mm, col_mm, z = self._slice(case, slice_index)
         mask = codec.normalise_mask2d(labels, (case.n_rows, case.n_cols))
-        m = measure_slice(hu, mask, row_mm=row_mm, col_mm=col_mm, gates=self._gates(s, analysis_id),
-                          index=slice_index, z_mm=z)
+        m = measure_slice(
+            hu, mask, row_mm=row_mm, col_mm=col_mm, gates=self._gates(s, analysis_id), index=slice_index, z_mm=z
+        )
         blob, sha = codec.encode_mask(mask)
         row = MaskVersion(
-            case_id=case.id, number=(parent.number + 1) if parent is not None else 1,
-            parent_id=parent.id if parent is not None else None, analysis_id=analysis_id, created_at=_now(),
-            author=_who(author), comment=str(comment or ""), source=source, slice_index=int(slice_index),
-            z_mm=m.z_mm, n_rows=mask.shape[0], n_cols=mask.shape[1], mask_zlib=blob, sha256=sha,
-            sma_cm2=m.sma_cm2, imat_cm2=m.imat_cm2, sat_cm2=m.sat_cm2, vat_cm2=m.vat_cm2,
-            muscle_hu_mean=m.muscle_hu_mean, muscle_pixels=m.muscle_pixels,
+            case_id=case.id,
+            number=(parent.number + 1) if parent is not None else 1,
+            parent_id=parent.id if parent is not None else None,
+            analysis_id=analysis_id,
+            created_at=_now(),
+            author=_who(author),
+            comment=str(comment or ""),
+            source=source,
+            slice_index=int(slice_index),
+            z_mm=m.z_mm,
+            n_rows=mask.shape[0],
+            n_cols=mask.shape[1],
+            mask_zlib=blob,
+            sha256=sha,
+            sma_cm2=m.sma_cm2,
+            imat_cm2=m.imat_cm2,
+            sat_cm2=m.sat_cm2,
+            vat_cm2=m.vat_cm2,
+            muscle_hu_mean=m.muscle_hu_mean,
+            muscle_pixels=m.muscle_pixels,
         )
         s.add(row)
         s.flush()
         return row
 
     def _add_analysis(
-        self, s: Session, case: Case, analysis: dict[str, Any], slice_index: int, actor: str,
+        self,
+        s: Session,
+        case: Case,
+        analysis: dict[str, Any],
+        slice_index: int,
+        actor: str,
         l3_auto_index: int | None,
     ) -> Analysis:
         p = extract(analysis)
         auto = l3_auto_index if l3_auto_index is not None else p.l3_auto_index
         over = p.l3_overridden if p.l3_overridden is not None else (auto is not None and auto != slice_index)
         row = Analysis(
-            case_id=case.id, created_at=_now(), actor=_who(actor), software_version=__version__,
-            method=p.method, model_name=p.model_name, model_version=p.model_version, model_sha256=p.model_sha256,
-            rule=p.rule, hu_gates_json=json.dumps(p.gates.to_dict()), input_sha256=p.input_sha256 or case.input_sha256,
-            slice_index=int(slice_index), l3_auto_index=auto,
-            l3_overridden=bool(over), confidence=p.confidence, qc_flags_json=json.dumps(list(p.qc_flags)),
+            case_id=case.id,
+            created_at=_now(),
+            actor=_who(actor),
+            software_version=__version__,
+            method=p.method,
+            model_name=p.model_name,
+            model_version=p.model_version,
+            model_sha256=p.model_sha256,
+            rule=p.rule,
+            hu_gates_json=json.dumps(p.gates.to_dict()),
+            input_sha256=p.input_sha256 or case.input_sha256,
+            slice_index=int(slice_index),
+            l3_auto_index=auto,
+            l3_overridden=bool(over),
+            confidence=p.confidence,
+            qc_flags_json=json.dumps(list(p.qc_flags)),
             result_json=codec.dumps(scrub(analysis)),
         )
         s.add(row)
@@ -230,9 +277,7 @@ class StoreCore:
             return
         opened = s.get(MaskVersion, parent_version_id) if parent_version_id is not None else None
         if opened is None or opened.case_id != case.id:
-            raise StoreError(
-                f"Version id {parent_version_id} is not a version of case {case.label}; reload the case."
-            )
+            raise StoreError(f"Version id {parent_version_id} is not a version of case {case.label}; reload the case.")
         assert latest is not None
         when = convert.utc(latest.created_at).strftime("%Y-%m-%d %H:%M:%S UTC")
         err = ConflictError(
@@ -256,8 +301,16 @@ class StoreCore:
 
     # ------------------------------------------------------------------ cases
     def _insert_case(
-        self, s: Session, volume: Volume, *, label: str | None, input_sha256: str | None, sex: str | None,
-        height_m: float | None, weight_kg: float | None, age_years: Any,
+        self,
+        s: Session,
+        volume: Volume,
+        *,
+        label: str | None,
+        input_sha256: str | None,
+        sex: str | None,
+        height_m: float | None,
+        weight_kg: float | None,
+        age_years: Any,
     ) -> Case:
         """Add the case row with a de-identified copy of ``volume`` (refuses a label already in use)."""
         meta = volume.meta
@@ -269,13 +322,29 @@ class StoreCore:
         if taken:
             raise StoreError(f"A case labelled {code!r} already exists; choose another case code.")
         case = Case(
-            created_at=created, label=code, patient_id_hash=meta.patient_id_hash, study_uid=meta.study_uid,
-            series_uid=meta.series_uid, frame_of_reference_uid=meta.frame_of_reference_uid,
-            sop_class_uid=meta.sop_class_uid, sop_uids_json=json.dumps(sops), input_sha256=input_sha256,
-            input_kind=meta.kind, n_slices=volume.shape[0], n_rows=volume.shape[1], n_cols=volume.shape[2],
-            geometry_json=json.dumps(geometry), meta_json=codec.dumps(meta_d), image_npz=blob,
-            image_sha256=codec.sha256_hex(blob), image_nbytes=len(blob), sex=sex, height_m=height_m,
-            weight_kg=weight_kg, age_years=None if age_years is None else float(age_years), deleted=False,
+            created_at=created,
+            label=code,
+            patient_id_hash=meta.patient_id_hash,
+            study_uid=meta.study_uid,
+            series_uid=meta.series_uid,
+            frame_of_reference_uid=meta.frame_of_reference_uid,
+            sop_class_uid=meta.sop_class_uid,
+            sop_uids_json=json.dumps(sops),
+            input_sha256=input_sha256,
+            input_kind=meta.kind,
+            n_slices=volume.shape[0],
+            n_rows=volume.shape[1],
+            n_cols=volume.shape[2],
+            geometry_json=json.dumps(geometry),
+            meta_json=codec.dumps(meta_d),
+            image_npz=blob,
+            image_sha256=codec.sha256_hex(blob),
+            image_nbytes=len(blob),
+            sex=sex,
+            height_m=height_m,
+            weight_kg=weight_kg,
+            age_years=None if age_years is None else float(age_years),
+            deleted=False,
         )
         s.add(case)
         s.flush()
@@ -284,9 +353,19 @@ class StoreCore:
         return case
 
     def create_case(
-        self, volume: Volume, *, analysis: AnalysisInput, labels: np.ndarray, slice_index: int, actor: str,
-        label: str | None = None, sex: str | None = None, height_m: float | None = None,
-        weight_kg: float | None = None, age_years: float | None = None, input_sha256: str | None = None,
+        self,
+        volume: Volume,
+        *,
+        analysis: AnalysisInput,
+        labels: np.ndarray,
+        slice_index: int,
+        actor: str,
+        label: str | None = None,
+        sex: str | None = None,
+        height_m: float | None = None,
+        weight_kg: float | None = None,
+        age_years: float | None = None,
+        input_sha256: str | None = None,
         l3_auto_index: int | None = None,
     ) -> CaseRecord:
         """Store a de-identified copy of ``volume``, its analysis and version 1 (the automatic mask).
@@ -307,17 +386,52 @@ class StoreCore:
             raise StoreError(f"Slice {slice_index} is outside the image's slices 0..{volume.n_slices - 1}.")
         codec.normalise_mask2d(labels, (volume.shape[1], volume.shape[2]))
         with self._tx() as s:
-            case = self._insert_case(s, volume, label=label, input_sha256=input_sha256 or extract(a).input_sha256,
-                                     sex=sex, height_m=height_m, weight_kg=weight_kg, age_years=age)
+            case = self._insert_case(
+                s,
+                volume,
+                label=label,
+                input_sha256=input_sha256 or extract(a).input_sha256,
+                sex=sex,
+                height_m=height_m,
+                weight_kg=weight_kg,
+                age_years=age,
+            )
             code = case.label
             blob_len = case.image_nbytes
             an = self._add_analysis(s, case, a, int(slice_index), actor, l3_auto_index)
-            v = self._add_version(s, case, labels, parent=None, analysis_id=an.id, slice_index=int(slice_index),
-                                  author=actor, comment="automatic mask", source="auto")
-            self._audit(s, "create", actor, case.id, label=code, input_kind=meta.kind, shape=list(volume.shape),
-                        image_nbytes=blob_len)
-            self._audit(s, "analyse", actor, case.id, analysis_id=an.id, method=an.method, slice_index=an.slice_index,
-                        l3_overridden=an.l3_overridden, version=v.number, sma_cm2=v.sma_cm2)
+            v = self._add_version(
+                s,
+                case,
+                labels,
+                parent=None,
+                analysis_id=an.id,
+                slice_index=int(slice_index),
+                author=actor,
+                comment="automatic mask",
+                source="auto",
+            )
+            self._audit(
+                s,
+                "create",
+                actor,
+                case.id,
+                label=code,
+                input_kind=meta.kind,
+                shape=list(volume.shape),
+                image_nbytes=blob_len,
+            )
+            self._audit(
+                s,
+                "analyse",
+                actor,
+                case.id,
+                analysis_id=an.id,
+                method=an.method,
+                slice_index=an.slice_index,
+                l3_overridden=an.l3_overridden,
+                version=v.number,
+                sma_cm2=v.sma_cm2,
+            )
             case_id = case.id
         log.info("created case %s (id %d)", code, case_id)
         return self.get_case(case_id)
@@ -332,15 +446,30 @@ class StoreCore:
             geo = json.loads(c.geometry_json)
             sp = geo.get("spacing_mm") or [None, 0.0, 0.0]
             return CaseRecord(
-                id=c.id, label=c.label, created_at=convert.utc(c.created_at), input_kind=c.input_kind,
-                input_sha256=c.input_sha256, patient_id_hash=c.patient_id_hash, study_uid=c.study_uid,
-                series_uid=c.series_uid, frame_of_reference_uid=c.frame_of_reference_uid,
-                sop_class_uid=c.sop_class_uid, n_sop_uids=len(json.loads(c.sop_uids_json)),
-                shape=(c.n_slices, c.n_rows, c.n_cols), spacing_mm=(sp[0], float(sp[1]), float(sp[2])),
-                image_sha256=c.image_sha256, sex=c.sex, height_m=c.height_m, weight_kg=c.weight_kg,
-                age_years=c.age_years, deleted=bool(c.deleted), deleted_reason=c.deleted_reason,
-                meta=meta, latest_analysis=convert.analysis_record(an) if an else None,
-                latest_version=self._version_rec(s, latest) if latest else None, n_versions=int(n),
+                id=c.id,
+                label=c.label,
+                created_at=convert.utc(c.created_at),
+                input_kind=c.input_kind,
+                input_sha256=c.input_sha256,
+                patient_id_hash=c.patient_id_hash,
+                study_uid=c.study_uid,
+                series_uid=c.series_uid,
+                frame_of_reference_uid=c.frame_of_reference_uid,
+                sop_class_uid=c.sop_class_uid,
+                n_sop_uids=len(json.loads(c.sop_uids_json)),
+                shape=(c.n_slices, c.n_rows, c.n_cols),
+                spacing_mm=(sp[0], float(sp[1]), float(sp[2])),
+                image_sha256=c.image_sha256,
+                sex=c.sex,
+                height_m=c.height_m,
+                weight_kg=c.weight_kg,
+                age_years=c.age_years,
+                deleted=bool(c.deleted),
+                deleted_reason=c.deleted_reason,
+                meta=meta,
+                latest_analysis=convert.analysis_record(an) if an else None,
+                latest_version=self._version_rec(s, latest) if latest else None,
+                n_versions=int(n),
             )
 
     def list_cases(self, include_deleted: bool = False) -> list[CaseSummary]:
@@ -351,14 +480,28 @@ class StoreCore:
             cases = list(s.scalars(q))
             out = []
             for c in cases:
-                vs = list(s.execute(select(MaskVersion.number, MaskVersion.sma_cm2, MaskVersion.source)
-                                    .where(MaskVersion.case_id == c.id).order_by(MaskVersion.number)))
+                vs = list(
+                    s.execute(
+                        select(MaskVersion.number, MaskVersion.sma_cm2, MaskVersion.source)
+                        .where(MaskVersion.case_id == c.id)
+                        .order_by(MaskVersion.number)
+                    )
+                )
                 last = vs[-1] if vs else None
-                out.append(CaseSummary(
-                    id=c.id, label=c.label, created_at=convert.utc(c.created_at), input_kind=c.input_kind,
-                    deleted=bool(c.deleted), n_versions=len(vs), latest_sma_cm2=last[1] if last else None,
-                    edited=bool(last and last[2] != "auto"), sex=c.sex, patient_id_hash=c.patient_id_hash,
-                ))
+                out.append(
+                    CaseSummary(
+                        id=c.id,
+                        label=c.label,
+                        created_at=convert.utc(c.created_at),
+                        input_kind=c.input_kind,
+                        deleted=bool(c.deleted),
+                        n_versions=len(vs),
+                        latest_sma_cm2=last[1] if last else None,
+                        edited=bool(last and last[2] != "auto"),
+                        sex=c.sex,
+                        patient_id_hash=c.patient_id_hash,
+                    )
+                )
             return out
 
     def find_duplicates(self, patient_id_hash: str | None) -> list[CaseSummary]:

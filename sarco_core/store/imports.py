@@ -30,10 +30,15 @@ class ImportStore(VersionStore):
         """
         vol, m = case.volume, case.mask
         vol.require_hu("Storing an imported case")
-        details = {"format": m.format.value, "mask_file": m.mask_path.rsplit("/", 1)[-1], "mask_sha256": m.sha256,
-                   "value_map": None if m.value_map is None else m.value_map.name,
-                   "value_map_pairs": None if m.value_map is None else [list(p) for p in m.value_map.pairs],
-                   "source_slice_index": m.slice_index, "z_mm": m.z_mm}
+        details = {
+            "format": m.format.value,
+            "mask_file": m.mask_path.rsplit("/", 1)[-1],
+            "mask_sha256": m.sha256,
+            "value_map": None if m.value_map is None else m.value_map.name,
+            "value_map_pairs": None if m.value_map is None else [list(p) for p in m.value_map.pairs],
+            "source_slice_index": m.slice_index,
+            "z_mm": m.z_mm,
+        }
         with self._tx() as s:
             existing = s.scalars(select(Case).where(Case.label == m.case_id, ~Case.deleted)).first()
             existing_id = existing.id if existing is not None else None
@@ -45,19 +50,62 @@ class ImportStore(VersionStore):
                     f"A case labelled {m.case_id!r} already exists with another image; give this case another "
                     "case_id (or delete the old case first)."
                 )
-            return self._append(existing_id, m.labels, parent_version_id=None, check_parent=False, author=actor,
-                                comment=f"imported {m.format.value} reference mask", source=m.source, slice_index=j,
-                                audit_action="import", audit_details=details)
+            return self._append(
+                existing_id,
+                m.labels,
+                parent_version_id=None,
+                check_parent=False,
+                author=actor,
+                comment=f"imported {m.format.value} reference mask",
+                source=m.source,
+                slice_index=j,
+                audit_action="import",
+                audit_details=details,
+            )
         p = case.patient
         with self._tx() as s:
-            row = self._insert_case(s, vol, label=m.case_id, input_sha256=None, sex=p.sex, height_m=p.height_m,
-                                    weight_kg=p.weight_kg, age_years=None)
-            self._audit(s, "create", actor, row.id, label=row.label, input_kind=vol.meta.kind,
-                        shape=list(vol.shape), image_nbytes=row.image_nbytes)
-            v = self._add_version(s, row, m.labels, parent=None, analysis_id=None, slice_index=0, author=actor,
-                                  comment=f"imported {m.format.value} reference mask", source=m.source)
-            self._audit(s, "import", actor, row.id, version=v.number, version_id=v.id, source=m.source,
-                        sma_cm2=v.sma_cm2, **details)
+            row = self._insert_case(
+                s,
+                vol,
+                label=m.case_id,
+                input_sha256=None,
+                sex=p.sex,
+                height_m=p.height_m,
+                weight_kg=p.weight_kg,
+                age_years=None,
+            )
+            self._audit(
+                s,
+                "create",
+                actor,
+                row.id,
+                label=row.label,
+                input_kind=vol.meta.kind,
+                shape=list(vol.shape),
+                image_nbytes=row.image_nbytes,
+            )
+            v = self._add_version(
+                s,
+                row,
+                m.labels,
+                parent=None,
+                analysis_id=None,
+                slice_index=0,
+                author=actor,
+                comment=f"imported {m.format.value} reference mask",
+                source=m.source,
+            )
+            self._audit(
+                s,
+                "import",
+                actor,
+                row.id,
+                version=v.number,
+                version_id=v.id,
+                source=m.source,
+                sma_cm2=v.sma_cm2,
+                **details,
+            )
             rec = self._version_rec(s, v)
         log.info("imported case %s (%s)", m.case_id, m.source)
         return rec

@@ -58,8 +58,14 @@ class UserStore(StoreCore):
         pw_hash = hash_password(password) if password is not None else None
         try:
             with self._tx() as s:
-                row = User(name=clean, role=r.value, password_hash=pw_hash, email=email or None, created_at=_now(),
-                           disabled=False)
+                row = User(
+                    name=clean,
+                    role=r.value,
+                    password_hash=pw_hash,
+                    email=email or None,
+                    created_at=_now(),
+                    disabled=False,
+                )
                 s.add(row)
                 s.flush()
                 self._audit(s, "add_user", actor, None, user=clean, role=r.value)
@@ -127,8 +133,14 @@ class UserStore(StoreCore):
         """A new random token for the browser; the store keeps only its SHA-256."""
         token = secrets.token_urlsafe(32)
         with self._tx() as s:
-            s.add(SignInSession(token_sha256=_sha(token), user_id=user_id, created_at=_now(),
-                                expires_at=_now() + timedelta(days=SESSION_DAYS)))
+            s.add(
+                SignInSession(
+                    token_sha256=_sha(token),
+                    user_id=user_id,
+                    created_at=_now(),
+                    expires_at=_now() + timedelta(days=SESSION_DAYS),
+                )
+            )
         return token
 
     def session_user(self, token: str) -> UserRecord | None:

@@ -23,8 +23,9 @@ class VersionStore(StoreCore):
         """All versions, oldest first, each with its SMA change vs its parent."""
         with self._tx() as s:
             self._case(s, case_id, allow_deleted=True)
-            rows = list(s.scalars(select(MaskVersion).where(MaskVersion.case_id == case_id)
-                                  .order_by(MaskVersion.number)))
+            rows = list(
+                s.scalars(select(MaskVersion).where(MaskVersion.case_id == case_id).order_by(MaskVersion.number))
+            )
             by_id = {r.id: r for r in rows}
             return [convert.version_record(r, by_id.get(r.parent_id) if r.parent_id else None) for r in rows]
 
@@ -51,8 +52,9 @@ class VersionStore(StoreCore):
                 raise StoreError(f"There is no mask version with id {version_id}. Reload the case.")
             if not row.mask_zlib:
                 raise StoreError(f"The masks of case {row.case_id} were purged.")
-            return codec.decode_mask(row.mask_zlib, (row.n_rows, row.n_cols), row.sha256,
-                                     what=f"version {row.number} of case {row.case_id}")
+            return codec.decode_mask(
+                row.mask_zlib, (row.n_rows, row.n_cols), row.sha256, what=f"version {row.number} of case {row.case_id}"
+            )
 
     def analyses(self, case_id: int) -> list[AnalysisRecord]:
         with self._tx() as s:
@@ -67,9 +69,20 @@ class VersionStore(StoreCore):
             return convert.analysis_record(row)
 
     def _append(
-        self, case_id: int, labels: np.ndarray, *, parent_version_id: int | None, check_parent: bool, author: str,
-        comment: str, source: str, slice_index: int | None = None, analysis: dict[str, Any] | None = None,
-        l3_auto_index: int | None = None, audit_action: str, audit_details: dict[str, Any] | None = None,
+        self,
+        case_id: int,
+        labels: np.ndarray,
+        *,
+        parent_version_id: int | None,
+        check_parent: bool,
+        author: str,
+        comment: str,
+        source: str,
+        slice_index: int | None = None,
+        analysis: dict[str, Any] | None = None,
+        l3_auto_index: int | None = None,
+        audit_action: str,
+        audit_details: dict[str, Any] | None = None,
     ) -> MaskVersionRecord:
         try:
             with self._tx() as s:
@@ -87,11 +100,30 @@ class VersionStore(StoreCore):
                     an_id = base.analysis_id if base is not None else None
                     if slice_index is None:
                         slice_index = base.slice_index if base is not None else 0
-                row = self._add_version(s, case, labels, parent=latest, analysis_id=an_id, slice_index=slice_index,
-                                        author=author, comment=comment, source=source)
-                self._audit(s, audit_action, author, case_id, version=row.number, version_id=row.id,
-                            parent_version=latest.number if latest else None, source=source,
-                            sma_cm2=row.sma_cm2, comment=comment, **(audit_details or {}))
+                row = self._add_version(
+                    s,
+                    case,
+                    labels,
+                    parent=latest,
+                    analysis_id=an_id,
+                    slice_index=slice_index,
+                    author=author,
+                    comment=comment,
+                    source=source,
+                )
+                self._audit(
+                    s,
+                    audit_action,
+                    author,
+                    case_id,
+                    version=row.number,
+                    version_id=row.id,
+                    parent_version=latest.number if latest else None,
+                    source=source,
+                    sma_cm2=row.sma_cm2,
+                    comment=comment,
+                    **(audit_details or {}),
+                )
                 rec = self._version_rec(s, row)
         except IntegrityError:
             self._race_lost(case_id, parent_version_id)
@@ -100,7 +132,13 @@ class VersionStore(StoreCore):
         return rec
 
     def save_version(
-        self, case_id: int, labels: np.ndarray, *, parent_version_id: int, author: str, comment: str = "",
+        self,
+        case_id: int,
+        labels: np.ndarray,
+        *,
+        parent_version_id: int,
+        author: str,
+        comment: str = "",
         source: str = "edit",
     ) -> MaskVersionRecord:
         """Save an edited 2-D mask of the measured slice as a new immutable version (atomic).
@@ -108,11 +146,25 @@ class VersionStore(StoreCore):
         Refused with :class:`ConflictError` when the case's latest version is not ``parent_version_id``
         (someone saved in between); nothing already saved changes and the caller keeps its edit.
         """
-        return self._append(case_id, labels, parent_version_id=parent_version_id, check_parent=True, author=author,
-                            comment=comment, source=source, audit_action="save_version")
+        return self._append(
+            case_id,
+            labels,
+            parent_version_id=parent_version_id,
+            check_parent=True,
+            author=author,
+            comment=comment,
+            source=source,
+            audit_action="save_version",
+        )
 
     def restore_version(
-        self, case_id: int, version_id: int, *, author: str, comment: str = "", parent_version_id: int | None = None,
+        self,
+        case_id: int,
+        version_id: int,
+        *,
+        author: str,
+        comment: str = "",
+        parent_version_id: int | None = None,
     ) -> MaskVersionRecord:
         """Restore an old version by saving its mask as a new version (history is never rewritten)."""
         old = self.get_version(version_id)
@@ -128,29 +180,69 @@ class VersionStore(StoreCore):
                 latest = self._latest(s, case_id)
                 if parent_version_id is not None:
                     self._conflict(s, case, latest, parent_version_id)
-                row = self._add_version(s, case, mask, parent=latest, analysis_id=an_id, slice_index=old.slice_index,
-                                        author=author, comment=text, source="restore")
-                self._audit(s, "restore", author, case_id, version=row.number, version_id=row.id,
-                            restored_version=old.number, sma_cm2=row.sma_cm2, comment=text)
+                row = self._add_version(
+                    s,
+                    case,
+                    mask,
+                    parent=latest,
+                    analysis_id=an_id,
+                    slice_index=old.slice_index,
+                    author=author,
+                    comment=text,
+                    source="restore",
+                )
+                self._audit(
+                    s,
+                    "restore",
+                    author,
+                    case_id,
+                    version=row.number,
+                    version_id=row.id,
+                    restored_version=old.number,
+                    sma_cm2=row.sma_cm2,
+                    comment=text,
+                )
                 return self._version_rec(s, row)
         except IntegrityError:
             self._race_lost(case_id, parent_version_id)
             raise
 
     def add_analysis(
-        self, case_id: int, analysis: AnalysisInput, labels: np.ndarray, slice_index: int, actor: str, *,
-        l3_auto_index: int | None = None, parent_version_id: int | None = None, comment: str = "",
+        self,
+        case_id: int,
+        analysis: AnalysisInput,
+        labels: np.ndarray,
+        slice_index: int,
+        actor: str,
+        *,
+        l3_auto_index: int | None = None,
+        parent_version_id: int | None = None,
+        comment: str = "",
     ) -> MaskVersionRecord:
         """Record a re-analysis (e.g. an L3 override) and its automatic mask as a new version."""
         a = as_dict(analysis)
-        return self._append(case_id, labels, parent_version_id=parent_version_id,
-                            check_parent=parent_version_id is not None, author=actor,
-                            comment=comment or f"automatic mask (re-analysis at slice {slice_index})", source="auto",
-                            slice_index=int(slice_index), analysis=a, l3_auto_index=l3_auto_index,
-                            audit_action="analyse")
+        return self._append(
+            case_id,
+            labels,
+            parent_version_id=parent_version_id,
+            check_parent=parent_version_id is not None,
+            author=actor,
+            comment=comment or f"automatic mask (re-analysis at slice {slice_index})",
+            source="auto",
+            slice_index=int(slice_index),
+            analysis=a,
+            l3_auto_index=l3_auto_index,
+            audit_action="analyse",
+        )
 
     def import_mask(
-        self, case_id: int, labels: np.ndarray, *, source_name: str, author: str, slice_index: int | None = None,
+        self,
+        case_id: int,
+        labels: np.ndarray,
+        *,
+        source_name: str,
+        author: str,
+        slice_index: int | None = None,
         comment: str = "",
     ) -> MaskVersionRecord:
         """Keep a researcher's manual mask (2-D of the measured slice, or 3-D on the image grid) as a version.
@@ -175,9 +267,18 @@ class VersionStore(StoreCore):
                     f"{filled[:20]}. Pass the slice to import, or re-measure the case on that slice first."
                 )
             arr = arr[idx]
-        return self._append(case_id, arr, parent_version_id=None, check_parent=False, author=author,
-                            comment=comment or f"imported from {source_name}", source="import", slice_index=idx,
-                            audit_action="import", audit_details={"source_name": str(source_name)})
+        return self._append(
+            case_id,
+            arr,
+            parent_version_id=None,
+            check_parent=False,
+            author=author,
+            comment=comment or f"imported from {source_name}",
+            source="import",
+            slice_index=idx,
+            audit_action="import",
+            audit_details={"source_name": str(source_name)},
+        )
 
     # ------------------------------------------------------------------ audit
     def log_export(self, case_id: int, *, actor: str, kind: str, version_id: int | None = None, **details: Any) -> None:

@@ -258,8 +258,10 @@ def load_references(folder: Path, pixel_mm: float) -> dict[str, np.ndarray]:
 
     idx = folder / "index.json"
     if not idx.is_file():
-        raise TrainConfigError(f"data.reference_dir {folder} has no index.json: export the references first "
-                               "(python -m tools.blinded_tool export --pass 1 --out DIR).")
+        raise TrainConfigError(
+            f"data.reference_dir {folder} has no index.json: export the references first "
+            "(python -m tools.blinded_tool export --pass 1 --out DIR)."
+        )
     out: dict[str, np.ndarray] = {}
     for e in json.loads(idx.read_text())["slices"]:
         with Image.open(folder / e["mask"]) as im:
@@ -336,8 +338,9 @@ def prepare(cfg: TrainConfig) -> Datasets:
                 native_of=native_coarse(d.coarse_mm, cfg.seed),
             ),
         )
-    pv = cached("phantom", _key(d.phantom_val_seeds, px, *native_tag),
-                lambda: build_phantoms(range(*d.phantom_val_seeds), px))
+    pv = cached(
+        "phantom", _key(d.phantom_val_seeds, px, *native_tag), lambda: build_phantoms(range(*d.phantom_val_seeds), px)
+    )
     sources = {}
     if len(pt_key) > 2:
         sources["phantom_code_sha256"] = str(pt_key[-1])

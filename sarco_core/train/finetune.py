@@ -129,8 +129,14 @@ def finetune(
     train_c, hold_c = split_by_patient(cases, cfg.heldout_fraction, cfg.seed)
     run_dir = out_dir.parent / f".{out_dir.name}.run"
     run_dir.mkdir(parents=True, exist_ok=True)
-    log.info("finetune %s from %s: %d train / %d held-out cases, device %s", cfg.name, base.name, len(train_c),
-             len(hold_c), device)
+    log.info(
+        "finetune %s from %s: %d train / %d held-out cases, device %s",
+        cfg.name,
+        base.name,
+        len(train_c),
+        len(hold_c),
+        device,
+    )
     torch.manual_seed(cfg.seed)
     net = build_network(arch)
     net.load_state_dict(load_state_dict(base_dir / base.weights, base.sha256))
@@ -160,9 +166,20 @@ def finetune(
             net.load_state_dict(torch.load(final, weights_only=True))
             continue
         st = StageConfig(steps=cfg.eval_every, batch=cfg.batch, lr=cfg.lr, warmup_steps=min(5, cfg.eval_every))
-        res = loop.run_stage(name=name, stage_id=100 + k, seed=cfg.seed, net=net, cfg=st, batch_fn=fn,
-                             loss_fn=stages.seg_loss, run_dir=run_dir, device=device, checkpoint_every=10,
-                             log_every=10, resume=resume)
+        res = loop.run_stage(
+            name=name,
+            stage_id=100 + k,
+            seed=cfg.seed,
+            net=net,
+            cfg=st,
+            batch_fn=fn,
+            loss_fn=stages.seg_loss,
+            run_dir=run_dir,
+            device=device,
+            checkpoint_every=10,
+            log_every=10,
+            resume=resume,
+        )
         torch.save({kk: v.detach().cpu() for kk, v in net.state_dict().items()}, final)
         d = float(evaluate_set(net, ho, arch, device)["dice_median"])
         best = max(e[1] for e in evals)
@@ -185,14 +202,25 @@ def finetune(
     _add_lineage(out_dir, base, base_dir, summary)
     export_onnx(out_dir)
     hj = _score_heldout(hold_c, base_dir, out_dir)
-    return FinetuneResult(model_dir=out_dir, heldout_json=hj, train_patients=len({c.patient_id for c in train_c}),
-                          heldout_patients=len({c.patient_id for c in hold_c}), best_step=best_step,
-                          evals=tuple(evals))
+    return FinetuneResult(
+        model_dir=out_dir,
+        heldout_json=hj,
+        train_patients=len({c.patient_id for c in train_c}),
+        heldout_patients=len({c.patient_id for c in hold_c}),
+        best_step=best_step,
+        evals=tuple(evals),
+    )
 
 
 def _summary(
-    cfg: FinetuneConfig, base: ModelConfig, base_dir: Path, train_c: Sequence[ReferenceCase],
-    hold_c: Sequence[ReferenceCase], evals: list[tuple[int, float]], best_step: int, device: str,
+    cfg: FinetuneConfig,
+    base: ModelConfig,
+    base_dir: Path,
+    train_c: Sequence[ReferenceCase],
+    hold_c: Sequence[ReferenceCase],
+    evals: list[tuple[int, float]],
+    best_step: int,
+    device: str,
     cal_stats: dict[str, float],
 ) -> dict[str, Any]:
     return {
@@ -236,8 +264,12 @@ def _score_heldout(hold_c: Sequence[ReferenceCase], base_dir: Path, out_dir: Pat
     out: dict[str, Any] = {}
     for key, d in (("parent", base_dir), ("child", out_dir)):
         rep = validate_cases(hold_c, Segmenter.from_dir(d, backend="torch"))
-        out[key] = {"n_cases": len(rep.cases), "dice_median": rep.dice.median,
-                    "sma_abs_error_pct_median": rep.sma_abs_error_pct.median, "summary": rep.to_dict()}
+        out[key] = {
+            "n_cases": len(rep.cases),
+            "dice_median": rep.dice.median,
+            "sma_abs_error_pct_median": rep.sma_abs_error_pct.median,
+            "summary": rep.to_dict(),
+        }
     path = out_dir / "heldout.json"
     path.write_text(json.dumps(out, indent=2, default=str))
     return path

@@ -63,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     cfg = json.loads(cfg_path.read_text())
     print("old:", json.dumps(cfg["confidence"]["calibration"]))
     print("new:", json.dumps(cal.to_dict()))
-    print(f"points {stats['n']} ({len(phantoms.labelled()) * 5} phantom, {len(real) * 5} reviewed real), "
-          f"Spearman(raw, Dice) {stats['spearman_conf_dice']:.3f}, median Dice {stats['dice_median']:.3f}")
+    print(
+        f"points {stats['n']} ({len(phantoms.labelled()) * 5} phantom, {len(real) * 5} reviewed real), "
+        f"Spearman(raw, Dice) {stats['spearman_conf_dice']:.3f}, median Dice {stats['dice_median']:.3f}"
+    )
     if a.write:
         cfg["confidence"]["calibration"] = cal.to_dict()
         cfg["confidence"]["calibrated_on"] = (

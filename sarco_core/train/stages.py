@@ -136,7 +136,11 @@ def seg_loss(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Te
 # --------------------------------------------------------------------------------------------- inference helpers
 @torch.no_grad()
 def predict_probs(
-    net: torch.nn.Module, hu: np.ndarray, arch: ArchConfig, device: str, tta: bool = True,
+    net: torch.nn.Module,
+    hu: np.ndarray,
+    arch: ArchConfig,
+    device: str,
+    tta: bool = True,
     native_mm: float | None = None,
 ) -> np.ndarray:
     """(K, H, W) probabilities of one slice already at the model pixel size (``native_mm``: its native pixel

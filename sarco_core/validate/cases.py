@@ -102,8 +102,14 @@ def _num(row: dict[str, str], key: str, case_id: str) -> float | None:
 
 
 def cases_from_volumes(
-    *, case_id: str, image: Volume, mask: np.ndarray, patient_id: str | None = None,
-    height_m: float | None = None, weight_kg: float | None = None, sex: str | None = None,
+    *,
+    case_id: str,
+    image: Volume,
+    mask: np.ndarray,
+    patient_id: str | None = None,
+    height_m: float | None = None,
+    weight_kg: float | None = None,
+    sex: str | None = None,
 ) -> list[ReferenceCase]:
     """Every slice of ``image`` where ``mask`` (same (slices, rows, cols) grid) has muscle, as cases
     (``case_id`` alone for a single traced slice, else ``case_id#k``)."""
@@ -121,9 +127,14 @@ def cases_from_volumes(
     sp = image.spacing_mm
     return [
         ReferenceCase.of(
-            case_id=case_id if len(idx) == 1 else f"{case_id}#{k}", hu=np.asarray(image.hu[k]), reference=m[k],
-            spacing_mm=(sp.row, sp.col), patient_id=patient_id or case_id, height_m=height_m,
-            weight_kg=weight_kg, sex=sex,
+            case_id=case_id if len(idx) == 1 else f"{case_id}#{k}",
+            hu=np.asarray(image.hu[k]),
+            reference=m[k],
+            spacing_mm=(sp.row, sp.col),
+            patient_id=patient_id or case_id,
+            height_m=height_m,
+            weight_kg=weight_kg,
+            sex=sex,
         )
         for k in idx
     ]
@@ -155,8 +166,12 @@ def load_manifest(path: str | Path) -> list[ReferenceCase]:
         mvol = load_mask(p.parent / row["mask"].strip())
         check_same_grid(img, mvol)
         out += cases_from_volumes(
-            case_id=cid, image=img, mask=np.asarray(mvol.hu), patient_id=(row.get("patient_id") or "").strip() or None,
-            height_m=_num(row, "height_m", cid), weight_kg=_num(row, "weight_kg", cid),
+            case_id=cid,
+            image=img,
+            mask=np.asarray(mvol.hu),
+            patient_id=(row.get("patient_id") or "").strip() or None,
+            height_m=_num(row, "height_m", cid),
+            weight_kg=_num(row, "weight_kg", cid),
             sex=(row.get("sex") or "").strip() or None,
         )
     return out
@@ -172,8 +187,12 @@ def cases_from_import_set(folder: str | Path) -> list[ReferenceCase]:
         sp = c.volume.spacing_mm
         out.append(
             ReferenceCase.of(
-                case_id=c.case_id, hu=np.asarray(c.volume.hu[0]), reference=np.asarray(c.mask.labels),
-                spacing_mm=(sp.row, sp.col), height_m=c.patient.height_m, weight_kg=c.patient.weight_kg,
+                case_id=c.case_id,
+                hu=np.asarray(c.volume.hu[0]),
+                reference=np.asarray(c.mask.labels),
+                spacing_mm=(sp.row, sp.col),
+                height_m=c.patient.height_m,
+                weight_kg=c.patient.weight_kg,
                 sex=c.patient.sex,
             )
         )

@@ -65,14 +65,23 @@ def _figures(report: ValidationReport) -> list[str]:
         ba = sma.bland_altman
         for y, label in ((ba.bias, "bias"), (ba.loa_low, "-1.96 SD"), (ba.loa_high, "+1.96 SD")):
             f1.add_hline(y=y, line_dash="dash" if label != "bias" else "solid", annotation_text=f"{label} {y:.1f}")
-    f1.update_layout(title="Bland-Altman: SMA (model - expert)", xaxis_title="mean SMA (cm²)",
-                     yaxis_title="difference (cm²)", height=420)
+    f1.update_layout(
+        title="Bland-Altman: SMA (model - expert)",
+        xaxis_title="mean SMA (cm²)",
+        yaxis_title="difference (cm²)",
+        height=420,
+    )
     figs.append(f1)
     lo, hi = float(min(ref.min(), mod.min())), float(max(ref.max(), mod.max()))
-    f2 = go.Figure([go.Scatter(x=ref, y=mod, mode="markers", text=names, name="cases"),
-                    go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="identity")])
-    f2.update_layout(title="SMA: model vs expert", xaxis_title="expert SMA (cm²)", yaxis_title="model SMA (cm²)",
-                     height=420)
+    f2 = go.Figure(
+        [
+            go.Scatter(x=ref, y=mod, mode="markers", text=names, name="cases"),
+            go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="identity"),
+        ]
+    )
+    f2.update_layout(
+        title="SMA: model vs expert", xaxis_title="expert SMA (cm²)", yaxis_title="model SMA (cm²)", height=420
+    )
     figs.append(f2)
     f3 = go.Figure(go.Histogram(x=[r.dice for r in rows], nbinsx=30))
     f3.update_layout(title="HU-gated muscle Dice per case", xaxis_title="Dice", yaxis_title="cases", height=360)
@@ -104,15 +113,17 @@ def _html(report: ValidationReport, overlays: dict[str, bytes]) -> str:
     for r in report.worst():
         img = overlays.get(r.case_id)
         pic = f'<img alt="overlay" src="data:image/png;base64,{base64.b64encode(img).decode()}">' if img else ""
-        worst += (f"<div class='case'>{pic}<p>{html.escape(r.case_id)}: Dice {r.dice:.3f}, SMA expert "
-                  f"{r.sma_ref_cm2:.1f} / model {r.sma_model_cm2:.1f} cm²</p></div>")
+        worst += (
+            f"<div class='case'>{pic}<p>{html.escape(r.case_id)}: Dice {r.dice:.3f}, SMA expert "
+            f"{r.sma_ref_cm2:.1f} / model {r.sma_model_cm2:.1f} cm²</p></div>"
+        )
     figs = "".join(f"<div>{f}</div>" for f in _figures(report))
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #bbb;padding:3px 8px}}.case{{display:inline-block;margin:4px;width:260px}}</style></head>
 <body><h1>{html.escape(title)}</h1>
-<p>{d['n_cases']} cases ({d['n_patients']} patients); muscle gated at −29..150 HU (Alberta protocol).
-Classification: {html.escape(d['rule_citation'])}.</p>
+<p>{d["n_cases"]} cases ({d["n_patients"]} patients); muscle gated at −29..150 HU (Alberta protocol).
+Classification: {html.escape(d["rule_citation"])}.</p>
 <h2>Segmentation agreement</h2><table><tr><th></th><th>median</th><th>mean</th><th>min / max</th></tr>
 <tr><td>Dice (HU-gated)</td><td>{_fmt(report.dice.median)}</td><td>{_fmt(report.dice.mean)}</td>
 <td>{_fmt(report.dice.min)}</td></tr>

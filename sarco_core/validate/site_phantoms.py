@@ -47,9 +47,14 @@ def site_cases(n: int, *, convention: SiteConvention, seed0: int = SITE_SEED0) -
         height = float(rng.uniform(1.55, 1.75) if sex == "F" else rng.uniform(1.65, 1.90))
         out.append(
             ReferenceCase.of(
-                case_id=f"site{s}", patient_id=f"P{s}", hu=np.asarray(ph.hu, np.float32),
-                reference=site_labels(ph.labels, ph.tissue, convention), spacing_mm=ph.spacing_mm,
-                height_m=height, weight_kg=float(rng.uniform(55, 95)), sex=sex,
+                case_id=f"site{s}",
+                patient_id=f"P{s}",
+                hu=np.asarray(ph.hu, np.float32),
+                reference=site_labels(ph.labels, ph.tissue, convention),
+                spacing_mm=ph.spacing_mm,
+                height_m=height,
+                weight_kg=float(rng.uniform(55, 95)),
+                sex=sex,
             )
         )
     return out
@@ -65,10 +70,17 @@ def write_site_folder(cases: list[ReferenceCase], folder: str | Path) -> Path:
         vol = c.volume()
         save_nifti(vol, np.round(c.hu).astype(np.int16)[None], root / "images" / f"{c.case_id}.nii.gz", dtype=np.int16)
         save_nifti(vol, c.reference[None], root / "masks" / f"{c.case_id}.nii.gz")
-        rows.append({"case_id": c.case_id, "image": f"images/{c.case_id}.nii.gz", "mask": f"masks/{c.case_id}.nii.gz",
-                     "height_m": f"{c.height_m:.3f}" if c.height_m else "",
-                     "weight_kg": f"{c.weight_kg:.1f}" if c.weight_kg else "", "sex": c.sex or "",
-                     "patient_id": c.patient_id})
+        rows.append(
+            {
+                "case_id": c.case_id,
+                "image": f"images/{c.case_id}.nii.gz",
+                "mask": f"masks/{c.case_id}.nii.gz",
+                "height_m": f"{c.height_m:.3f}" if c.height_m else "",
+                "weight_kg": f"{c.weight_kg:.1f}" if c.weight_kg else "",
+                "sex": c.sex or "",
+                "patient_id": c.patient_id,
+            }
+        )
     man = root / "manifest.csv"
     with man.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))

@@ -30,8 +30,7 @@ def test_tag_import_page_in_the_browser(tmp_path: Path) -> None:
     sma = measure_slice(ct.hu[k], labels, row_mm=ct.spacing_mm.row, col_mm=ct.spacing_mm.col).sma_cm2
     shots = ARTIFACTS / "e2e"
     shots.mkdir(parents=True, exist_ok=True)
-    with running_app(f"sqlite:///{tmp_path / 'e2e.db'}", shots / "server_import.log") as url, \
-            sync_playwright() as pw:
+    with running_app(f"sqlite:///{tmp_path / 'e2e.db'}", shots / "server_import.log") as url, sync_playwright() as pw:
         with browser_page(pw, shots / "import_mask_failed.png") as page:
             page.goto(url)
             page.get_by_role("link", name="Import expert mask").click()

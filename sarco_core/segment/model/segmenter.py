@@ -291,7 +291,11 @@ class Segmenter:
             if noisy:
                 conf *= HIGH_NOISE_FACTOR
             rules = apply_anatomy_rules(
-                hu[b], labels_all[b], row_mm=row_mm, col_mm=col_mm, body=np.asarray(body_full[b]),
+                hu[b],
+                labels_all[b],
+                row_mm=row_mm,
+                col_mm=col_mm,
+                body=np.asarray(body_full[b]),
                 fov_out=(hu[b] < PADDING_HU) | outside_fov(hu[b]),
             )
             labels = rules.labels

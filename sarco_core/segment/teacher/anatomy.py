@@ -137,8 +137,10 @@ def find_vertebra(bone: np.ndarray, trunk: np.ndarray, px_mm: float, hs: np.ndar
             continue
         if spongy_lab is not None:  # osteoporotic bodies / coarse pixels: the cortex alone is a thin shell
             ids = np.unique(spongy_lab[comp])
-            grown = np.isin(spongy_lab, ids[ids > 0]) & (np.hypot(*np.subtract(np.indices(comp.shape),
-                    np.array([cy, cx])[:, None, None])) * px_mm <= CANCELLOUS_REACH_MM)
+            grown = np.isin(spongy_lab, ids[ids > 0]) & (
+                np.hypot(*np.subtract(np.indices(comp.shape), np.array([cy, cx])[:, None, None])) * px_mm
+                <= CANCELLOUS_REACH_MM
+            )
             comp = comp | grown
         area_cm2 = float(comp.sum()) * px_cm2
         if area_cm2 >= VERT_MIN_AREA_CM2 and area_cm2 > best_area:
@@ -206,15 +208,23 @@ def geodesic_steps(seed: np.ndarray, medium: np.ndarray, max_steps: int) -> np.n
     return steps
 
 
-def muscle_reference_hu(hs: np.ndarray, interior: np.ndarray, bone: np.ndarray, vert: Vertebra | None,
-                        px_mm: float) -> float:
+def muscle_reference_hu(
+    hs: np.ndarray, interior: np.ndarray, bone: np.ndarray, vert: Vertebra | None, px_mm: float
+) -> float:
     """Median HU of the paraspinal muscles (behind the vertebral body, beside the spinous process)."""
     if vert is None:
         return DEFAULT_MUSCLE_HU
     rr, cc = np.indices(hs.shape)
     cy, cx = vert.centre_rc
-    sel = (interior & ~bone & (rr >= cy + 15.0 / px_mm) & (np.abs(cc - cx) * px_mm >= 10.0)
-           & (np.abs(cc - cx) * px_mm <= 50.0) & (hs >= -29.0) & (hs <= 150.0))
+    sel = (
+        interior
+        & ~bone
+        & (rr >= cy + 15.0 / px_mm)
+        & (np.abs(cc - cx) * px_mm >= 10.0)
+        & (np.abs(cc - cx) * px_mm <= 50.0)
+        & (hs >= -29.0)
+        & (hs <= 150.0)
+    )
     if sel.sum() * px_mm * px_mm < 300.0:  # < 3 cm² of paraspinal muscle found
         return DEFAULT_MUSCLE_HU
     return float(np.clip(np.median(hs[sel]), *MUSCLE_REF_RANGE_HU))

@@ -207,8 +207,13 @@ class TeacherSegmenter:
                 extra["anatomy_rules"] = rules.extras()
             out.append(
                 SegmentationResult(
-                    index=int(i), labels=labels, confidence=conf, qc_flags=flags, method=self.method,
-                    model=None, extra=extra,
+                    index=int(i),
+                    labels=labels,
+                    confidence=conf,
+                    qc_flags=flags,
+                    method=self.method,
+                    model=None,
+                    extra=extra,
                 )
             )
         return out

@@ -42,8 +42,9 @@ def dark_pieces(hs: np.ndarray, soft: np.ndarray, ref: float, px_mm: float) -> n
     return np.asarray(dark)
 
 
-def muscle_like(hs: np.ndarray, soft: np.ndarray, ref: float, px_mm: float,
-                dark: np.ndarray | None = None) -> np.ndarray:
+def muscle_like(
+    hs: np.ndarray, soft: np.ndarray, ref: float, px_mm: float, dark: np.ndarray | None = None
+) -> np.ndarray:
     """Soft tissue minus the dark pieces (:func:`dark_pieces`, given or found here), grown back by the margin
     that was not judged."""
     if dark is None:
@@ -63,8 +64,9 @@ ORGAN_EDGE_MM = 2.0
 ORGAN_MIN_CM2 = 2.0
 
 
-def organ_like(hs: np.ndarray, cand: np.ndarray, bone: np.ndarray, ref: float, ref_map: np.ndarray | float,
-               px_mm: float) -> np.ndarray:
+def organ_like(
+    hs: np.ndarray, cand: np.ndarray, bone: np.ndarray, ref: float, ref_map: np.ndarray | float, px_mm: float
+) -> np.ndarray:
     """Candidate pixels whose local soft-tissue mean is ORGAN_STEP_HU brighter than ``ref_map`` (the HU of the
     muscle nearby; ``ref`` = the slice's muscle reference sets what is too hot to average)."""
     hot = bone | (hs > ref + ORGAN_HOT_HU)

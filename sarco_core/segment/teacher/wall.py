@@ -65,9 +65,16 @@ def _envelope(values: np.ndarray, use: np.ndarray) -> np.ndarray:
     return np.where(use & np.isfinite(med), med, np.inf)
 
 
-def wall_thickness(hs: np.ndarray, interior: np.ndarray, depth_mm: np.ndarray, centre: tuple[float, float],
-                   max_mm: np.ndarray, bright_hu: float, px_mm: float,
-                   organ: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def wall_thickness(
+    hs: np.ndarray,
+    interior: np.ndarray,
+    depth_mm: np.ndarray,
+    centre: tuple[float, float],
+    max_mm: np.ndarray,
+    bright_hu: float,
+    px_mm: float,
+    organ: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Per ray from ``centre``: depth (mm) of the first fat / air / bone / organ-bright run met when walking
     inward from the fascia; unknown (False) where none is met before ``max_mm`` (organ touching the wall)."""
     n = max_mm.size
@@ -114,8 +121,9 @@ def wall_thickness(hs: np.ndarray, interior: np.ndarray, depth_mm: np.ndarray, c
     return thick, known
 
 
-def _ray_reference(hs: np.ndarray, soft: np.ndarray, depth_mm: np.ndarray, b: np.ndarray, n: int,
-                   default: float) -> np.ndarray:
+def _ray_reference(
+    hs: np.ndarray, soft: np.ndarray, depth_mm: np.ndarray, b: np.ndarray, n: int, default: float
+) -> np.ndarray:
     """Per ray: median HU of the outer wall (soft tissue REF_DEPTH_MM deep, partial-volume pixels below 0 HU
     left out) - the wall muscle's own HU - as a circular median over ±REF_DEG (rays with too few pixels are
     interpolated from their neighbours)."""
@@ -151,8 +159,7 @@ def wall_and_back(
     b = np.minimum((ang / RAY_STEP_DEG).astype(np.int32), n - 1)
     soft = interior & ~bone & (hs >= SOFT_HU[0]) & (hs <= bright)
     cand = interior & ~bone & (hs >= SOFT_HU[0]) & (hs <= ref + ORGAN_HOT_HU)
-    organ = organ_like(hs, cand, bone, ref, np.maximum(_ray_reference(hs, soft, depth_mm, b, n, ref), ref)[b],
-                       px_mm)
+    organ = organ_like(hs, cand, bone, ref, np.maximum(_ray_reference(hs, soft, depth_mm, b, n, ref), ref)[b], px_mm)
     thick, known = wall_thickness(hs, interior, depth_mm, (ocy, ocx), max_mm, bright, px_mm, organ)
     default = float(np.median(thick[known & ~back_ray])) if (known & ~back_ray).any() else 15.0
     filled = _circular_fill(thick, known, default)
