@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.server import ARTIFACTS, launch, running_app
-from tests.e2e.test_browser import _need_chromium
+from tests.e2e.server import ARTIFACTS, launch, need_chromium, running_app
 
 pytestmark = pytest.mark.e2e
 PW = "team password 1"
@@ -23,7 +22,7 @@ PW = "team password 1"
 
 @pytest.fixture(scope="module")
 def team_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, int]]:
-    _need_chromium()
+    need_chromium()
     from sarco_core.batch import BatchOptions, run_batch
     from sarco_core.store import Store
     from tests.app_helpers import phantom_series
