@@ -31,7 +31,7 @@ def _labels(i: int) -> np.ndarray:
     return lab
 
 
-def _setup(url: str) -> int:
+def _setup(url: str, label: str) -> int:
     from sarco_core.analyze import analyze
     from sarco_core.store import Store
     from tests.store_helpers import auto_labels, synthetic_volume
@@ -39,7 +39,7 @@ def _setup(url: str) -> int:
     vol = synthetic_volume()
     res = analyze(vol, slice_index=3, method="threshold")
     store = Store.open(url)
-    case = store.create_case(vol, analysis=res, labels=auto_labels(), slice_index=3, actor="bench", label="kill")
+    case = store.create_case(vol, analysis=res, labels=auto_labels(), slice_index=3, actor="bench", label=label)
     store.close()
     return int(case.id)
 
@@ -80,7 +80,7 @@ def _check(url: str, case_id: int, ids: set[int]) -> tuple[int, int, int]:
 
 def kills(url: str, n: int, seed: int) -> None:
     rng = random.Random(seed)
-    case_id = _setup(url)
+    case_id = _setup(url, "kill")
     journal = tempfile.mktemp(suffix=".journal")
     ctx = mp.get_context("spawn")
     t0 = time.perf_counter()
@@ -121,7 +121,7 @@ def _racer(url: str, case_id: int, saves: int, out: mp.Queue) -> None:  # type: 
 
 
 def writers(url: str, n: int, saves: int) -> None:
-    case_id = _setup(url)
+    case_id = _setup(url, "race")  # its own case: one --url may serve both phases
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     t0 = time.perf_counter()
