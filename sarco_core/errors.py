@@ -99,6 +99,10 @@ class TrainingNotInstalledError(SarcoError):
     """Training or ONNX export asked for in the slim runtime (no torch)."""
 
 
+class OptionalDependencyError(SarcoError):
+    """A feature whose packages the slim runtime (requirements.txt) leaves out: Dask (cluster), PostgreSQL."""
+
+
 class ModelError(SarcoError):
     """Model weights or config are missing, corrupt, or do not match."""
 
@@ -128,6 +132,21 @@ def require_training(what: str) -> None:
         raise TrainingNotInstalledError(
             f"{what} needs {' and '.join(missing)}, which the slim runtime (requirements.txt) does not install. "
             "Install the training set: pip install -r requirements-train.txt (or pip install -e .[train])."
+        )
+
+
+def require_optional(module: str, *, feature: str, install: str) -> None:
+    """Raise :class:`OptionalDependencyError` naming ``install`` when ``module`` is not installed."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise OptionalDependencyError(
+            f"{feature} needs the Python package {module!r}, which the slim runtime (requirements.txt) does not "
+            f"install. Install it: {install}"
         )
 
 

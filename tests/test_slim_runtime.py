@@ -6,10 +6,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from sarco_core.errors import ModelError, TrainingNotInstalledError, require_training
+from sarco_core.errors import (
+    ModelError,
+    OptionalDependencyError,
+    StoreError,
+    TrainingNotInstalledError,
+    require_optional,
+    require_training,
+)
 from sarco_core.segment.base import default_model_dir
 from tests.conftest import REPO, data_path
 
@@ -55,3 +63,37 @@ def test_training_without_torch_names_the_fix(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(TrainingNotInstalledError, match="pip install -r requirements-train.txt"):
         require_training("sarco train")
+
+
+def test_batch_on_dask_without_dask_names_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sarco_core.batch import BatchOptions, run_batch
+    from sarco_core.cli import main
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as in the slim runtime (requirements-cluster.txt)
+    (tmp_path / "in").mkdir()
+    with pytest.raises(OptionalDependencyError, match=r"requirements-cluster\.txt.*--workers 0"):
+        run_batch(tmp_path / "in", tmp_path / "r.csv", options=BatchOptions(workers=2))
+    with pytest.raises(OptionalDependencyError, match="requirements-cluster.txt"):
+        run_batch(tmp_path / "in", tmp_path / "r.csv", options=BatchOptions(workers=0, scheduler="tcp://h:8786"))
+    assert not (tmp_path / "r.csv").exists()
+    assert main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "r.csv")]) == 2
+    assert "pip install -r requirements-cluster.txt" in capsys.readouterr().err
+    # in this process, no Dask needed: the run goes on to the cohort (here: an empty folder)
+    assert main(["batch", str(tmp_path / "in"), "--out", str(tmp_path / "r.csv"), "--workers", "0"]) == 2
+    assert "No cases found" in capsys.readouterr().err
+
+
+def test_postgresql_without_its_driver_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sarco_core.store.db import make_engine
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as in the slim runtime (requirements-pg.txt)
+    with pytest.raises(StoreError, match=r"not installed \(psycopg\).*pip install -r requirements-pg\.txt"):
+        make_engine("postgresql://user@localhost/sarco")
+
+
+def test_require_optional_names_feature_and_command() -> None:
+    with pytest.raises(OptionalDependencyError, match=r"Frobbing needs .*'no_such_pkg_x'.*pip install x"):
+        require_optional("no_such_pkg_x", feature="Frobbing", install="pip install x")
+    require_optional("numpy", feature="Arrays", install="-")  # installed: no error

@@ -23,7 +23,7 @@ from sarco_core import settings
 from sarco_core.batch.cases import BatchCase, cohort
 from sarco_core.batch.table import CaseRecord, parts_dir, read_part, write_csv, write_part
 from sarco_core.batch.worker import CaseOutcome, CaseSettings, run_case
-from sarco_core.errors import SarcoError, StoreError
+from sarco_core.errors import SarcoError, StoreError, require_optional
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +118,20 @@ def _hms(s: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
+def require_dask() -> None:
+    """Dask is an extra (requirements-cluster.txt): the slim runtime runs batches only with ``--workers 0``."""
+    require_optional(
+        "distributed",
+        feature="Running a batch on Dask workers (--workers N or --scheduler)",
+        install="pip install -r requirements-cluster.txt (or pip install -e .[cluster]); "
+        "or run the cases one at a time in this process with --workers 0.",
+    )
+
+
 @contextmanager
 def dask_client(options: BatchOptions) -> Iterator[Any]:
     """A ``distributed.Client``: to ``options.scheduler``, or to a new LocalCluster of single-threaded workers."""
+    require_dask()
     from distributed import Client, LocalCluster
 
     if options.scheduler:
@@ -330,6 +341,8 @@ def run_batch(
     Returns counts; per-case errors are in the CSV's ``status``/``error`` columns, never raised.
     """
     t0 = time.perf_counter()
+    if options.workers != 0 or options.scheduler:
+        require_dask()  # before scanning the cohort, not after
     if options.method == "model" and not options.scheduler:
         from sarco_core.errors import ModelError
         from sarco_core.segment.base import default_model_dir

@@ -61,7 +61,8 @@ def make_engine(url: str) -> Engine:
     except ModuleNotFoundError as exc:
         raise StoreError(
             f"The database driver for {redact_url(url)} is not installed ({exc.name}). "
-            "Install it (for PostgreSQL: pip install 'psycopg[binary]') or use a sqlite:/// URL."
+            "Install it (for PostgreSQL: pip install -r requirements-pg.txt, or pip install -e .[pg]) or use a "
+            "sqlite:/// URL."
         ) from None
     except OSError as exc:
         raise StoreError(f"Cannot create the database folder for {redact_url(url)}: {exc}.") from None
