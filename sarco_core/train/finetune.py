@@ -119,9 +119,16 @@ def _device(cfg: FinetuneConfig) -> str:
 
 
 def finetune(
-    cases: Sequence[ReferenceCase], *, base_dir: Path, out_dir: Path, cfg: FinetuneConfig, resume: bool = False
+    cases: Sequence[ReferenceCase],
+    *,
+    base_dir: Path,
+    out_dir: Path,
+    cfg: FinetuneConfig,
+    resume: bool = False,
+    origin: dict[str, Any] | None = None,
 ) -> FinetuneResult:
-    """Fine-tune ``base_dir``'s model on the training patients of ``cases``; write the model to ``out_dir``."""
+    """Fine-tune ``base_dir``'s model on the training patients of ``cases``; write the model to ``out_dir``.
+    ``origin`` (e.g. :meth:`sarco_core.validate.store_cases.StoreCohort.origin`) is kept in the data summary."""
     torch.set_num_threads(max(1, cfg.threads))
     device = _device(cfg)
     base = ModelConfig.load(base_dir / "config.json")
@@ -197,6 +204,8 @@ def finetune(
     net.load_state_dict(torch.load(best_path, weights_only=True))
     cal, cal_stats = calibrate(net, ho, arch, device, cfg.seed)
     summary = _summary(cfg, base, base_dir, train_c, hold_c, evals, best_step, device, cal_stats)
+    if origin is not None:
+        summary["data"]["origin"] = origin
     tc = TrainConfig(name=cfg.name, version=cfg.version, seed=cfg.seed, arch=arch, raw={"finetune": asdict(cfg)})
     export_model(tc, net, out_dir, calibration=cal, summary=summary)
     _add_lineage(out_dir, base, base_dir, summary)
