@@ -80,3 +80,17 @@ def test_promotion_changes_the_model_recorded_for_the_next_analysis(
     Registry.load().rollback()
     again = store.get_case(_analyse_and_store(store, "rolled-back")).latest_analysis
     assert again is not None and again.model_name == base.name
+
+
+def test_batch_worker_cache_follows_the_active_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sarco_core.batch.worker import cached_segmenter
+    from sarco_core.segment.base import default_model_dir
+
+    shipped = default_model_dir()
+    assert shipped is not None
+    monkeypatch.setenv("SARCO_MODEL_DIR", str(shipped))
+    first = cached_segmenter(None, 1)
+    assert cached_segmenter(None, 1) is first  # loaded once per process and model
+    monkeypatch.setenv("SARCO_MODEL_DIR", str(_child_model(tmp_path, shipped)))
+    second = cached_segmenter(None, 1)
+    assert second is not first and second.model.name == "site-child"
