@@ -166,3 +166,29 @@ def test_cli_finetune_from_store_passes_store_cases_and_origin(
     assert sorted(c.case_id for c in seen["cases"]) == ["a1", "a2", "c1", "e1"]
     assert seen["origin"]["sources"] == {"edit": 3, "imported:png": 1}
     assert seen["cfg"].name == "site-1"
+
+
+def test_resume_refuses_other_store_versions(store: Store, tmp_path: Path) -> None:
+    from sarco_core.segment.base import default_model_dir
+    from sarco_core.train.finetune import FinetuneConfig, FinetuneError, _check_same_data, finetune
+
+    sc = cases_from_store(store)
+    run = tmp_path / ".m.run"
+    run.mkdir()
+    _check_same_data(run, sc.cases, sc.origin(), resume=False)  # what a run records when it starts
+    _check_same_data(run, sc.cases, sc.origin(), resume=True)  # the same data: fine
+    cid = next(c.id for c in store.list_cases() if c.label == "a1")
+    lab = store.get_mask(store.latest_version(cid).id)
+    _edit(store, cid, lab, rows=slice(0, 5))  # a new edit after the run started
+    sc2 = cases_from_store(store)
+    base = default_model_dir()
+    assert base is not None
+    with pytest.raises(FinetuneError, match="differ from those the run"):
+        finetune(
+            list(sc2.cases),
+            base_dir=base,
+            out_dir=tmp_path / "m",
+            cfg=FinetuneConfig(name="m"),
+            resume=True,
+            origin=sc2.origin(),
+        )

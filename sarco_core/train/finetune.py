@@ -136,6 +136,7 @@ def finetune(
     train_c, hold_c = split_by_patient(cases, cfg.heldout_fraction, cfg.seed)
     run_dir = out_dir.parent / f".{out_dir.name}.run"
     run_dir.mkdir(parents=True, exist_ok=True)
+    _check_same_data(run_dir, cases, origin, resume)
     log.info(
         "finetune %s from %s: %d train / %d held-out cases, device %s",
         cfg.name,
@@ -219,6 +220,26 @@ def finetune(
         best_step=best_step,
         evals=tuple(evals),
     )
+
+
+def _check_same_data(
+    run_dir: Path, cases: Sequence[ReferenceCase], origin: dict[str, Any] | None, resume: bool
+) -> None:
+    """A resumed run must see the cases (and store versions) it started with, else its split and checkpoints
+    belong to other data."""
+    ids = sorted(c.case_id for c in cases)
+    key = {"cases": ids, "versions": (origin or {}).get("versions")}
+    path = run_dir / "data.json"
+    if resume and path.exists():
+        old = json.loads(path.read_text())
+        if old != key:
+            gone = sorted(set(old["cases"]) - set(ids))
+            new = sorted(set(ids) - set(old["cases"]))
+            raise FinetuneError(
+                f"--resume: the cases differ from those the run in {run_dir} started with (left out {gone[:5]}, "
+                f"new {new[:5]}, or other mask versions). Start a new run with another --out."
+            )
+    path.write_text(json.dumps(key))
 
 
 def _summary(
