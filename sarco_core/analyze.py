@@ -24,12 +24,12 @@ from sarco_core.l3 import L3Result, find_l3
 from sarco_core.l3.find import override
 from sarco_core.metrics import DEFAULT_GATES, HUGates, MaskKind, SliceMetrics, measure_slice
 from sarco_core.segment.base import SegmentationResult, SliceSegmenter
-from sarco_core.segment.registry import get_segmenter
+from sarco_core.segment.registry import get_segmenter, segmenter_key
 from sarco_core.volume import Volume
 
 Progress = Callable[[str, float], None]
 L3_LOW_CONFIDENCE = 0.6
-_SEGMENTERS: dict[str | None, SliceSegmenter] = {}
+_SEGMENTERS: dict[tuple[str | None, str | None], SliceSegmenter] = {}  # by segmenter_key
 
 
 @dataclass(frozen=True)
@@ -269,9 +269,10 @@ def image_flags(volume: Volume, index: int) -> list[str]:
 
 
 def _segmenter(method: str | None) -> SliceSegmenter:
-    if method not in _SEGMENTERS:
-        _SEGMENTERS[method] = get_segmenter(method)
-    return _SEGMENTERS[method]
+    key = segmenter_key(method)  # the active model's folder: a promotion or rollback takes effect at once
+    if key not in _SEGMENTERS:
+        _SEGMENTERS[key] = get_segmenter(method)
+    return _SEGMENTERS[key]
 
 
 # ---------------------------------------------------------------------------------------------- pipeline

@@ -81,10 +81,9 @@ def _warm(seg: Any) -> None:
 def _model_key(method: str | None) -> tuple[str | None, str | None]:
     """(method, model folder): for the model, the registry's active one, so a promotion or rollback made with
     `sarco models` is picked up without restarting the app."""
-    from sarco_core.segment.base import default_model_dir
+    from sarco_core.segment.registry import segmenter_key
 
-    d = default_model_dir() if method in (None, "model") else None
-    return method, None if d is None else str(d)
+    return segmenter_key(method)
 
 
 def segmenter(method: str | None = None) -> SliceSegmenter:

@@ -69,9 +69,12 @@ def _set_threads(n: int) -> None:
 
 
 def cached_segmenter(method: str | None, threads: int) -> Any:
-    """The segmenter for ``method``, loaded once per process (thread-safe)."""
+    """The segmenter for ``method``, loaded once per process and active model folder (thread-safe; a worker of a
+    long-lived scheduler picks up a registry promotion or rollback)."""
     global _LOADS
-    key = f"{method}|{threads}"
+    from sarco_core.segment.registry import segmenter_key
+
+    key = f"{segmenter_key(method)}|{threads}"
     with _LOCK:
         seg = _SEGMENTERS.get(key)
         if seg is None:

@@ -1,4 +1,5 @@
-"""``sarco finetune COHORT --out DIR [--base NAME|DIR]``: fine-tune a model on a site's expert masks."""
+"""``sarco finetune (COHORT | --from-store [--cases GLOB]) --out DIR [--base NAME|DIR]``: fine-tune a model on a
+site's expert masks."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 
 NAME = "finetune"
 HELP = (
-    "Fine-tune the active (or --base) model on the expert masks of an import set or manifest, with a seeded "
+    "Fine-tune the active (or --base) model on the expert masks of an import set or manifest, or (--from-store) "
+    "on the latest edited or imported mask of each case in the case store, with a seeded "
     "held-out split by patient and early stopping on the held-out Dice; resumable (--resume); CPU or CUDA. Writes "
     "a model folder (config.json with parent and data summary, CHANGELOG.md, model.onnx, heldout.json) and "
     "registers it as a candidate; promote it with `sarco models promote NAME`."
@@ -18,7 +20,19 @@ HELP = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("cohort", help="import set folder or CSV manifest of image + expert mask pairs (as for validate)")
+    p.add_argument(
+        "cohort",
+        nargs="?",
+        default=None,
+        help="import set folder or CSV manifest of image + expert mask pairs (as for validate); omit with --from-store",
+    )
+    p.add_argument(
+        "--from-store",
+        action="store_true",
+        help="train on the case store ($SARCO_DB_URL): per case its latest saved edit or imported mask (sources "
+        "edit, import, imported:<format>); cases are grouped by the store's salted patient hash for the split",
+    )
+    p.add_argument("--cases", default=None, metavar="GLOB", help="with --from-store: only case labels matching GLOB")
     p.add_argument("--out", required=True, help="new model folder; its name is the model's registry name")
     p.add_argument("--base", default=None, help="registry name or model folder to start from (default: active)")
     p.add_argument("--steps", type=int, default=120, help="training steps at most (default 120)")
@@ -38,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from sarco_core.model_registry import HeldOutScores, Registry, resolve_model
     from sarco_core.segment.base import default_model_dir
     from sarco_core.train.finetune import FinetuneConfig, FinetuneError, finetune
-    from sarco_core.validate.cases import load_cases
+    from sarco_core.validate.store_cases import resolve_cohort
 
     log = logging.getLogger("sarco.train")
     if not log.handlers:
@@ -64,7 +78,17 @@ def run(args: argparse.Namespace) -> int:
         batch=args.batch,
         device=args.device,
     )
-    res = finetune(load_cases(args.cohort), base_dir=base, out_dir=out, cfg=cfg, resume=args.resume)
+    cases, from_store = resolve_cohort(args.cohort, from_store=args.from_store, label_glob=args.cases)
+    if from_store is not None:
+        print(from_store.describe())
+    res = finetune(
+        cases,
+        base_dir=base,
+        out_dir=out,
+        cfg=cfg,
+        resume=args.resume,
+        origin=from_store.origin() if from_store is not None else None,
+    )
     import json
 
     h = json.loads(res.heldout_json.read_text())

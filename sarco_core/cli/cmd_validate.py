@@ -1,4 +1,5 @@
-"""``sarco validate COHORT --report OUT [--model NAME|DIR] [--rule R]``: the model against a site's expert masks."""
+"""``sarco validate (COHORT | --from-store [--cases GLOB]) --report OUT [--model NAME|DIR] [--rule R]``: the model
+against a site's expert masks."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from sarco_core.cutoffs import RULES
 NAME = "validate"
 HELP = (
     "Run the model on every expert-traced slice of an import set (sarco import-masks --out DIR) or a manifest "
-    "(case_id,image,mask[,height_m,weight_kg,sex,patient_id]) and report agreement: Dice, SMA/IMAT/SAT/VAT/"
+    "(case_id,image,mask[,height_m,weight_kg,sex,patient_id]), or (--from-store) on the latest edited or imported "
+    "mask of each case in the case store, and report agreement: Dice, SMA/IMAT/SAT/VAT/"
     "muscle-HU differences, Bland-Altman, ICC(2,1), Lin's CCC, low-SMI call flips; writes cases.csv, "
     "summary.json and report.html."
 )
@@ -21,9 +23,17 @@ HELP = (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "cohort",
+        nargs="?",
+        default=None,
         help="import set folder (sarco import-masks --out DIR) or a CSV manifest of image + "
-        "NIfTI mask pairs (paths relative to it)",
+        "NIfTI mask pairs (paths relative to it); omit with --from-store",
     )
+    p.add_argument(
+        "--from-store",
+        action="store_true",
+        help="validate against the case store ($SARCO_DB_URL): per case its latest saved edit or imported mask",
+    )
+    p.add_argument("--cases", default=None, metavar="GLOB", help="with --from-store: only case labels matching GLOB")
     p.add_argument("--report", required=True, help="output folder for cases.csv, summary.json, report.html")
     p.add_argument("--model", default=None, help="registry name or model folder (default: the active model)")
     p.add_argument(
@@ -39,11 +49,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from sarco_core.segment.base import SliceSegmenter
     from sarco_core.segment.registry import get_segmenter
-    from sarco_core.validate.cases import load_cases
     from sarco_core.validate.compare import validate_cases
     from sarco_core.validate.report import case_row, overlay_png, write_report
+    from sarco_core.validate.store_cases import resolve_cohort
 
-    cases = load_cases(args.cohort)
+    cases, from_store = resolve_cohort(args.cohort, from_store=args.from_store, label_glob=args.cases)
+    if from_store is not None and not args.json:
+        print(from_store.describe())
     seg: SliceSegmenter
     if args.model:
         from sarco_core.model_registry import resolve_model

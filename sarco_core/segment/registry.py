@@ -8,6 +8,13 @@ from sarco_core.errors import ModelError
 from sarco_core.segment.base import METHODS, SliceSegmenter, default_model_dir
 
 
+def segmenter_key(method: str | None = None) -> tuple[str | None, str | None]:
+    """(method, model folder) that identifies what :func:`get_segmenter` would load now: for the model, the
+    registry's active folder, so a process-wide cache keyed by it picks up a promotion or rollback at once."""
+    d = default_model_dir() if method in (None, Method.MODEL) else None
+    return method, None if d is None else str(d)
+
+
 def get_segmenter(method: str | None = None) -> SliceSegmenter:
     """``method`` = 'model' | 'teacher' | 'threshold' | None (best available: the shipped model, else the teacher)."""
     if method not in (None, *METHODS):

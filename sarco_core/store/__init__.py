@@ -11,6 +11,7 @@ from sarco_core.store.records import (
     CaseSummary,
     MaskComparison,
     MaskVersionRecord,
+    ReferenceSlice,
 )
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "CaseSummary",
     "MaskComparison",
     "MaskVersionRecord",
+    "ReferenceSlice",
     "Store",
     "current_revision",
     "default_db_url",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
 from sarco_core.errors import StoreError
 from sarco_core.store.core import log
-from sarco_core.store.records import MaskVersionRecord
+from sarco_core.store.records import MaskVersionRecord, ReferenceSlice, is_reference_source
 from sarco_core.store.schema import Case
 from sarco_core.store.versions import VersionStore
 
@@ -109,6 +110,39 @@ class ImportStore(VersionStore):
             rec = self._version_rec(s, v)
         log.info("imported case %s (%s)", m.case_id, m.source)
         return rec
+
+    def reference_slices(self, *, label_glob: str | None = None) -> list[ReferenceSlice]:
+        """Per live case (labels matching ``label_glob``, fnmatch, when given), its latest reference version
+        (:func:`~sarco_core.store.records.is_reference_source`: edit, import, imported:<format>) with that slice's
+        HU; cases with none are left out. Oldest case first."""
+        out: list[ReferenceSlice] = []
+        for c in self.list_cases():
+            if label_glob and not fnmatch.fnmatchcase(c.label, label_glob):
+                continue
+            refs = [v for v in self.versions(c.id) if is_reference_source(v.source)]
+            if not refs:
+                continue
+            v = refs[-1]
+            with self._tx() as s:
+                row = self._case(s, c.id)
+                hu, row_mm, col_mm, _ = self._slice(row, v.slice_index)
+                height_m, weight_kg, sex = row.height_m, row.weight_kg, row.sex
+            out.append(
+                ReferenceSlice(
+                    case_id=c.id,
+                    label=c.label,
+                    patient_id_hash=c.patient_id_hash,
+                    version=v,
+                    hu=np.asarray(hu),
+                    mask=self.get_mask(v.id),
+                    row_mm=row_mm,
+                    col_mm=col_mm,
+                    height_m=height_m,
+                    weight_kg=weight_kg,
+                    sex=sex,
+                )
+            )
+        return out
 
     def imported_versions(self) -> list[MaskVersionRecord]:
         """Every imported reference version of live cases (latest first per case), for validate / finetune."""

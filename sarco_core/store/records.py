@@ -6,10 +6,21 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from sarco_core.enums import MaskSource
 
 MASK_SOURCES: tuple[str, ...] = tuple(m.value for m in MaskSource)
 IMPORTED_PREFIX = "imported:"  # + format (tag, nifti, seg, png): an expert reference mask from `sarco import-masks`
+# Sources of a person's reference mask (training / validation data for `--from-store`): a labeller's saved edit,
+# a single-case manual import, and bulk imports (IMPORTED_PREFIX + format). Never 'auto' (the model's own mask)
+# nor 'restore' (a copy of an older version, whose origin the row does not keep).
+REFERENCE_SOURCES: tuple[str, ...] = ("edit", "import")
+
+
+def is_reference_source(source: str) -> bool:
+    """Whether a version with this source is a person's mask (see :data:`REFERENCE_SOURCES`)."""
+    return source in REFERENCE_SOURCES or source.startswith(IMPORTED_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -151,3 +162,21 @@ class MaskComparison:
     sma_b_cm2: float
     sma_diff_cm2: float  # b - a
     sma_diff_pct: float | None  # (b - a) / a × 100
+
+
+@dataclass(frozen=True, eq=False)
+class ReferenceSlice:
+    """A case's latest reference version (:func:`is_reference_source`) with the HU of its slice and the case's
+    patient data: the unit of ``sarco finetune/validate --from-store``."""
+
+    case_id: int
+    label: str
+    patient_id_hash: str | None  # the store's salted hash (None: no patient ID was in the input)
+    version: MaskVersionRecord
+    hu: np.ndarray = field(repr=False)  # (rows, cols) HU of the version's slice
+    mask: np.ndarray = field(repr=False)  # (rows, cols) uint8 label map of the version
+    row_mm: float
+    col_mm: float
+    height_m: float | None
+    weight_kg: float | None
+    sex: str | None

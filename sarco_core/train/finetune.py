@@ -119,9 +119,16 @@ def _device(cfg: FinetuneConfig) -> str:
 
 
 def finetune(
-    cases: Sequence[ReferenceCase], *, base_dir: Path, out_dir: Path, cfg: FinetuneConfig, resume: bool = False
+    cases: Sequence[ReferenceCase],
+    *,
+    base_dir: Path,
+    out_dir: Path,
+    cfg: FinetuneConfig,
+    resume: bool = False,
+    origin: dict[str, Any] | None = None,
 ) -> FinetuneResult:
-    """Fine-tune ``base_dir``'s model on the training patients of ``cases``; write the model to ``out_dir``."""
+    """Fine-tune ``base_dir``'s model on the training patients of ``cases``; write the model to ``out_dir``.
+    ``origin`` (e.g. :meth:`sarco_core.validate.store_cases.StoreCohort.origin`) is kept in the data summary."""
     torch.set_num_threads(max(1, cfg.threads))
     device = _device(cfg)
     base = ModelConfig.load(base_dir / "config.json")
@@ -129,6 +136,7 @@ def finetune(
     train_c, hold_c = split_by_patient(cases, cfg.heldout_fraction, cfg.seed)
     run_dir = out_dir.parent / f".{out_dir.name}.run"
     run_dir.mkdir(parents=True, exist_ok=True)
+    _check_same_data(run_dir, cases, origin, resume)
     log.info(
         "finetune %s from %s: %d train / %d held-out cases, device %s",
         cfg.name,
@@ -197,6 +205,8 @@ def finetune(
     net.load_state_dict(torch.load(best_path, weights_only=True))
     cal, cal_stats = calibrate(net, ho, arch, device, cfg.seed)
     summary = _summary(cfg, base, base_dir, train_c, hold_c, evals, best_step, device, cal_stats)
+    if origin is not None:
+        summary["data"]["origin"] = origin
     tc = TrainConfig(name=cfg.name, version=cfg.version, seed=cfg.seed, arch=arch, raw={"finetune": asdict(cfg)})
     export_model(tc, net, out_dir, calibration=cal, summary=summary)
     _add_lineage(out_dir, base, base_dir, summary)
@@ -210,6 +220,26 @@ def finetune(
         best_step=best_step,
         evals=tuple(evals),
     )
+
+
+def _check_same_data(
+    run_dir: Path, cases: Sequence[ReferenceCase], origin: dict[str, Any] | None, resume: bool
+) -> None:
+    """A resumed run must see the cases (and store versions) it started with, else its split and checkpoints
+    belong to other data."""
+    ids = sorted(c.case_id for c in cases)
+    key = {"cases": ids, "versions": (origin or {}).get("versions")}
+    path = run_dir / "data.json"
+    if resume and path.exists():
+        old = json.loads(path.read_text())
+        if old != key:
+            gone = sorted(set(old["cases"]) - set(ids))
+            new = sorted(set(ids) - set(old["cases"]))
+            raise FinetuneError(
+                f"--resume: the cases differ from those the run in {run_dir} started with (left out {gone[:5]}, "
+                f"new {new[:5]}, or other mask versions). Start a new run with another --out."
+            )
+    path.write_text(json.dumps(key))
 
 
 def _summary(
