@@ -6,24 +6,10 @@ import numpy as np
 
 from sarco_core.phantom.canvas import Canvas
 from sarco_core.phantom.frame import N_ANG, Frame, Geometry, interp_key, smooth, smooth_a
+from sarco_core.phantom.tissues import MUSCLE_TISSUES
 from sarco_core.phantom.tissues import TISSUES as T
 
-MUSCLE_IDS = [
-    T[n]
-    for n in (
-        "rectus",
-        "external_oblique",
-        "internal_oblique",
-        "transversus",
-        "latissimus",
-        "psoas",
-        "quadratus_lumborum",
-        "erector_spinae",
-        "multifidus",
-        "iliacus",
-        "gluteal",
-    )
-]
+MUSCLE_IDS = [T[n] for n in MUSCLE_TISSUES if n != "imat"]  # the named muscles (IMAT is drawn separately)
 
 
 class Polar:
