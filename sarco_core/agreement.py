@@ -82,7 +82,7 @@ def icc_2_1(ratings: np.ndarray) -> float:
     den = bms + (k - 1) * ems + k * (jms - ems) / n
     if den == 0:
         return float("nan")  # every value identical: agreement is undefined, not perfect
-    return (bms - ems) / den
+    return float((bms - ems) / den)
 
 
 def lin_ccc(reference: Sequence[float], test: Sequence[float]) -> float:

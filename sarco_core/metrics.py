@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from sarco_core.errors import GridMismatchError, InvalidMaskError
 from sarco_core.volume import Volume
@@ -62,11 +63,12 @@ class SliceMetrics:
         return d
 
 
-def _in(hu: np.ndarray, rng: tuple[float, float]) -> np.ndarray:
-    return (hu >= rng[0]) & (hu <= rng[1])
+def _in(hu: np.ndarray, rng: tuple[float, float]) -> npt.NDArray[np.bool_]:
+    inside: npt.NDArray[np.bool_] = (hu >= rng[0]) & (hu <= rng[1])  # NumPy's stubs: Any for an array of unknown dtype
+    return inside
 
 
-def gated(hu: np.ndarray, mask: np.ndarray, gate: tuple[float, float] = DEFAULT_GATES.muscle) -> np.ndarray:
+def gated(hu: np.ndarray, mask: np.ndarray, gate: tuple[float, float] = DEFAULT_GATES.muscle) -> npt.NDArray[np.bool_]:
     """``mask & (gate[0] <= hu <= gate[1])`` as bool."""
     return np.asarray(mask, dtype=bool) & _in(hu, gate)
 
@@ -93,12 +95,13 @@ def mask_kind(mask: np.ndarray) -> Literal["binary", "labels"]:
     )
 
 
-def reference_muscle(mask: np.ndarray, kind: Literal["binary", "labels"] | None = None) -> np.ndarray:
+def reference_muscle(mask: np.ndarray, kind: Literal["binary", "labels"] | None = None) -> npt.NDArray[np.bool_]:
     """Boolean muscle of a mask: a binary mask as is, label 1 (``MUSCLE``) of a label map (``kind`` from
     :func:`mask_kind` unless given)."""
     m = np.asarray(mask)
     k = mask_kind(m) if kind is None else kind
-    return (m == MUSCLE) if k == "labels" else (m != 0)
+    muscle: npt.NDArray[np.bool_] = (m == MUSCLE) if k == "labels" else (m != 0)
+    return muscle
 
 
 def nonempty_slices(mask: np.ndarray) -> list[int]:

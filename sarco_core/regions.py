@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from sarco_core.body import find_body
@@ -79,8 +80,9 @@ class SliceRegions:
     def found(self) -> bool:
         return self.vertebra_centre_rc is not None
 
-    def mask(self, region: Region) -> np.ndarray:
-        return self.codes == region.code
+    def mask(self, region: Region) -> npt.NDArray[np.bool_]:
+        inside: npt.NDArray[np.bool_] = self.codes == region.code
+        return inside
 
 
 def slice_regions(

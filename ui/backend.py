@@ -12,7 +12,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
@@ -65,10 +66,22 @@ def store() -> Store:
 # ---------------------------------------------------------------- segmenter
 _SEG_LOCK = threading.Lock()
 _SEGMENTERS: dict[tuple[str | None, str | None], SliceSegmenter] = {}
-_PRELOAD: dict[str, Any] = {"thread": None, "error": None, "seconds": None, "name": None}
 
 
-def _warm(seg: Any) -> None:
+@dataclass
+class _Preload:
+    """State of the background model load (module-private: set by the loading thread, read by the sidebar)."""
+
+    thread: threading.Thread | None = None
+    error: str | None = None
+    seconds: float | None = None
+    name: str | None = None
+
+
+_PRELOAD = _Preload()
+
+
+def _warm(seg: SliceSegmenter) -> None:
     """One full analysis (L3 search, segmentation, measurement, classification) of a tiny seeded phantom, so
     the first real analysis pays neither the model's nor the pipeline's first-call set-up."""
     from sarco_core.analyze import analyze
@@ -103,8 +116,8 @@ def segmenter(method: str | None = None) -> SliceSegmenter:
                 log.warning("segmenter warm-up failed: %s", exc)
             _SEGMENTERS[key] = seg
             if method is None:
-                _PRELOAD["seconds"] = time.perf_counter() - t0
-                _PRELOAD["name"] = f"{seg.method} {getattr(seg.model, 'name', '') or ''}".strip()
+                _PRELOAD.seconds = time.perf_counter() - t0
+                _PRELOAD.name = f"{seg.method} {getattr(seg.model, 'name', '') or ''}".strip()
             log.info("segmenter: %s loaded in %.1f s", key, time.perf_counter() - t0)
     return seg
 
@@ -117,7 +130,7 @@ def _preload_body() -> None:
     try:
         segmenter(None)
     except Exception as exc:  # shown in the status line; the analysis itself reports it as a clear error
-        _PRELOAD["error"] = str(exc)
+        _PRELOAD.error = str(exc)
 
 
 def preload_segmenter() -> None:
@@ -128,24 +141,24 @@ def preload_segmenter() -> None:
     if not settings.preload_model():
         return
     with _SEG_LOCK:
-        if _PRELOAD["thread"] is not None or _default_loaded():
+        if _PRELOAD.thread is not None or _default_loaded():
             return
         t = threading.Thread(target=_preload_body, name="sarco-model-preload", daemon=True)
-        _PRELOAD["thread"] = t
+        _PRELOAD.thread = t
     t.start()
 
 
 def model_ready() -> bool:
-    return _default_loaded() or bool(_PRELOAD["error"])
+    return _default_loaded() or bool(_PRELOAD.error)
 
 
 def model_status() -> str:
     """One line for the sidebar: loading / ready (with load time) / failed."""
-    if _PRELOAD["error"]:
-        return f"Model: failed to load ({_PRELOAD['error']})"
+    if _PRELOAD.error:
+        return f"Model: failed to load ({_PRELOAD.error})"
     if _default_loaded():
-        secs = _PRELOAD["seconds"]
-        return f"Model ready: {_PRELOAD['name']}" + (f" (loaded in {secs:.1f} s)" if secs is not None else "")
+        secs = _PRELOAD.seconds
+        return f"Model ready: {_PRELOAD.name}" + (f" (loaded in {secs:.1f} s)" if secs is not None else "")
     return "Model loading in the background… (the first analysis waits for it)"
 
 
@@ -221,11 +234,9 @@ def run_analysis(
     ``patient``: a :class:`sarco_core.analyze.Patient` resolved before (then height/weight/sex must be None)."""
     from sarco_core.analyze import analyze
 
-    def _cb(*args: Any, **kwargs: Any) -> None:
-        if progress is None:
-            return
-        stage, frac = _parse_progress(args, kwargs)
-        progress(stage, frac)
+    def _cb(stage: str, fraction: float) -> None:
+        if progress is not None:
+            progress(str(stage), float(fraction))
 
     return analyze(
         volume,
@@ -238,17 +249,6 @@ def run_analysis(
         progress=_cb,
         patient=patient,
     )
-
-
-def _parse_progress(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, float]:
-    stage = kwargs.get("stage")
-    frac = kwargs.get("fraction")
-    for a in args:
-        if isinstance(a, str) and stage is None:
-            stage = a
-        elif isinstance(a, int | float) and frac is None:
-            frac = float(a)
-    return str(stage or ""), float(frac if frac is not None else 0.0)
 
 
 def stamp_input(result: AnalysisResult, files: Sequence[tuple[str, bytes]]) -> AnalysisResult:

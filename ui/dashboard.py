@@ -262,7 +262,8 @@ def _csv(df: pd.DataFrame) -> bytes:
 
         return cohort_csv(df.to_dict("records"))
     except ImportError:
-        return df.to_csv(index=False).encode()
+        text: str = df.to_csv(index=False)  # pandas: untyped here
+        return text.encode()
 
 
 def _xlsx(df: pd.DataFrame) -> bytes:

@@ -371,4 +371,5 @@ def _canvas(bg: Any, w: int, h: int, mode: str, tissue: int, stroke_px: float, k
         return_image_data=True,
         key=key,
     )
-    return res.image_data
+    image: np.ndarray | None = res.image_data  # streamlit-drawable-canvas is untyped
+    return image

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
 from sarco_core.metrics import DEFAULT_GATES
@@ -33,11 +34,12 @@ TISSUES: dict[int, tuple[str, tuple[int, int, int]]] = {
 }
 
 
-def window(hu: np.ndarray, width: float, level: float) -> np.ndarray:
+def window(hu: np.ndarray, width: float, level: float) -> npt.NDArray[np.uint8]:
     """Map HU to uint8 grey with the given window width / level."""
     lo = level - width / 2.0
     g = (np.asarray(hu, dtype=np.float32) - lo) / max(float(width), 1e-6)
-    return (np.clip(g, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    grey: npt.NDArray[np.uint8] = (np.clip(g, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return grey
 
 
 def overlay(
@@ -48,7 +50,7 @@ def overlay(
     opacity: float = 0.45,
     hu: np.ndarray | None = None,
     faint: float = 0.3,
-) -> np.ndarray:
+) -> npt.NDArray[np.uint8]:
     """RGB uint8 image: ``grey`` with each shown tissue label blended in its colour.
 
     With ``hu`` the pixels that are measured (inside the tissue's HU gate) get full ``opacity`` and the rest of
@@ -72,7 +74,8 @@ def overlay(
             rgb[inside] = (1.0 - opacity) * rgb[inside] + opacity * col
             a = opacity * faint
             rgb[rest] = (1.0 - a) * rgb[rest] + a * col
-    return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+    out: npt.NDArray[np.uint8] = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
@@ -218,7 +221,7 @@ def reformat_image(
     font = _font(12)
 
     def y_of(k: float) -> float:
-        return (n - 0.5 - k) / n * disp_h
+        return float((n - 0.5 - k) / n * disp_h)
 
     z = np.asarray(z_mm, dtype=float)
     if len(levels) and n > 1:

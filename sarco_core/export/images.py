@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
 from sarco_core.export.files import deliver
@@ -14,12 +15,13 @@ from sarco_core.volume import Spacing
 COLOURS = {1: (230, 30, 30), 2: (245, 220, 30), 3: (30, 220, 235)}  # muscle red, SAT yellow, VAT cyan
 
 
-def window_to_uint8(hu2d: np.ndarray, window: tuple[float, float] = (400, 40)) -> np.ndarray:
+def window_to_uint8(hu2d: np.ndarray, window: tuple[float, float] = (400, 40)) -> npt.NDArray[np.uint8]:
     """Map HU to 0-255 with (width, level)."""
     width, level = float(window[0]), float(window[1])
     lo = level - width / 2.0
     g = (np.asarray(hu2d, dtype=np.float32) - lo) / max(width, 1e-6) * 255.0
-    return np.clip(g, 0, 255).astype(np.uint8)
+    grey: npt.NDArray[np.uint8] = np.clip(g, 0, 255).astype(np.uint8)
+    return grey
 
 
 def _pixel_mm(spacing: Spacing | tuple[float, ...]) -> tuple[float, float]:

@@ -6,7 +6,7 @@ import importlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from sarco_core.errors import InputLimitError, InputNotFoundError, SarcoError, UnreadableFileError
 from sarco_core.io.checks import check_volume
@@ -44,7 +44,11 @@ class _Lazy:
         return importlib.import_module(f"sarco_core.io.{name}")
 
 
-_io = _Lazy()
+if TYPE_CHECKING:  # the readers, typed, for mypy; at run time they are imported on first use
+    from sarco_core import io as _io
+    from sarco_core.io import archive, dicom, nifti  # noqa: F401 (makes _io.archive/dicom/nifti known to mypy)
+else:
+    _io = _Lazy()
 
 
 def load(src: Source, *, require_axial: bool = True) -> Volume:

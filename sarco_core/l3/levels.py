@@ -220,4 +220,4 @@ def interval_ok(discs: np.ndarray, lo: int) -> bool:
     """Disc-to-disc distance of the vertebra above disc ``lo`` is plausible."""
     if lo < 0 or lo + 1 >= discs.size:
         return False
-    return VERT_MM[0] <= discs[lo + 1] - discs[lo] <= VERT_MM[1]
+    return bool(VERT_MM[0] <= discs[lo + 1] - discs[lo] <= VERT_MM[1])

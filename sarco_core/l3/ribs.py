@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage as ndi
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -119,13 +120,14 @@ def components(f: SpineFeatures, voxels: list[tuple[np.ndarray, ...]] | None = N
     return out
 
 
-def _label(m: np.ndarray, step: float, row_mm: float, col_mm: float) -> np.ndarray:
+def _label(m: np.ndarray, step: float, row_mm: float, col_mm: float) -> npt.NDArray[np.int32]:
     """3-D components of ``m``: 8-connected pieces of each slice (gaps up to about 2 x GROW_MM closed) linked
     with the pieces of the next slice that come within ``LINK_STEPS`` slice spacings in-plane (a rib crosses thick
     slices obliquely, so its cross-sections in neighbouring slices need not touch)."""
     gr = max(1, int(round(GROW_MM / min(row_mm, col_mm))))
     flat = np.zeros((3, 3, 3), bool)
     flat[1] = True
+    lab: npt.NDArray[np.int32]  # scipy (untyped) labels as int32
     lab, nl = ndi.label(ndi.binary_dilation(m, structure=np.ones((1, 2 * gr + 1, 2 * gr + 1), bool)), structure=flat)
     lab[~m] = 0
     if nl == 0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage as ndi
 
 GRID_MM = 2.4  # target in-plane pixel size of the working grid
@@ -75,11 +76,11 @@ def body_mask(sl: np.ndarray) -> np.ndarray:
     return np.asarray(ndi.binary_fill_holes(lab == int(np.argmax(sizes))))
 
 
-def thin_dense(g: Grid, bodies: np.ndarray) -> np.ndarray:
+def thin_dense(g: Grid, bodies: np.ndarray) -> npt.NDArray[np.bool_]:
     """Bone above RIB_HU minus blobs thicker than about 12 mm (opening with a 5 x 5 mm square removes ribs) whose
     thick core covers at least THICK_BLOB_MM2 in the slice (vertebral bodies, enhanced kidneys, the aorta); small
     thick spots (a rib crossing its transverse process, a rib seen along its length) are kept."""
-    dense = (g.hu > RIB_HU) & bodies
+    dense: npt.NDArray[np.bool_] = (g.hu > RIB_HU) & bodies  # NumPy's stubs: Any for arrays of unknown dtype
     rr = max(1, int(round(5.0 / g.row_mm)))
     rc = max(1, int(round(5.0 / g.col_mm)))
     thick = ndi.binary_opening(dense, structure=np.ones((1, 2 * rr + 1, 2 * rc + 1), bool))
@@ -91,7 +92,8 @@ def thin_dense(g: Grid, bodies: np.ndarray) -> np.ndarray:
         big = area >= THICK_BLOB_MM2
         big[0] = False
         thick = big[lab]
-    return dense & ~ndi.binary_dilation(thick, structure=np.ones((1, 3, 3), bool))
+    near_thick: npt.NDArray[np.bool_] = ndi.binary_dilation(thick, structure=np.ones((1, 3, 3), bool))  # scipy: untyped
+    return dense & ~near_thick
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from sarco_core.phantom.canvas import Canvas
@@ -144,11 +145,11 @@ STRAND_HALF_MM = 320.0
 
 
 @lru_cache(maxsize=4)
-def strand_field(seed: int) -> np.ndarray:
+def strand_field(seed: int) -> npt.NDArray[np.float32]:
     """A smooth random field on a fixed 1 mm patient grid (constant along z); its zero crossings are strands."""
     n = int(2 * STRAND_HALF_MM / STRAND_GRID_MM)
     w = np.random.default_rng([int(seed), 4243]).standard_normal((n, n)).astype(np.float32)
-    f = ndi.gaussian_filter(w, 5.0 / STRAND_GRID_MM, mode="wrap")
+    f: npt.NDArray[np.float32] = ndi.gaussian_filter(w, 5.0 / STRAND_GRID_MM, mode="wrap")  # scipy: untyped
     return f / float(f.std())
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from sarco_core.phantom.params import PhantomParams
 from sarco_core.phantom.spine import SpineLayout
@@ -154,21 +155,24 @@ class Geometry:
             cav_b,
         )
 
-    def radius_table(self, f: Frame) -> np.ndarray:
+    def radius_table(self, f: Frame) -> npt.NDArray[np.float64]:
         """Body outline radius (mm) per table angle theta (atan2(y - cy, x - cx))."""
         c, s, post = self._c, self._s, self._post
         n = np.where(post, self.p.post_exponent, self.p.ant_exponent)
         b = np.where(post, f.b_post, f.b_ant)
         r = (c**n / f.a**n + s**n / b**n) ** (-1.0 / n)
-        return r * self.harm
+        radius_mm: npt.NDArray[np.float64] = r * self.harm  # NumPy's stubs: Any for arrays of unknown dtype
+        return radius_mm
 
     @staticmethod
-    def phi_of_theta(ang: np.ndarray) -> np.ndarray:
+    def phi_of_theta(ang: np.ndarray) -> npt.NDArray[np.float64]:
         """Angle from the anterior midline (0 anterior, ±pi posterior, + toward patient left)."""
-        return np.arctan2(np.cos(ang), -np.sin(ang))
+        phi: npt.NDArray[np.float64] = np.arctan2(np.cos(ang), -np.sin(ang))
+        return phi
 
-    def sat_table(self, f: Frame) -> np.ndarray:
+    def sat_table(self, f: Frame) -> npt.NDArray[np.float64]:
         c = np.cos(self.phi_tab)
         t = f.sat_lat + (f.sat_ant - f.sat_lat) * np.clip(c, 0, None) ** 1.5
         t = t + (f.sat_post - f.sat_lat) * np.clip(-c, 0, None) ** 1.5
-        return t * (1 + 0.5 * (self.harm - 1))
+        sat_mm: npt.NDArray[np.float64] = t * (1 + 0.5 * (self.harm - 1))
+        return sat_mm

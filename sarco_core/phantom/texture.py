@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from sarco_core.phantom.params import PhantomParams
@@ -93,10 +94,10 @@ def tissue_hu(p: PhantomParams) -> tuple[np.ndarray, np.ndarray]:
     return mean, sd
 
 
-def _field(rng: np.random.Generator, shape: tuple[int, int], sigma_px: tuple[float, float]) -> np.ndarray:
+def _field(rng: np.random.Generator, shape: tuple[int, int], sigma_px: tuple[float, float]) -> npt.NDArray[np.float32]:
     """Gaussian-filtered white noise scaled to unit SD."""
     w = rng.standard_normal(shape, dtype=np.float32)
-    f = ndi.gaussian_filter(w, sigma_px, mode="wrap", truncate=3.0)
+    f: npt.NDArray[np.float32] = ndi.gaussian_filter(w, sigma_px, mode="wrap", truncate=3.0)  # scipy: untyped
     s = float(f.std())
     return f / (s if s > 0 else 1.0)
 
@@ -128,7 +129,7 @@ def synthesize_hu(
     body_centre_px: tuple[float, float] | None = None,
     body_radius_px: float | None = None,
     mean_img: np.ndarray | None = None,
-) -> np.ndarray:
+) -> npt.NDArray[np.int16]:
     """HU image (int16) for one tissue slice; ``mean_img`` (partial-volume means) replaces ``mean[tissue]``."""
     mean, sd = tables
     shape = tissue.shape
@@ -155,4 +156,5 @@ def synthesize_hu(
         prof = -amp * np.exp(-((dist / w) ** 2)) + 0.35 * amp * np.exp(-(((dist - 2.2 * w) / w) ** 2))
         img += (prof * body).astype(np.float32)
     img[~inside] = AIR_PAD_HU
-    return np.clip(np.round(img), AIR_PAD_HU, 3071).astype(np.int16)
+    hu: npt.NDArray[np.int16] = np.clip(np.round(img), AIR_PAD_HU, 3071).astype(np.int16)
+    return hu

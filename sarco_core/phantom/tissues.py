@@ -13,6 +13,7 @@ package at every level).
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 TISSUES: dict[str, int] = {
     "air": 0,  # outside the body, inside the field of view
@@ -128,6 +129,7 @@ VERTEBRA_IDS: dict[str, int] = {
 VERTEBRA_NAMES: dict[int, str] = {v: k for k, v in VERTEBRA_IDS.items()}
 
 
-def labels_from_tissue(tissue: np.ndarray) -> np.ndarray:
+def labels_from_tissue(tissue: np.ndarray) -> npt.NDArray[np.uint8]:
     """The 0-3 measurement label map of a tissue map."""
-    return LABEL_OF[tissue]
+    labels: npt.NDArray[np.uint8] = LABEL_OF[tissue]  # NumPy's stubs type fancy indexing as Any
+    return labels

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from sarco_core.phantom.anatomy import Patient
@@ -47,10 +48,11 @@ _WALL = np.zeros(256, bool)
 _WALL[[T[n] for n in ("rectus", "external_oblique", "internal_oblique", "transversus")]] = True
 
 
-def _wall_inner_face(tissue: np.ndarray) -> np.ndarray:
+def _wall_inner_face(tissue: np.ndarray) -> npt.NDArray[np.bool_]:
     """Cavity pixels (displaceable soft tissue) touching the abdominal-wall muscles."""
     soft = _SOFT_CAVITY[tissue]
-    return soft & ndi.binary_dilation(_WALL[tissue], iterations=1)
+    face: npt.NDArray[np.bool_] = soft & ndi.binary_dilation(_WALL[tissue], iterations=1)  # scipy: untyped
+    return face
 
 
 def _add_bowel_flank(tissue: np.ndarray, rng: np.random.Generator, px: tuple[float, float]) -> np.ndarray:

@@ -39,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from sarco_core.body import convex_hull, erode
@@ -215,7 +216,7 @@ def apply_anatomy_rules(
     return RulesResult(out, n_skin * px_cm2, n_bone * px_cm2, n_isl * px_cm2, vert is not None, thin)
 
 
-def enclosed_by_bone(bone: np.ndarray, row_mm: float, col_mm: float) -> np.ndarray:
+def enclosed_by_bone(bone: np.ndarray, row_mm: float, col_mm: float) -> npt.NDArray[np.bool_]:
     """Pixels with bone within ``ENCLOSED_REACH_MM`` in at least ``ENCLOSED_MIN_DIRECTIONS`` of the 8 directions:
     marrow inside the cortex (also a thin or gapped cortex, as in osteoporosis or on a noisy image) and the spinal
     canal inside its bony ring. Muscle beside bone is open to at least two directions (psoas: front and side;
@@ -230,7 +231,8 @@ def enclosed_by_bone(bone: np.ndarray, row_mm: float, col_mm: float) -> np.ndarr
             seen = seen | _shift(seen, dr * step, dc * step)
             span += step
         hits += seen
-    return (hits >= ENCLOSED_MIN_DIRECTIONS) & ~bone
+    enclosed: npt.NDArray[np.bool_] = (hits >= ENCLOSED_MIN_DIRECTIONS) & ~bone
+    return enclosed
 
 
 def _shift(a: np.ndarray, dr: int, dc: int) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 from scipy import ndimage as ndi
@@ -64,12 +65,13 @@ def geometric(
     return out_hu, out_lab
 
 
-def coarse_pixels(hu: np.ndarray, factor: float) -> np.ndarray:
+def coarse_pixels(hu: np.ndarray, factor: float) -> npt.NDArray[np.float32]:
     """Down-sample by ``factor`` (area-like, with a Gaussian pre-filter) and back: blur like coarse pixels."""
     sm = ndi.gaussian_filter(hu, sigma=0.45 * factor)
     small = ndi.zoom(sm, 1.0 / factor, order=1)
     back = ndi.zoom(small, (hu.shape[0] / small.shape[0], hu.shape[1] / small.shape[1]), order=1)
-    return back[: hu.shape[0], : hu.shape[1]].astype(np.float32)
+    blurred: npt.NDArray[np.float32] = back[: hu.shape[0], : hu.shape[1]].astype(np.float32)  # scipy: untyped
+    return blurred
 
 
 def blur_relabel(hu: np.ndarray, labels: np.ndarray, blurred: np.ndarray, factor: float) -> np.ndarray:

@@ -147,7 +147,9 @@ def native_coarse(coarse_mm: tuple[float, float], seed: int) -> NativeOf:
 def to_model_grid(pixel_mm: float) -> ToGrid:
     """Plain resampling to the model's pixel size (HU bilinear, labels by one-hot vote)."""
 
-    def f(hu: np.ndarray, lab: np.ndarray | None, rmm: float, cmm: float, name: str) -> tuple:
+    def f(
+        hu: np.ndarray, lab: np.ndarray | None, rmm: float, cmm: float, name: str
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         return resample_slice(hu, rmm, cmm, pixel_mm), None if lab is None else resample_labels(lab, rmm, cmm, pixel_mm)
 
     return f
@@ -157,7 +159,9 @@ def to_coarse_grid(pixel_mm: float, coarse_mm: tuple[float, float], seed: int) -
     """Re-acquired at a coarse pixel size drawn per slice, labelled by the gated-area convention
     (:mod:`sarco_core.train.coarse`), then on the model grid."""
 
-    def f(hu: np.ndarray, lab: np.ndarray | None, rmm: float, cmm: float, name: str) -> tuple:
+    def f(
+        hu: np.ndarray, lab: np.ndarray | None, rmm: float, cmm: float, name: str
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         return coarse_copy(hu, lab, rmm, cmm, draw_coarse_mm(name, seed, coarse_mm), pixel_mm)
 
     return f

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from sarco_core.errors import SarcoError
@@ -150,8 +151,9 @@ def finetune(
     net.load_state_dict(load_state_dict(base_dir / base.weights, base.sha256))
     net.to(device)
 
-    def fill(hu_m: np.ndarray) -> np.ndarray:
-        return stages.predict_probs(net, hu_m, arch, device).argmax(0)
+    def fill(hu_m: np.ndarray) -> npt.NDArray[np.intp]:
+        labels: npt.NDArray[np.intp] = stages.predict_probs(net, hu_m, arch, device).argmax(0)
+        return labels
 
     tr, ho = slice_set(train_c, arch.pixel_size_mm, fill), slice_set(hold_c, arch.pixel_size_mm, fill)
     evals_path = run_dir / "evals.json"

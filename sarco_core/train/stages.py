@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 
@@ -46,7 +47,8 @@ def ssl_loss(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Te
     c = x.shape[1]
     target, masked = y[:, :c], y[:, c:]
     err = (net(x) - target).abs()
-    return (err * (1.0 + 3.0 * masked)).mean()
+    loss: torch.Tensor = (err * (1.0 + 3.0 * masked)).mean()  # the network's output is Any (torch.nn.Module)
+    return loss
 
 
 # --------------------------------------------------------------------------------------------- supervised
@@ -142,7 +144,7 @@ def predict_probs(
     device: str,
     tta: bool = True,
     native_mm: float | None = None,
-) -> np.ndarray:
+) -> npt.NDArray[np.float32]:
     """(K, H, W) probabilities of one slice already at the model pixel size (``native_mm``: its native pixel
     size, for a model with the pixel-size channel)."""
     net.eval()
@@ -151,7 +153,8 @@ def predict_probs(
     p = torch.softmax(net(x), 1)
     if tta:
         p = (p + torch.softmax(net(torch.flip(x, dims=[3])), 1).flip(dims=[3])) / 2
-    return crop_model_grid(p[0].cpu(), grid).numpy()
+    probs: npt.NDArray[np.float32] = crop_model_grid(p[0].cpu(), grid).numpy()
+    return probs
 
 
 def refresh_labels(

@@ -4,6 +4,7 @@ agreement with teacher pseudo-labels on held-out real slices, and the confidence
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from sarco_core.metrics import DEFAULT_GATES, area_error_pct, gated, gated_dice
@@ -26,8 +27,9 @@ def predict_pair(
     return crop_model_grid(p[0], grid).numpy(), crop_model_grid(p[1].flip(dims=[2]), grid).numpy()
 
 
-def _labels(p: np.ndarray, pf: np.ndarray) -> np.ndarray:
-    return ((p + pf) / 2).argmax(0)
+def _labels(p: np.ndarray, pf: np.ndarray) -> npt.NDArray[np.intp]:
+    labels: npt.NDArray[np.intp] = ((p + pf) / 2).argmax(0)
+    return labels
 
 
 def slice_scores(hu: np.ndarray, truth: np.ndarray, pred: np.ndarray, px_mm: float) -> tuple[float, float | None]:

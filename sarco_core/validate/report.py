@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from sarco_core.jsonsafe import json_safe
 from sarco_core.validate.compare import CaseComparison, ValidationReport
@@ -34,14 +35,15 @@ def overlay_png(hu: np.ndarray, reference: np.ndarray, model: np.ndarray, max_px
     g = np.clip((hu[::step, ::step] + 200.0) / 450.0, 0, 1)
     rgb = np.repeat((g * 255).astype(np.uint8)[..., None], 3, axis=2)
 
-    def edge(m: np.ndarray) -> np.ndarray:
+    def edge(m: np.ndarray) -> npt.NDArray[np.bool_]:
         m = np.asarray(m, bool)[::step, ::step]
         inner = m.copy()
         inner[1:] &= m[:-1]
         inner[:-1] &= m[1:]
         inner[:, 1:] &= m[:, :-1]
         inner[:, :-1] &= m[:, 1:]
-        return m & ~inner
+        outline: npt.NDArray[np.bool_] = m & ~inner
+        return outline
 
     rgb[edge(reference)] = (40, 220, 60)
     rgb[edge(model)] = (235, 40, 40)

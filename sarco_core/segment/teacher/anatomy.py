@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from sarco_core.body import (
@@ -164,7 +165,7 @@ def find_vertebra(bone: np.ndarray, trunk: np.ndarray, px_mm: float, hs: np.ndar
     return Vertebra(vert, body, (float(cy), float(cx)), 0.5 * float(bc[-1] - bc[0] + 1))
 
 
-def _spinal_canal(vert: np.ndarray, body: np.ndarray, cx: float, px_mm: float) -> np.ndarray:
+def _spinal_canal(vert: np.ndarray, body: np.ndarray, cx: float, px_mm: float) -> npt.NDArray[np.bool_]:
     """The canal behind the vertebral body, up to the lamina on the midline (it is not muscle, and at coarse
     pixels the bony ring around it is often open so hole filling misses it)."""
     back = int(np.nonzero(body.any(axis=1))[0][-1]) + 1
@@ -181,7 +182,8 @@ def _spinal_canal(vert: np.ndarray, body: np.ndarray, cx: float, px_mm: float) -
     if depth > 0:
         half = int(round(CANAL_HALF_WIDTH_MM / px_mm))
         canal[back : back + depth, max(0, c0 - half) : c0 + half + 1] = True
-    return canal & ~vert
+    behind: npt.NDArray[np.bool_] = canal & ~vert
+    return behind
 
 
 def reached(seed: np.ndarray, medium: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -74,7 +75,9 @@ def _labels_back(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.where(muscle, 1, np.argmax(votes, axis=0)).astype(np.uint8)
 
 
-def segment_slice(hu: np.ndarray, row_mm: float, col_mm: float) -> tuple[np.ndarray, float, tuple[str, ...], dict]:
+def segment_slice(
+    hu: np.ndarray, row_mm: float, col_mm: float
+) -> tuple[np.ndarray, float, tuple[str, ...], dict[str, float]]:
     """Segment one native slice; returns (labels uint8 on the native grid, confidence, flags, cues)."""
     labels, conf, flags, cues, _ = segment_slice_rules(hu, row_mm, col_mm)
     return labels, conf, flags, cues
@@ -82,7 +85,7 @@ def segment_slice(hu: np.ndarray, row_mm: float, col_mm: float) -> tuple[np.ndar
 
 def segment_slice_rules(
     hu: np.ndarray, row_mm: float, col_mm: float
-) -> tuple[np.ndarray, float, tuple[str, ...], dict, anatomy_rules.RulesResult | None]:
+) -> tuple[np.ndarray, float, tuple[str, ...], dict[str, float], anatomy_rules.RulesResult | None]:
     """:func:`segment_slice` plus what the anatomy rules did (None where no trunk was found)."""
     hu = np.asarray(hu, dtype=np.float32)
     fov = outside_fov(hu)
@@ -202,7 +205,7 @@ class TeacherSegmenter:
             if not 0 <= int(i) < volume.n_slices:
                 raise IndexError(f"Slice {i} is outside 0..{volume.n_slices - 1}.")
             labels, conf, flags, cues, rules = segment_slice_rules(volume.hu[int(i)], sp.row, sp.col)
-            extra: dict = {"cues": cues}
+            extra: dict[str, Any] = {"cues": cues}
             if rules is not None:
                 extra["anatomy_rules"] = rules.extras()
             out.append(

@@ -4,6 +4,7 @@ with no fat plane, by the local mean HU of the soft tissue (muscle is homogeneou
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from sarco_core.body import dilate
@@ -44,12 +45,14 @@ def dark_pieces(hs: np.ndarray, soft: np.ndarray, ref: float, px_mm: float) -> n
 
 def muscle_like(
     hs: np.ndarray, soft: np.ndarray, ref: float, px_mm: float, dark: np.ndarray | None = None
-) -> np.ndarray:
+) -> npt.NDArray[np.bool_]:
     """Soft tissue minus the dark pieces (:func:`dark_pieces`, given or found here), grown back by the margin
     that was not judged."""
     if dark is None:
         dark = dark_pieces(hs, soft, ref, px_mm)
-    return soft & ~dilate(dark, DARK_CORE_MM / px_mm)
+    # NumPy's stubs type operators on arrays of unknown dtype as Any
+    kept: npt.NDArray[np.bool_] = soft & ~dilate(dark, DARK_CORE_MM / px_mm)
+    return kept
 
 
 # Organ against the muscle with no fat plane: unenhanced liver and spleen are ~10-25 HU brighter than muscle
@@ -89,7 +92,7 @@ HALO_SRC_MM = 3.0  # bright = the mean over this window is bright too, in pieces
 HALO_SRC_MIN_CM2 = 0.5  # (noise blobs inside a muscle are not organs)
 
 
-def bright_halo(hs: np.ndarray, bone: np.ndarray, bright_hu: float, px_mm: float) -> np.ndarray:
+def bright_halo(hs: np.ndarray, bone: np.ndarray, bright_hu: float, px_mm: float) -> npt.NDArray[np.bool_]:
     """Pixels within HALO_MM of bright soft tissue (enhanced kidney, bowel, vessels, organs): at their edge
     with fat, partial volume gives a thin ring of muscle-range HU along which a growth would run all round
     the organ."""
@@ -99,4 +102,5 @@ def bright_halo(hs: np.ndarray, bone: np.ndarray, bright_hu: float, px_mm: float
     if n:
         big = np.nonzero(np.bincount(lab.ravel()) * px_mm * px_mm / 100.0 >= HALO_SRC_MIN_CM2)[0]
         src = np.isin(lab, big[big > 0])
-    return dilate(src, HALO_MM / px_mm) & ~src
+    halo: npt.NDArray[np.bool_] = dilate(src, HALO_MM / px_mm) & ~src
+    return halo

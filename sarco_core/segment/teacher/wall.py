@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from sarco_core.body import dilate
@@ -39,7 +40,7 @@ class MuscleResult:
     thickness_mm: np.ndarray  # wall thickness per ray (after filling and smoothing)
 
 
-def _circular_fill(values: np.ndarray, known: np.ndarray, default: float) -> np.ndarray:
+def _circular_fill(values: np.ndarray, known: np.ndarray, default: float) -> npt.NDArray[np.float64]:
     """Fill unknown entries of a circular profile by linear interpolation between known neighbours."""
     if not known.any():
         return np.full(values.shape, default)
@@ -47,7 +48,8 @@ def _circular_fill(values: np.ndarray, known: np.ndarray, default: float) -> np.
     idx = np.nonzero(known)[0]
     xp = np.concatenate([idx - n, idx, idx + n])
     fp = np.tile(values[idx], 3)
-    return np.interp(np.arange(n), xp, fp)
+    filled: npt.NDArray[np.float64] = np.interp(np.arange(n), xp, fp)
+    return filled
 
 
 def _envelope(values: np.ndarray, use: np.ndarray) -> np.ndarray:
