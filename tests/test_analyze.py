@@ -182,31 +182,17 @@ def test_analyze_example_ct_path_contract() -> None:
         assert "l3_low_confidence" in d["qc_flags"]
 
 
+def _cli_analyze(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``sarco analyze PATH ARGS --json`` in a fresh process (what a user runs)."""
+    cmd = [sys.executable, "-m", "sarco_core", "analyze", str(path), *args, "--json"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+
+
 def test_cli_analyze_json_and_mask(tmp_path: Path) -> None:
     path = data_path("totalsegmentator", "example_ct.nii.gz")
     out = tmp_path / "mask.nii.gz"
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sarco_core",
-            "analyze",
-            str(path),
-            "--height-m",
-            "1.75",
-            "--sex",
-            "M",
-            "--slice",
-            "73",
-            "--method",
-            "threshold",
-            "--out-mask",
-            str(out),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
+    p = _cli_analyze(
+        path, "--height-m", "1.75", "--sex", "M", "--slice", "73", "--method", "threshold", "--out-mask", str(out)
     )
     assert p.returncode == 0, p.stderr
     d = json.loads(p.stdout)
@@ -220,23 +206,7 @@ def test_cli_analyze_json_and_mask(tmp_path: Path) -> None:
 
 def test_cli_analyze_height_in_cm_exit_2() -> None:
     path = data_path("totalsegmentator", "example_ct.nii.gz")
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sarco_core",
-            "analyze",
-            str(path),
-            "--height-m",
-            "175",
-            "--method",
-            "threshold",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    p = _cli_analyze(path, "--height-m", "175", "--method", "threshold")
     assert p.returncode == 2
     assert "looks like centimetres" in p.stderr and "Traceback" not in p.stderr
 

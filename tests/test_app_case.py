@@ -60,16 +60,11 @@ def test_case_page_of_a_batch_case_has_every_export(tmp_path) -> None:  # type: 
 
 
 def test_conflict_message_at_the_click_keeps_strokes_and_comment_and_reapplies() -> None:
-    from tests.test_app_edit import _state, _stroke_on_muscle_edge
+    from tests.test_app_edit import _state, edit_with_one_stroke
 
     store = Store.open(default_db_url())
     cid = seed_case(store)
-    v1 = store.versions(cid)[0]
-    mask = store.get_mask(v1.id)
-    hu = np.asarray(store.load_volume(cid).hu[v1.slice_index])
-    at = app("views/edit.py", case_id=cid)
-    at.session_state["edit_inject"] = [(_stroke_on_muscle_edge(mask, 2, True, hu), "add", 1)]
-    at.run()
+    at, v1, mask = edit_with_one_stroke(store, cid)
     mine = _state(at, cid).history.current.copy()
     other = mask.copy()
     other[:, : other.shape[1] // 3] = 0  # someone else clears the patient's right third and saves first

@@ -35,6 +35,17 @@ def _state(at, cid):  # type: ignore[no-untyped-def]
     return at.session_state["edit_state"][cid]
 
 
+def edit_with_one_stroke(store: Store, cid: int):  # type: ignore[no-untyped-def]
+    """The Edit page of case ``cid`` after one added stroke on its first version: (app, version 1, its mask)."""
+    v1 = store.versions(cid)[0]
+    mask = store.get_mask(v1.id)
+    hu = np.asarray(store.load_volume(cid).hu[v1.slice_index])
+    at = app("views/edit.py", case_id=cid)
+    at.session_state["edit_inject"] = [(_stroke_on_muscle_edge(mask, 2, True, hu), "add", 1)]
+    at.run()
+    return at, v1, mask
+
+
 @pytest.mark.parametrize("mode", ["add", "erase"])
 def test_stroke_changes_sma_exactly_and_save_creates_version(edit_case: tuple[Store, int], mode: str) -> None:
     store, cid = edit_case
@@ -82,12 +93,7 @@ def test_stroke_changes_sma_exactly_and_save_creates_version(edit_case: tuple[St
 
 def test_conflicting_save_is_refused_and_edit_kept(edit_case: tuple[Store, int]) -> None:
     store, cid = edit_case
-    v1 = store.versions(cid)[0]
-    mask = store.get_mask(v1.id)
-    hu = np.asarray(store.load_volume(cid).hu[v1.slice_index])
-    at = app("views/edit.py", case_id=cid)
-    at.session_state["edit_inject"] = [(_stroke_on_muscle_edge(mask, 2, True, hu), "add", 1)]
-    at.run()
+    at, v1, mask = edit_with_one_stroke(store, cid)
     # someone else saves first, from the same parent version
     other = mask.copy()
     other[other == 1] = 0

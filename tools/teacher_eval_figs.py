@@ -19,20 +19,12 @@ from PIL import Image, ImageDraw
 from sarco_core.io import load, load_mask
 from sarco_core.metrics import measure_slice
 from sarco_core.segment.teacher import TeacherSegmenter
+from validation.teacher_check import COVID, GATE  # the six real upper-lumbar slices, the muscle gate
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data"
 IMG = ROOT / "docs" / "img"
 TS = DATA / "totalsegmentator"
-COVID = [
-    "A027284/axial/19000925-116.dcm",
-    "A027284/axial/19001231-131.dcm",
-    "A058062/axial/19001231-084.dcm",
-    "A058062/axial/19010108-078.dcm",
-    "A062055/axial/19001127-136.dcm",
-    "A062055/axial/19001228-131.dcm",
-]
-GATE = (-29.0, 150.0)
 
 
 def _grey(hu: np.ndarray) -> np.ndarray:

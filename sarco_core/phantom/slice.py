@@ -43,6 +43,32 @@ class PhantomSlice:
     z_mm: float
     params: PhantomParams
 
+    @classmethod
+    def from_render(
+        cls,
+        *,
+        hu: np.ndarray,
+        tissue: np.ndarray,
+        vertebrae: np.ndarray,
+        spacing_mm: tuple[float, float],
+        level: str,
+        seed: int,
+        z_mm: float,
+        params: PhantomParams,
+    ) -> PhantomSlice:
+        """The slice of a rendered tissue map: the labels follow from the tissues (``LABEL_OF``, the convention)."""
+        return cls(
+            hu=hu,
+            labels=LABEL_OF[tissue],
+            tissue=tissue,
+            vertebrae=vertebrae,
+            spacing_mm=spacing_mm,
+            level=level,
+            seed=int(seed),
+            z_mm=float(z_mm),
+            params=params,
+        )
+
     def volume(self, slice_thickness_mm: float = 3.0) -> Volume:
         """A one-slice :class:`Volume` (z = ``z_mm``)."""
         return Volume.from_array(hu=self.hu[None], spacing_mm=(slice_thickness_mm, *self.spacing_mm), z0_mm=self.z_mm)
@@ -69,6 +95,14 @@ class PhantomSlice:
         }
 
 
+def check_slice_request(level: str, size: int) -> None:
+    """Refuse a level the phantom does not draw or an image size outside 32..2048 pixels."""
+    if level not in SLICE_LEVELS:
+        raise ValueError(f"level must be one of {SLICE_LEVELS}, got {level!r}")
+    if not 32 <= int(size) <= 2048:
+        raise ValueError(f"size must be 32..2048 pixels, got {size}")
+
+
 def phantom_slice(
     seed: int,
     *,
@@ -88,10 +122,7 @@ def phantom_slice(
     ``contacts="hard"`` adds the anatomy that touches muscle with no fat plane (bowel / colon / liver / spleen
     against the wall, crura, lymph nodes, aorta on the vertebra: :mod:`sarco_core.phantom.contacts`); the
     default ``"default"`` renders exactly as before."""
-    if level not in SLICE_LEVELS:
-        raise ValueError(f"level must be one of {SLICE_LEVELS}, got {level!r}")
-    if not 32 <= int(size) <= 2048:
-        raise ValueError(f"size must be 32..2048 pixels, got {size}")
+    check_slice_request(level, size)
     row_mm, col_mm = pixel_pair(pixel_mm)
     p = sample_params(seed, body=body, contrast=contrast, truncated=truncated, arms=arms, table=table)
     layout = build_layout(seed, spine_scale=p.spine_scale, top="T6")
@@ -109,14 +140,6 @@ def phantom_slice(
         rng = np.random.default_rng([int(seed), 555])
         tissue = imat_streaks(tissue, p, rng, (row_mm, col_mm))
         hu = synthesize_hu(tissue, p, rng, (row_mm, col_mm), tables, pat.arm_streak_px(z), centre, rad)
-    return PhantomSlice(
-        hu=hu,
-        labels=LABEL_OF[tissue],
-        tissue=tissue,
-        vertebrae=vert,
-        spacing_mm=(row_mm, col_mm),
-        level=level,
-        seed=int(seed),
-        z_mm=float(z),
-        params=p,
+    return PhantomSlice.from_render(
+        hu=hu, tissue=tissue, vertebrae=vert, spacing_mm=(row_mm, col_mm), level=level, seed=seed, z_mm=z, params=p
     )

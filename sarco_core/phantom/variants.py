@@ -25,10 +25,10 @@ from scipy import ndimage as ndi
 
 from sarco_core.phantom.anatomy import Patient
 from sarco_core.phantom.params import sample_params
-from sarco_core.phantom.slice import SLICE_LEVELS, PhantomSlice, pixel_pair
+from sarco_core.phantom.slice import PhantomSlice, check_slice_request, pixel_pair
 from sarco_core.phantom.spine import build_layout
 from sarco_core.phantom.texture import imat_streaks, synthesize_hu, tissue_hu
-from sarco_core.phantom.tissues import LABEL_OF, MUSCLE_TISSUES
+from sarco_core.phantom.tissues import MUSCLE_TISSUES
 from sarco_core.phantom.tissues import TISSUES as T
 
 VARIANTS = ("none", "anasarca", "cachexia", "bowel_flank", "ascites")
@@ -113,10 +113,7 @@ def variant_slice(
     """One seeded phantom slice of ``variant`` (one of :data:`VARIANTS`) with labels per the convention."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    if level not in SLICE_LEVELS:
-        raise ValueError(f"level must be one of {SLICE_LEVELS}, got {level!r}")
-    if not 32 <= int(size) <= 2048:
-        raise ValueError(f"size must be 32..2048 pixels, got {size}")
+    check_slice_request(level, size)
     row_mm, col_mm = pixel_pair(pixel_mm)
     vrng = np.random.default_rng([int(seed), 1515, VARIANTS.index(variant)])
     p = sample_params(seed, body=body if variant != "cachexia" else (body or "thin"), contrast=contrast, arms=arms)
@@ -144,14 +141,6 @@ def variant_slice(
     elif variant == "ascites":
         tissue = _add_ascites(tissue, vrng, (row_mm, col_mm))
     hu = synthesize_hu(tissue, p, rng, (row_mm, col_mm), (mean, sd), pat.arm_streak_px(z), centre, rad)
-    return PhantomSlice(
-        hu=hu,
-        labels=LABEL_OF[tissue],
-        tissue=tissue,
-        vertebrae=vert,
-        spacing_mm=(row_mm, col_mm),
-        level=level,
-        seed=int(seed),
-        z_mm=float(z),
-        params=p,
+    return PhantomSlice.from_render(
+        hu=hu, tissue=tissue, vertebrae=vert, spacing_mm=(row_mm, col_mm), level=level, seed=seed, z_mm=z, params=p
     )
