@@ -48,6 +48,7 @@ class Patient:
         self.pol = Polar(self.cv, f0.cx, f0.cy)
         self.ribs = rib_set(self.g, rng)
         self.organs = sample_organs(self.g, rng)
+        self.contacts = contacts
         self.hard = sample_hard(p.seed, p.oral_contrast) if check_contacts(contacts) == "hard" else None
         kz, kk = self.g.kz, self.g.kk
         self.zkey_mm = float(abs((kz[-1] - kz[0]) / (kk[-1] - kk[0])))

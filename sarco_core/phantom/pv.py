@@ -12,8 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from sarco_core.phantom.anatomy import Patient
-from sarco_core.phantom.params import PhantomParams
-from sarco_core.phantom.spine import SpineLayout
 from sarco_core.phantom.texture import imat_streaks
 
 SUB_MM = 0.8  # finest sub-pixel
@@ -30,31 +28,23 @@ def factor(row_mm: float, col_mm: float) -> int:
 
 
 class PVRenderer:
-    """Renders one patient's slices with partial volume on a coarse grid of ``rows`` x ``cols``."""
+    """Renders one patient's slices with partial volume on the pixel grid of ``coarse`` (the same patient drawn
+    on an ``n``-times finer grid, averaged back)."""
 
-    def __init__(
-        self,
-        p: PhantomParams,
-        layout: SpineLayout,
-        *,
-        rows: int,
-        cols: int,
-        row_mm: float,
-        col_mm: float,
-        contacts: str,
-    ) -> None:
-        self.p = p
-        self.n = factor(row_mm, col_mm)
-        self.shape = (rows, cols)
-        self.fine_mm = (row_mm / self.n, col_mm / self.n)
+    def __init__(self, coarse: Patient) -> None:
+        cv = coarse.cv
+        self.p = p = coarse.p
+        self.n = factor(cv.row_mm, cv.col_mm)
+        self.shape = (cv.rows, cv.cols)
+        self.fine_mm = (cv.row_mm / self.n, cv.col_mm / self.n)
         self.fine = Patient(
             p,
-            layout,
-            rows=rows * self.n,
-            cols=cols * self.n,
+            coarse.layout,
+            rows=cv.rows * self.n,
+            cols=cv.cols * self.n,
             row_mm=self.fine_mm[0],
             col_mm=self.fine_mm[1],
-            contacts=contacts,
+            contacts=coarse.contacts,
         )
 
     def render(

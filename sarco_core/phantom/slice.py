@@ -131,7 +131,7 @@ def phantom_slice(
     centre, rad = pat.body_centre_px(z)
     tables = tissue_hu(p)
     if contacts == "hard":  # partial volume over each pixel and a 3 mm slab (sarco_core.phantom.pv)
-        pvr = PVRenderer(p, layout, rows=int(size), cols=int(size), row_mm=row_mm, col_mm=col_mm, contacts=contacts)
+        pvr = PVRenderer(pat)
         tissue, vert, mean_img = pvr.render(z, HARD_SLAB_MM, tables[0], 0)
         rng = np.random.default_rng([int(seed), 555, 1])
         hu = synthesize_hu(tissue, p, rng, (row_mm, col_mm), tables, pat.arm_streak_px(z), centre, rad, mean_img)

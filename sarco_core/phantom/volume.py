@@ -135,11 +135,7 @@ def phantom_volume(
     hu = np.empty((n, size, size), np.int16)
     tissue = np.empty((n, size, size), np.uint8)
     vert = np.empty((n, size, size), np.uint8)
-    pvr = (
-        PVRenderer(p, layout, rows=int(size), cols=int(size), row_mm=row_mm, col_mm=col_mm, contacts=contacts)
-        if contacts == "hard"
-        else None
-    )
+    pvr = PVRenderer(pat) if contacts == "hard" else None
     for k in range(n):
         z = z0 + k * slice_mm
         centre, rad = pat.body_centre_px(z)
