@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--eval-every", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument(
+        "--n-standard-fresh", type=int, default=0, help="more standard phantoms, seeds after the --n-standard ones"
+    )
     ap.add_argument("--site", choices=("anasarca", "psoas_ql_separate"), default="anasarca")
     ap.add_argument("--replay-fraction", type=float, default=0.5, help="share of each batch from standard phantoms")
     ap.add_argument("--n-replay", type=int, default=30, help="standard phantoms replayed (seeds 800 000..)")
@@ -75,7 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     rep0 = validate_cases(cases, parent)
     write_report(rep0, out / "report_before")
     cfg = FinetuneConfig(
-        name="site-demo", steps=a.steps, eval_every=a.eval_every, seed=a.seed, replay_fraction=a.replay_fraction
+        name="site-demo",
+        steps=a.steps,
+        eval_every=a.eval_every,
+        seed=a.seed,
+        replay_fraction=a.replay_fraction,
+        lr=a.lr,
     )
     train_c, hold_c = split_by_patient(cases, cfg.heldout_fraction, cfg.seed)
     t1 = time.time()
@@ -86,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     write_report(after, out / "report_after_heldout")
     std = site_cases(a.n_standard, convention=SiteConvention.STANDARD, seed0=900_000)
     std_p, std_c = validate_cases(std, parent), validate_cases(std, child)
+    fresh = site_cases(a.n_standard_fresh, convention=SiteConvention.STANDARD, seed0=900_000 + a.n_standard)
+    fresh_p, fresh_c = (validate_cases(fresh, parent), validate_cases(fresh, child)) if fresh else (None, None)
     h = json.loads(res.heldout_json.read_text())
     reg = Registry.load().register(
         res.model_dir,
@@ -141,6 +152,17 @@ def main(argv: list[str] | None = None) -> int:
             "parent_sma_abs_error_pct_median": med(std_p)[1],
             "child_sma_abs_error_pct_median": med(std_c)[1],
         },
+        "standard_phantoms_fresh": {
+            "n": len(fresh),
+            "seed0": 900_000 + a.n_standard,
+            "parent_dice_median": med(fresh_p)[0],
+            "child_dice_median": med(fresh_c)[0],
+            "dice_change": med(fresh_c)[0] - med(fresh_p)[0],
+            "parent_sma_abs_error_pct_median": med(fresh_p)[1],
+            "child_sma_abs_error_pct_median": med(fresh_c)[1],
+        }
+        if fresh
+        else None,
         "best_step": res.best_step,
         "heldout_dice_by_step_model_grid": res.evals,
         "finetune_seconds": round(t_ft, 1),
