@@ -5,7 +5,7 @@ and child on the held-out patients, check the standard held-out phantoms, promot
 ``--site psoas_ql_separate --replay-fraction 0`` reruns the contrasting case (a site convention that contradicts
 the Alberta protocol).
 
-    nice python -m benchmarks.site_adaptation --out /tmp/site-demo [--n 40 --steps 40]
+    nice python -m benchmarks.site_adaptation --out /tmp/site-demo [--n 40 --steps 120 --eval-every 20]
 
 Prints the figures the doc records. CPU on 2 cores: a few minutes (most of it the fine-tuning steps).
 """
@@ -30,12 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--n", type=int, default=40, help="site patients (one slice each)")
     ap.add_argument("--n-standard", type=int, default=10, help="standard-convention held-out phantoms")
-    ap.add_argument("--steps", type=int, default=40)
-    ap.add_argument("--eval-every", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=120)
+    ap.add_argument("--eval-every", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument(
-        "--n-standard-fresh", type=int, default=0, help="more standard phantoms, seeds after the --n-standard ones"
+        "--n-standard-fresh", type=int, default=10, help="more standard phantoms, seeds after the --n-standard ones"
     )
     ap.add_argument("--site", choices=("anasarca", "psoas_ql_separate"), default="anasarca")
     ap.add_argument("--replay-fraction", type=float, default=0.5, help="share of each batch from standard phantoms")
