@@ -58,6 +58,40 @@ def test_config_checks():
         FinetuneConfig(name="x", steps=30, eval_every=20)
     with pytest.raises(FinetuneError, match="heldout_fraction"):
         FinetuneConfig(name="x", heldout_fraction=1.0)
+    with pytest.raises(FinetuneError, match="replay_fraction"):
+        FinetuneConfig(name="x", replay_fraction=1.0)
+
+
+def test_replay_needs_label_map_cases(tmp_path):
+    from sarco_core.train.finetune import finetune
+
+    cfg = FinetuneConfig(name="x", steps=1, eval_every=1, replay_fraction=0.5)
+    with pytest.raises(FinetuneError, match="no replay cases"):
+        finetune(_cases(2), base_dir=tmp_path, out_dir=tmp_path / "o", cfg=cfg)
+    with pytest.raises(FinetuneError, match="label maps"):
+        finetune(_cases(2), base_dir=tmp_path, out_dir=tmp_path / "o", cfg=cfg, replay=_cases(1, 1))
+
+
+def test_replay_share_of_batches():
+    """A replay_fraction share of the samples comes from the replay pool (the batch function's phantom pool)."""
+    from sarco_core.segment.base import default_model_dir
+    from sarco_core.segment.model import ModelConfig
+    from sarco_core.train import stages
+    from sarco_core.train.config import AugmentConfig
+
+    base = default_model_dir()
+    assert base is not None
+    arch = ModelConfig.load(base / "config.json").arch
+    site, rp = slice_set(_disc_cases(2), pixel_mm=2.0), slice_set(_disc_cases(2), pixel_mm=2.0)
+    for pool, mark in ((site, 1), (rp, 3)):  # mark the pools: every site label muscle, every replay label VAT
+        pool.labels[:] = [np.full_like(lab, mark) for lab in pool.labels if lab is not None]
+    fn = stages.seg_batch_fn(rp, site, arch, AugmentConfig(), 200, 16, 1.0 - 0.5)
+    _, y = fn(np.random.default_rng(0))
+    flat = y.reshape(200, -1)
+    from_replay = (flat == 3).any(1)
+    assert not ((flat == 1).any(1) & from_replay).any()
+    from_replay = from_replay.float().mean().item()
+    assert 0.4 < from_replay < 0.6
 
 
 def _disc_cases(n: int) -> list[ReferenceCase]:

@@ -15,7 +15,7 @@ from sarco_core.segment.base import ModelInfo, SegmentationResult
 from sarco_core.validate.cases import ReferenceCase, load_manifest
 from sarco_core.validate.compare import compare_case, validate_cases
 from sarco_core.validate.report import write_report
-from sarco_core.validate.site_phantoms import SiteConvention, site_cases, write_site_folder
+from sarco_core.validate.site_phantoms import SiteConvention, SitePopulation, site_cases, write_site_folder
 from sarco_core.volume import Volume
 
 
@@ -107,6 +107,18 @@ def test_site_convention_drops_psoas_and_ql_only():
     removed = (std.reference == 1) & (site.reference == 0)
     assert removed.sum() > 0.05 * (std.reference == 1).sum()
     assert np.all(site.reference[~removed] == std.reference[~removed])
+
+
+def test_anasarca_site_differs_in_the_images_not_the_labels():
+    """The anasarca site: subcutaneous fat inside the muscle gate, but SAT still labelled SAT (the convention)."""
+    site = site_cases(1, convention=SiteConvention.STANDARD, population=SitePopulation.ANASARCA)[0]
+    std = site_cases(1, convention=SiteConvention.STANDARD)[0]
+    sat = site.reference == 2
+    assert sat.sum() > 1000 and (std.reference == 2).sum() > 1000
+    assert -29 <= float(np.median(site.hu[sat])) <= 40  # oedematous: in the -29..150 HU muscle gate
+    assert float(np.median(std.hu[std.reference == 2])) < -50  # standard SAT is fat
+    again = site_cases(1, convention=SiteConvention.STANDARD, population=SitePopulation.ANASARCA)[0]
+    np.testing.assert_array_equal(again.hu, site.hu)
 
 
 def test_manifest_round_trip_and_errors(tmp_path):

@@ -43,6 +43,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument(
+        "--replay-phantoms",
+        type=int,
+        default=0,
+        help="mix N standard phantoms (the package's convention) into every batch, to keep standard performance",
+    )
+    p.add_argument("--replay-fraction", type=float, default=0.5, help="share of each batch from them (default 0.5)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run of the same --out")
     p.add_argument("--no-register", action="store_true", help="do not add the result to the model registry")
 
@@ -77,7 +84,15 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr,
         batch=args.batch,
         device=args.device,
+        replay_fraction=args.replay_fraction if args.replay_phantoms > 0 else 0.0,
     )
+    if args.replay_phantoms < 0:
+        raise FinetuneError(f"--replay-phantoms must be >= 0, got {args.replay_phantoms}.")
+    replay = []
+    if args.replay_phantoms:
+        from sarco_core.validate.site_phantoms import REPLAY_SEED0, SiteConvention, site_cases
+
+        replay = site_cases(args.replay_phantoms, convention=SiteConvention.STANDARD, seed0=REPLAY_SEED0)
     cases, from_store = resolve_cohort(args.cohort, from_store=args.from_store, label_glob=args.cases)
     if from_store is not None:
         print(from_store.describe())
@@ -88,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         cfg=cfg,
         resume=args.resume,
         origin=from_store.origin() if from_store is not None else None,
+        replay=replay,
     )
     import json
 

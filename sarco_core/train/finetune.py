@@ -7,6 +7,10 @@ after each chunk the HU-gated muscle Dice on the held-out patients is measured a
 parent model, the training-data summary and sha256; ``CHANGELOG.md``; ``model.onnx``) plus ``heldout.json``: the
 parent's and the child's agreement with the held-out cases through the full inference path, which the registry's
 promotion rule reads. The same command runs on CPU or CUDA (``device``).
+
+**Replay**: with ``replay`` cases (label maps drawn by the package's convention, e.g. standard phantoms) and
+``cfg.replay_fraction`` > 0, that share of every batch's samples is drawn from them instead of the site's training
+cases, so the model keeps what it does on standard patients while it adapts (rehearsal against forgetting).
 """
 
 from __future__ import annotations
@@ -55,8 +59,11 @@ class FinetuneConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 2
+    replay_fraction: float = 0.0  # share of each batch's samples drawn from the replay cases
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.replay_fraction < 1.0:
+            raise FinetuneError(f"replay_fraction must be in [0, 1), got {self.replay_fraction}.")
         if not 0.0 < self.heldout_fraction < 1.0:
             raise FinetuneError(f"heldout_fraction must be in (0, 1), got {self.heldout_fraction}.")
         if self.steps < 1 or self.eval_every < 1 or self.steps % self.eval_every:
@@ -127,9 +134,15 @@ def finetune(
     cfg: FinetuneConfig,
     resume: bool = False,
     origin: dict[str, Any] | None = None,
+    replay: Sequence[ReferenceCase] = (),
 ) -> FinetuneResult:
-    """Fine-tune ``base_dir``'s model on the training patients of ``cases``; write the model to ``out_dir``.
-    ``origin`` (e.g. :meth:`sarco_core.validate.store_cases.StoreCohort.origin`) is kept in the data summary."""
+    """Fine-tune ``base_dir``'s model on the training patients of ``cases`` (with ``cfg.replay_fraction`` of each
+    batch from the ``replay`` cases); write the model to ``out_dir``. ``origin`` (e.g.
+    :meth:`sarco_core.validate.store_cases.StoreCohort.origin`) is kept in the data summary."""
+    if cfg.replay_fraction > 0 and not replay:
+        raise FinetuneError(f"replay_fraction is {cfg.replay_fraction} but no replay cases were given.")
+    if any(c.reference_kind != "labels" for c in replay):
+        raise FinetuneError("replay cases must carry label maps (0-3), drawn by the package's convention.")
     torch.set_num_threads(max(1, cfg.threads))
     device = _device(cfg)
     base = ModelConfig.load(base_dir / "config.json")
@@ -156,6 +169,7 @@ def finetune(
         return labels
 
     tr, ho = slice_set(train_c, arch.pixel_size_mm, fill), slice_set(hold_c, arch.pixel_size_mm, fill)
+    rp = slice_set(replay, arch.pixel_size_mm) if cfg.replay_fraction > 0 else SliceSet()
     evals_path = run_dir / "evals.json"
     evals: list[tuple[int, float]] = []
     if resume and evals_path.exists():
@@ -166,7 +180,8 @@ def finetune(
     if not best_path.exists() or not resume:
         torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, best_path)
     aug = AugmentConfig()
-    fn = stages.seg_batch_fn(SliceSet(), tr, arch, aug, cfg.batch, cfg.crop_px, 1.0)
+    # the replay set is the batch function's "phantom" pool: a (1 - replay_fraction) share comes from the site
+    fn = stages.seg_batch_fn(rp, tr, arch, aug, cfg.batch, cfg.crop_px, 1.0 - cfg.replay_fraction)
     done = loop.read_progress(run_dir) if resume else {}
     for k in range(cfg.steps // cfg.eval_every):
         step = (k + 1) * cfg.eval_every
@@ -206,7 +221,7 @@ def finetune(
     best_step = max(evals, key=lambda e: e[1])[0]
     net.load_state_dict(torch.load(best_path, weights_only=True))
     cal, cal_stats = calibrate(net, ho, arch, device, cfg.seed)
-    summary = _summary(cfg, base, base_dir, train_c, hold_c, evals, best_step, device, cal_stats)
+    summary = _summary(cfg, base, base_dir, train_c, hold_c, evals, best_step, device, cal_stats, len(replay))
     if origin is not None:
         summary["data"]["origin"] = origin
     tc = TrainConfig(name=cfg.name, version=cfg.version, seed=cfg.seed, arch=arch, raw={"finetune": asdict(cfg)})
@@ -254,6 +269,7 @@ def _summary(
     best_step: int,
     device: str,
     cal_stats: dict[str, float],
+    n_replay: int = 0,
 ) -> dict[str, Any]:
     return {
         "kind": "finetune",
@@ -266,6 +282,8 @@ def _summary(
             "heldout_patients": sorted({c.patient_id for c in hold_c}),
             "reference_kinds": sorted({c.reference_kind for c in train_c}),
             "split": f"seeded permutation of patient ids (seed {cfg.seed}), held-out fraction {cfg.heldout_fraction}",
+            "replay_cases": n_replay if cfg.replay_fraction > 0 else 0,
+            "replay_fraction": cfg.replay_fraction,
         },
         "heldout_dice_by_step": evals,
         "best_step": best_step,

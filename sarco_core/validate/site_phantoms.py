@@ -1,9 +1,18 @@
-"""Stand-in "site" cohorts for the site-adaptation demonstration: phantom slices whose reference masks follow a
-different, systematic tracing convention than this package's (exact phantom labels, Alberta protocol).
+"""Stand-in "site" cohorts for the site-adaptation demonstration (docs/site-adaptation.md).
 
-:data:`SiteConvention.PSOAS_QL_SEPARATE` — the site traces psoas and quadratus lumborum as structures of their
-own and leaves them out of the exported skeletal-muscle mask (the rest of the label map is unchanged). Seeds
-start at :data:`SITE_SEED0`, far from every training (0..800) and validation (900 000..) seed of the shipped model.
+A site can differ in its **images** (:class:`SitePopulation`) or in its **tracing convention**
+(:class:`SiteConvention`):
+
+* :data:`SitePopulation.ANASARCA` - an oedema / anasarca population (``variant_slice(seed, "anasarca")``:
+  subcutaneous fat at 0..20 HU, inside the muscle gate), traced by the package's own convention (the phantom's
+  exact Alberta-protocol labels, docs/convention.md). This is the demonstration's site: adapting to it must not
+  change what the model does on standard patients.
+* :data:`SiteConvention.PSOAS_QL_SEPARATE` - the contrasting case: the site traces psoas and quadratus lumborum
+  as structures of their own and leaves them out of the exported skeletal-muscle mask, which *contradicts* the
+  Alberta protocol, so a model adapted to it must disagree with the standard labels.
+
+Seeds start at :data:`SITE_SEED0`, far from every training (0..800) and validation (900 000..) seed of the shipped
+model; :data:`REPLAY_SEED0` seeds the standard phantoms mixed into fine-tuning batches (replay).
 """
 
 from __future__ import annotations
@@ -17,6 +26,12 @@ import numpy as np
 from sarco_core.validate.cases import ReferenceCase
 
 SITE_SEED0 = 700_000
+REPLAY_SEED0 = 800_000
+
+
+class SitePopulation(StrEnum):
+    STANDARD = "standard"  # the default phantom patients
+    ANASARCA = "anasarca"  # oedematous subcutaneous fat (sarco_core.phantom.variants)
 
 
 class SiteConvention(StrEnum):
@@ -34,15 +49,26 @@ def site_labels(labels: np.ndarray, tissue: np.ndarray, convention: SiteConventi
     return out
 
 
-def site_cases(n: int, *, convention: SiteConvention, seed0: int = SITE_SEED0) -> list[ReferenceCase]:
-    """``n`` L3 phantom cases (one slice per patient), seeded; pixel 0.65-0.95 mm, a position in L3 and patient
-    data drawn per seed."""
+def site_cases(
+    n: int,
+    *,
+    convention: SiteConvention,
+    population: SitePopulation = SitePopulation.STANDARD,
+    seed0: int = SITE_SEED0,
+) -> list[ReferenceCase]:
+    """``n`` L3 phantom cases (one slice per patient), seeded; pixel 0.65-0.95 mm and patient data drawn per seed;
+    standard patients at a position in L3 drawn per seed, anasarca patients at mid-L3 (``variant_slice``)."""
     from sarco_core.phantom.slice import phantom_slice
+    from sarco_core.phantom.variants import variant_slice
 
     out = []
     for s in range(seed0, seed0 + n):
         rng = np.random.default_rng([s, 1616])
-        ph = phantom_slice(s, level="L3", pixel_mm=float(rng.uniform(0.65, 0.95)), frac=float(rng.uniform(0.3, 0.7)))
+        pixel_mm, frac = float(rng.uniform(0.65, 0.95)), float(rng.uniform(0.3, 0.7))
+        if population == SitePopulation.ANASARCA:
+            ph = variant_slice(s, "anasarca", level="L3", pixel_mm=pixel_mm)
+        else:
+            ph = phantom_slice(s, level="L3", pixel_mm=pixel_mm, frac=frac)
         sex = "F" if rng.random() < 0.5 else "M"
         height = float(rng.uniform(1.55, 1.75) if sex == "F" else rng.uniform(1.65, 1.90))
         out.append(
