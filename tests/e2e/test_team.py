@@ -68,6 +68,14 @@ def _sign_in(page, url: str, name: str, password: str, path: str = "") -> None: 
     page.get_by_role("button", name="Sign in").click()
 
 
+def _idle(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the app has finished its current run (Streamlit's running indicator is gone)."""
+    from playwright.sync_api import expect
+
+    page.wait_for_timeout(300)
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=30_000)
+
+
 def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     page.screenshot(path=str(ARTIFACTS / "e2e_team" / f"{name}.png"), full_page=True)
 
@@ -145,7 +153,10 @@ def test_labeller_cannot_delete_and_conflict_is_shown_at_the_click(page, team_ap
         store.save_version(cid, other, parent_version_id=latest.id, author="someone else", comment="theirs")
         store.close()
         comment = page.get_by_role("textbox", name="Comment")
+        _idle(page)  # a rerun still in flight (the stroke's) re-renders the box and would drop text typed now
         comment.fill("my careful comment")
+        comment.press("Tab")  # Streamlit takes a text box's value when it loses focus
+        _idle(page)
         page.get_by_role("button", name="Save version").click()
         page.get_by_text("was saved by someone else at").wait_for()
         page.get_by_text("Your strokes and your comment are kept").wait_for()
