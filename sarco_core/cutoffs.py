@@ -8,7 +8,7 @@ never "sarcopenia" alone. When a rule needs BMI and weight is missing, the answe
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sarco_core.enums import Sex
 from sarco_core.errors import PatientDataError, UnknownRuleError
@@ -186,6 +186,38 @@ def assess(
     hu = muscle_hu if sma_cm2 is not None and sma_cm2 > 0 else None
     cls = classify(smi=smi, muscle_hu=hu, sex=sex, height_m=height_m, weight_kg=weight_kg, rule=key)
     return Assessment(smi_cm2_m2=smi, classification=cls, rule=key)
+
+
+class PatientData(Protocol):
+    """What a stored case carries about the patient (a store row or record)."""
+
+    @property
+    def sex(self) -> str | None: ...
+    @property
+    def height_m(self) -> float | None: ...
+    @property
+    def weight_kg(self) -> float | None: ...
+
+
+class MeasuredMask(Protocol):
+    """What a stored mask version carries about its measurement (a store row or record)."""
+
+    @property
+    def sma_cm2(self) -> float | None: ...
+    @property
+    def muscle_hu_mean(self) -> float | None: ...
+
+
+def assess_stored(case: PatientData, version: MeasuredMask, rule: str | None) -> Assessment:
+    """:func:`assess` of a stored mask version with its case's patient data (card, PDF and cohort table alike)."""
+    return assess(
+        sma_cm2=version.sma_cm2,
+        muscle_hu=version.muscle_hu_mean,
+        sex=case.sex,
+        height_m=case.height_m,
+        weight_kg=case.weight_kg,
+        rule=rule,
+    )
 
 
 def bmi(height_m: float | None, weight_kg: float | None) -> float | None:

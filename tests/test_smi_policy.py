@@ -47,7 +47,7 @@ def test_every_consumer_says_no_muscle_measured_on_an_empty_mask() -> None:
     assert d["classification"]["low_smi"]["value"] is None
     assert "no muscle measured" in d["classification"]["low_smi"]["note"]
     case = SimpleNamespace(height_m=1.7, weight_kg=70.0, sex="F")
-    lines = classification_lines(case, None, 0.0, None)  # type: ignore[arg-type]
+    lines = classification_lines(case, None, SimpleNamespace(sma_cm2=0.0, muscle_hu_mean=None))  # type: ignore[arg-type]
     assert any("no muscle measured" in line for line in lines)
     assert not any(line.startswith("LOW SMI") for line in lines)
     from ui.result_card import classify_version

@@ -17,14 +17,7 @@ from ui.text import fmt, method_words, warnings_of
 
 def classify_version(case: Any, version: Any, rule: str | None) -> cutoffs.Classification:
     """Classification of one mask version with the case's patient data (recomputed after edits)."""
-    return cutoffs.assess(
-        sma_cm2=version.sma_cm2,
-        muscle_hu=version.muscle_hu_mean,
-        sex=case.sex,
-        height_m=case.height_m,
-        weight_kg=case.weight_kg,
-        rule=rule,
-    ).classification
+    return cutoffs.assess_stored(case, version, rule).classification
 
 
 def _criterion_block(title: str, c: cutoffs.Criterion) -> None:

@@ -31,21 +31,12 @@ def confidence_words(conf: float | None) -> str:
     return f"Segmentation confidence {conf * 100:.0f} % ({level})."
 
 
-def classification_lines(
-    case: CaseRecord, analysis: AnalysisRecord | None, sma_cm2: float, muscle_hu: float | None
-) -> list[str]:
+def classification_lines(case: CaseRecord, analysis: AnalysisRecord | None, version: cutoffs.MeasuredMask) -> list[str]:
     """Plain sentences: SMI result with rule, threshold and citation."""
     rule_key = (analysis.rule if analysis and analysis.rule else None) or cutoffs.DEFAULT_RULE
     try:
         _, rule = cutoffs.get_rule(rule_key)
-        a = cutoffs.assess(
-            sma_cm2=sma_cm2,
-            muscle_hu=muscle_hu,
-            sex=case.sex,
-            height_m=case.height_m,
-            weight_kg=case.weight_kg,
-            rule=rule_key,
-        )
+        a = cutoffs.assess_stored(case, version, rule_key)
         smi, cl = a.smi_cm2_m2, a.classification
     except SarcoError as exc:
         return [f"Classification not possible: {exc}"]
@@ -59,7 +50,7 @@ def classification_lines(
     h = cl.low_muscle_hu
     if h.value is not None:
         verdict = "Low muscle attenuation" if h.value else "Muscle attenuation not low"
-        out.append(f"{verdict}: {_f(muscle_hu)} HU vs threshold {h.threshold:g} HU ({rule.name}).")
+        out.append(f"{verdict}: {_f(version.muscle_hu_mean)} HU vs threshold {h.threshold:g} HU ({rule.name}).")
     out.append(f"Rule: {rule.name} - {rule.population}.")
     out.append(f"Citation: {rule.citation}")
     return out
@@ -69,14 +60,7 @@ def _criteria(case: CaseRecord, analysis: AnalysisRecord | None, version: MaskVe
     rule_key = (analysis.rule if analysis and analysis.rule else None) or cutoffs.DEFAULT_RULE
     try:
         _, rule = cutoffs.get_rule(rule_key)
-        cl = cutoffs.classify(
-            smi=cutoffs.smi_cm2_m2(version.sma_cm2, case.height_m),
-            muscle_hu=version.muscle_hu_mean,
-            sex=case.sex,
-            height_m=case.height_m,
-            weight_kg=case.weight_kg,
-            rule=rule_key,
-        )
+        cl = cutoffs.assess_stored(case, version, rule_key).classification
     except SarcoError:
         return None, None
     return rule, cl
@@ -278,7 +262,7 @@ def report_pdf(
     quality += [f"Check: {w}" for w in warnings] if warnings else ["No quality-control flags were raised."]
     quality += [f"Note on the acquisition: {w}" for w in acquisition_notes(analysis.qc_flags if analysis else ())]
     sections = [
-        ("Classification", classification_lines(case, analysis, version.sma_cm2, version.muscle_hu_mean)),
+        ("Classification", classification_lines(case, analysis, version)),
         ("Quality - please check", quality),
         ("Provenance", prov),
     ]

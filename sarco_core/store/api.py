@@ -125,14 +125,7 @@ def _cohort_row(c: Case, latest: MaskVersion, auto: MaskVersion | None, an: Anal
     low_smi = low_hu = smi_thr = hu_thr = None
     note = ""
     try:
-        a = cutoffs.assess(
-            sma_cm2=latest.sma_cm2,
-            muscle_hu=latest.muscle_hu_mean,
-            sex=c.sex,
-            height_m=c.height_m,
-            weight_kg=c.weight_kg,
-            rule=rule_key,
-        )
+        a = cutoffs.assess_stored(c, latest, rule_key)
         rule_key, cl = a.rule, a.classification
         low_smi, smi_thr, note = cl.low_smi.value, cl.low_smi.threshold, cl.low_smi.note
         low_hu, hu_thr = cl.low_muscle_hu.value, cl.low_muscle_hu.threshold
