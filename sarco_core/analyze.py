@@ -24,12 +24,11 @@ from sarco_core.l3 import L3Result, find_l3
 from sarco_core.l3.find import override
 from sarco_core.metrics import DEFAULT_GATES, HUGates, MaskKind, SliceMetrics, measure_slice
 from sarco_core.segment.base import SegmentationResult, SliceSegmenter
-from sarco_core.segment.registry import get_segmenter, segmenter_key
+from sarco_core.segment.registry import cached_segmenter
 from sarco_core.volume import Volume
 
 Progress = Callable[[str, float], None]
 L3_LOW_CONFIDENCE = 0.6
-_SEGMENTERS: dict[tuple[str | None, str | None], SliceSegmenter] = {}  # by segmenter_key
 
 
 @dataclass(frozen=True)
@@ -268,13 +267,6 @@ def image_flags(volume: Volume, index: int) -> list[str]:
     return flags
 
 
-def _segmenter(method: str | None) -> SliceSegmenter:
-    key = segmenter_key(method)  # the active model's folder: a promotion or rollback takes effect at once
-    if key not in _SEGMENTERS:
-        _SEGMENTERS[key] = get_segmenter(method)
-    return _SEGMENTERS[key]
-
-
 # ---------------------------------------------------------------------------------------------- pipeline
 def _measure_and_classify(
     volume: Volume,
@@ -293,7 +285,8 @@ def _measure_and_classify(
     h, w, s, sources, notes = patient.height_m, patient.weight_kg, patient.sex, dict(patient.sources), patient.notes
     progress("segment", 0.5)
     t = time.perf_counter()
-    seg_impl = segmenter if segmenter is not None else _segmenter(method)
+    # the shared cache is keyed by the active model's folder: a promotion or rollback takes effect at once
+    seg_impl = segmenter if segmenter is not None else cached_segmenter(method)
     seg = seg_impl.segment(volume, [l3.index])[0]
     timings["segment"] = time.perf_counter() - t
     progress("measure", 0.8)

@@ -65,7 +65,7 @@ def store() -> Store:
 
 # ---------------------------------------------------------------- segmenter
 _SEG_LOCK = threading.Lock()
-_SEGMENTERS: dict[tuple[str | None, str | None], SliceSegmenter] = {}
+_WARMED: set[tuple[str | None, str | None]] = set()  # segmenter keys loaded and warmed in this process
 
 
 @dataclass
@@ -91,39 +91,32 @@ def _warm(seg: SliceSegmenter) -> None:
     analyze(pv.volume, height_m=1.7, weight_kg=70.0, sex="F", segmenter=seg)
 
 
-def _model_key(method: str | None) -> tuple[str | None, str | None]:
-    """(method, model folder): for the model, the registry's active one, so a promotion or rollback made with
-    `sarco models` is picked up without restarting the app."""
-    from sarco_core.segment.registry import segmenter_key
-
-    return segmenter_key(method)
-
-
 def segmenter(method: str | None = None) -> SliceSegmenter:
-    """The process-wide segmenter of ``method`` (loaded once per model folder, warmed up; a caller during the
-    preload waits for it)."""
-    key = _model_key(method)
-    with _SEG_LOCK:
-        seg = _SEGMENTERS.get(key)
-        if seg is None:
-            from sarco_core.segment import get_segmenter
+    """The process-wide segmenter of ``method`` (the core's shared cache, keyed by the registry's active model
+    folder, so a promotion or rollback made with `sarco models` is picked up without restarting the app), warmed
+    up once per model; a caller during the preload waits for it."""
+    from sarco_core.segment.registry import cached_segmenter, segmenter_key
 
-            t0 = time.perf_counter()
-            seg = get_segmenter(method)
-            try:
-                _warm(seg)
-            except Exception as exc:  # the warm-up is an optimisation only
-                log.warning("segmenter warm-up failed: %s", exc)
-            _SEGMENTERS[key] = seg
-            if method is None:
-                _PRELOAD.seconds = time.perf_counter() - t0
-                _PRELOAD.name = f"{seg.method} {getattr(seg.model, 'name', '') or ''}".strip()
-            log.info("segmenter: %s loaded in %.1f s", key, time.perf_counter() - t0)
+    key = segmenter_key(method)
+    with _SEG_LOCK:
+        if key in _WARMED:
+            return cached_segmenter(method)
+        t0 = time.perf_counter()
+        seg = cached_segmenter(method)
+        try:
+            _warm(seg)
+        except Exception as exc:  # the warm-up is an optimisation only
+            log.warning("segmenter warm-up failed: %s", exc)
+        _WARMED.add(key)
+        if method is None:
+            _PRELOAD.seconds = time.perf_counter() - t0
+            _PRELOAD.name = f"{seg.method} {getattr(seg.model, 'name', '') or ''}".strip()
+        log.info("segmenter: %s loaded in %.1f s", key, time.perf_counter() - t0)
     return seg
 
 
 def _default_loaded() -> bool:
-    return any(k[0] is None for k in _SEGMENTERS)
+    return any(k[0] is None for k in _WARMED)
 
 
 def _preload_body() -> None:

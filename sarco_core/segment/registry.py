@@ -3,6 +3,8 @@ registry stays cheap); the methods import :mod:`sarco_core.segment.base` only, n
 
 from __future__ import annotations
 
+import threading
+
 from sarco_core.enums import Method
 from sarco_core.errors import ModelError
 from sarco_core.segment.base import METHODS, SliceSegmenter, default_model_dir
@@ -37,3 +39,18 @@ def get_segmenter(method: str | None = None) -> SliceSegmenter:
     from sarco_core.segment.teacher.segmenter import TeacherSegmenter
 
     return TeacherSegmenter()
+
+
+_CACHE: dict[tuple[str | None, str | None], SliceSegmenter] = {}  # by segmenter_key
+_CACHE_LOCK = threading.Lock()
+
+
+def cached_segmenter(method: str | None = None) -> SliceSegmenter:
+    """The process-wide segmenter of ``method``, loaded once per :func:`segmenter_key` (so once per active model
+    folder) and shared by every caller in the process (``analyze`` and the app); thread-safe."""
+    key = segmenter_key(method)
+    with _CACHE_LOCK:
+        seg = _CACHE.get(key)
+        if seg is None:
+            seg = _CACHE[key] = get_segmenter(method)
+    return seg
