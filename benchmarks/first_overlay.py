@@ -12,28 +12,16 @@ ratio of the fix. Prints one figure per line; targets: â‰¤ 3 s (single slice), â
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 from benchmarks.common import REPO, machine
 
 SLICE_DIR = REPO.parent / "shared" / "data" / "tcia_covid19_ny_sbu" / "A058062" / "axial"
 TARGETS_S = {"single slice": 3.0, "120-slice zip": 5.0}
-
-
-def _slice_zip(tmp: Path) -> Path:
-    src = sorted(p for p in SLICE_DIR.iterdir() if p.is_file())[0]
-    out = tmp / "one_slice.zip"
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.write(src, f"series/{src.name}")
-    out.write_bytes(buf.getvalue())
-    return out
 
 
 def _first_overlay(page, url: str, path: Path, *, wait_model: bool) -> float:  # type: ignore[no-untyped-def]
@@ -55,10 +43,10 @@ def run(slices: int, no_preload_too: bool) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
     from benchmarks.inputs import dicom_zip
-    from tests.e2e.server import launch, running_app
+    from tests.e2e.server import launch, running_app, zip_first_slice
 
     tmp = Path(tempfile.mkdtemp())
-    one = _slice_zip(tmp)
+    one = zip_first_slice(SLICE_DIR, tmp / "one_slice.zip")
     big, what = dicom_zip(slices, "explicit-le")
     out: dict[str, float] = {}
     with running_app(f"sqlite:///{tmp / 'a.db'}", tmp / "a.log") as url, sync_playwright() as pw:

@@ -3,12 +3,14 @@ Debian's Chromium through Playwright (never ``playwright install``)."""
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -109,3 +111,13 @@ def browser_page(playwright: Any, failure_png: Path) -> Iterator[Any]:
         raise
     finally:
         browser.close()
+
+
+def zip_first_slice(folder: Path, out: Path) -> Path:
+    """A zip holding the first file of ``folder`` as ``series/NAME`` (a one-slice upload, as a user would send)."""
+    src = sorted(p for p in folder.iterdir() if p.is_file())[0]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(src, f"series/{src.name}")
+    out.write_bytes(buf.getvalue())
+    return out

@@ -9,30 +9,17 @@ except under CI=true, where that is a failure.
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import data_path
-from tests.e2e.server import ARTIFACTS, browser_page, need_chromium, running_app
+from tests.e2e.server import ARTIFACTS, browser_page, need_chromium, running_app, zip_first_slice
 
 pytestmark = pytest.mark.e2e
 
 SLICE = ("tcia_covid19_ny_sbu", "A058062", "axial")
-
-
-def _zip_of_real_slice(tmp_path: Path) -> Path:
-    folder = data_path(*SLICE)
-    src = sorted(p for p in folder.iterdir() if p.is_file())[0]
-    out = tmp_path / "lumbar_slice.zip"
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.write(src, f"series/{src.name}")
-    out.write_bytes(buf.getvalue())
-    return out
 
 
 def _metric_value(page, label: str) -> str:  # type: ignore[no-untyped-def]
@@ -48,7 +35,7 @@ def test_upload_edit_save_dashboard(tmp_path: Path) -> None:
     need_chromium()
     from playwright.sync_api import expect, sync_playwright
 
-    upload = _zip_of_real_slice(tmp_path)
+    upload = zip_first_slice(data_path(*SLICE), tmp_path / "lumbar_slice.zip")
     shots = ARTIFACTS / "e2e"
     shots.mkdir(parents=True, exist_ok=True)
     db = f"sqlite:///{tmp_path / 'e2e.db'}"
