@@ -156,9 +156,33 @@ def test_real_weights_draw_matching_slices_more_often() -> None:
     assert [a(r1) for _ in range(20)] == [int(r2.integers(4)) for _ in range(20)]
 
 
+def test_variant_share_renders_issue15_variants_and_leaves_the_rest_unchanged() -> None:
+    import numpy as np
+
+    from sarco_core.phantom.variants import VARIANTS, variant_slice
+    from sarco_core.train.data import PHANTOM_LEVELS, phantom_sample, variant_of_seed
+
+    drawn = {s: variant_of_seed(s, 0.25) for s in range(80)}
+    picked = [s for s, v in drawn.items() if v is not None]
+    assert 8 <= len(picked) <= 32  # ~25 % of the seeds
+    assert {drawn[s] for s in picked} <= set(VARIANTS) - {"none"}
+    assert all(variant_of_seed(s, 0.0) is None for s in range(80))
+    plain = next(s for s, v in drawn.items() if v is None)
+    a, b = phantom_sample(plain), phantom_sample(plain, variant_fraction=0.25)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    s = picked[0]
+    rng = np.random.default_rng([s, 4242])
+    level = PHANTOM_LEVELS[int(rng.integers(len(PHANTOM_LEVELS)))]
+    px = float(rng.uniform(0.6, 1.0))
+    ref = variant_slice(s, str(drawn[s]), level=level, pixel_mm=px)
+    hu, lab, _, _ = phantom_sample(s, variant_fraction=0.25)
+    assert np.array_equal(hu, ref.hu.astype(np.float32)) and np.array_equal(lab, ref.labels)
+
+
 def test_bad_data_options_are_clear_errors(tmp_path: Path) -> None:
     for bad, word in (
         ({"phantom_hard_fraction": 1.5}, "phantom_hard_fraction"),
+        ({"phantom_variant_fraction": -0.1}, "phantom_variant_fraction"),
         ({"real_weights": [["x"]]}, "real_weights"),
     ):
         p = tmp_path / "c.json"

@@ -39,6 +39,10 @@ class DataConfig:
     phantom_hard_fraction: float = 0.0
     # levels drawn (uniformly, repeats allowed) for phantom train slices; empty = data.PHANTOM_LEVELS
     phantom_levels: tuple[str, ...] = ()
+    # share of phantom train seeds rendered as one of the issue-15 variants (anasarca, cachexia, bowel against the
+    # flank, ascites: sarco_core.phantom.variants, labels per the convention), drawn from a stream of their own;
+    # 0 = none (old configs build byte-identical slices)
+    phantom_variant_fraction: float = 0.0
     # share of supervised samples drawn from coarse-pixel copies of the train slices (re-acquired at a pixel size
     # drawn per slice from ``coarse_mm``, labelled by the gated-area convention: sarco_core.train.coarse); 0 = none
     coarse_fraction: float = 0.0
@@ -57,6 +61,10 @@ class DataConfig:
             raise TrainConfigError(f"data.coarse_mm must be [lo, hi] pixel sizes in mm, got {list(self.coarse_mm)}.")
         if not 0.0 <= self.phantom_hard_fraction <= 1.0:
             raise TrainConfigError(f"data.phantom_hard_fraction must be in [0, 1], got {self.phantom_hard_fraction}.")
+        if not 0.0 <= self.phantom_variant_fraction <= 1.0:
+            raise TrainConfigError(
+                f"data.phantom_variant_fraction must be in [0, 1], got {self.phantom_variant_fraction}."
+            )
         for pair in self.real_weights:
             ok = len(pair) == 2 and isinstance(pair[0], str) and isinstance(pair[1], int | float) and pair[1] > 0
             if not ok:

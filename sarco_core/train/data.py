@@ -95,12 +95,28 @@ def is_hard_seed(seed: int, hard_fraction: float) -> bool:
     return hard_fraction > 0 and bool(np.random.default_rng([int(seed), 4343]).random() < hard_fraction)
 
 
+def variant_of_seed(seed: int, variant_fraction: float) -> str | None:
+    """The issue-15 phantom variant train seed ``seed`` is rendered as, or None (a stream of its own, so the
+    other draws and the default slices are unchanged; the four variants equally often)."""
+    if variant_fraction <= 0:
+        return None
+    r = np.random.default_rng([int(seed), 4545])
+    if r.random() >= variant_fraction:
+        return None
+    from sarco_core.phantom.variants import VARIANTS
+
+    named = [v for v in VARIANTS if v != "none"]
+    return named[int(r.integers(len(named)))]
+
+
 def phantom_sample(
-    seed: int, *, hard_fraction: float = 0.0, levels: tuple[str, ...] = ()
+    seed: int, *, hard_fraction: float = 0.0, levels: tuple[str, ...] = (), variant_fraction: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, float, float]:
     """One phantom slice with seed-drawn level, position in the vertebra, pixel size and truncation:
     (HU, exact labels 0..3, row_mm, col_mm). A share ``hard_fraction`` of seeds (drawn from its own stream, so
-    the other draws and the default slices are unchanged) is rendered with ``contacts="hard"``."""
+    the other draws and the default slices are unchanged) is rendered with ``contacts="hard"``; a share
+    ``variant_fraction`` (its own stream too) as an issue-15 variant (:func:`variant_of_seed`; at the seed's
+    level and pixel size, mid-vertebra, never truncated)."""
     try:
         from sarco_core.phantom import phantom_slice
     except ImportError:  # the package's __init__ may not re-export it
@@ -111,6 +127,13 @@ def phantom_sample(
     level = lv[int(rng.integers(len(lv)))]
     px = float(rng.uniform(0.6, 1.0))
     hard = is_hard_seed(seed, hard_fraction)
+    variant = variant_of_seed(seed, variant_fraction)
+    if variant is not None:
+        from sarco_core.phantom.variants import variant_slice
+
+        v = variant_slice(int(seed), variant, level=level, pixel_mm=px)
+        vr, vc = v.spacing_mm
+        return np.asarray(v.hu, np.float32), np.asarray(v.labels, np.uint8), float(vr), float(vc)
     ph = phantom_slice(
         int(seed),
         level=level,
@@ -173,13 +196,16 @@ def build_phantoms(
     *,
     hard_fraction: float = 0.0,
     levels: tuple[str, ...] = (),
+    variant_fraction: float = 0.0,
     to_grid: ToGrid | None = None,
     native_of: NativeOf = native_plain,
 ) -> SliceSet:
     s = SliceSet()
     to_grid = to_grid or to_model_grid(pixel_mm)
     for seed in seeds:
-        hu, lab, rmm, cmm = phantom_sample(seed, hard_fraction=hard_fraction, levels=levels)
+        hu, lab, rmm, cmm = phantom_sample(
+            seed, hard_fraction=hard_fraction, levels=levels, variant_fraction=variant_fraction
+        )
         name = f"phantom:{seed}"
         s.add(*to_grid(hu, lab, rmm, cmm, name), name, native_mm=native_of(rmm, cmm, name))
     return s
@@ -317,12 +343,18 @@ def prepare(cfg: TrainConfig) -> Datasets:
     pt_key: list[object] = [d.phantom_train_seeds, px]
     if d.phantom_hard_fraction > 0 or d.phantom_levels:  # old configs keep their cache key
         pt_key += [d.phantom_hard_fraction, list(d.phantom_levels), source_digest(*PHANTOM_SOURCES)]
+    if d.phantom_variant_fraction > 0:  # configs without variants keep their cache key
+        pt_key += ["variants", d.phantom_variant_fraction, source_digest(*PHANTOM_SOURCES)]
     native_tag = ["native_mm"] if cfg.arch.pixel_channel else []  # sets that record the native pixel size
     pt = cached(
         "phantom",
         _key(*pt_key, *native_tag),
         lambda: build_phantoms(
-            range(*d.phantom_train_seeds), px, hard_fraction=d.phantom_hard_fraction, levels=d.phantom_levels
+            range(*d.phantom_train_seeds),
+            px,
+            hard_fraction=d.phantom_hard_fraction,
+            levels=d.phantom_levels,
+            variant_fraction=d.phantom_variant_fraction,
         ),
     )
     coarse = d.coarse_fraction > 0
@@ -338,6 +370,7 @@ def prepare(cfg: TrainConfig) -> Datasets:
                 px,
                 hard_fraction=d.phantom_hard_fraction,
                 levels=d.phantom_levels,
+                variant_fraction=d.phantom_variant_fraction,
                 to_grid=to_coarse,
                 native_of=native_coarse(d.coarse_mm, cfg.seed),
             ),

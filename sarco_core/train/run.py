@@ -238,6 +238,7 @@ def _finish(cfg: TrainConfig, net: torch.nn.Module, data: Datasets, run_dir: Pat
             "real_val_slices": len(data.real_val),
             "pseudo_labels": cfg.data.pseudo_labels,
             "phantom_hard_fraction": cfg.data.phantom_hard_fraction,
+            "phantom_variant_fraction": cfg.data.phantom_variant_fraction,
             "real_weights": [list(w) for w in cfg.data.real_weights],
             "coarse_fraction": cfg.data.coarse_fraction,
             "coarse_mm": list(cfg.data.coarse_mm),
