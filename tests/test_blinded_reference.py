@@ -5,6 +5,7 @@ absent, fail under CI=true)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ from tools import blinded_tool as bt
 from validation.reviewed import SLICES
 
 PASS1 = sorted(p.stem for p in (bt.BLINDED / "pass1").glob("*.json"))
+PASS2 = sorted(p.stem for p in (bt.BLINDED / "pass2").glob("*.json"))
+PASSES = [(1, n) for n in PASS1] + [(2, n) for n in PASS2]
 
 
 def _phantom() -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +59,7 @@ def test_cuts_split_a_component_and_polygons_remove() -> None:
     hu = np.full((60, 60), -1000.0, np.float32)
     hu[5:55, 5:55] = -100.0  # fat body
     hu[20:40, 10:50] = 40.0  # one soft-tissue bar
-    sel: dict = {"open_mm": 0.5, "cuts": [[[15, 30], [45, 30]]], "keep": [1]}
+    sel: dict[str, Any] = {"open_mm": 0.5, "cuts": [[[15, 30], [45, 30]]], "keep": [1]}
     comp, _ = bt.components(hu, 1.0, 1.0, sel)
     assert int(comp.max()) == 2  # the cut made two pieces
     one = bt.build(hu, 1.0, 1.0, sel)
@@ -65,13 +68,14 @@ def test_cuts_split_a_component_and_polygons_remove() -> None:
     assert not bt.build(hu, 1.0, 1.0, sel).any()
 
 
-def test_pass1_selections_are_small_and_blinded() -> None:
+def test_selections_are_small_and_blinded() -> None:
     assert len(PASS1) >= 7
-    for name in PASS1:
-        p = bt.selection_path(name, 1)
+    assert not PASS2 or PASS2 == PASS1  # a second pass redraws every slice of the first
+    for pass_no, name in PASSES:
+        p = bt.selection_path(name, pass_no)
         assert p.stat().st_size < 5_000
         sel = json.loads(p.read_text())
-        assert sel["name"] == name and sel["pass"] == 1 and sel["keep"]
+        assert sel["name"] == name and sel["pass"] == pass_no and sel["keep"]
         assert set(sel) <= {
             "name",
             "pass",
@@ -89,12 +93,12 @@ def test_pass1_selections_are_small_and_blinded() -> None:
         }
 
 
-@pytest.mark.parametrize("name", PASS1)
-def test_pass1_masks_are_plausible(name: str) -> None:
+@pytest.mark.parametrize(("pass_no", "name"), PASSES)
+def test_pass_masks_are_plausible(pass_no: int, name: str) -> None:
     rel, _ = SLICES[name]
     data_path(*rel.split("/"))
     hu, row_mm, col_mm = bt.load_slice(name)
-    m = bt.build(hu, row_mm, col_mm, bt.read_selection(name, 1)) & bt.in_muscle_gate(hu)
+    m = bt.build(hu, row_mm, col_mm, bt.read_selection(name, pass_no)) & bt.in_muscle_gate(hu)
     sma = float(m.sum()) * row_mm * col_mm / 100.0
     assert 60.0 <= sma <= 250.0, f"{name}: SMA {sma:.1f} cm2"
     assert 0.0 <= float(hu[m].mean()) <= 70.0

@@ -8,6 +8,8 @@ Workflow per slice (``NAME`` from :data:`validation.reviewed.SLICES`, pass ``P``
     python -m tools.blinded_tool build NAME [--pass P]    # selection -> mask (in memory) + its figures
     python -m tools.blinded_tool compare [--pass P] [--json OUT]
         # the pass against the earlier reviewed set (and the stored v1 model / a4b5dbf teacher candidates)
+    python -m tools.blinded_tool compare-passes [--a 1] [--b 2] [--json OUT]
+        # reader variability: pass b against pass a (tools/blinded_passes.py)
 
 What the reader sees is the CT only: two windows and the connected components of the HU-gated soft tissue of the
 trunk (−29..150 HU on a 3×3 median-filtered slice, inside the body outline of :func:`find_body`, bone enclosed
@@ -326,6 +328,10 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("export", help="masks of a pass as 1-bit PNGs + index.json (data.reference_dir of training)")
     s.add_argument("--pass", dest="pass_no", type=int, default=1)
     s.add_argument("--out", required=True)
+    s = sub.add_parser("compare-passes", help="reader variability: pass b vs pass a (Dice, SMA %, per region)")
+    s.add_argument("--a", type=int, default=1)
+    s.add_argument("--b", type=int, default=2)
+    s.add_argument("--json", default=None)
     s = sub.add_parser("new")
     s.add_argument("name", choices=list(SLICES))
     s.add_argument("--pass", dest="pass_no", type=int, default=1)
@@ -340,6 +346,13 @@ def main(argv: list[str] | None = None) -> int:
         print(render(a.name, a.pass_no, tuple(a.box) if a.box else None, a.zoom, final=True))
     elif a.cmd == "export":
         print(export(a.pass_no, Path(a.out)))
+    elif a.cmd == "compare-passes":
+        from tools.blinded_passes import compare_passes, report_lines
+
+        rep = compare_passes(a.a, a.b)
+        print("\n".join(report_lines(rep)))
+        if a.json:
+            Path(a.json).write_text(json.dumps(rep, indent=1) + "\n")
     elif a.cmd == "new":
         p = selection_path(a.name, a.pass_no)
         if p.exists():
