@@ -91,7 +91,7 @@ def test_hard_contact_share_renders_hard_phantoms_and_leaves_the_rest_unchanged(
     import numpy as np
 
     from sarco_core.phantom.slice import phantom_slice
-    from sarco_core.train.data import is_hard_seed, phantom_sample
+    from sarco_core.train.phantoms import is_hard_seed, phantom_sample
 
     hard = [s for s in range(60) if is_hard_seed(s, 0.4)]
     assert 12 <= len(hard) <= 36  # ~40 % of the seeds
@@ -107,7 +107,7 @@ def test_hard_contact_share_renders_hard_phantoms_and_leaves_the_rest_unchanged(
     hu, lab, rmm, cmm = phantom_sample(h, hard_fraction=0.4)
     assert (rmm, cmm) == (dflt[2], dflt[3]) and not np.array_equal(hu, dflt[0])
     rng = np.random.default_rng([h, 4242])
-    from sarco_core.train.data import PHANTOM_LEVELS
+    from sarco_core.train.phantoms import PHANTOM_LEVELS
 
     level = PHANTOM_LEVELS[int(rng.integers(len(PHANTOM_LEVELS)))]
     px = float(rng.uniform(0.6, 1.0))
@@ -126,7 +126,7 @@ def test_phantom_levels_option_restricts_the_levels() -> None:
     import numpy as np
 
     from sarco_core.phantom.slice import phantom_slice
-    from sarco_core.train.data import phantom_sample
+    from sarco_core.train.phantoms import phantom_sample
 
     hu, _lab, _r, _c = phantom_sample(5, levels=("L2",))
     rng = np.random.default_rng([5, 4242])
@@ -160,7 +160,7 @@ def test_variant_share_renders_issue15_variants_and_leaves_the_rest_unchanged() 
     import numpy as np
 
     from sarco_core.phantom.variants import VARIANTS, variant_slice
-    from sarco_core.train.data import PHANTOM_LEVELS, phantom_sample, variant_of_seed
+    from sarco_core.train.phantoms import PHANTOM_LEVELS, phantom_sample, variant_of_seed
 
     drawn = {s: variant_of_seed(s, 0.25) for s in range(80)}
     picked = [s for s, v in drawn.items() if v is not None]

@@ -37,7 +37,7 @@ class DataConfig:
     # share of phantom train seeds rendered with ``contacts="hard"`` (organs against muscle without a fat plane);
     # 0 = none (old configs and train_ci build byte-identical slices)
     phantom_hard_fraction: float = 0.0
-    # levels drawn (uniformly, repeats allowed) for phantom train slices; empty = data.PHANTOM_LEVELS
+    # levels drawn (uniformly, repeats allowed) for phantom train slices; empty = phantoms.PHANTOM_LEVELS
     phantom_levels: tuple[str, ...] = ()
     # share of phantom train seeds rendered as one of the issue-15 variants (anasarca, cachexia, bowel against the
     # flank, ascites: sarco_core.phantom.variants, labels per the convention), drawn from a stream of their own;
