@@ -30,6 +30,7 @@ from sarco_core.metrics import DEFAULT_GATES
 from sarco_core.segment import anatomy_rules  # module import: anatomy_rules imports teacher.anatomy
 from sarco_core.segment.base import ModelInfo, SegmentationResult
 from sarco_core.segment.teacher import anatomy as anat
+from sarco_core.segment.teacher.confidence import MaskEvidence, teacher_confidence
 from sarco_core.segment.teacher.wall import wall_and_back
 from sarco_core.volume import Volume
 
@@ -104,6 +105,7 @@ def segment_slice_rules(
     labels = _labels_back(ts.labels, native)
     flags = list(ts.qc_flags)
     rules = None
+    trunk = None
     if ts.trunk is not None and ts.trunk.any():
         trunk = ts.trunk if ts.trunk.shape == native else _zoom_to(ts.trunk.astype(np.uint8), native, order=0) > 0
         rules = anatomy_rules.apply_anatomy_rules(hu, labels, row_mm=row_mm, col_mm=col_mm, body=trunk, fov_out=fov)
@@ -112,23 +114,39 @@ def segment_slice_rules(
     # plausibility on the native grid, HU-gated like every SMA
     sma_cm2 = float(((labels == 1) & (hu >= DEFAULT_GATES.muscle[0]) & (hu <= DEFAULT_GATES.muscle[1])).sum())
     sma_cm2 *= row_mm * col_mm / 100.0
-    conf = ts.confidence * (rules.confidence_factor if rules is not None else 1.0)
-    if not PLAUSIBLE_SMA_CM2[0] <= sma_cm2 <= PLAUSIBLE_SMA_CM2[1]:
+    plausible = PLAUSIBLE_SMA_CM2[0] <= sma_cm2 <= PLAUSIBLE_SMA_CM2[1]
+    if not plausible:
         flags.append("implausible_area")
-        conf *= 0.4
     muscle = labels == 1
+    touches = False
     if muscle.any():
         edge = np.zeros(native, bool)
         edge[[0, -1], :] = True
         edge[:, [0, -1]] = True
         if fov.any():
             edge |= ndi.binary_dilation(fov, iterations=2)
-        if (muscle & edge).any():
+        touches = bool((muscle & edge).any())
+        if touches:
             flags.append("mask_touches_fov_edge")
-            conf *= 0.8
+    conf = 0.0
+    evidence = None
+    if ts.confidence > 0.0:  # a trunk and a muscle ring were found
+        evidence = MaskEvidence.measure(
+            hu,
+            muscle,
+            body=trunk,
+            fov_out=fov,
+            sat_thin_fraction=rules.sat_thin_fraction if rules is not None else None,
+            islands_removed_px=int(round(rules.islands_removed_cm2 / (row_mm * col_mm / 100.0))) if rules else 0,
+            wall_leaky=ts.cues.get("wall_leaky_fraction", 0.0),
+            ring_close_mm=ts.cues["ring_close_mm"] if ts.cues.get("ring_closed", 0.0) else None,
+            vertebra_found=bool(ts.cues.get("vertebra_found", 0.0)),
+            truncated="body_truncated" in flags or touches,
+        )
+        conf = teacher_confidence(evidence, plausible_area=plausible)
     if conf < LOW_CONFIDENCE:
         flags.append("low_confidence")
-    cues = dict(ts.cues, sma_cm2=sma_cm2)
+    cues = dict(ts.cues, sma_cm2=sma_cm2, **({} if evidence is None else evidence.as_dict()))
     return labels, float(np.clip(conf, 0.0, 1.0)), tuple(dict.fromkeys(flags)), cues, rules
 
 
@@ -183,6 +201,7 @@ def segment_work(hu: np.ndarray, px_mm: float, fov_out: np.ndarray | None = None
     conf = ring_conf * wall_conf * vert_conf * trunc_conf
     cues = {
         "ring_close_mm": float(interior.close_mm or 0.0),
+        "ring_closed": float(interior.close_mm is not None),
         "ring_solidity": interior.solidity,
         "wall_leaky_fraction": walls.leaky_fraction,
         "vertebra_found": float(vert is not None),
