@@ -6,8 +6,8 @@ the evaluation seeds 1000+ of ``validation.anatomy_rules_eval``, never a real sl
 plain phantom, its corrupted copies (noise, coarse pixels, truncation, streaks) and the issue-15 variants
 (anasarca, cachexia, bowel_flank, ascites), segmented by the teacher with the anatomy rules. The weights solve
 ``Dice ~ intercept - sum(w_i x badness_i)`` by non-negative least squares (``scipy.optimize.nnls``: each badness
-can only lower the confidence). Prints the weights (to be copied into ``confidence.WEIGHTS`` / ``INTERCEPT``),
-the training fit and Spearman(confidence, Dice) on these training slices. Not a test.
+can only lower the confidence); evidence that does not vary on these slices keeps its prior weight. Prints the
+weights (to be copied into ``confidence.WEIGHTS`` / ``INTERCEPT``), the training fit and Spearman(confidence, Dice) on these training slices. Not a test.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 from scipy.optimize import nnls
 from scipy.stats import spearmanr
 
-from sarco_core.segment.teacher.confidence import MaskEvidence
+from sarco_core.segment.teacher.confidence import WEIGHTS, MaskEvidence
 from sarco_core.segment.teacher.segmenter import segment_slice
 from sarco_core.train.config import DataConfig
 from validation.anatomy_rules_eval import phantom_cases, score
@@ -43,11 +43,19 @@ def collect(first: int, n: int) -> tuple[list[str], np.ndarray, np.ndarray]:
     return ids, np.asarray(feats, np.float64), np.asarray(dice, np.float64)
 
 
-def fit(feats: np.ndarray, dice: np.ndarray) -> tuple[float, dict[str, float]]:
-    """NNLS of ``dice ~ b - feats @ w`` with b, w >= 0."""
-    a = np.hstack([np.ones((len(dice), 1)), -feats])
-    x, _ = nnls(a, dice)
-    return float(x[0]), {n: float(v) for n, v in zip(MaskEvidence.names(), x[1:], strict=True)}
+def fit(feats: np.ndarray, dice: np.ndarray) -> tuple[float, dict[str, float], list[str]]:
+    """NNLS of ``dice ~ b - feats @ w`` with b, w >= 0 over the evidence that varies on these slices; the others
+    (e.g. ``no_vertebra``: every phantom has a vertebra) keep the module's prior weight. Returns (b, weights, the
+    names kept at their prior)."""
+    names = MaskEvidence.names()
+    varies = np.ptp(feats, axis=0) > 0
+    a = np.hstack([np.ones((len(dice), 1)), -feats[:, varies]])
+    x, _ = nnls(
+        a, dice - feats[:, ~varies] @ np.asarray([WEIGHTS[n] for n, v in zip(names, varies, strict=True) if not v])
+    )
+    fitted = iter(x[1:])
+    w = {n: float(next(fitted)) if v else WEIGHTS[n] for n, v in zip(names, varies, strict=True)}
+    return float(x[0]), w, [n for n, v in zip(names, varies, strict=True) if not v]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     t0 = time.time()
     ids, feats, dice = collect(a.first, a.seeds)
-    b, w = fit(feats, dice)
+    b, w, prior = fit(feats, dice)
     pred = np.clip(b - feats @ np.asarray(list(w.values())), 0.0, 1.0)
     res = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -66,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         "n": len(dice),
         "intercept": round(b, 4),
         "weights": {k: round(v, 4) for k, v in w.items()},
+        "kept_at_prior": prior,
         "train_spearman": round(float(spearmanr(pred, dice).statistic), 3),
         "train_mae_dice": round(float(np.mean(np.abs(pred - dice))), 4),
         "wall_s": round(time.time() - t0, 1),

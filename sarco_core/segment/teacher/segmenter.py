@@ -37,7 +37,7 @@ from sarco_core.volume import Volume
 WORK_PX_MM = 1.0  # working pixel size; slices within ±10 % of it are used as they are
 MIN_INTERIOR_CM2 = 20.0  # a fascia interior smaller than this means no trunk / muscle ring was found
 PLAUSIBLE_SMA_CM2 = (40.0, 350.0)
-LOW_CONFIDENCE = 0.5
+LOW_CONFIDENCE = 0.7  # the confidence reads as expected gated Dice; the review queue's threshold (ui.dashboard)
 RIM_MM = 1.5  # partial-volume rim added around the muscle found on the smoothed image
 MUSCLE_RIM_HU = (-29.0, 150.0)
 VAT_LABEL_HU = (-300.0, -30.0)  # fat-like pixels inside the interior that get label 3
@@ -140,6 +140,7 @@ def segment_slice_rules(
             islands_removed_px=int(round(rules.islands_removed_cm2 / (row_mm * col_mm / 100.0))) if rules else 0,
             wall_leaky=ts.cues.get("wall_leaky_fraction", 0.0),
             ring_close_mm=ts.cues["ring_close_mm"] if ts.cues.get("ring_closed", 0.0) else None,
+            pixel_mm=float(np.sqrt(row_mm * col_mm)),
             vertebra_found=bool(ts.cues.get("vertebra_found", 0.0)),
             truncated="body_truncated" in flags or touches,
         )
