@@ -7,7 +7,8 @@ plain phantom, its corrupted copies (noise, coarse pixels, truncation, streaks) 
 (anasarca, cachexia, bowel_flank, ascites), segmented by the teacher with the anatomy rules. The weights solve
 ``Dice ~ intercept - sum(w_i x badness_i)`` by non-negative least squares (``scipy.optimize.nnls``: each badness
 can only lower the confidence); evidence that does not vary on these slices keeps its prior weight. Prints the
-weights (to be copied into ``confidence.WEIGHTS`` / ``INTERCEPT``), the training fit and Spearman(confidence, Dice) on these training slices. Not a test.
+weights (to be copied into ``confidence.WEIGHTS`` / ``INTERCEPT``), the training fit and Spearman(confidence,
+Dice) on these training slices. Not a test.
 """
 
 from __future__ import annotations
