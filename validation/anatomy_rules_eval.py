@@ -95,9 +95,11 @@ def run_cases(
     return rows
 
 
-def phantom_cases(n: int) -> list[tuple[str, str, np.ndarray, np.ndarray, tuple[float, float]]]:
+def phantom_cases(n: int, first: int = 1000) -> list[tuple[str, str, np.ndarray, np.ndarray, tuple[float, float]]]:
+    """Seeds ``first .. first + n - 1`` (1000+: the evaluation seeds), each plain, with its corrupted copies and
+    the issue-15 variants."""
     out = []
-    for seed in range(1000, 1000 + n):
+    for seed in range(first, first + n):
         rng = np.random.default_rng([seed, 15])
         for v in VARIANTS:
             s = variant_slice(seed, v, size=SIZE, pixel_mm=PX_MM)
