@@ -94,6 +94,19 @@ def transitional_words(sacrum_lo: int, ribs_lo: int) -> str:
     return what + "; or one of the two counts is off by a level"
 
 
+def lumbar_rib_words(rc: RibCount) -> str:
+    """Plain words for a lumbar rib found below the last full rib (``RibCount.lumbar_ribs``)."""
+    sides = {r.side for r in rc.lumbar_ribs}
+    where = "both sides" if len(sides) == 2 else ("the left side" if 1 in sides else "the right side")
+    reach = max(r.reach for r in rc.lumbar_ribs)
+    return (
+        f"A short rib on L1 (lumbar rib, {where}) was not counted as a 12th rib: it reaches only {reach:.0f} mm from "
+        "the midline and runs laterally in line with L1's transverse process, whereas 12th ribs sweep back along "
+        "the posterior abdominal wall. If it is a short 12th rib instead, L3 is one vertebra lower (listed as a "
+        "candidate). Check the level on the sagittal view."
+    )
+
+
 def decide(
     d: np.ndarray,
     *,
@@ -146,9 +159,17 @@ def decide(
         scored[0] = top = Hypothesis(top.lo, DISAGREE_CAP, top.source)
     rest = max(0.0, 1.0 - sum(h.p for h in scored))
     taken = {h.lo for h in scored}
-    for nb, name in ((top.lo + 1, "L2"), (top.lo - 1, "L4")):
+    lumbar_rib = rib_count is not None and bool(rib_count.lumbar_ribs) and ribs_lo is not None
+    alt = ribs_lo - 1 if lumbar_rib and ribs_lo is not None else None  # the rudimentary rib read as a 12th rib
+    nbs = ((top.lo + 1, "L2"), (top.lo - 1, "L4"))
+    if alt is not None:  # the other reading of the lumbar rib goes first among the remaining candidates
+        nbs = tuple(sorted(nbs, key=lambda x: x[0] != alt))
+    for nb, name in nbs:
         if nb >= 0 and lv.interval_ok(d, nb) and nb not in taken:
-            scored.append(Hypothesis(nb, min(rest / 2.0, NEIGHBOUR_MAX * top.p), f"neighbour {name}"))
+            src = "ribs, the short rib read as a 12th rib" if nb == alt else f"neighbour {name}"
+            scored.append(Hypothesis(nb, min(rest / 2.0, NEIGHBOUR_MAX * top.p), src))
+    if alt is not None and rib_count is not None:
+        warnings.append(lumbar_rib_words(rib_count))
     if disagree:
         other = scored[1]
         if reordered:
