@@ -71,7 +71,7 @@ VARIANTS = [
     Variant("narrow L5/S1 disc (4 mm)", {"l5s1_disc_mm": 4.0}),
     Variant("4 lumbar", {"lumbar_count": 4}),
     Variant("6 lumbar", {"lumbar_count": 6}),
-    Variant("lumbar rib (rudimentary, on L1)", {"lumbar_rib": True}),
+    Variant("lumbar rib (rudimentary on L1)", {"lumbar_rib": True}),
     Variant("13 rib pairs (T13)", {"thoracic_count": 13}),
     Variant("11 rib pairs (no 12th)", {"rib12": "absent"}),
     Variant("short 12th ribs", {"rib12": "short"}),
