@@ -72,8 +72,24 @@ def test_phantom_13_rib_pairs_names_t13_above_five_lumbar() -> None:
 
 def _rib(side: int, head_z: float, reach: float, turn: float, short: bool = False) -> rb.Rib:
     return rb.Rib(
-        side, head_z, 30.0, 22.0, reach, reach - 25.0, 8.0, head_z - 10, head_z + 2, 50, 1.0, -0.8, 60.0, False,
-        True, "", short, 22.0 + turn,
+        side=side,
+        head_z=head_z,
+        head_dx=30.0,
+        head_dy=22.0,
+        reach=reach,
+        length=reach - 25.0,
+        descent=8.0,
+        z_lo=head_z - 10,
+        z_hi=head_z + 2,
+        n_vox=50,
+        rise=1.0,
+        corr=-0.8,
+        plate=60.0,
+        cut=False,
+        rib_like=True,
+        why="",
+        short=short,
+        tip_dy=22.0 + turn,
     )
 
 

@@ -84,7 +84,8 @@ def transitional_words(sacrum_lo: int, ribs_lo: int) -> str:
     elif n == 4:
         what = (
             "a transitional spine: 4 lumbar-type vertebrae between the last rib-bearing vertebra and the sacrum "
-            "(normally 5) — a sacralised L5, or a rib on L1 (a lumbar rib, 13 rib pairs)"
+            "(normally 5) — a sacralised L5, or 13 rib pairs (a full rib below the 12th ribs, or a long lumbar rib "
+            "on L1)"
         )
     else:
         what = (
@@ -161,9 +162,9 @@ def decide(
     taken = {h.lo for h in scored}
     lumbar_rib = rib_count is not None and bool(rib_count.lumbar_ribs) and ribs_lo is not None
     alt = ribs_lo - 1 if lumbar_rib and ribs_lo is not None else None  # the rudimentary rib read as a 12th rib
-    nbs = ((top.lo + 1, "L2"), (top.lo - 1, "L4"))
+    nbs = [(top.lo + 1, "L2"), (top.lo - 1, "L4")]
     if alt is not None:  # the other reading of the lumbar rib goes first among the remaining candidates
-        nbs = tuple(sorted(nbs, key=lambda x: x[0] != alt))
+        nbs.sort(key=lambda x: x[0] != alt)
     for nb, name in nbs:
         if nb >= 0 and lv.interval_ok(d, nb) and nb not in taken:
             src = "ribs, the short rib read as a 12th rib" if nb == alt else f"neighbour {name}"

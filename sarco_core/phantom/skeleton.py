@@ -232,7 +232,9 @@ def paint_lumbar_rib(cv: Canvas, f: Frame, ribs: list[dict[str, float]]) -> None
         dz0 = rb["z0"] - f.z
         if abs(dz0) < LUMBAR_RIB_R_MM:  # the cartilage joint between the transverse-process tip and the rib
             rj = np.sqrt(LUMBAR_RIB_R_MM**2 - dz0**2)
-            cv.ellipse(rb["x0"] - s * LUMBAR_RIB_JOINT_MM / 2, rb["y0"], LUMBAR_RIB_JOINT_MM, rj, T["cartilage"], where=SOFT)
+            cv.ellipse(
+                rb["x0"] - s * LUMBAR_RIB_JOINT_MM / 2, rb["y0"], LUMBAR_RIB_JOINT_MM, rj, T["cartilage"], where=SOFT
+            )
         for t in np.arange(0.0, rb["len"] + 0.01, 0.75):
             pz = rb["z0"] - t * np.sin(rb["slope"])
             r = LUMBAR_RIB_R_MM * (1 - t / (3 * rb["len"]))
