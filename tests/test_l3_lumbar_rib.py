@@ -12,6 +12,7 @@ import pytest
 
 from sarco_core.l3 import find_l3
 from sarco_core.l3 import ribs as rb
+from sarco_core.l3.decide import DISAGREE_CAP, P_AGREE, decide
 from sarco_core.phantom import TISSUES, VERTEBRA_IDS, phantom_volume
 from sarco_core.phantom.skeleton import LUMBAR_RIB_MM
 
@@ -105,6 +106,33 @@ def test_count_t12_reads_a_rudimentary_rib_below_a_full_rib_as_a_lumbar_rib() ->
     assert rc.t12 == 2 and rc.lumbar_ribs == [] and rc.alt_t12 is None
     long12 = [_rib(s, 190.0, 130.0, 5.0) for s in (1, -1)]  # a full 12th rib, however it runs
     assert rb.count_t12(full + long12, d, 300.0).t12 == 2
+
+
+def _lumbar_rib_count() -> rb.RibCount:
+    d = np.array([100.0, 135.0, 170.0, 205.0, 240.0, 275.0, 310.0])
+    full = [_rib(s, 295.0, 140.0, 30.0) for s in (1, -1)]  # on vertebra 5 (T12)
+    lumbar = [_rib(s, 260.0, 70.0, 5.0) for s in (1, -1)]  # on vertebra 4 (L1)
+    return rb.count_t12(full + lumbar, d, 400.0)
+
+
+def test_decide_lists_the_12th_rib_reading_after_the_chosen_level() -> None:
+    d = np.array([100.0, 135.0, 170.0, 205.0, 240.0, 275.0, 310.0])
+    rc = _lumbar_rib_count()
+    assert rc.t12 == 5 and rc.alt_t12 == 4
+    ribs_lo = rc.t12 - 3  # L3/L4 by the lumbar-rib reading
+    dec = decide(d, sacrum_lo=ribs_lo, ribs_lo=ribs_lo, rib_count=rc, gap=None)
+    assert dec.chosen.lo == ribs_lo and dec.chosen.p == pytest.approx(P_AGREE) and not dec.disagree
+    assert dec.ranked[1].lo == ribs_lo - 1 and dec.ranked[1].source == "ribs, the short rib read as a 12th rib"
+    assert sum(h.p for h in dec.ranked) <= 1.0 + 1e-9
+    words = [w for w in dec.warnings if w.startswith("A short rib on L1 (lumbar rib, both sides)")]
+    assert len(words) == 1 and "L3 is one vertebra lower (listed as a candidate)" in words[0]
+    # the sacrum count agrees with the 12th-rib reading instead: the counts disagree, the rib count (its T12 now
+    # uncertain) goes second, and the words do not contradict the level used
+    dec = decide(d, sacrum_lo=ribs_lo - 1, ribs_lo=ribs_lo, rib_count=rc, gap=None)
+    assert dec.disagree and dec.chosen.lo == ribs_lo - 1 and dec.chosen.p <= DISAGREE_CAP
+    assert dec.ranked[1].lo == ribs_lo
+    words = [w for w in dec.warnings if w.startswith("A short rib on L1")]
+    assert len(words) == 1 and "is the one it gives if it is a short 12th rib instead" in words[0]
 
 
 def _inside(ph: Any, r: Any) -> bool:

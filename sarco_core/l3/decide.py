@@ -95,16 +95,25 @@ def transitional_words(sacrum_lo: int, ribs_lo: int) -> str:
     return what + "; or one of the two counts is off by a level"
 
 
-def lumbar_rib_words(rc: RibCount) -> str:
-    """Plain words for a lumbar rib found below the last full rib (``RibCount.lumbar_ribs``)."""
+def lumbar_rib_words(rc: RibCount, *, chosen_reads_it_as_12th: bool = False) -> str:
+    """Plain words for a lumbar rib found below the last full rib (``RibCount.lumbar_ribs``);
+    ``chosen_reads_it_as_12th``: the chosen L3 (the sacrum count) is the level that reading it as a 12th rib gives."""
     sides = {r.side for r in rc.lumbar_ribs}
     where = "both sides" if len(sides) == 2 else ("the left side" if 1 in sides else "the right side")
     reach = max(r.reach for r in rc.lumbar_ribs)
-    return (
+    what = (
         f"A short rib on L1 (lumbar rib, {where}) was not counted as a 12th rib: it reaches only {reach:.0f} mm from "
         "the midline and runs laterally in line with L1's transverse process, whereas 12th ribs sweep back along "
-        "the posterior abdominal wall. If it is a short 12th rib instead, L3 is one vertebra lower (listed as a "
-        "candidate). Check the level on the sagittal view."
+        "the posterior abdominal wall. "
+    )
+    if chosen_reads_it_as_12th:
+        return what + (
+            "The L3 used (counted from the sacrum) is the one it gives if it is a short 12th rib instead. Check the "
+            "level on the sagittal view."
+        )
+    return what + (
+        "If it is a short 12th rib instead, L3 is one vertebra lower (listed as a candidate). Check the level on the "
+        "sagittal view."
     )
 
 
@@ -170,7 +179,7 @@ def decide(
             src = "ribs, the short rib read as a 12th rib" if nb == alt else f"neighbour {name}"
             scored.append(Hypothesis(nb, min(rest / 2.0, NEIGHBOUR_MAX * top.p), src))
     if alt is not None and rib_count is not None:
-        warnings.append(lumbar_rib_words(rib_count))
+        warnings.append(lumbar_rib_words(rib_count, chosen_reads_it_as_12th=top.lo == alt))
     if disagree:
         other = scored[1]
         if reordered:
