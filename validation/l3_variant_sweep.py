@@ -7,8 +7,10 @@ refusals; the reliability table (per confidence bin: cases, share inside L3, |co
 that the chosen index is the first candidate in every output (candidate scores summing to <= 1).
 
 Truth: the phantom's L3 body (``PhantomVolume.levels["L3"]``). With 4 or 6 lumbar vertebrae the phantom names L3
-as the third vertebra below T12 (counted from the top); with a lumbar rib (13 rib pairs) or without 12th ribs (11)
-its vertebrae keep their normal names, so the sacrum count is right there.
+as the third vertebra below T12 (counted from the top); with a lumbar rib (a rudimentary rib at the tip of L1's
+transverse process, no rib head at the body) or without 12th ribs (11) its vertebrae keep their normal names, so
+the sacrum count is right there; with 13 rib pairs (a supernumerary T13 with a full rib pair above 5 lumbar-type
+vertebrae) L1-L5 are named up from the sacrum (the usual radiological convention), so both counts are right.
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ VARIANTS = [
     Variant("narrow L5/S1 disc (4 mm)", {"l5s1_disc_mm": 4.0}),
     Variant("4 lumbar", {"lumbar_count": 4}),
     Variant("6 lumbar", {"lumbar_count": 6}),
-    Variant("lumbar rib (13 pairs)", {"lumbar_rib": True}),
+    Variant("lumbar rib (rudimentary on L1)", {"lumbar_rib": True}),
+    Variant("13 rib pairs (T13)", {"thoracic_count": 13}),
     Variant("11 rib pairs (no 12th)", {"rib12": "absent"}),
     Variant("short 12th ribs", {"rib12": "short"}),
     Variant("cut just above S1", {"sacrum": False}),

@@ -84,7 +84,8 @@ def transitional_words(sacrum_lo: int, ribs_lo: int) -> str:
     elif n == 4:
         what = (
             "a transitional spine: 4 lumbar-type vertebrae between the last rib-bearing vertebra and the sacrum "
-            "(normally 5) — a sacralised L5, or a rib on L1 (a lumbar rib, 13 rib pairs)"
+            "(normally 5) — a sacralised L5, or 13 rib pairs (a full rib below the 12th ribs, or a long lumbar rib "
+            "on L1)"
         )
     else:
         what = (
@@ -92,6 +93,28 @@ def transitional_words(sacrum_lo: int, ribs_lo: int) -> str:
             "one level apart, so a disc space was probably missed or added"
         )
     return what + "; or one of the two counts is off by a level"
+
+
+def lumbar_rib_words(rc: RibCount, *, chosen_reads_it_as_12th: bool = False) -> str:
+    """Plain words for a lumbar rib found below the last full rib (``RibCount.lumbar_ribs``);
+    ``chosen_reads_it_as_12th``: the chosen L3 (the sacrum count) is the level that reading it as a 12th rib gives."""
+    sides = {r.side for r in rc.lumbar_ribs}
+    where = "both sides" if len(sides) == 2 else ("the left side" if 1 in sides else "the right side")
+    reach = max(r.reach for r in rc.lumbar_ribs)
+    what = (
+        f"A short rib on L1 (lumbar rib, {where}) was not counted as a 12th rib: it reaches only {reach:.0f} mm from "
+        "the midline and runs laterally in line with L1's transverse process, whereas 12th ribs sweep back along "
+        "the posterior abdominal wall. "
+    )
+    if chosen_reads_it_as_12th:
+        return what + (
+            "The L3 used (counted from the sacrum) is the one it gives if it is a short 12th rib instead. Check the "
+            "level on the sagittal view."
+        )
+    return what + (
+        "If it is a short 12th rib instead, L3 is one vertebra lower (listed as a candidate). Check the level on the "
+        "sagittal view."
+    )
 
 
 def decide(
@@ -146,9 +169,17 @@ def decide(
         scored[0] = top = Hypothesis(top.lo, DISAGREE_CAP, top.source)
     rest = max(0.0, 1.0 - sum(h.p for h in scored))
     taken = {h.lo for h in scored}
-    for nb, name in ((top.lo + 1, "L2"), (top.lo - 1, "L4")):
+    lumbar_rib = rib_count is not None and bool(rib_count.lumbar_ribs) and ribs_lo is not None
+    alt = ribs_lo - 1 if lumbar_rib and ribs_lo is not None else None  # the rudimentary rib read as a 12th rib
+    nbs = [(top.lo + 1, "L2"), (top.lo - 1, "L4")]
+    if alt is not None:  # the other reading of the lumbar rib goes first among the remaining candidates
+        nbs.sort(key=lambda x: x[0] != alt)
+    for nb, name in nbs:
         if nb >= 0 and lv.interval_ok(d, nb) and nb not in taken:
-            scored.append(Hypothesis(nb, min(rest / 2.0, NEIGHBOUR_MAX * top.p), f"neighbour {name}"))
+            src = "ribs, the short rib read as a 12th rib" if nb == alt else f"neighbour {name}"
+            scored.append(Hypothesis(nb, min(rest / 2.0, NEIGHBOUR_MAX * top.p), src))
+    if alt is not None and rib_count is not None:
+        warnings.append(lumbar_rib_words(rib_count, chosen_reads_it_as_12th=top.lo == alt))
     if disagree:
         other = scored[1]
         if reordered:

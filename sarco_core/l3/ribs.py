@@ -27,6 +27,11 @@ On the working grid of :mod:`sarco_core.l3.spine`:
    or when the lowest
    ribs end in front of the vertebral body centre (``TIP_DY_MIN``) like 11th ribs: 12th ribs end further back,
    so a missed short or absent 12th rib shows this way.
+5. **Lumbar rib**: when every rib on that lowest vertebra is *rudimentary* (``Rib.rudimentary``: reaching less than
+   ``LR_REACH_MAX_MM`` from the midline and running in line with a transverse process, its far end at most
+   ``LR_TURN_MAX_MM`` further back than its medial end) and lies right below a full rib on its side, it is a lumbar
+   rib on L1: it does not mark T12, the vertebra above it does (``RibCount.lumbar_ribs``; ``alt_t12`` keeps the
+   other reading, a short 12th rib, one vertebra lower, for the candidate list).
 """
 
 from __future__ import annotations
@@ -59,6 +64,14 @@ SHORT_REACH_MM, SHORT_LENGTH_MM = 45.0, 25.0  # a short (hypoplastic) rib: short
 SHORT_DESCENT_MM, SHORT_CORR = 3.0, -0.6  # ... but clearly falling away from its head (transverse processes: flat)
 TIP_DY_MIN = 0.0  # 12th ribs end behind the vertebral body centre, 11th ribs in front of it (phantom: T12 +2..+83 mm,
 # T11 -10..-78 mm; Lung_Dx-A0001's short lowest ribs +34/+37 mm)
+# A lumbar rib is a rudimentary rib articulating with (or fused to) the tip of L1's transverse process, with no
+# head at the vertebral body (Bergman et al., Anatomy Atlases, "Lumbar vertebrae": "usually rudimentary";
+# Chengetanai et al., Anat Cell Biol 2017: joint cavities between L1's transverse processes and the ribs). It is
+# the transverse process's own costal element, so it continues the process laterally, whereas a 12th rib, even a
+# hypoplastic one, sweeps back along the posterior abdominal wall from its head (phantom hypoplastic 12th ribs:
+# far end 21-35 mm further back than the medial end; full 12th ribs reach >= 115 mm).
+LR_REACH_MAX_MM = 90.0  # L1's transverse-process tip (about 35-45 mm from the midline) + a rib of a few cm
+LR_TURN_MAX_MM = 15.0  # its far end lies at most this much further back than its medial end (in line with the process)
 TALL = 1.4  # the lowest rib's vertebra is taller than this many rib (or disc) pitches: a disc was probably missed
 ABOVE_TOP = 0.9  # a head at most this many disc pitches above the highest disc belongs to the vertebra above it
 
@@ -86,6 +99,18 @@ class Rib:
     short: bool = False  # a short rib (hypoplastic 12th): only used directly below a full rib on the same side
     tip_dy: float = float("nan")  # where its far end lies: mm behind (+) / in front of (-) the vertebral body centre
     at_bottom: bool = False  # it reaches the series' lowest slice (its far end may be cut off)
+
+    @property
+    def turn_mm(self) -> float:
+        """How much further back its far end lies than its medial end (mm; 12th ribs sweep back, a lumbar rib
+        continues its transverse process laterally)."""
+        return self.tip_dy - self.head_dy
+
+    @property
+    def rudimentary(self) -> bool:
+        """Short and in line with a transverse process (``LR_*``): a lumbar rib when it lies right below a full
+        rib on its side."""
+        return self.reach < LR_REACH_MAX_MM and self.turn_mm <= LR_TURN_MAX_MM and not self.at_bottom
 
 
 def components(f: SpineFeatures, voxels: list[tuple[np.ndarray, ...]] | None = None) -> list[Rib]:
@@ -255,6 +280,8 @@ class RibCount:
     notes: list[str] = field(default_factory=list)
     short: bool = False  # a T12 rib is short (hypoplastic)
     ignored: int = 0  # rib-like bones left out: no rib beside them or above them on their side
+    lumbar_ribs: list[Rib] = field(default_factory=list)  # rudimentary ribs on the vertebra below T12: not counted
+    alt_t12: int | None = None  # T12 if the lumbar rib were a (short) 12th rib instead: one vertebra lower
 
     @property
     def weak(self) -> bool:
@@ -301,6 +328,13 @@ def count_t12(ribs: list[Rib], discs: np.ndarray, z_top: float, si_top_z: float 
     if not kept:
         return out
     t12 = min(v for _, v in kept)
+    low_all = [r for r, v in kept if v == t12]
+    full_above = {(r.side, v) for r, v in kept if not r.rudimentary}
+    if all(r.rudimentary and (r.side, t12 + 1) in full_above for r in low_all):  # a lumbar rib, not a 12th rib
+        out.lumbar_ribs, out.alt_t12 = low_all, t12
+        kept = [(r, v) for r, v in kept if v != t12]
+        out.ribs = kept
+        t12 += 1
     low = [r for r, v in kept if v == t12]
     out.t12, out.head_z = t12, float(np.mean([r.head_z for r in low]))
     sides = {r.side for r in low}
@@ -319,6 +353,11 @@ def count_t12(ribs: list[Rib], discs: np.ndarray, z_top: float, si_top_z: float 
         per_side[(r.side, v)] = per_side.get((r.side, v), 0) + 1
     if any(c > 1 for c in per_side.values()):
         out.notes.append("two ribs on one side share a vertebra (a disc space may have been missed)")
+    if out.lumbar_ribs:
+        out.notes.append(
+            "a short rib on L1 (lumbar rib) was not counted as a 12th rib: it runs laterally in line with the "
+            f"transverse process and reaches only {max(r.reach for r in out.lumbar_ribs):.0f} mm from the midline"
+        )
     whole = [r for r in low if not r.at_bottom]
     if whole and all(r.tip_dy < TIP_DY_MIN for r in whole):
         out.notes.append(

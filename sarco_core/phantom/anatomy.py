@@ -10,7 +10,14 @@ from sarco_core.phantom.contacts import check_contacts, paint_hard, sample_hard,
 from sarco_core.phantom.frame import Geometry
 from sarco_core.phantom.organs import paint_organs, sample_organs
 from sarco_core.phantom.params import PhantomParams
-from sarco_core.phantom.skeleton import paint_pelvis, paint_ribs, paint_spine, rib_set
+from sarco_core.phantom.skeleton import (
+    lumbar_rib_set,
+    paint_lumbar_rib,
+    paint_pelvis,
+    paint_ribs,
+    paint_spine,
+    rib_set,
+)
 from sarco_core.phantom.spine import SpineLayout
 from sarco_core.phantom.tissues import TISSUES as T
 
@@ -47,6 +54,7 @@ class Patient:
         f0 = self.g.frame(layout.z_of(layout.lumbar()[min(2, layout.lumbar_count - 1)]))
         self.pol = Polar(self.cv, f0.cx, f0.cy)
         self.ribs = rib_set(self.g, rng)
+        self.lumbar_ribs = lumbar_rib_set(self.g, p.seed) if layout.lumbar_rib else []
         self.organs = sample_organs(self.g, rng)
         self.contacts = contacts
         self.hard = sample_hard(p.seed, p.oral_contrast) if check_contacts(contacts) == "hard" else None
@@ -91,6 +99,8 @@ class Patient:
         if self.ribs:
             R_tab = g.radius_table(f)
             paint_ribs(cv, g, f, self.ribs, R_tab, g.sat_table(f))
+        if self.lumbar_ribs:
+            paint_lumbar_rib(cv, f, self.lumbar_ribs)
         if self.p.arms:
             paint_arms(cv, f, self.arm)
         if self.hard is not None:

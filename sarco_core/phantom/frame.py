@@ -31,9 +31,11 @@ def interp_key(key: float, table: tuple[tuple[float, float], ...]) -> float:
 
 
 def level_keys(layout: SpineLayout) -> tuple[np.ndarray, np.ndarray]:
-    """Anchor (z, key) pairs: key 0 = T12 mid, 1..5 = L1..lowest lumbar (evenly), 6 = S1 mid, -1 = T11 ..."""
+    """Anchor (z, key) pairs: key 0 = the lowest thoracic mid (T12, or T13 with 13 thoracic vertebrae), 1..5 =
+    L1..lowest lumbar (evenly), 6 = S1 mid, -1 = the thoracic vertebra above ..."""
     zs, ks = [], []
     n = layout.lumbar_count
+    last_t = layout.thoracic_count
     for v in layout.vertebrae:
         if v.name == "S1":
             k = 6.0
@@ -41,7 +43,7 @@ def level_keys(layout: SpineLayout) -> tuple[np.ndarray, np.ndarray]:
             i = int(v.name[1:])
             k = 1.0 + (i - 1) * 4.0 / (n - 1)
         else:
-            k = float(int(v.name[1:]) - 12)
+            k = float(int(v.name[1:]) - last_t)
         zs.append(v.mid)
         ks.append(k)
     return np.asarray(zs), np.asarray(ks)

@@ -171,7 +171,7 @@ def rib_set(g: Geometry, rng: np.random.Generator) -> list[dict[str, float]]:
         "T10": (0.65, 160),
         "T11": (1.3, 105),
         "T12": (1.95, 65),
-        "L1": (2.2, 40),
+        "T13": (1.95, 65),  # 13 thoracic vertebrae: the 13th rib is shaped like a 12th
     }
     out = []
     for name in g.layout.rib_bearing():
@@ -191,6 +191,61 @@ def rib_set(g: Geometry, rng: np.random.Generator) -> list[dict[str, float]]:
                 rib["u_max"] = 0.22
             out.append(rib)
     return out
+
+
+LUMBAR_RIB_MM = (20.0, 45.0)  # rudimentary rib beyond the tip of L1's transverse process ("usually rudimentary",
+# Bergman et al., Anatomy Atlases: lumbar vertebrae; a few cm), seeded per side
+LUMBAR_RIB_SLOPE_DEG = (10.0, 30.0)  # falls laterally (caudal slope of the rib)
+LUMBAR_RIB_BACK_DEG = (0.0, 20.0)  # runs laterally in line with the transverse process, slightly backward
+LUMBAR_RIB_R_MM = 3.0  # half thickness at its base (tapers to 2/3 at the tip)
+LUMBAR_RIB_JOINT_MM = 1.5  # cartilage joint at the tip of the transverse process (a pseudarthrosis)
+
+
+def lumbar_rib_set(g: Geometry, seed: int) -> list[dict[str, float]]:
+    """Rudimentary lumbar ribs (one per side) at the tips of L1's transverse processes: no rib head at the
+    vertebral body (real lumbar ribs articulate with, or are fused to, the tip or ventral surface of L1's
+    transverse process; Bergman et al.; Chengetanai et al. 2017). Own random stream: nothing else moves."""
+    rng = np.random.default_rng([int(seed), 1313])
+    v = g.layout.get("L1")
+    out = []
+    for s in (-1, 1):
+        z0 = v.lo + 0.57 * (v.hi - v.lo) + rng.uniform(-1.5, 1.5)  # the middle of the transverse process
+        f = g.frame(z0)
+        out.append(
+            {
+                "side": float(s),
+                "z0": z0,
+                "x0": f.x_s + s * (f.tp_len + LUMBAR_RIB_JOINT_MM),
+                "y0": f.y_tp,
+                "len": rng.uniform(*LUMBAR_RIB_MM) * g.p.spine_scale,
+                "slope": np.deg2rad(rng.uniform(*LUMBAR_RIB_SLOPE_DEG)),
+                "back": np.deg2rad(rng.uniform(*LUMBAR_RIB_BACK_DEG)),
+            }
+        )
+    return out
+
+
+def paint_lumbar_rib(cv: Canvas, f: Frame, ribs: list[dict[str, float]]) -> None:
+    """Cross-sections of the rudimentary lumbar ribs in the slice at ``f.z`` (a tapering rod, joint at its base)."""
+    for rb in ribs:
+        s = rb["side"]
+        dz0 = rb["z0"] - f.z
+        if abs(dz0) < LUMBAR_RIB_R_MM:  # the cartilage joint between the transverse-process tip and the rib
+            rj = np.sqrt(LUMBAR_RIB_R_MM**2 - dz0**2)
+            cv.ellipse(
+                rb["x0"] - s * LUMBAR_RIB_JOINT_MM / 2, rb["y0"], LUMBAR_RIB_JOINT_MM, rj, T["cartilage"], where=SOFT
+            )
+        for t in np.arange(0.0, rb["len"] + 0.01, 0.75):
+            pz = rb["z0"] - t * np.sin(rb["slope"])
+            r = LUMBAR_RIB_R_MM * (1 - t / (3 * rb["len"]))
+            dz = pz - f.z
+            if abs(dz) >= r:
+                continue
+            rr = float(np.sqrt(r**2 - dz**2))
+            h = t * np.cos(rb["slope"])
+            x = rb["x0"] + s * h * np.cos(rb["back"])
+            y = rb["y0"] + h * np.sin(rb["back"])
+            cv.ellipse(x, y, rr, rr, T["rib"], where=SOFT)
 
 
 def paint_ribs(

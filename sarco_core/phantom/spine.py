@@ -13,6 +13,7 @@ import numpy as np
 
 THORACIC = ("T6", "T7", "T8", "T9", "T10", "T11", "T12")
 _BODY_MM = {
+    "T13": 25,
     "T6": 18,
     "T7": 19,
     "T8": 20,
@@ -28,7 +29,7 @@ _BODY_MM = {
     "L6": 27,
     "S1": 28,
 }
-_DISC_MM = {"T": 6.0, "T12": 8.0, "L1": 9.0, "L2": 10.0, "L3": 11.0, "L4": 11.0, "L5": 11.0, "L6": 11.0}
+_DISC_MM = {"T": 6.0, "T12": 8.0, "T13": 8.5, "L1": 9.0, "L2": 10.0, "L3": 11.0, "L4": 11.0, "L5": 11.0, "L6": 11.0}
 SACRUM_MM = 70.0
 FEMUR_BELOW_S1_MM = 85.0
 FEMUR_BOTTOM_MM = 115.0
@@ -56,6 +57,7 @@ class SpineLayout:
     lumbar_rib: bool
     z_offset_mm: float = 0.0
     rib12: str = "normal"  # the 12th ribs (on T12): "normal", "short" (hypoplastic, ~3-5 cm) or "absent"
+    thoracic_count: int = 12  # 13: a supernumerary thoracic vertebra "T13" with a full rib pair above L1
     wedge_lowest: float = 0.0  # the lowest lumbar body is this fraction lower behind than in front (wedge L5)
     lowest_tp_scale: float = 1.0  # its transverse processes this much longer and thicker (a massive L5 process)
     crest_key: float = 4.6  # level key where the iliac wings begin (sarco_core.phantom.frame; lower = higher crest)
@@ -75,11 +77,10 @@ class SpineLayout:
         return self.get("S1").lo
 
     def rib_bearing(self) -> tuple[str, ...]:
-        """Vertebrae that carry a rib (all thoracic, plus L1 with ``lumbar_rib``)."""
-        out = [v.name for v in self.vertebrae if v.name.startswith("T")]
-        if self.lumbar_rib:
-            out.append("L1")
-        return tuple(out)
+        """Vertebrae that carry a full rib with a head at the vertebra (all thoracic, T13 included). A lumbar
+        rib (``lumbar_rib``) is not one of them: it is a short rudimentary rib at the tip of L1's transverse
+        process (:func:`sarco_core.phantom.skeleton.lumbar_rib_set`)."""
+        return tuple(v.name for v in self.vertebrae if v.name.startswith("T"))
 
     def lumbar(self) -> tuple[str, ...]:
         return tuple(f"L{i}" for i in range(1, self.lumbar_count + 1))
@@ -119,17 +120,24 @@ def build_layout(
     z_offset_mm: float = 0.0,
     rib12: str = "normal",
     lowest_disc_mm: float | None = None,
+    thoracic_count: int = 12,
 ) -> SpineLayout:
     """Seeded heights: bodies 22-30 mm (lumbar 25-30), discs 6-12 mm (lumbar 8-12). ``lowest_disc_mm`` sets the
-    disc between the lowest lumbar vertebra and S1 (a large or a narrow L5/S1 disc space; the draws do not move)."""
+    disc between the lowest lumbar vertebra and S1 (a large or a narrow L5/S1 disc space; the draws do not move).
+    ``thoracic_count=13`` adds "T13" (a full rib pair) between T12 and L1: 13 thoracic vertebrae; the vertebrae
+    below keep the names L1-L5 (the usual radiological convention with 5 lumbar-type vertebrae: counted up from the
+    sacrum), so L3 is the third lumbar-type vertebra above S1 and the fourth below the last rib."""
     if lumbar_count not in (4, 5, 6):
         raise ValueError(f"lumbar_count must be 4, 5 or 6, got {lumbar_count}")
+    if thoracic_count not in (12, 13):
+        raise ValueError(f"thoracic_count must be 12 or 13, got {thoracic_count}")
     if rib12 not in RIB12:
         raise ValueError(f"rib12 must be one of {RIB12}, got {rib12!r}")
     if top not in THORACIC:
         top = "T10"
     rng = np.random.default_rng([int(seed), 4242])
     names = ["S1", *[f"L{i}" for i in range(lumbar_count, 0, -1)]]
+    names += ["T13"] if thoracic_count == 13 else []
     names += [t for t in reversed(THORACIC) if THORACIC.index(t) >= THORACIC.index(top)]
     z = z_offset_mm
     out: list[VertebraPos] = []
@@ -147,4 +155,4 @@ def build_layout(
         h = float(np.clip(_BODY_MM[n] * spine_scale * rng.uniform(0.95, 1.05), lo_body, 30.0))
         out.append(VertebraPos(n, z, z + h, disc))
         z += h
-    return SpineLayout(tuple(out), lumbar_count, lumbar_rib, z_offset_mm, rib12)
+    return SpineLayout(tuple(out), lumbar_count, lumbar_rib, z_offset_mm, rib12, thoracic_count)

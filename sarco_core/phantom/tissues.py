@@ -125,6 +125,7 @@ VERTEBRA_IDS: dict[str, int] = {
     "T7": 37,
     "T6": 38,
     "L6": 90,
+    "T13": 91,  # phantom only (13 thoracic vertebrae); TotalSegmentator has no T13
 }
 VERTEBRA_NAMES: dict[int, str] = {v: k for k, v in VERTEBRA_IDS.items()}
 

@@ -92,11 +92,15 @@ def phantom_volume(
     l5s1_disc_mm: float | None = None,
     l5_tp_scale: float = 1.0,
     crest_key: float = 4.6,
+    thoracic_count: int = 12,
 ) -> PhantomVolume:
     """A seeded stack from ``bottom`` (lower endplate; 'sacrum'/'femur' reach lower) to ``top`` (upper endplate).
 
     ``sacrum=False`` starts the stack at the lowest lumbar vertebra's lower endplate (no S1 / sacrum slices).
-    ``lumbar_count`` 4-6 (6 adds "L6", id 90, between L5 and S1); ``lumbar_rib`` puts a 13th rib on L1;
+    ``lumbar_count`` 4-6 (6 adds "L6", id 90, between L5 and S1); ``lumbar_rib`` adds rudimentary lumbar ribs
+    (20-45 mm) at the tips of L1's transverse processes (no rib head at the body: L1 stays L1);
+    ``thoracic_count=13`` adds "T13" (id 91) with a full rib pair between T12 and L1 (13 rib pairs; the vertebrae
+    below are L1-L5, named up from the sacrum);
     ``rib12`` "short" (hypoplastic 12th ribs, ~3-5 cm) or "absent" (no 12th ribs: T11 is the last rib-bearing
     vertebra); the default "normal" renders as before. Lowest lumbar vertebra ("L5"): ``wedge_l5`` (0-0.6) makes
     its body that fraction lower behind than in front, ``l5s1_disc_mm`` sets the disc below it (large or narrow),
@@ -118,6 +122,7 @@ def phantom_volume(
         z_offset_mm=z_offset_mm,
         rib12=rib12,
         lowest_disc_mm=l5s1_disc_mm,
+        thoracic_count=thoracic_count,
     )
     if not 0.0 <= wedge_l5 <= 0.6:
         raise ValueError(f"wedge_l5 must lie in 0..0.6, got {wedge_l5}")
