@@ -8,6 +8,7 @@ below S1's lower endplate.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -59,6 +60,12 @@ class SpineLayout:
     wedge_lowest: float = 0.0  # the lowest lumbar body is this fraction lower behind than in front (wedge L5)
     lowest_tp_scale: float = 1.0  # its transverse processes this much longer and thicker (a massive L5 process)
     crest_key: float = 4.6  # level key where the iliac wings begin (sarco_core.phantom.frame; lower = higher crest)
+    # sacro-iliac joints (None: the older pelvis, whose alae never reach the ilium): the joint space between the
+    # sacral alae and the ilium (mm), and the soft tissue between the lowest lumbar transverse processes and the ilium
+    si_joint_mm: float | None = None
+    tp_ilium_gap_mm: float = 12.0
+    cobb_deg: float = 0.0  # lateral lumbar curve (scoliosis), + convex to the patient's left; 0 = straight
+    curve_apex: float = 0.5  # where its apex lies between the S1 upper endplate (0) and the T10 mid-body (1)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -107,6 +114,39 @@ class SpineLayout:
 
     def top_name(self) -> str:
         return self.vertebrae[-1].name
+
+    def curve(self, z: float) -> tuple[float, float]:
+        """(lateral shift of the spine in mm, in-plane rotation of the vertebra in degrees) at ``z``.
+
+        A single (C) curve from the S1 upper endplate to the T10 mid-body, x = A sin(pi u^g) with its apex at
+        ``curve_apex`` and A such that the Cobb angle (the largest difference in tilt, atan dx/dz, between two
+        points of the curve) is ``cobb_deg``; the vertebrae rotate towards the convexity by up to half the Cobb
+        angle at the apex (apical rotation grows with the curve; a 15 degree curve has little). 0 outside.
+        """
+        if self.cobb_deg == 0.0:
+            return 0.0, 0.0
+        z0, z1 = self.get("S1").hi, self.z_of("T10") if "T10" in self.names else self.vertebrae[-1].hi
+        u = (z - z0) / (z1 - z0)
+        if not 0.0 < u < 1.0:
+            return 0.0, 0.0
+        g, amp = _curve_shape(self.curve_apex, abs(self.cobb_deg), z1 - z0)
+        w = float(np.sin(np.pi * u**g))
+        sign = 1.0 if self.cobb_deg > 0 else -1.0
+        return sign * amp * w, sign * 0.5 * abs(self.cobb_deg) * w
+
+
+@lru_cache(maxsize=64)
+def _curve_shape(apex: float, cobb_deg: float, length_mm: float) -> tuple[float, float]:
+    """Exponent g (apex of sin(pi u^g) at ``apex``) and the amplitude (mm) giving ``cobb_deg``."""
+    g = float(np.log(0.5) / np.log(apex))
+    u = np.linspace(1e-4, 1 - 1e-4, 2001)
+    slope = np.pi * g * u ** (g - 1) * np.cos(np.pi * u**g) / length_mm  # d/dz of sin(pi u^g), per mm of amplitude
+    lo, hi = 0.0, 500.0
+    for _ in range(50):  # Cobb(A) = atan(A max slope) - atan(A min slope) grows with A: bisection
+        mid = 0.5 * (lo + hi)
+        cobb = np.degrees(np.arctan(mid * slope.max()) - np.arctan(mid * slope.min()))
+        lo, hi = (mid, hi) if cobb < cobb_deg else (lo, mid)
+    return g, 0.5 * (lo + hi)
 
 
 def build_layout(
