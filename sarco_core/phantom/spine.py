@@ -118,8 +118,8 @@ class SpineLayout:
     def curve(self, z: float) -> tuple[float, float]:
         """(lateral shift of the spine in mm, in-plane rotation of the vertebra in degrees) at ``z``.
 
-        A single (C) curve from the S1 upper endplate to the T10 mid-body, x = A sin(pi u^g) with its apex at
-        ``curve_apex`` and A such that the Cobb angle (the largest difference in tilt, atan dx/dz, between two
+        A single (C) curve from the S1 upper endplate to the T10 mid-body, x = A sin(pi w(u)) with
+        w(u) = u + c u (1 - u) putting its apex at ``curve_apex`` and A such that the Cobb angle (the largest difference in tilt, atan dx/dz, between two
         points of the curve) is ``cobb_deg``; the vertebrae rotate towards the convexity by up to half the Cobb
         angle at the apex (apical rotation grows with the curve; a 15 degree curve has little). 0 outside.
         """
@@ -129,24 +129,26 @@ class SpineLayout:
         u = (z - z0) / (z1 - z0)
         if not 0.0 < u < 1.0:
             return 0.0, 0.0
-        g, amp = _curve_shape(self.curve_apex, abs(self.cobb_deg), z1 - z0)
-        w = float(np.sin(np.pi * u**g))
+        c, amp = _curve_shape(self.curve_apex, abs(self.cobb_deg), z1 - z0)
+        w = float(np.sin(np.pi * (u + c * u * (1.0 - u))))
         sign = 1.0 if self.cobb_deg > 0 else -1.0
         return sign * amp * w, sign * 0.5 * abs(self.cobb_deg) * w
 
 
 @lru_cache(maxsize=64)
 def _curve_shape(apex: float, cobb_deg: float, length_mm: float) -> tuple[float, float]:
-    """Exponent g (apex of sin(pi u^g) at ``apex``) and the amplitude (mm) giving ``cobb_deg``."""
-    g = float(np.log(0.5) / np.log(apex))
-    u = np.linspace(1e-4, 1 - 1e-4, 2001)
-    slope = np.pi * g * u ** (g - 1) * np.cos(np.pi * u**g) / length_mm  # d/dz of sin(pi u^g), per mm of amplitude
+    """Warp c (w(apex) = 0.5; |c| < 1 keeps w monotonic: apex 0.34-0.66) and the amplitude (mm) giving
+    ``cobb_deg``."""
+    c = float(np.clip((0.5 - apex) / (apex * (1.0 - apex)), -0.95, 0.95))
+    u = np.linspace(0.0, 1.0, 2001)
+    w = u + c * u * (1.0 - u)
+    slope = np.pi * (1.0 + c * (1.0 - 2.0 * u)) * np.cos(np.pi * w) / length_mm  # d/dz sin(pi w), per mm amplitude
     lo, hi = 0.0, 500.0
     for _ in range(50):  # Cobb(A) = atan(A max slope) - atan(A min slope) grows with A: bisection
         mid = 0.5 * (lo + hi)
         cobb = np.degrees(np.arctan(mid * slope.max()) - np.arctan(mid * slope.min()))
         lo, hi = (mid, hi) if cobb < cobb_deg else (lo, mid)
-    return g, 0.5 * (lo + hi)
+    return c, 0.5 * (lo + hi)
 
 
 def build_layout(

@@ -18,7 +18,7 @@ from sarco_core.volume import SourceMeta, Volume
 
 SI_JOINT_MM = (1.0, 4.0)  # adult SI joint space on CT 0.8-4.4 mm (Demir et al. 2007; sarco_core.l3.sacroiliac)
 TP_ILIUM_GAP_MM = (8.0, 20.0)  # soft tissue between the L5 transverse process and the ilium (iliolumbar ligament)
-CURVE_APEX = (0.25, 0.55)  # apex of a lateral curve between S1 (0) and T10 (1): about L3 to T12
+CURVE_APEX = (0.35, 0.6)  # apex of a lateral curve between S1 (0) and T10 (1): about L3 to L1/L2
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,7 +114,7 @@ def phantom_volume(
     ``si_joints=True`` renders sacro-iliac joints: the ilium meets the sacral alae across a joint space of 1-4 mm
     and lies 8-20 mm of soft tissue beyond the lowest lumbar transverse processes (seeded; default False: the older
     pelvis, byte-identical). ``cobb_deg`` (-20..20) bends the lumbar spine into a lateral curve with that Cobb
-    angle (+ convex to the left; apex seeded between L3 and T12), the vertebrae shifted and rotated in-plane.
+    angle (+ convex to the left; apex seeded between L3 and L1/L2), the vertebrae shifted and rotated in-plane.
     The draws for both come from their own seeded stream, so every other draw (and volume) is unchanged.
     """
     if slice_mm <= 0.3 or slice_mm > 10:
