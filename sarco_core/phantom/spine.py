@@ -119,9 +119,11 @@ class SpineLayout:
         """(lateral shift of the spine in mm, in-plane rotation of the vertebra in degrees) at ``z``.
 
         A single (C) curve from the S1 upper endplate to the T10 mid-body, x = A sin(pi w(u)) with
-        w(u) = u + c u (1 - u) putting its apex at ``curve_apex`` and A such that the Cobb angle (the largest difference in tilt, atan dx/dz, between two
-        points of the curve) is ``cobb_deg``; the vertebrae rotate towards the convexity by up to half the Cobb
-        angle at the apex (apical rotation grows with the curve; a 15 degree curve has little). 0 outside.
+        w(u) = u + c u (1 - u) putting its apex at ``curve_apex`` and A such that the Cobb angle (the largest
+        difference in tilt, atan dx/dz, between two points of the curve) is ``cobb_deg``; the vertebrae rotate
+        towards the convexity by up to half the Cobb angle at the apex (apical rotation grows with the curve; a
+        15 degree curve has little). 0 outside. Only the in-plane shift and rotation are modelled (the vertebrae
+        are not tilted in the coronal plane).
         """
         if self.cobb_deg == 0.0:
             return 0.0, 0.0

@@ -15,7 +15,6 @@ from sarco_core.phantom.texture import imat_streaks, synthesize_hu, tissue_hu
 from sarco_core.phantom.tissues import LABEL_OF
 from sarco_core.volume import SourceMeta, Volume
 
-
 SI_JOINT_MM = (1.0, 4.0)  # adult SI joint space on CT 0.8-4.4 mm (Demir et al. 2007; sarco_core.l3.sacroiliac)
 TP_ILIUM_GAP_MM = (8.0, 20.0)  # soft tissue between the L5 transverse process and the ilium (iliolumbar ligament)
 CURVE_APEX = (0.35, 0.6)  # apex of a lateral curve between S1 (0) and T10 (1): about L3 to L1/L2
