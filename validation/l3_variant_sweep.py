@@ -77,6 +77,33 @@ VARIANTS = [
     Variant("short 12th ribs", {"rib12": "short"}),
     Variant("cut just above S1", {"sacrum": False}),
     Variant("cut just below T12", {"top": "L1"}),
+    # sacro-iliac joints rendered (the ilium meets the sacral alae across a 1-4 mm joint; 8-20 mm of soft tissue
+    # between the L5 transverse processes and the ilium): the S1 contact rule (docs/l3.md, run 8b) is used
+    Variant("SI joints: normal", {"si_joints": True}),
+    Variant("SI joints: wedge L5", {"si_joints": True, "wedge_l5": 0.3}),
+    Variant(
+        "SI joints: L5 deep in iliac wings + massive processes",
+        {"si_joints": True, "crest_key": 4.0, "l5_tp_scale": 1.5},
+    ),
+    Variant(
+        "SI joints: real-failure L5 + 5/4.25 mm + low dose + no contrast",
+        {**REAL_L5, "si_joints": True, "slice_mm": 1.25, "contrast": False},
+        _overlap_low_dose,
+    ),
+    Variant(
+        "SI joints: low-density L5",
+        {"si_joints": True},
+        lambda ph, s: low_density_bodies(ph, names=("L5",), delta_hu=-110.0),
+    ),
+    Variant("SI joints: large L5/S1 disc (16 mm)", {"si_joints": True, "l5s1_disc_mm": 16.0}),
+    Variant("SI joints: narrow L5/S1 disc (4 mm)", {"si_joints": True, "l5s1_disc_mm": 4.0}),
+    Variant("SI joints: 5 mm slices", {"si_joints": True, "slice_mm": 5.0}),
+    Variant("SI joints: 5 mm every 4.25 mm (overlap)", {"si_joints": True, "slice_mm": 1.25}, _overlap),
+    Variant(
+        "SI joints: low dose (sigma 45 HU)", {"si_joints": True}, lambda ph, s: low_dose(ph.volume, sd_hu=45.0, seed=s)
+    ),
+    Variant("scoliosis +15 deg (convex left)", {"cobb_deg": 15.0}),
+    Variant("scoliosis -15 deg (convex right)", {"cobb_deg": -15.0}),
 ]
 BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.01)
 
@@ -172,15 +199,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--seed0", type=int, default=0)
-    ap.add_argument("--variants", default="", help="comma-separated names, or index ranges such as 0-9 (default: all)")
+    ap.add_argument(
+        "--variants", default="", help="comma-separated names, or index ranges such as 0-9,20-31 (default: all)"
+    )
     ap.add_argument("--summarise", nargs="+", metavar="LOG", help="print the tables from the case lines of logs")
     a = ap.parse_args()
     if a.summarise:
         _tables(_parse(a.summarise))
         return
-    if a.variants and a.variants[0].isdigit():
-        i0, i1 = (int(x) for x in a.variants.split("-"))
-        chosen = VARIANTS[i0 : i1 + 1]
+    if a.variants and a.variants[0].isdigit():  # index ranges: "0-12,20-31"
+        chosen = []
+        for part in a.variants.split(","):
+            i0, i1 = (int(x) for x in (part.split("-") if "-" in part else (part, part)))
+            chosen += VARIANTS[i0 : i1 + 1]
     else:
         chosen = [v for v in VARIANTS if not a.variants or v.name in a.variants.split(",")]
     t0 = time.perf_counter()

@@ -17,6 +17,12 @@ MIN_EXTENT_MM = 60.0
 CONF_WINDOW, CONF_LUNGS, CONF_GUESS = P_WINDOW, P_LUNGS, P_GUESS  # no landmark counted (sarco_core.l3.decide)
 MIN_DISCS_GUESS = 4  # a spine is "clearly there" with at least this many disc spaces
 _PER_SLICE = ("found", "lung_mm2", "joined_mm", "lateral_mm2")
+S1_EVIDENCE = {  # how the sacrum count found S1 (L3Result.s1_evidence)
+    "contact": "S1 by sacro-iliac bone contact: the first vertebra from above whose lateral masses meet the iliac "
+    "bones on both sides",
+    "alae": "S1 by the sacral alae beside the vertebral body (the sacro-iliac contact could not be judged: the "
+    "iliac bones are not in view, or no contact was found)",
+}
 _UP = ["L3", "L2", "L1"] + [f"T{i}" for i in range(12, 0, -1)]
 _DOWN = ["L4", "L5"]
 
@@ -243,6 +249,7 @@ def _auto(volume: Volume) -> L3Result:
         looks_lumbar=True,
         counts={"sacrum": counts.get("sacrum"), "ribs": counts.get("ribs")},
         levels_disagree=dec.disagree,
+        s1_evidence=None if a.sacrum is None else S1_EVIDENCE.get(a.si_evidence or ""),
     )
 
 
@@ -304,4 +311,5 @@ def override(volume: Volume, auto: L3Result | None, index: int) -> L3Result:
         overridden=volume.n_slices > 1,
         looks_lumbar=look.lumbar,
         counts=dict(auto.counts) if auto else {},
+        s1_evidence=auto.s1_evidence if auto else None,
     )

@@ -2,9 +2,11 @@
 
 * **Discs**: dark gaps between two bright endplates in the vertebral-body HU profile (resampled to 1 mm; see
   :func:`endplate_gap`), chosen as a regular sequence 20-60 mm apart.
-* **Up from the sacrum**: the sacro-iliac joints are the lowest slices where bone joined to the spine reaches
-  >= 70 mm to both sides (sacrum + iliac wings, small gaps closed), or where bone (the sacral alae) fills the
-  band 30-60 mm beside the vertebral body on both sides; the first disc above them is L5/S1.
+* **Up from the sacrum**: S1 is the first vertebra from above whose lateral masses meet the iliac bones on both
+  sides (sacro-iliac bone contact, :mod:`sarco_core.l3.sacroiliac`); where no slice shows iliac bone on both sides
+  or no contact is found, the older landmark: the lowest slices where bone joined to the spine reaches >= 70 mm to
+  both sides (small gaps closed), or where bone (the sacral alae) fills the band 30-60 mm beside the vertebral body
+  on both sides. The first disc above the joints' top is L5/S1.
 * **Down from the ribs** (:mod:`sarco_core.l3.ribs`): ribs are found as 3-D bones leaving the spine; each is
   assigned to the vertebra that holds its head, and the lowest rib-bearing vertebra is T12 (the disc below it is
   T12/L1).
@@ -21,6 +23,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from sarco_core.l3 import ribs as rb
+from sarco_core.l3 import sacroiliac as si
 from sarco_core.l3.spine import SpineFeatures
 
 SI_REACH_MM = 70.0
@@ -30,6 +33,7 @@ VERT_MM = (20.0, 60.0)  # plausible disc-to-disc distance
 DISC_COST, REGULARITY = 0.3, 1.5  # disc-sequence fit: cost per disc, penalty per |log(gap ratio)|
 LAT_FREE_MM2 = 60.0
 LUNG_MM2 = 2500.0
+SI_SPAN_MM = 30.0  # contact runs closer than this belong to one pair of SI joints (they span S1-S3, 40-60 mm)
 SI_MERGE_STEPS = 2.5  # sacral runs this many slice spacings apart are one run (a 5 mm slice may miss the joint)
 # The top of the sacro-iliac joints lies at the S1 upper endplate, just below the L5/S1 disc (phantom: 6-10 mm
 # below it; example_ct: at it). When the first disc found lies SI_DISC_FAR..SI_DISC_MISSED local pitches above that top,
@@ -64,6 +68,7 @@ class Analysis:
     lungs_low_z: float | None  # lowest slice with lungs in view
     notes: list[str] = field(default_factory=list)
     rib_count: rb.RibCount | None = None  # the 3-D rib finder's T12 (sarco_core.l3.ribs)
+    si_evidence: str | None = None  # "contact" (sacro-iliac bone contact) or "alae" (the older landmark)
 
 
 def _regular_sequence(z: np.ndarray, depth: np.ndarray) -> list[int]:
@@ -158,17 +163,17 @@ def lumbar_gap(f: SpineFeatures) -> tuple[float, float] | None:
     return float(f.z_mm[best[0]]), float(f.z_mm[best[1] - 1])
 
 
-def si_top(f: SpineFeatures) -> float | None:
-    """Top z of the lowest run of sacral slices (alae beside the body, or bone joined to the iliac wings)."""
-    si = ((f.joined_mm >= SI_REACH_MM) | (f.ala_frac >= ALA_FRAC)) & (f.lung_mm2 < LUNG_MM2)
+def _top_of_lowest(f: SpineFeatures, mask: np.ndarray, merge_mm: float) -> float | None:
+    """Top z of the lowest sustained run of ``mask`` slices below the lungs, merging runs less than ``merge_mm``
+    (or SI_MERGE_STEPS slices) apart."""
+    mask = mask & (f.lung_mm2 < LUNG_MM2)
     if (f.lung_mm2 >= LUNG_MM2).any():  # well below the lungs
-        si &= f.z_mm < f.z_mm[f.lung_mm2 >= LUNG_MM2].min() - 60.0
-    runs = [(a, b) for a, b in _runs(si) if b - a >= 2 or f.z_mm.size < 10]
+        mask &= f.z_mm < f.z_mm[f.lung_mm2 >= LUNG_MM2].min() - 60.0
+    runs = [(a, b) for a, b in _runs(mask) if b - a >= 2 or f.z_mm.size < 10]
     if not runs:
         return None
-    # the lowest sustained run; merge runs separated by < 8 mm (or one missing slice of a thick-slice series)
     step = float(np.median(np.diff(f.z_mm))) if f.z_mm.size > 1 else 0.0
-    merge = max(8.0, SI_MERGE_STEPS * step)
+    merge = max(merge_mm, SI_MERGE_STEPS * step)
     a, b = runs[0]
     for a2, b2 in runs[1:]:
         if f.z_mm[a2] - f.z_mm[b - 1] < merge:
@@ -176,12 +181,36 @@ def si_top(f: SpineFeatures) -> float | None:
     return float(f.z_mm[b - 1])
 
 
+def si_contact(f: SpineFeatures) -> np.ndarray | None:
+    """Slices where the spine's lateral masses meet the iliac bones on both sides (sarco_core.l3.sacroiliac):
+    joined, or a gap no wider than a normal SI joint space plus one working-grid pixel. None when no slice shows
+    iliac bone on both sides (then the contact cannot be judged)."""
+    if f.si_gap_mm is None or not np.isfinite(f.si_gap_mm).any():
+        return None
+    contact: np.ndarray = f.si_gap_mm <= si.SI_JOINT_MAX_MM + max(f.row_mm, f.col_mm)
+    return contact
+
+
+def si_top(f: SpineFeatures) -> tuple[float | None, str | None]:
+    """Top z of the sacro-iliac joints and the evidence used: "contact" (S1 = the first vertebra from above whose
+    lateral masses meet the iliac bones on both sides: the top of the lowest run of contact slices, runs up to
+    SI_SPAN_MM apart merged, since the joints span S1-S3 and may look open on a few slices), else "alae" (the
+    older landmark: alae beside the body, or bone joined to the spine reaching >= SI_REACH_MM to both sides)."""
+    contact = si_contact(f)
+    if contact is not None:
+        top = _top_of_lowest(f, contact, SI_SPAN_MM)
+        if top is not None:
+            return top, "contact"
+    top = _top_of_lowest(f, (f.joined_mm >= SI_REACH_MM) | (f.ala_frac >= ALA_FRAC), 8.0)
+    return top, None if top is None else "alae"
+
+
 def analyse(f: SpineFeatures) -> Analysis:
     discs, prom = find_discs(f)
     gap = lumbar_gap(f)
     lungs = f.z_mm[f.lung_mm2 >= LUNG_MM2]
     a = Analysis(discs, prom, None, None, None, None, gap, float(lungs.min()) if lungs.size else None)
-    a.si_top_z = si_top(f)
+    a.si_top_z, a.si_evidence = si_top(f)
     if a.si_top_z is not None and discs.size >= 2:
         above = np.nonzero(discs > a.si_top_z - 12.0)[0]
         # the pitch of the two discs above (L4/L5 to L3/L4 when only L5/S1 was missed): a missing disc there too

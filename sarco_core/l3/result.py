@@ -59,6 +59,8 @@ class L3Result:
     looks_lumbar: bool | None = None
     counts: dict[str, int | None] = field(default_factory=dict)  # L3 index per counting method
     levels_disagree: bool = False  # the sacrum and rib counts give different L3 levels (both are candidates)
+    # how S1 was found, in words (None: no sacrum count): sacro-iliac bone contact, or the sacral alae (fallback)
+    s1_evidence: str | None = None
 
     def level_of(self, z_mm: float) -> str | None:
         """Label of the level containing ``z_mm`` (None outside the levels found)."""
@@ -87,4 +89,5 @@ class L3Result:
         d["overridden"] = self.overridden
         d["looks_lumbar"] = self.looks_lumbar
         d["levels_disagree"] = self.levels_disagree
+        d["s1_evidence"] = self.s1_evidence
         return d

@@ -13,6 +13,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
+from sarco_core.l3.sacroiliac import si_gap_mm
+
 GRID_MM = 2.4  # target in-plane pixel size of the working grid
 GRID_Z_MM = 2.0  # target slice spacing of the working grid (thicker input is kept as is)
 BODY_HU = -400.0
@@ -30,6 +32,7 @@ BRIGHT_HU: tuple[float, ...] = (200.0, 280.0)
 BOX_DEPTH, BOX_HALF_WIDTH_MM = 0.9, 12.0  # vertebral-body box: 90 % of the body's depth, +-12 mm wide
 LATERAL_MM = (60.0, 150.0)  # lateral bone band (ribs / iliac wings), distance from the midline
 MAX_DY_MM = 85.0  # ribs and iliac wings lie less than this behind the vertebral body centre (the table: more)
+SI_LUNG_MM2 = 2500.0  # the sacro-iliac contact is not looked for where lungs are in view (levels.LUNG_MM2)
 ALA_MM = (30.0, 60.0)  # band beside the vertebral body where the sacral alae lie (psoas at lumbar levels)
 
 
@@ -114,6 +117,9 @@ class SpineFeatures:
     ribs: np.ndarray  # (n, rows, cols) thin dense bone (> RIB_HU, large thick blobs removed): sarco_core.l3.ribs
     row_mm: float
     col_mm: float
+    # gap (mm) between the spine's lateral bone and the iliac bones, wider side (sarco_core.l3.sacroiliac):
+    # 0 joined, inf no iliac bone in view on a side; None: not computed
+    si_gap_mm: np.ndarray | None = None
 
 
 def _runs(mask1d: np.ndarray) -> list[tuple[int, int]]:
@@ -222,6 +228,7 @@ def spine_features(g: Grid) -> SpineFeatures:
     ala = np.zeros(n)
     lateral = np.zeros(n)
     lung = np.zeros(n)
+    si_gap = np.full(n, np.inf)
     px = g.row_mm * g.col_mm
     rr = np.arange(nr)[:, None]
     close = np.ones((3, 3), bool)
@@ -251,6 +258,8 @@ def spine_features(g: Grid) -> SpineFeatures:
             joined[j] = float(min(abs(cc[0] - c0), abs(cc[-1] - c0)) * g.col_mm)
         air = bodies[j] & (g.hu[j] < AIR_HU) & (dx >= 20.0) & (dx <= 160.0) & (dy >= -80.0) & (dy <= 40.0)
         lung[j] = float(air.sum()) * px
+        if lateral[j] > 0.0 and lung[j] < SI_LUNG_MM2:  # iliac bone may be in view (not the chest)
+            si_gap[j] = si_gap_mm(bone[j], r0, c0, h, g.row_mm, g.col_mm)
     return SpineFeatures(
         z_mm=g.z_mm,
         found=found,
@@ -266,4 +275,5 @@ def spine_features(g: Grid) -> SpineFeatures:
         ribs=ribs,
         row_mm=g.row_mm,
         col_mm=g.col_mm,
+        si_gap_mm=si_gap,
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -36,6 +37,24 @@ class Canvas:
             self.X, self.Y = self.X0, self.Y0
         self.tissue = np.zeros((rows, cols), dtype=np.uint8)
         self.vert = np.zeros((rows, cols), dtype=np.uint8)
+        self._whole = False  # shapes are tested over the whole canvas (see pivoted)
+
+    @contextmanager
+    def pivoted(self, px: float, py: float, deg: float) -> Iterator[None]:
+        """Paint as if the patient frame were turned by ``deg`` about (px, py): shapes drawn inside appear
+        rotated by ``deg`` about that point (+: the part in front of it moves toward the patient's left)."""
+        if not deg:
+            yield
+            return
+        t = np.deg2rad(deg)
+        c, s = float(np.cos(t)), float(np.sin(t))
+        X, Y = self.X, self.Y
+        self.X, self.Y = px + c * (X - px) + s * (Y - py), py - s * (X - px) + c * (Y - py)
+        self._whole = True
+        try:
+            yield
+        finally:
+            self.X, self.Y, self._whole = X, Y, False
 
     def unrotate(self, x: float, y: float) -> tuple[float, float]:
         """Image-frame (unrotated) mm coordinates of patient point (x, y)."""
@@ -48,6 +67,8 @@ class Canvas:
 
     def window(self, cx: float, cy: float, rx: float, ry: float) -> tuple[slice, slice] | None:
         """Row/col slices covering the box centre ± radius (None when off the canvas)."""
+        if self._whole:
+            return slice(0, self.rows), slice(0, self.cols)
         if self.rotated:
             cx, cy = self.unrotate(cx, cy)
             rx = ry = float(np.hypot(rx, ry))

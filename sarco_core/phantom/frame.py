@@ -76,6 +76,7 @@ class Frame:
     y_pf: float  # posterior fascia (inner SAT boundary at the midline)
     cav_a: float  # rough cavity half-width
     cav_b: float  # rough cavity half-depth (anterior)
+    spine_rot_deg: float = 0.0  # in-plane rotation of the vertebra about its body centre (scoliosis)
 
 
 class Geometry:
@@ -131,6 +132,7 @@ class Geometry:
         tp_len = ss * interp_key(k, ((-3, 30), (0, 32), (1, 40), (3, 48), (5, 44), (6, 50)))
         cav_a = a - sat_lat - 20 * ms
         cav_b = b_ant - sat_ant - 12 * ms
+        shift, rot = self.layout.curve(z)  # (0, 0) unless the phantom has a scoliosis
         return Frame(
             z,
             k,
@@ -143,7 +145,7 @@ class Geometry:
             sat_lat,
             sat_post,
             ms,
-            cx,
+            cx + shift,
             y_vb,
             vb_w,
             vb_ap,
@@ -155,6 +157,7 @@ class Geometry:
             y_pf,
             cav_a,
             cav_b,
+            rot,
         )
 
     def radius_table(self, f: Frame) -> npt.NDArray[np.float64]:

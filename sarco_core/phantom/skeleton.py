@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from sarco_core.phantom.canvas import Canvas
 from sarco_core.phantom.frame import Frame, Geometry, smooth
@@ -97,7 +98,13 @@ def _arch(
 
 
 def paint_spine(cv: Canvas, g: Geometry, f: Frame) -> None:
-    """Vertebral body (cancellous + cortical rim) or disc at ``f.z``, posterior arch, sacrum below S1."""
+    """Vertebral body (cancellous + cortical rim) or disc at ``f.z``, posterior arch, sacrum below S1; turned
+    in-plane about the body centre by ``f.spine_rot_deg`` (scoliosis)."""
+    with cv.pivoted(f.x_s, f.y_vb, f.spine_rot_deg):
+        _paint_spine(cv, g, f)
+
+
+def _paint_spine(cv: Canvas, g: Geometry, f: Frame) -> None:
     name, t, above = g.layout.at(f.z)
     xs, yv = f.x_s, f.y_vb
     w2, a2 = f.vb_w / 2, f.vb_ap / 2
@@ -279,6 +286,41 @@ def paint_ribs(
         cv.ellipse(x, y, length / 2, 4.5, tissue, rot_deg=float(rot), where=SOFT)
 
 
+SI_BELOW_S1_MM = 40.0  # the sacro-iliac joints span S1-S3: from the S1 upper endplate to about 40 mm below S1
+ILIUM_TH_MM = 16.0  # thickness of the iliac bone along the joint / beside the lowest lumbar vertebrae
+SUBCHONDRAL_MM = 2.0  # the cortical plate of the ala facing the joint
+ILIUM_DY_MM = (-12.0, 42.0)  # its extent from in front of the vertebral-body centre to behind it
+
+
+def paint_si_joints(cv: Canvas, g: Geometry, f: Frame) -> None:
+    """The iliac part of the sacro-iliac joints (``layout.si_joint_mm`` set). Where the sacrum (alae) is in the
+    slice, the ilium hugs its lateral surface across a joint space of ``si_joint_mm``; above S1 (beside the lowest
+    lumbar vertebrae, down in the iliac wings) its inner plate lies ``tp_ilium_gap_mm`` of soft tissue beyond the
+    tips of the transverse processes (free processes: the iliolumbar ligament between)."""
+    lay = g.layout
+    gap = float(lay.si_joint_mm or 0.0)
+    px = min(cv.row_mm, cv.col_mm)
+    dx, dy = cv.X - f.x_s, cv.Y - f.y_vb
+    rows = (dy >= ILIUM_DY_MM[0]) & (dy <= ILIUM_DY_MM[1])
+    sac = cv.tissue == T["sacrum"]
+    soft = np.isin(cv.tissue, SOFT)
+    for s in (-1, 1):
+        side = dx * s
+        own = sac & (side > 0)
+        if own.any():
+            edge = float(side[own].max())
+            d = ndi.distance_transform_edt(~own, sampling=(cv.row_mm, cv.col_mm))
+            bone = (d > gap + 0.5 * px) & (d <= gap + ILIUM_TH_MM) & (side >= edge - 15.0) & rows
+            # the subchondral (cortical) plate of the ala along the joint
+            inner = ndi.distance_transform_edt(own, sampling=(cv.row_mm, cv.col_mm))
+            plate = own & (inner <= SUBCHONDRAL_MM) & (side >= edge - 15.0) & rows
+            cv.tissue[plate] = T["vertebral_cortex"]
+        else:
+            tip = f.tp_len * max(lay.lowest_tp_scale, 1.0) + lay.tp_ilium_gap_mm
+            bone = (side >= tip) & (side <= tip + ILIUM_TH_MM) & rows
+        cv.tissue[bone & soft] = T["ilium"]
+
+
 def paint_pelvis(cv: Canvas, g: Geometry, f: Frame) -> None:
     """Iliac wings with iliacus inside and gluteal muscles outside; femoral heads low down."""
     k, ms = f.key, f.ms
@@ -305,6 +347,8 @@ def paint_pelvis(cv: Canvas, g: Geometry, f: Frame) -> None:
             cv.tissue[glut & soft] = T["gluteal"]
             cv.tissue[bone & soft] = T["ilium"]
             cv.tissue[iliac & np.isin(cv.tissue, [T["vat"], T["psoas"]])] = T["iliacus"]
+    if g.layout.si_joint_mm is not None and gw > 0.02 and f.z > s1_lo - SI_BELOW_S1_MM:
+        paint_si_joints(cv, g, f)
     dz = f.z - (s1_lo - FEMUR_BELOW_S1_MM)
     r = 23.0 * g.p.spine_scale
     if abs(dz) < r + 6:

@@ -8,6 +8,7 @@ below S1's lower endplate.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -61,6 +62,12 @@ class SpineLayout:
     wedge_lowest: float = 0.0  # the lowest lumbar body is this fraction lower behind than in front (wedge L5)
     lowest_tp_scale: float = 1.0  # its transverse processes this much longer and thicker (a massive L5 process)
     crest_key: float = 4.6  # level key where the iliac wings begin (sarco_core.phantom.frame; lower = higher crest)
+    # sacro-iliac joints (None: the older pelvis, whose alae never reach the ilium): the joint space between the
+    # sacral alae and the ilium (mm), and the soft tissue between the lowest lumbar transverse processes and the ilium
+    si_joint_mm: float | None = None
+    tp_ilium_gap_mm: float = 12.0
+    cobb_deg: float = 0.0  # lateral lumbar curve (scoliosis), + convex to the patient's left; 0 = straight
+    curve_apex: float = 0.5  # where its apex lies between the S1 upper endplate (0) and the T10 mid-body (1)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -108,6 +115,43 @@ class SpineLayout:
 
     def top_name(self) -> str:
         return self.vertebrae[-1].name
+
+    def curve(self, z: float) -> tuple[float, float]:
+        """(lateral shift of the spine in mm, in-plane rotation of the vertebra in degrees) at ``z``.
+
+        A single (C) curve from the S1 upper endplate to the T10 mid-body, x = A sin(pi w(u)) with
+        w(u) = u + c u (1 - u) putting its apex at ``curve_apex`` and A such that the Cobb angle (the largest
+        difference in tilt, atan dx/dz, between two points of the curve) is ``cobb_deg``; the vertebrae rotate
+        towards the convexity by up to half the Cobb angle at the apex (apical rotation grows with the curve; a
+        15 degree curve has little). 0 outside. Only the in-plane shift and rotation are modelled (the vertebrae
+        are not tilted in the coronal plane).
+        """
+        if self.cobb_deg == 0.0:
+            return 0.0, 0.0
+        z0, z1 = self.get("S1").hi, self.z_of("T10") if "T10" in self.names else self.vertebrae[-1].hi
+        u = (z - z0) / (z1 - z0)
+        if not 0.0 < u < 1.0:
+            return 0.0, 0.0
+        c, amp = _curve_shape(self.curve_apex, abs(self.cobb_deg), z1 - z0)
+        w = float(np.sin(np.pi * (u + c * u * (1.0 - u))))
+        sign = 1.0 if self.cobb_deg > 0 else -1.0
+        return sign * amp * w, sign * 0.5 * abs(self.cobb_deg) * w
+
+
+@lru_cache(maxsize=64)
+def _curve_shape(apex: float, cobb_deg: float, length_mm: float) -> tuple[float, float]:
+    """Warp c (w(apex) = 0.5; |c| < 1 keeps w monotonic: apex 0.34-0.66) and the amplitude (mm) giving
+    ``cobb_deg``."""
+    c = float(np.clip((0.5 - apex) / (apex * (1.0 - apex)), -0.95, 0.95))
+    u = np.linspace(0.0, 1.0, 2001)
+    w = u + c * u * (1.0 - u)
+    slope = np.pi * (1.0 + c * (1.0 - 2.0 * u)) * np.cos(np.pi * w) / length_mm  # d/dz sin(pi w), per mm amplitude
+    lo, hi = 0.0, 500.0
+    for _ in range(50):  # Cobb(A) = atan(A max slope) - atan(A min slope) grows with A: bisection
+        mid = 0.5 * (lo + hi)
+        cobb = np.degrees(np.arctan(mid * slope.max()) - np.arctan(mid * slope.min()))
+        lo, hi = (mid, hi) if cobb < cobb_deg else (lo, mid)
+    return c, 0.5 * (lo + hi)
 
 
 def build_layout(

@@ -15,6 +15,10 @@ from sarco_core.phantom.texture import imat_streaks, synthesize_hu, tissue_hu
 from sarco_core.phantom.tissues import LABEL_OF
 from sarco_core.volume import SourceMeta, Volume
 
+SI_JOINT_MM = (1.0, 4.0)  # adult SI joint space on CT 0.8-4.4 mm (Demir et al. 2007; sarco_core.l3.sacroiliac)
+TP_ILIUM_GAP_MM = (8.0, 20.0)  # soft tissue between the L5 transverse process and the ilium (iliolumbar ligament)
+CURVE_APEX = (0.35, 0.6)  # apex of a lateral curve between S1 (0) and T10 (1): about L3 to L1/L2
+
 
 @dataclass(frozen=True, eq=False)
 class PhantomVolume:
@@ -93,6 +97,8 @@ def phantom_volume(
     l5_tp_scale: float = 1.0,
     crest_key: float = 4.6,
     thoracic_count: int = 12,
+    si_joints: bool = False,
+    cobb_deg: float = 0.0,
 ) -> PhantomVolume:
     """A seeded stack from ``bottom`` (lower endplate; 'sacrum'/'femur' reach lower) to ``top`` (upper endplate).
 
@@ -108,6 +114,11 @@ def phantom_volume(
     middle of L4) is where the iliac wings begin, so a lower value puts L5 deep between them. Defaults: unchanged.
     ``pixel_mm=None`` picks a 410 mm field of view (1.6 mm at 256², 0.8 mm at 512²); a smaller field of view
     scales the patient down to fit (unless ``truncated``). ``contacts="hard"``: see :func:`phantom_slice`.
+    ``si_joints=True`` renders sacro-iliac joints: the ilium meets the sacral alae across a joint space of 1-4 mm
+    and lies 8-20 mm of soft tissue beyond the lowest lumbar transverse processes (seeded; default False: the older
+    pelvis, byte-identical). ``cobb_deg`` (-20..20) bends the lumbar spine into a lateral curve with that Cobb
+    angle (+ convex to the left; apex seeded between L3 and L1/L2), the vertebrae shifted and rotated in-plane.
+    The draws for both come from their own seeded stream, so every other draw (and volume) is unchanged.
     """
     if slice_mm <= 0.3 or slice_mm > 10:
         raise ValueError(f"slice_mm must lie in 0.3..10 mm, got {slice_mm}")
@@ -129,6 +140,18 @@ def phantom_volume(
     layout = replace(
         layout, wedge_lowest=float(wedge_l5), lowest_tp_scale=float(l5_tp_scale), crest_key=float(crest_key)
     )
+    if not -20.0 <= cobb_deg <= 20.0:
+        raise ValueError(f"cobb_deg must lie in -20..20 degrees, got {cobb_deg}")
+    if si_joints or cobb_deg:
+        xrng = np.random.default_rng([int(seed), 8118])  # own stream: the other draws do not move
+        joint, tp_gap, apex = (float(xrng.uniform(*r)) for r in (SI_JOINT_MM, TP_ILIUM_GAP_MM, CURVE_APEX))
+        layout = replace(
+            layout,
+            si_joint_mm=joint if si_joints else None,
+            tp_ilium_gap_mm=tp_gap,
+            cobb_deg=float(cobb_deg),
+            curve_apex=apex,
+        )
     z_lo, z_hi = _range(layout, top, bottom, sacrum)
     n = int(np.floor((z_hi - z_lo) / slice_mm + 1e-9))
     if n < 1:
