@@ -197,14 +197,14 @@ def _tables(rows: list[Row]) -> None:
         )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--seed0", type=int, default=0)
     ap.add_argument("--variants", default="", help="comma-separated names, or index ranges such as 0-9 (default: all)")
     ap.add_argument("--summarise", nargs="+", metavar="LOG", help="print the tables from the case lines of logs")
     ap.add_argument("--json", metavar="PATH", help="also write one record per volume (validation/l3_records.py)")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     if a.summarise:
         _tables(_parse(a.summarise))
         return

@@ -107,7 +107,7 @@ class Calibration:
         return {
             "schema": SCHEMA,
             "what": "L3 decision probabilities per kind of evidence (sarco_core/l3/calibration.py)",
-            "refit": "nice python validation/l3_calibrate.py --sweep --seeds 10 --seed0 200",
+            "refit": "nice python -m validation.l3_calibrate --sweep",
             "method": (
                 f"Beta posterior mean, prior {PRIOR_STRENGTH:g} pseudo-cases at the hand prior, capped at {P_MAX}; "
                 f"counts disagreeing capped at {DISAGREE_CAP}"
@@ -168,12 +168,15 @@ def fit(
 def _bad(path: Path, what: str) -> CalibrationError:
     return CalibrationError(
         f"The L3 confidence calibration file {path} is {what}. Restore it from the repository (git checkout -- "
-        "sarco_core/l3/calibration.json) or re-create it with: nice python validation/l3_calibrate.py --sweep"
+        "sarco_core/l3/calibration.json), or write the hand priors with `python -m validation.l3_calibrate --priors` "
+        "and refit with `nice python -m validation.l3_calibrate --sweep`"
     )
 
 
-def load(path: Path = PATH) -> Calibration:
-    """Read and check a calibration file; :class:`CalibrationError` (naming the fix) when missing or malformed."""
+def load(path: Path | None = None) -> Calibration:
+    """Read and check a calibration file (default: :data:`PATH`); :class:`CalibrationError` (naming the fix) when it is
+    missing or malformed."""
+    path = PATH if path is None else path
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
