@@ -109,8 +109,11 @@ def _record(var: str, seed: int, ph: PhantomVolume, r: L3Result | None, refused:
     )
 
 
-def _run(chosen: list[Variant], seeds: range, records: list[SweepRecord] | None = None) -> list[Row]:
+def _run(
+    chosen: list[Variant], seeds: range, records: list[SweepRecord] | None = None, json_path: Path | None = None
+) -> list[Row]:
     rows: list[Row] = []
+    n_written = 0
     for var in chosen:
         for seed in seeds:
             ph = phantom_volume(seed, **{**KW, **var.kw})
@@ -133,6 +136,9 @@ def _run(chosen: list[Variant], seeds: range, records: list[SweepRecord] | None 
             rows.append((var.name, seed, ok, r.confidence, bool(r.warnings), first))
             if records is not None:
                 records.append(_record(var.name, seed, ph, r))
+        if json_path is not None and records is not None and len(records) > n_written:  # after each variant: a
+            write_records(json_path, records, seeds=(seeds.start, seeds.stop - 1))  # stopped sweep keeps its records
+            n_written = len(records)
             print(
                 f"{var.name} | seed {seed} | {'inside' if ok else 'MISS'} | conf {r.confidence:.3f} | "
                 f"warned {bool(r.warnings)} | first {first} | err {r.z_mm - ph.l3_mid_z_mm:+.1f} mm | "
@@ -215,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
         chosen = [v for v in VARIANTS if not a.variants or v.name in a.variants.split(",")]
     t0 = time.perf_counter()
     records: list[SweepRecord] | None = [] if a.json else None
-    rows = _run(chosen, range(a.seed0, a.seed0 + a.seeds), records)
+    rows = _run(chosen, range(a.seed0, a.seed0 + a.seeds), records, Path(a.json) if a.json else None)
     if a.json and records is not None:
         write_records(Path(a.json), records, seeds=(a.seed0, a.seed0 + a.seeds - 1))
         print(f"{len(records)} records written to {a.json}")
