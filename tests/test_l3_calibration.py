@@ -51,6 +51,8 @@ def test_fit_shrinks_to_the_prior_and_caps() -> None:
     assert c.p(Evidence.RIBS_WEAK) == pytest.approx(m * 0.5 / (m + 10))  # 0/10: half way to 0
     assert c.p(Evidence.LUNGS) == cal.PRIORS[Evidence.LUNGS]  # no case: the prior
     assert c.kinds[Evidence.AGREE].cases == 200 and c.kinds[Evidence.AGREE].hits == 200
+    few_agree = cal.fit([(Evidence.AGREE, False)] * 5 + [(Evidence.RIBS_ONLY, True)] * 100, **FIT)
+    assert few_agree.p(Evidence.RIBS_ONLY) == few_agree.p(Evidence.AGREE)  # one count never above two that agree
     assert 0.9 < (c.kinds[Evidence.AGREE].wilson_lower95 or 0) < 1.0
 
 

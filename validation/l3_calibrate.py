@@ -16,8 +16,14 @@ hypothesis (both counts agree / sacrum count only / rib count only, strong or we
 window / lung bases / mid-spine guess); for the counts disagreeing, the second count's kind is scored by whether the
 second candidate lies inside L3. Only hypotheses that passed the plausibility checks (factor 1) are used: the checks'
 factors (x 0.85, x 0.8) stay the hand priors. Per kind the value is the Beta posterior mean with 10 pseudo-cases of
-the hand prior, capped at 0.95 (a kind with few cases stays near its prior, none reaches 1); the disagreement cap
-(0.5) stays. Calibration seeds must be disjoint from the evaluation seeds (checked).
+the hand prior, capped at 0.95 (a kind with few cases stays near its prior, none reaches 1); one count only is
+never above two agreeing counts; the disagreement cap (0.5) stays. Calibration seeds must be disjoint from the
+evaluation seeds (checked).
+
+After merging, the coordinator's sequence is: ``nice python -m validation.l3_calibrate --sweep`` (fit), then the
+evaluation sweeps ``nice python -m validation.l3_variant_sweep --seeds 10 --json /tmp/l3_eval_0_9.json`` and
+``... --seeds 5 --seed0 100 --json /tmp/l3_eval_100_104.json``, then
+``python -m validation.l3_calibrate --evaluate /tmp/l3_eval_0_9.json /tmp/l3_eval_100_104.json`` (docs/l3.md).
 
 Re-scoring for ``--evaluate``: a record's confidence is its kind's probability times its plausibility factor (the
 confidence when it ran divided by ``kind_p``), capped at 0.5 when the counts disagree. That is exact as long as the

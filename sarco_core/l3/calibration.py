@@ -9,9 +9,9 @@ fit shrinks towards them, and a kind without calibration cases keeps its prior.
 
 Fitting rule (:func:`fit`): per kind, with ``n`` cases of which ``h`` were inside the true L3, the probability is the
 mean of the Beta posterior with a Beta prior of ``PRIOR_STRENGTH`` pseudo-cases centred on the hand prior
-(``(m·p0 + h) / (m + n)``), capped at ``P_MAX``; the counts disagreeing keep the issue-14 cap (``DISAGREE_CAP``) and
-the second count never outranks the first. The 95 % Wilson lower bound of ``h / n`` is stored beside each value
-for reference.
+(``(m·p0 + h) / (m + n)``), capped at ``P_MAX``; one count only is never above two agreeing counts; the counts
+disagreeing keep the issue-14 cap (``DISAGREE_CAP``) and the second count never outranks the first. The 95 % Wilson
+lower bound of ``h / n`` is stored beside each value for reference.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ class Evidence(StrEnum):
     LUNGS = "lungs"  # no count: three vertebrae below the lung bases
     GUESS = "guess"  # no count: the middle of the spine in view
 
+
+ONE_COUNT = frozenset({Evidence.SACRUM_ONLY, Evidence.RIBS_ONLY, Evidence.RIBS_WEAK})
 
 PRIORS: dict[Evidence, float] = {
     Evidence.AGREE: 0.92,
@@ -157,6 +159,8 @@ def fit(
     for kind in Evidence:
         p0 = PRIORS[kind]
         p = min(P_MAX, (PRIOR_STRENGTH * p0 + h[kind]) / (PRIOR_STRENGTH + n[kind]))
+        if kind in ONE_COUNT:
+            p = min(p, kinds[Evidence.AGREE].p)  # one count never outweighs two that agree
         if kind is Evidence.DISAGREE_FIRST:
             p = min(p, DISAGREE_CAP)
         if kind is Evidence.DISAGREE_SECOND:
