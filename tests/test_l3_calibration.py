@@ -17,7 +17,9 @@ from sarco_core.l3.calibration import Evidence
 from validation import l3_calibrate as fitter
 from validation.l3_records import CandidateRecord, RecordSet, SweepRecord, read_records, write_records
 
-FIT = dict(seeds=(200, 209), variants=("normal",), fitted_utc="2026-12-04T00:00:00Z", commit="test")
+
+def _fit(outs: list[tuple[Evidence, bool]]) -> cal.Calibration:
+    return cal.fit(outs, seeds=(200, 209), variants=("normal",), fitted_utc="2026-12-04T00:00:00Z", commit="test")
 
 
 def _rec(
@@ -44,21 +46,21 @@ def _rec(
 
 def test_fit_shrinks_to_the_prior_and_caps() -> None:
     outs = [(Evidence.AGREE, True)] * 200 + [(Evidence.SACRUM_ONLY, True)] * 3 + [(Evidence.RIBS_WEAK, False)] * 10
-    c = cal.fit(outs, **FIT)
+    c = _fit(outs)
     assert c.p(Evidence.AGREE) == cal.P_MAX  # 200/200 would be 1.0: capped
     m = cal.PRIOR_STRENGTH
     assert c.p(Evidence.SACRUM_ONLY) == pytest.approx((m * 0.72 + 3) / (m + 3))  # few cases: near the prior, < 1
     assert c.p(Evidence.RIBS_WEAK) == pytest.approx(m * 0.5 / (m + 10))  # 0/10: half way to 0
     assert c.p(Evidence.LUNGS) == cal.PRIORS[Evidence.LUNGS]  # no case: the prior
     assert c.kinds[Evidence.AGREE].cases == 200 and c.kinds[Evidence.AGREE].hits == 200
-    few_agree = cal.fit([(Evidence.AGREE, False)] * 5 + [(Evidence.RIBS_ONLY, True)] * 100, **FIT)
+    few_agree = _fit([(Evidence.AGREE, False)] * 5 + [(Evidence.RIBS_ONLY, True)] * 100)
     assert few_agree.p(Evidence.RIBS_ONLY) == few_agree.p(Evidence.AGREE)  # one count never above two that agree
     assert 0.9 < (c.kinds[Evidence.AGREE].wilson_lower95 or 0) < 1.0
 
 
 def test_fit_keeps_the_disagreement_cap_and_the_order_of_the_two_counts() -> None:
     outs = [(Evidence.DISAGREE_FIRST, True)] * 50 + [(Evidence.DISAGREE_SECOND, True)] * 50
-    c = cal.fit(outs, **FIT)
+    c = _fit(outs)
     assert c.p(Evidence.DISAGREE_FIRST) == cal.DISAGREE_CAP
     assert c.p(Evidence.DISAGREE_SECOND) <= c.p(Evidence.DISAGREE_FIRST)
 
@@ -74,7 +76,7 @@ def test_outcomes_use_unpenalised_choices_and_score_the_second_count() -> None:
     ]
     outs = fitter.outcomes(recs)
     assert outs == [(Evidence.AGREE, True), (Evidence.DISAGREE_FIRST, False), (Evidence.DISAGREE_SECOND, True)]
-    c = cal.fit([(Evidence.AGREE, True)] * 40, **FIT)
+    c = _fit([(Evidence.AGREE, True)] * 40)
     assert fitter.rescore(recs[1], c) == pytest.approx(c.p(Evidence.AGREE) * 0.8)  # the factor is kept
     assert fitter.rescore(recs[2], c) <= cal.DISAGREE_CAP
 
@@ -101,7 +103,7 @@ def fresh_decide() -> Iterator[None]:
 def test_decide_reads_the_calibration_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_decide: None) -> None:
     shipped = cal.load()
     assert dc.P_AGREE == shipped.p(Evidence.AGREE) and dc.P_RIBS_WEAK == shipped.p(Evidence.RIBS_WEAK)
-    c = cal.fit([(Evidence.AGREE, False)] * 30, **FIT)  # a distinctive value: 9.2 / 40 = 0.23
+    c = _fit([(Evidence.AGREE, False)] * 30)  # a distinctive value: 9.2 / 40 = 0.23
     path = tmp_path / "calibration.json"
     path.write_text(json.dumps(c.to_json()), encoding="utf-8")
     monkeypatch.setattr(cal, "PATH", path)
@@ -123,7 +125,7 @@ def test_decide_reads_the_calibration_file(tmp_path: Path, monkeypatch: pytest.M
     ],
 )
 def test_a_malformed_file_is_refused_naming_the_fix(tmp_path: Path, content: str) -> None:
-    good = cal.fit([], **FIT).to_json()
+    good = _fit([]).to_json()
     kinds = good["kinds"]
     assert isinstance(kinds, dict)
     if content == "MISSING_KIND":
