@@ -115,6 +115,10 @@ class L3NotReachedError(L3NotFoundError):
     """The series ends above L3 (e.g. a chest series): choosing a slice by hand cannot help."""
 
 
+class CalibrationError(SarcoError):
+    """The L3 confidence calibration file (sarco_core/l3/calibration.json) is missing or malformed."""
+
+
 class StoreError(SarcoError):
     """The case database refused an operation."""
 

@@ -8,6 +8,8 @@ import pytest
 
 from sarco_core.analyze import analyze
 from sarco_core.l3 import assess_slice, find_l3
+from sarco_core.l3 import calibration as cal
+from sarco_core.l3 import decide as dc
 from sarco_core.l3.decide import DISAGREE_CAP, P_AGREE, decide, transitional_words
 from sarco_core.l3.ribs import RibCount
 from sarco_core.phantom import phantom_slice
@@ -50,7 +52,10 @@ def test_disagreeing_counts_are_capped_and_both_returned(weak: bool) -> None:
     _check(dec.ranked)
 
 
-def test_plausibility_can_reorder_but_the_first_stays_the_most_probable() -> None:
+def test_plausibility_can_reorder_but_the_first_stays_the_most_probable(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the hand priors (second count 0.38): the mechanism, not the fitted values, is tested here
+    priors = cal.fit([], seeds=(0, 0), variants=(), fitted_utc="", commit="hand priors")
+    monkeypatch.setattr(dc, "_calibration", lambda: priors)
     d = DISCS.copy()
     d[5] = d[4] + 15.0  # an implausible vertebra next to the rib count's L3 (lo 3: neighbour 4)
     dec = decide(d, sacrum_lo=1, ribs_lo=3, rib_count=_rc(weak=False), gap=(90.0, 150.0))

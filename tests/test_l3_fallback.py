@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from sarco_core.l3 import levels as lv
-from sarco_core.l3.find import CONF_GUESS, CONF_LUNGS, _guess_without_landmarks
+from sarco_core.l3.decide import P_GUESS as CONF_GUESS
+from sarco_core.l3.decide import P_LUNGS as CONF_LUNGS
+from sarco_core.l3.find import _guess_without_landmarks
 from sarco_core.l3.spine import SpineFeatures
 
 DISCS = np.array([100.0, 135.0, 170.0, 204.0, 236.0, 266.0])  # ascending z: L4/5 .. T11/12

@@ -4,7 +4,9 @@
 per variant (small: 256² at 1.6 mm, T11 to the sacrum), runs ``find_l3`` on each and prints one line per case, then
 markdown tables for docs/l3.md: per variant the share inside the true L3 body, the misses and their confidence,
 refusals; the reliability table (per confidence bin: cases, share inside L3, |confidence - share|); and the check
-that the chosen index is the first candidate in every output (candidate scores summing to <= 1).
+that the chosen index is the first candidate in every output (candidate scores summing to <= 1). ``--json PATH``
+also writes one record per volume (variant, seed, chosen slice, inside, confidence, kind of evidence, warnings,
+candidates; ``validation/l3_records.py``), which ``validation/l3_calibrate.py`` fits and evaluates.
 
 Truth: the phantom's L3 body (``PhantomVolume.levels["L3"]``). With 4 or 6 lumbar vertebrae the phantom names L3
 as the third vertebra below T12 (counted from the top); with a lumbar rib (a rudimentary rib at the tip of L1's
@@ -19,16 +21,20 @@ import argparse
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sarco_core.errors import L3NotFoundError
-from sarco_core.l3 import find_l3
+from sarco_core.l3 import L3Result, find_l3
+from sarco_core.l3.calibration import evidence_of
+from sarco_core.l3.decide import p_of
 from sarco_core.phantom import phantom_volume
 from sarco_core.phantom.acquisition import low_density_bodies, low_dose, overlapping_slices
 from sarco_core.phantom.volume import PhantomVolume
 from sarco_core.volume import Volume
+from validation.l3_records import CandidateRecord, SweepRecord, write_records
 
 KW: dict[str, Any] = dict(pixel_mm=1.6, size=256, top="T11", bottom="sacrum")
 REAL_L5 = dict(wedge_l5=0.3, crest_key=4.0, l5_tp_scale=1.5)  # the held-back real failure's L5: wedge, deep in the
@@ -111,8 +117,33 @@ BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.01)
 Row = tuple[str, int, "bool | None", float, bool, bool]  # variant, seed, inside (None: refused), conf, warned, first
 
 
-def _run(chosen: list[Variant], seeds: range) -> list[Row]:
+def _record(var: str, seed: int, ph: PhantomVolume, r: L3Result | None, refused: str = "") -> SweepRecord:
+    lo, hi = ph.levels["L3"]
+    if r is None:
+        return SweepRecord.refused_case(variant=var, seed=seed, reason=refused)
+    kind = evidence_of(r.candidates[0].source, disagree=r.levels_disagree)
+    prior = p_of(kind) if kind is not None else None
+    return SweepRecord(
+        variant=var,
+        seed=seed,
+        chosen_index=r.index,
+        chosen_z_mm=r.z_mm,
+        inside=lo <= r.z_mm <= hi,
+        confidence=r.confidence,
+        evidence=None if kind is None else kind.value,
+        kind_p=prior,
+        disagree=r.levels_disagree,
+        warnings=tuple(r.warnings),
+        candidates=tuple(CandidateRecord(c.index, c.z_mm, c.score, c.source, lo <= c.z_mm <= hi) for c in r.candidates),
+        error_mm=r.z_mm - ph.l3_mid_z_mm,
+    )
+
+
+def _run(
+    chosen: list[Variant], seeds: range, records: list[SweepRecord] | None = None, json_path: Path | None = None
+) -> list[Row]:
     rows: list[Row] = []
+    n_written = 0
     for var in chosen:
         for seed in seeds:
             ph = phantom_volume(seed, **{**KW, **var.kw})
@@ -122,6 +153,8 @@ def _run(chosen: list[Variant], seeds: range) -> list[Row]:
                 r = find_l3(vol)
             except L3NotFoundError as exc:
                 rows.append((var.name, seed, None, 0.0, True, True))
+                if records is not None:
+                    records.append(_record(var.name, seed, ph, None, str(exc)))
                 print(f"{var.name} | seed {seed} | refused | {exc}", flush=True)
                 continue
             ok = lo <= r.z_mm <= hi
@@ -131,6 +164,11 @@ def _run(chosen: list[Variant], seeds: range) -> list[Row]:
                 and sum(c.score for c in r.candidates) <= 1.0 + 1e-6
             )
             rows.append((var.name, seed, ok, r.confidence, bool(r.warnings), first))
+            if records is not None:
+                records.append(_record(var.name, seed, ph, r))
+        if json_path is not None and records is not None and len(records) > n_written:  # after each variant: a
+            write_records(json_path, records, seeds=(seeds.start, seeds.stop - 1))  # stopped sweep keeps its records
+            n_written = len(records)
             print(
                 f"{var.name} | seed {seed} | {'inside' if ok else 'MISS'} | conf {r.confidence:.3f} | "
                 f"warned {bool(r.warnings)} | first {first} | err {r.z_mm - ph.l3_mid_z_mm:+.1f} mm | "
@@ -195,7 +233,7 @@ def _tables(rows: list[Row]) -> None:
         )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--seed0", type=int, default=0)
@@ -203,7 +241,8 @@ def main() -> None:
         "--variants", default="", help="comma-separated names, or index ranges such as 0-9,20-31 (default: all)"
     )
     ap.add_argument("--summarise", nargs="+", metavar="LOG", help="print the tables from the case lines of logs")
-    a = ap.parse_args()
+    ap.add_argument("--json", metavar="PATH", help="also write one record per volume (validation/l3_records.py)")
+    a = ap.parse_args(argv)
     if a.summarise:
         _tables(_parse(a.summarise))
         return
@@ -215,7 +254,11 @@ def main() -> None:
     else:
         chosen = [v for v in VARIANTS if not a.variants or v.name in a.variants.split(",")]
     t0 = time.perf_counter()
-    rows = _run(chosen, range(a.seed0, a.seed0 + a.seeds))
+    records: list[SweepRecord] | None = [] if a.json else None
+    rows = _run(chosen, range(a.seed0, a.seed0 + a.seeds), records, Path(a.json) if a.json else None)
+    if a.json and records is not None:
+        write_records(Path(a.json), records, seeds=(a.seed0, a.seed0 + a.seeds - 1))
+        print(f"{len(records)} records written to {a.json}")
     print(f"\n{len(rows)} volumes in {time.perf_counter() - t0:.0f} s")
     _tables(rows)
 

@@ -7,24 +7,55 @@ concern; nothing is renormalised, so the probabilities of all candidates sum to 
 the most probable hypothesis (the first candidate), and its probability is the reported confidence. When the two
 counts disagree, the confidence is capped at ``DISAGREE_CAP`` and both levels are returned.
 
-Probabilities are round prior values per kind of evidence (not fitted to a scan); docs/l3.md checks them against the
-hit rates of the phantom sweep and the real references (the reliability table).
+Probabilities are one value per kind of evidence, fitted on a calibration seed range of the phantom variant sweep
+(``sarco_core.l3.calibration``, ``validation/l3_calibrate.py``; never to one scan); docs/l3.md checks them against
+the hit rates of the evaluation seeds and the real references (the reliability table).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
+from sarco_core.l3 import calibration
 from sarco_core.l3 import levels as lv
+from sarco_core.l3.calibration import Evidence
 from sarco_core.l3.ribs import RibCount
 
-P_AGREE = 0.92  # sacrum and rib counts give the same L3
-P_SACRUM_ONLY, P_RIBS_ONLY, P_RIBS_WEAK = 0.72, 0.65, 0.5  # one count only (weak: the T12 evidence has a doubt)
-P_DISAGREE_FIRST, P_DISAGREE_SECOND = 0.5, 0.38  # the counts disagree: the better-founded count, the other one
-DISAGREE_CAP = 0.5  # the confidence never exceeds this when the counts disagree (issue 14)
-P_WINDOW, P_LUNGS, P_GUESS = 0.3, 0.25, 0.15  # no count: lumbar window / lung bases / middle of the spine
+DISAGREE_CAP = calibration.DISAGREE_CAP  # the confidence never exceeds this when the counts disagree (issue 14)
+# one probability per kind of evidence, fitted by validation/l3_calibrate.py and read (once, on first use) from
+# sarco_core/l3/calibration.json; the old constant names stay readable: decide.P_AGREE etc.
+_NAMES = {
+    "P_AGREE": Evidence.AGREE,  # sacrum and rib counts give the same L3
+    "P_SACRUM_ONLY": Evidence.SACRUM_ONLY,  # one count only
+    "P_RIBS_ONLY": Evidence.RIBS_ONLY,
+    "P_RIBS_WEAK": Evidence.RIBS_WEAK,  # rib count only, the T12 evidence has a doubt
+    "P_DISAGREE_FIRST": Evidence.DISAGREE_FIRST,  # the counts disagree: the better-founded count, the other one
+    "P_DISAGREE_SECOND": Evidence.DISAGREE_SECOND,
+    "P_WINDOW": Evidence.WINDOW,  # no count: lumbar window / lung bases / middle of the spine
+    "P_LUNGS": Evidence.LUNGS,
+    "P_GUESS": Evidence.GUESS,
+}
+
+
+@functools.cache
+def _calibration() -> calibration.Calibration:
+    return calibration.load()  # CalibrationError (naming the fix) when the file is missing or malformed
+
+
+def p_of(kind: Evidence) -> float:
+    """The calibrated probability of one kind of evidence."""
+    return _calibration().p(kind)
+
+
+def __getattr__(name: str) -> float:
+    if name in _NAMES:
+        return p_of(_NAMES[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 NEIGHBOUR_MAX = 0.9  # a neighbouring vertebra (L2, L4) never outweighs the hypothesis it neighbours
 IRREGULAR_FACTOR, OUTSIDE_WINDOW_FACTOR = 0.85, 0.8  # plausibility checks on a hypothesis
 WINDOW_SLACK_MM = 25.0
@@ -133,24 +164,25 @@ def decide(
     disagree = False
     if sacrum_lo is not None and ribs_lo is not None:
         if sacrum_lo == ribs_lo:
-            named.append(Hypothesis(sacrum_lo, P_AGREE, "sacrum and ribs agree"))
+            named.append(Hypothesis(sacrum_lo, p_of(Evidence.AGREE), "sacrum and ribs agree"))
         else:
             disagree = True
             first_ribs = ribs_first(rib_count)
             a, b = (ribs_lo, sacrum_lo) if first_ribs else (sacrum_lo, ribs_lo)
-            named.append(Hypothesis(a, P_DISAGREE_FIRST, "ribs" if first_ribs else "sacrum"))
-            named.append(Hypothesis(b, P_DISAGREE_SECOND, "sacrum" if first_ribs else "ribs"))
+            named.append(Hypothesis(a, p_of(Evidence.DISAGREE_FIRST), "ribs" if first_ribs else "sacrum"))
+            named.append(Hypothesis(b, p_of(Evidence.DISAGREE_SECOND), "sacrum" if first_ribs else "ribs"))
             warnings.append(
                 "Counting up from the sacrum and down from the last rib give different L3 levels: "
                 + transitional_words(sacrum_lo, ribs_lo)
                 + "."
             )
     elif sacrum_lo is not None:
-        named.append(Hypothesis(sacrum_lo, P_SACRUM_ONLY, "sacrum only"))
+        named.append(Hypothesis(sacrum_lo, p_of(Evidence.SACRUM_ONLY), "sacrum only"))
         warnings.append("L3 was counted from the sacrum only, without a second count to confirm it.")
     elif ribs_lo is not None:
         weak = rib_count is not None and rib_count.weak
-        named.append(Hypothesis(ribs_lo, P_RIBS_WEAK if weak else P_RIBS_ONLY, "ribs only"))
+        kind = Evidence.RIBS_WEAK if weak else Evidence.RIBS_ONLY
+        named.append(Hypothesis(ribs_lo, p_of(kind), "ribs only (uncertain T12)" if weak else "ribs only"))
         warnings.append("L3 was counted from the last rib (T12) only, without a second count to confirm it.")
         if weak and rib_count is not None:
             warnings.append("The last rib-bearing vertebra is uncertain: " + "; ".join(rib_count.notes) + ".")

@@ -8,13 +8,13 @@ import numpy as np
 
 from sarco_core.errors import GridMismatchError, L3NotFoundError, L3NotReachedError
 from sarco_core.l3 import levels as lv
-from sarco_core.l3.decide import P_GUESS, P_LUNGS, P_WINDOW, decide
+from sarco_core.l3.calibration import Evidence
+from sarco_core.l3.decide import decide, p_of
 from sarco_core.l3.result import Candidate, L3Result, Level
 from sarco_core.l3.spine import SpineFeatures, reduce, spine_features
 from sarco_core.volume import Volume
 
 MIN_EXTENT_MM = 60.0
-CONF_WINDOW, CONF_LUNGS, CONF_GUESS = P_WINDOW, P_LUNGS, P_GUESS  # no landmark counted (sarco_core.l3.decide)
 MIN_DISCS_GUESS = 4  # a spine is "clearly there" with at least this many disc spaces
 _PER_SLICE = ("found", "lung_mm2", "joined_mm", "lateral_mm2")
 S1_EVIDENCE = {  # how the sacrum count found S1 (L3Result.s1_evidence)
@@ -162,7 +162,7 @@ def _guess_without_landmarks(a: lv.Analysis, f: SpineFeatures) -> tuple[int, flo
             return None
         return (
             lo,
-            CONF_LUNGS,
+            p_of(Evidence.LUNGS),
             "lung bases",
             (
                 "Neither the sacrum nor the last rib could be counted; L3 was counted three vertebrae down from the "
@@ -175,7 +175,7 @@ def _guess_without_landmarks(a: lv.Analysis, f: SpineFeatures) -> tuple[int, flo
     lo = int(np.clip(round((d.size - 2) / 2.0), 0, d.size - 2))
     return (
         lo,
-        CONF_GUESS,
+        p_of(Evidence.GUESS),
         "middle of spine",
         (
             "Neither the sacrum, the last rib, the lungs nor a rib- and pelvis-free lumbar window were found; L3 was "
@@ -209,7 +209,7 @@ def _auto(volume: Volume) -> L3Result:
         if a.gap is not None and d.size >= 2:
             centre = (a.gap[0] + a.gap[1]) / 2.0
             lo = int(np.clip(np.searchsorted(d, centre) - 1, 0, d.size - 2))
-            fallback = (lo, CONF_WINDOW, "lumbar window")
+            fallback = (lo, p_of(Evidence.WINDOW), "lumbar window")
             warnings.append(
                 "Neither the sacrum nor the ribs could be counted; L3 was estimated as the vertebra in "
                 "the middle of the rib- and pelvis-free lumbar window. Check the level."
