@@ -101,6 +101,26 @@ def centroid_rc(mask: np.ndarray, offset_rc: tuple[int, int] = (0, 0)) -> tuple[
     return float((rr + offset_rc[0]).sum() / n), float((cc + offset_rc[1]).sum() / n)
 
 
+# Paeth's median-of-9 network (Graphics Gems, 1990): 19 compare-exchanges leave the median of 9 values in slot 4
+_MEDIAN9 = ((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3), (5, 8), (4, 7), (3, 6))
+_MEDIAN9 += ((1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2))
+
+
+def median3(img: np.ndarray) -> np.ndarray:
+    """``ndi.median_filter(img, size=3)`` (mode "reflect") of a 2-D image, ~4× faster: the same values (a median
+    selects one of the 9, no arithmetic), by a sorting network on the 9 shifted copies. Non-finite input goes to
+    scipy (NaN orders differently in a network)."""
+    a = np.asarray(img)
+    if a.ndim != 2 or min(a.shape) < 2 or not np.isfinite(a).all():
+        return np.asarray(ndi.median_filter(a, size=3))
+    p = np.pad(a, 1, mode="symmetric")  # scipy's "reflect": d c b a | a b c d
+    h, w = a.shape
+    v = [p[i : i + h, j : j + w] for i in range(3) for j in range(3)]
+    for i, j in _MEDIAN9:
+        v[i], v[j] = np.minimum(v[i], v[j]), np.maximum(v[i], v[j])
+    return np.ascontiguousarray(v[4])
+
+
 def fill_holes(mask: np.ndarray) -> np.ndarray:
     """``scipy.ndimage.binary_fill_holes`` run on the mask's bounding box (everything outside it is background
     connected to the image border, so the holes are the same)."""

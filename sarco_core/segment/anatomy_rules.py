@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
-from sarco_core.body import bounding_box, convex_hull, erode, fill_holes, within_mm
+from sarco_core.body import bounding_box, convex_hull, erode, fill_holes, median3, within_mm
 from sarco_core.enums import QCFlag
 from sarco_core.segment.teacher import anatomy as anat
 
@@ -165,7 +165,7 @@ def apply_anatomy_rules(
     h = np.asarray(hu, np.float32)[box]
     b = body[box]
     lab = labels[box].copy()
-    hs = ndi.median_filter(h, size=3)
+    hs = median3(h)
     # pad so that the box border counts as outside; the padding ring (image border) and the FOV edge are no
     # perimeter
     bp = np.pad(b, 1)
