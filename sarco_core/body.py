@@ -102,8 +102,10 @@ def centroid_rc(mask: np.ndarray, offset_rc: tuple[int, int] = (0, 0)) -> tuple[
 
 
 # Paeth's median-of-9 network (Graphics Gems, 1990): 19 compare-exchanges leave the median of 9 values in slot 4
-_MEDIAN9 = ((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3), (5, 8), (4, 7), (3, 6))
-_MEDIAN9 += ((1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2))
+_MEDIAN9: tuple[tuple[int, int], ...] = (
+    *((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3)),
+    *((5, 8), (4, 7), (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2)),
+)
 
 
 def median3(img: np.ndarray) -> np.ndarray:

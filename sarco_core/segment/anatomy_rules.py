@@ -249,7 +249,7 @@ def _gaussian_above(h: np.ndarray, sigma_px: float, level: float, where: np.ndar
     box = bounding_box(where, (radius + 1, radius + 1))
     if box is not None:
         out[box] = ndi.gaussian_filter(h[box], sigma_px) > level
-    return out & where
+    return np.asarray(out & where)
 
 
 def _shift(a: np.ndarray, dr: int, dc: int) -> np.ndarray:
@@ -327,4 +327,4 @@ def _islands(
     drop = np.zeros(n + 1, bool)
     for i, (cy, cx) in zip(cand, cents, strict=True):
         drop[i] = cavity[min(int(round(cy)), cavity.shape[0] - 1), min(int(round(cx)), cavity.shape[1] - 1)]
-    return drop[comp]
+    return np.asarray(drop[comp])
