@@ -256,6 +256,8 @@ def _shift(a: np.ndarray, dr: int, dc: int) -> np.ndarray:
     """``out[p] = a[p + (dr, dc)]``, False outside."""
     out = np.zeros_like(a)
     h, w = a.shape
+    if abs(dr) >= h or abs(dc) >= w:  # shifted right out of the array
+        return out
     src = a[max(0, dr) : h + min(0, dr), max(0, dc) : w + min(0, dc)]
     out[max(0, -dr) : h + min(0, -dr), max(0, -dc) : w + min(0, -dc)] = src
     return out
