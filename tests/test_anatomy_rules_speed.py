@@ -210,7 +210,7 @@ def _with_errors(s, rng: np.random.Generator) -> np.ndarray:  # noqa: ANN001
     lab[ndi.binary_dilation(bone, iterations=2) & ~bone & (rng.random(lab.shape) < 0.3)] = 1  # specks by bone
     body, _ = body_mask(np.asarray(s.hu, np.float32), float(np.sqrt(np.prod(s.spacing_mm))))
     lab[body & ~ndi.binary_erosion(body, iterations=2)] = 1  # the skin rim
-    return lab
+    return np.asarray(lab)
 
 
 def _same(a: ar.RulesResult, b: ar.RulesResult) -> None:
