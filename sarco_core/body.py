@@ -41,15 +41,97 @@ def body_outline(hu: np.ndarray, *, opening_px: int = 0) -> np.ndarray:
     return np.asarray(ndi.binary_fill_holes(lab == int(np.argmax(sizes))))
 
 
+def bounding_box(mask: np.ndarray, margin_px: tuple[int, int] = (0, 0)) -> tuple[slice, slice] | None:
+    """Rows and columns of a 2-D mask's True pixels, grown by ``margin_px`` (row, col) and clipped to the image;
+    None when the mask is empty."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    mr, mc = margin_px
+    return (
+        slice(max(0, int(rows[0]) - mr), min(mask.shape[0], int(rows[-1]) + mr + 1)),
+        slice(max(0, int(cols[0]) - mc), min(mask.shape[1], int(cols[-1]) + mc + 1)),
+    )
+
+
+def within_mm(mask: np.ndarray, dist_mm: float, row_mm: float, col_mm: float) -> np.ndarray:
+    """Pixels within ``dist_mm`` (Euclidean, pixel centres, anisotropic pixels) of a True pixel of ``mask``.
+
+    The distance transform runs on the mask's bounding box grown by the distance only: every pixel that can be
+    reached lies in it and every pixel of the mask is in it, so the distances there are the full image's."""
+    m = np.asarray(mask, bool)
+    box = bounding_box(m, (int(np.ceil(dist_mm / row_mm)) + 1, int(np.ceil(dist_mm / col_mm)) + 1))
+    out = np.zeros(m.shape, bool)
+    if box is not None:
+        out[box] = ndi.distance_transform_edt(~m[box], sampling=(row_mm, col_mm)) <= dist_mm
+    return out
+
+
 def dilate(mask: np.ndarray, radius_px: float) -> np.ndarray:
-    """Dilation by a Euclidean disk (via the distance transform: fast for big radii)."""
-    return np.asarray(ndi.distance_transform_edt(~mask) <= radius_px)
+    """Dilation by a Euclidean disk (via the distance transform: fast for big radii), computed on the mask's
+    bounding box grown by the radius (nothing farther can be reached: the same result as on the whole image)."""
+    m = np.asarray(mask, bool)
+    box = bounding_box(m, (int(np.ceil(radius_px)) + 1,) * 2)
+    if box is None:
+        return np.asarray(ndi.distance_transform_edt(~m) <= radius_px)
+    out = np.zeros(m.shape, bool)
+    out[box] = ndi.distance_transform_edt(~m[box]) <= radius_px
+    return out
 
 
 def erode(mask: np.ndarray, radius_px: float) -> np.ndarray:
-    """Erosion by a Euclidean disk; outside the image counts as background."""
-    m = np.pad(mask, 1)
-    return np.asarray(ndi.distance_transform_edt(m) > radius_px)[1:-1, 1:-1]
+    """Erosion by a Euclidean disk; outside the image counts as background. Computed on the mask's bounding box:
+    the pixels just around it are background, and no background pixel farther out is nearer to a pixel inside it
+    (the same result as on the whole image)."""
+    m = np.asarray(mask, bool)
+    box = bounding_box(m)
+    out = np.zeros(m.shape, bool)
+    if box is not None:
+        out[box] = np.asarray(ndi.distance_transform_edt(np.pad(m[box], 1)) > radius_px)[1:-1, 1:-1]
+    return out
+
+
+def centroid_rc(mask: np.ndarray, offset_rc: tuple[int, int] = (0, 0)) -> tuple[float, float]:
+    """(row, col) centre of mass of a non-empty 2-D mask, the value ``ndi.center_of_mass`` gives (sums of integer
+    coordinates, exact, divided by the count) from its pixels' coordinates only; ``offset_rc``: where ``mask`` sits
+    in the image it is a part of."""
+    rr, cc = np.nonzero(mask)
+    n = rr.size
+    return float((rr + offset_rc[0]).sum() / n), float((cc + offset_rc[1]).sum() / n)
+
+
+# Paeth's median-of-9 network (Graphics Gems, 1990): 19 compare-exchanges leave the median of 9 values in slot 4
+_MEDIAN9: tuple[tuple[int, int], ...] = (
+    *((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3)),
+    *((5, 8), (4, 7), (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2)),
+)
+
+
+def median3(img: np.ndarray) -> np.ndarray:
+    """``ndi.median_filter(img, size=3)`` (mode "reflect") of a 2-D image, ~4× faster: the same values (a median
+    selects one of the 9, no arithmetic), by a sorting network on the 9 shifted copies. Non-finite input goes to
+    scipy (NaN orders differently in a network)."""
+    a = np.asarray(img)
+    if a.ndim != 2 or min(a.shape) < 2 or not np.isfinite(a).all():
+        return np.asarray(ndi.median_filter(a, size=3))
+    p = np.pad(a, 1, mode="symmetric")  # scipy's "reflect": d c b a | a b c d
+    h, w = a.shape
+    v = [p[i : i + h, j : j + w] for i in range(3) for j in range(3)]
+    for i, j in _MEDIAN9:
+        v[i], v[j] = np.minimum(v[i], v[j]), np.maximum(v[i], v[j])
+    return np.ascontiguousarray(v[4])
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``scipy.ndimage.binary_fill_holes`` run on the mask's bounding box (everything outside it is background
+    connected to the image border, so the holes are the same)."""
+    m = np.asarray(mask, bool)
+    out = m.copy()
+    box = bounding_box(m)
+    if box is not None:
+        out[box] = ndi.binary_fill_holes(m[box])
+    return out
 
 
 def opening(mask: np.ndarray, radius_px: float) -> np.ndarray:

@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage as ndi
 
-from sarco_core.body import convex_hull, erode
+from sarco_core.body import bounding_box, convex_hull, erode, fill_holes, median3, within_mm
 from sarco_core.enums import QCFlag
 from sarco_core.segment.teacher import anatomy as anat
 
@@ -165,7 +165,7 @@ def apply_anatomy_rules(
     h = np.asarray(hu, np.float32)[box]
     b = body[box]
     lab = labels[box].copy()
-    hs = ndi.median_filter(h, size=3)
+    hs = median3(h)
     # pad so that the box border counts as outside; the padding ring (image border) and the FOV edge are no
     # perimeter
     bp = np.pad(b, 1)
@@ -198,17 +198,16 @@ def apply_anatomy_rules(
         near_vert = _near(vert.mask, PARAVERTEBRAL_MM, row_mm, col_mm)
         never |= (raw | enclosed_by_bone(raw & near_vert, row_mm, col_mm)) & near_vert
         # cancellous bone of the vertebral body where its cortex is thin or lost in noise
-        never |= erode(vert.body, SPONGY_RIM_MM / px) & (
-            ndi.gaussian_filter(h, SPONGY_SMOOTH_MM / px) > anat.CANCELLOUS_HU
-        )
-    never = np.asarray(ndi.binary_fill_holes(never))
+        core = erode(vert.body, SPONGY_RIM_MM / px)
+        never |= core & _gaussian_above(h, SPONGY_SMOOTH_MM / px, anat.CANCELLOUS_HU, core)
+    never = fill_holes(never)
     lab[muscle & never] = 0
     n_bone = int((muscle & never).sum())
     muscle &= ~never
     # (b) islands
     n_isl = 0
     if vert is not None and muscle.any():
-        isl = _islands(muscle, lab, skin, bone, vert, row_mm, col_mm)
+        isl = _islands(muscle, lab, skin, bone, vert, near_vert, row_mm, col_mm)
         n_isl = int(isl.sum())
         lab[isl] = 0
     out = labels.copy()
@@ -220,34 +219,52 @@ def enclosed_by_bone(bone: np.ndarray, row_mm: float, col_mm: float) -> npt.NDAr
     """Pixels with bone within ``ENCLOSED_REACH_MM`` in at least ``ENCLOSED_MIN_DIRECTIONS`` of the 8 directions:
     marrow inside the cortex (also a thin or gapped cortex, as in osteoporosis or on a noisy image) and the spinal
     canal inside its bony ring. Muscle beside bone is open to at least two directions (psoas: front and side;
-    erector spinae and multifidus: the back; intercostal muscle: in and out)."""
-    hits = np.zeros(bone.shape, np.uint8)
+    erector spinae and multifidus: the back; intercostal muscle: in and out).
+
+    Computed on the bounding box of ``bone``: a pixel outside it has no bone in at least 5 of the 8 directions."""
+    enclosed = np.zeros(bone.shape, bool)
+    box = bounding_box(bone)
+    if box is None:
+        return enclosed
+    b = bone[box]
+    hits = np.zeros(b.shape, np.uint8)
     for dr, dc in ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1)):
         n = int(ENCLOSED_REACH_MM / float(np.hypot(dr * row_mm, dc * col_mm)))
-        seen = bone.copy()  # seen[p]: bone at p + k·d for some 0 <= k < span (span doubles each round)
+        seen = b.copy()  # seen[p]: bone at p + k·d for some 0 <= k < span (span doubles each round)
         span = 1
         while span <= n:
             step = min(span, n + 1 - span)
             seen = seen | _shift(seen, dr * step, dc * step)
             span += step
         hits += seen
-    enclosed: npt.NDArray[np.bool_] = (hits >= ENCLOSED_MIN_DIRECTIONS) & ~bone
+    enclosed[box] = (hits >= ENCLOSED_MIN_DIRECTIONS) & ~b
     return enclosed
+
+
+def _gaussian_above(h: np.ndarray, sigma_px: float, level: float, where: np.ndarray) -> npt.NDArray[np.bool_]:
+    """``ndi.gaussian_filter(h, sigma_px) > level`` at the pixels of ``where`` (False elsewhere), filtering only
+    the bounding box of ``where`` grown by the filter's radius: the values there are those of the whole image."""
+    radius = int(4.0 * sigma_px + 0.5)  # gaussian_filter's default truncate = 4.0
+    out = np.zeros(h.shape, bool)
+    box = bounding_box(where, (radius + 1, radius + 1))
+    if box is not None:
+        out[box] = ndi.gaussian_filter(h[box], sigma_px) > level
+    return np.asarray(out & where)
 
 
 def _shift(a: np.ndarray, dr: int, dc: int) -> np.ndarray:
     """``out[p] = a[p + (dr, dc)]``, False outside."""
     out = np.zeros_like(a)
     h, w = a.shape
+    if abs(dr) >= h or abs(dc) >= w:  # shifted right out of the array
+        return out
     src = a[max(0, dr) : h + min(0, dr), max(0, dc) : w + min(0, dc)]
     out[max(0, -dr) : h + min(0, -dr), max(0, -dc) : w + min(0, -dc)] = src
     return out
 
 
 def _near(mask: np.ndarray, mm: float, row_mm: float, col_mm: float) -> np.ndarray:
-    if not mask.any():
-        return np.zeros(mask.shape, bool)
-    return np.asarray(ndi.distance_transform_edt(~mask, sampling=(row_mm, col_mm)) <= mm)
+    return within_mm(mask, mm, row_mm, col_mm)
 
 
 def _islands(
@@ -256,10 +273,12 @@ def _islands(
     skin: np.ndarray,
     bone: np.ndarray,
     vert: anat.Vertebra,
+    near_vert: np.ndarray,
     row_mm: float,
     col_mm: float,
 ) -> np.ndarray:
-    """Muscle pieces of no named compartment lying inside the visceral cavity (rule b)."""
+    """Muscle pieces of no named compartment lying inside the visceral cavity (rule b). ``near_vert``: the pixels
+    within ``PARAVERTEBRAL_MM`` of the vertebra."""
     comp, n = ndi.label(muscle, structure=np.ones((3, 3), bool))
     if n <= 1:
         return np.zeros(muscle.shape, bool)
@@ -267,36 +286,47 @@ def _islands(
     hull = convex_hull(muscle)
     outer = _near((lab == 2) | skin | ~hull, TOUCH_MM, row_mm, col_mm)
     rr = np.arange(muscle.shape[0])[:, None]
-    behind = np.broadcast_to(rr >= vert.centre_rc[0], muscle.shape)
-    spine = _near(vert.mask, PARAVERTEBRAL_MM, row_mm, col_mm) & behind
+    spine = near_vert & (rr >= vert.centre_rc[0])
     ids = np.arange(1, n + 1)
-    named = np.zeros(n + 1, bool)
-    named[np.unique(comp[(outer | spine) & muscle])] = True
+    named = np.zeros(n + 1, bool)  # per piece id (0 = background, never named)
+    named[comp[(outer | spine) & muscle]] = True
     named[0] = False
     # ribs (bone apart from the vertebra) carry the intercostal / wall muscle on both sides at T12-L2
     blab, nb = ndi.label(bone & ~vert.mask, structure=np.ones((3, 3), bool))
-    for _ in range(4):  # grow by proximity: pieces within GAP_MM of a kept piece or of a rib touching one
-        kept = np.isin(comp, ids[named[1:]])
+    # grow by proximity: pieces within GAP_MM of a kept piece or of a rib touching one. The zone within GAP_MM of
+    # a union is the union of the zones, so each piece and each rib is dilated once, when it is first kept
+    near_pieces = np.zeros(muscle.shape, bool)
+    near_ribs = np.zeros(muscle.shape, bool)
+    pieces_done = np.zeros(n + 1, bool)
+    ribs_done = np.zeros(nb + 1, bool)
+    for _ in range(4):
+        new = named & ~pieces_done
+        if new.any():
+            near_pieces |= _near(new[comp], GAP_MM, row_mm, col_mm)
+            pieces_done |= new
+        near = near_pieces
         if nb:
-            near_kept = _near(kept, GAP_MM, row_mm, col_mm)
-            ribs = np.unique(blab[near_kept & (blab > 0)])
-            kept = kept | np.isin(blab, ribs[ribs > 0])
-        near = _near(kept, GAP_MM, row_mm, col_mm)
+            ribs = np.zeros(nb + 1, bool)
+            ribs[blab[near_pieces]] = True
+            ribs[0] = False
+            new = ribs & ~ribs_done
+            if new.any():
+                near_ribs |= _near(new[blab], GAP_MM, row_mm, col_mm)
+                ribs_done |= new
+            near = near_pieces | near_ribs
         grown = named.copy()
-        grown[np.unique(comp[near & muscle])] = True
+        grown[comp[near & muscle]] = True
         grown[0] = False
         if (grown == named).all():
             break
         named = grown
     if named[1:].all():
         return np.zeros(muscle.shape, bool)
-    kept = np.isin(comp, ids[named[1:]])
+    kept = named[comp]
     cavity = convex_hull(kept | vert.mask) if kept.any() else convex_hull(vert.mask)
     cand = ids[~named[1:]]
     cents = ndi.center_of_mass(muscle, comp, cand)
-    drop = [
-        int(i)
-        for i, (cy, cx) in zip(cand, cents, strict=True)
-        if cavity[min(int(round(cy)), cavity.shape[0] - 1), min(int(round(cx)), cavity.shape[1] - 1)]
-    ]
-    return np.isin(comp, drop) if drop else np.zeros(muscle.shape, bool)
+    drop = np.zeros(n + 1, bool)
+    for i, (cy, cx) in zip(cand, cents, strict=True):
+        drop[i] = cavity[min(int(round(cy)), cavity.shape[0] - 1), min(int(round(cx)), cavity.shape[1] - 1)]
+    return np.asarray(drop[comp])

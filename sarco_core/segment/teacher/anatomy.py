@@ -25,10 +25,12 @@ import numpy.typing as npt
 from scipy import ndimage as ndi
 
 from sarco_core.body import (
+    centroid_rc,
     closing,
     convex_hull,
     dilate,
     erode,
+    fill_holes,
     hull_area_px,
     largest_component,
     opening,
@@ -112,7 +114,7 @@ class Vertebra:
 
 def bone_mask(hs: np.ndarray, trunk: np.ndarray, px_mm: float) -> np.ndarray:
     b = closing(hs > BONE_HU, 2.0 / px_mm) & trunk
-    return np.asarray(ndi.binary_fill_holes(b))
+    return fill_holes(b)
 
 
 def find_vertebra(bone: np.ndarray, trunk: np.ndarray, px_mm: float, hs: np.ndarray | None = None) -> Vertebra | None:
@@ -129,20 +131,18 @@ def find_vertebra(bone: np.ndarray, trunk: np.ndarray, px_mm: float, hs: np.ndar
         spongy_lab, _ = ndi.label(opening((hs > CANCELLOUS_HU) & trunk, 2.0 / px_mm))
     best: np.ndarray | None = None
     best_area = 0.0
+    sizes = np.bincount(lab.ravel(), minlength=n + 1)
+    objects = ndi.find_objects(lab)
     for k in range(1, n + 1):
-        comp = lab == k
-        if float(comp.sum()) * px_cm2 < VERT_SEED_MIN_AREA_CM2:
+        box = objects[k - 1]
+        if box is None or float(sizes[k]) * px_cm2 < VERT_SEED_MIN_AREA_CM2:
             continue
-        cy, cx = ndi.center_of_mass(comp)
+        cy, cx = centroid_rc(lab[box] == k, (box[0].start, box[1].start))
         if abs(cx - mid_c) * px_mm > 40.0 or cy < rows[0] + 0.4 * (rows[-1] - rows[0]):
             continue
+        comp = lab == k
         if spongy_lab is not None:  # osteoporotic bodies / coarse pixels: the cortex alone is a thin shell
-            ids = np.unique(spongy_lab[comp])
-            grown = np.isin(spongy_lab, ids[ids > 0]) & (
-                np.hypot(*np.subtract(np.indices(comp.shape), np.array([cy, cx])[:, None, None])) * px_mm
-                <= CANCELLOUS_REACH_MM
-            )
-            comp = comp | grown
+            comp = comp | _cancellous_near(spongy_lab, comp, cy, cx, px_mm)
         area_cm2 = float(comp.sum()) * px_cm2
         if area_cm2 >= VERT_MIN_AREA_CM2 and area_cm2 > best_area:
             best, best_area = comp, area_cm2
@@ -159,10 +159,30 @@ def find_vertebra(bone: np.ndarray, trunk: np.ndarray, px_mm: float, hs: np.ndar
         body = vert
     body = convex_hull(body)  # marrow darker than BONE_HU and cortical gaps belong to the body
     vert = vert | body
-    cy, cx = ndi.center_of_mass(body)
+    cy, cx = centroid_rc(body)
     vert = vert | _spinal_canal(vert | bone, body, cx, px_mm)
     bc = np.nonzero(body.any(axis=0))[0]
     return Vertebra(vert, body, (float(cy), float(cx)), 0.5 * float(bc[-1] - bc[0] + 1))
+
+
+def _cancellous_near(
+    spongy_lab: np.ndarray, comp: np.ndarray, cy: float, cx: float, px_mm: float
+) -> npt.NDArray[np.bool_]:
+    """The cancellous pieces touching ``comp``, within ``CANCELLOUS_REACH_MM`` of its centroid (computed on the
+    square around the centroid that holds that reach)."""
+    ids = np.unique(spongy_lab[comp])
+    out = np.zeros(comp.shape, bool)
+    ids = ids[ids > 0]
+    if ids.size == 0:
+        return out
+    reach = int(np.ceil(CANCELLOUS_REACH_MM / px_mm)) + 1
+    r0, c0 = max(0, int(cy) - reach), max(0, int(cx) - reach)
+    box = (slice(r0, int(cy) + reach + 1), slice(c0, int(cx) + reach + 1))
+    sub = spongy_lab[box]
+    rr, cc = np.indices(sub.shape)
+    dist_px = np.hypot(rr + r0 - cy, cc + c0 - cx)
+    out[box] = np.isin(sub, ids) & (dist_px * px_mm <= CANCELLOUS_REACH_MM)
+    return out
 
 
 def _spinal_canal(vert: np.ndarray, body: np.ndarray, cx: float, px_mm: float) -> npt.NDArray[np.bool_]:
