@@ -143,3 +143,16 @@ def test_a_malformed_file_is_refused_naming_the_fix(tmp_path: Path, content: str
         cal.load(path)
     with pytest.raises(CalibrationError, match="missing"):
         cal.load(tmp_path / "absent.json")
+
+
+def test_rounded_candidate_scores_never_sum_above_one() -> None:
+    # the sweep found 0.813 + 0.094 + 0.094 = 1.001 when scores were rounded to nearest
+    import numpy as np
+
+    from sarco_core.l3.find import score_3dp
+
+    for top in np.linspace(0.0, 1.0, 2001):
+        rest = (1.0 - top) / 2.0
+        assert score_3dp(top) + 2 * score_3dp(rest) <= 1.0
+        assert abs(score_3dp(top) - top) < 0.0011
+    assert score_3dp(0.8125) == 0.812 and score_3dp(0.95) == 0.95 and score_3dp(0.5) == 0.5

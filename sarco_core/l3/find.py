@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -13,6 +14,13 @@ from sarco_core.l3.decide import decide, p_of
 from sarco_core.l3.result import Candidate, L3Result, Level
 from sarco_core.l3.spine import SpineFeatures, reduce, spine_features
 from sarco_core.volume import Volume
+
+
+def score_3dp(p: float) -> float:
+    """A candidate probability to 3 decimals, rounded DOWN, so the rounded scores still sum to <= 1 (rounding to
+    nearest made 0.813 + 0.094 + 0.094 = 1.001)."""
+    return math.floor(float(p) * 1000.0 + 1e-6) / 1000.0
+
 
 MIN_EXTENT_MM = 60.0
 MIN_DISCS_GUESS = 4  # a spine is "clearly there" with at least this many disc spaces
@@ -230,7 +238,7 @@ def _auto(volume: Volume) -> L3Result:
         i_h = volume.index_of_z(_mid(d, h.lo))
         if any(c.index == i_h for c in cands):  # thick slices: two levels on one slice (keep the first)
             continue
-        cands.append(Candidate(i_h, float(volume.z_mm[i_h]), float(round(h.p, 3)), h.source))
+        cands.append(Candidate(i_h, float(volume.z_mm[i_h]), score_3dp(h.p), h.source))
     lo = dec.chosen.lo
     idx = cands[0].index
     counts = {k: volume.index_of_z(_mid(d, v)) for k, v in found.items()}
