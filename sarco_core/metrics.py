@@ -229,3 +229,12 @@ def area_error_pct(true_cm2: float, pred_cm2: float) -> float | None:
 def gated_dice(hu: np.ndarray, truth: np.ndarray, pred: np.ndarray, gates: HUGates = DEFAULT_GATES) -> float:
     """Dice of the two muscle masks after the SMA HU gate (the project's headline agreement metric)."""
     return dice(gated(hu, truth, gates.muscle), gated(hu, pred, gates.muscle))
+
+
+def gated_scores(
+    hu: np.ndarray, truth: np.ndarray, pred: np.ndarray, px_cm2: float, gates: HUGates = DEFAULT_GATES
+) -> tuple[float, float | None]:
+    """(HU-gated muscle Dice, signed SMA error %) of one slice: ``px_cm2`` is its pixel area in cm²."""
+    a_t = float(gated(hu, truth, gates.muscle).sum()) * px_cm2
+    a_p = float(gated(hu, pred, gates.muscle).sum()) * px_cm2
+    return gated_dice(hu, truth, pred, gates), area_error_pct(a_t, a_p)

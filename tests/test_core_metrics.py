@@ -97,3 +97,15 @@ def test_dice_and_area_error_policies() -> None:
     assert area_error_pct(100, 95) == pytest.approx(-5)
     hu = np.array([[0, 500]])
     assert gated_dice(hu, np.array([[1, 1]]), np.array([[1, 0]])) == 1.0
+
+
+def test_gated_scores_are_gated_dice_and_the_gated_area_error() -> None:
+    from sarco_core.metrics import gated_scores
+
+    hu = np.array([[40, 40, 40, 500, -100]])
+    truth = np.array([[1, 1, 0, 1, 1]], bool)  # gated: 2 pixels
+    pred = np.array([[1, 1, 1, 1, 0]], bool)  # gated: 3 pixels
+    d, err = gated_scores(hu, truth, pred, px_cm2=0.5)
+    assert d == pytest.approx(gated_dice(hu, truth, pred)) and d == pytest.approx(0.8)
+    assert err == pytest.approx(50.0)  # 1.5 cm² against 1.0 cm²
+    assert gated_scores(hu, np.zeros_like(truth), pred, 0.5)[1] is None  # no reference muscle

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
-from sarco_core.metrics import DEFAULT_GATES, area_error_pct, gated, gated_dice
+from sarco_core.metrics import gated_scores as score
 from sarco_core.phantom.variants import VARIANTS, variant_slice
 from sarco_core.segment import anatomy_rules as rules_mod
 from sarco_core.segment.anatomy_rules import RulesResult, apply_anatomy_rules
@@ -55,13 +55,6 @@ def rules_off() -> Iterator[None]:
         yield
     finally:
         model_mod.apply_anatomy_rules, rules_mod.apply_anatomy_rules = saved
-
-
-def score(hu: np.ndarray, truth: np.ndarray, pred: np.ndarray, px_cm2: float) -> tuple[float, float | None]:
-    d = gated_dice(hu, truth, pred)
-    a_t = float(gated(hu, truth, DEFAULT_GATES.muscle).sum()) * px_cm2
-    a_p = float(gated(hu, pred, DEFAULT_GATES.muscle).sum()) * px_cm2
-    return d, area_error_pct(a_t, a_p)
 
 
 def run_cases(

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from sarco_core.metrics import DEFAULT_GATES, area_error_pct, gated, gated_dice
+from sarco_core.metrics import gated_scores
 from sarco_core.segment.base import SliceSegmenter
 from sarco_core.volume import Volume
 
@@ -40,10 +40,8 @@ NAMED_VARIANTS = ("anasarca", "cachexia", "bowel_flank", "ascites")
 
 
 def _score(hu: np.ndarray, truth: np.ndarray, pred: np.ndarray, px_cm2: float) -> tuple[float, float]:
-    a_t = float(gated(hu, truth, DEFAULT_GATES.muscle).sum()) * px_cm2
-    a_p = float(gated(hu, pred, DEFAULT_GATES.muscle).sum()) * px_cm2
-    err = area_error_pct(a_t, a_p)
-    return gated_dice(hu, truth, pred), float("nan") if err is None else float(err)
+    d, err = gated_scores(hu, truth, pred, px_cm2)
+    return d, float("nan") if err is None else float(err)
 
 
 def _labels(seg: SliceSegmenter, hu: np.ndarray, spacing_mm: tuple[float, float]) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sarco_core import settings
-from sarco_core.metrics import area_error_pct, gated, gated_dice
+from sarco_core.metrics import gated, gated_dice, gated_scores
 from sarco_core.segment.base import SliceSegmenter
 from sarco_core.volume import Volume
 
@@ -46,11 +46,8 @@ def _summ(d: list[float], e: list[float]) -> dict[str, float]:
 
 
 def _score(vol: Volume, k: int, truth: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
-    hu = vol.hu[k]
-    px = vol.pixel_area_mm2 / 100
-    t = float(gated(hu, truth).sum()) * px
-    p = float(gated(hu, pred).sum()) * px
-    return gated_dice(hu, truth, pred), area_error_pct(t, p) or 0.0
+    d, err = gated_scores(vol.hu[k], truth, pred, vol.pixel_area_mm2 / 100)
+    return d, err or 0.0
 
 
 def _score_phantom(

@@ -7,7 +7,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from sarco_core.metrics import DEFAULT_GATES, area_error_pct, gated, gated_dice
+from sarco_core.metrics import gated_scores
 from sarco_core.segment.model.prep import ArchConfig, crop_model_grid, input_channels, to_model_hu
 from sarco_core.segment.model.qc import Calibration, fit_calibration, raw_confidence
 from sarco_core.train.augment import add_noise, coarse_pixels, fov_truncate, metal_streaks
@@ -34,10 +34,7 @@ def _labels(p: np.ndarray, pf: np.ndarray) -> npt.NDArray[np.intp]:
 
 def slice_scores(hu: np.ndarray, truth: np.ndarray, pred: np.ndarray, px_mm: float) -> tuple[float, float | None]:
     """(HU-gated muscle Dice, SMA error %) at the model pixel size."""
-    d = gated_dice(hu, truth == 1, pred == 1)
-    a_t = float(gated(hu, truth == 1, DEFAULT_GATES.muscle).sum()) * px_mm**2 / 100
-    a_p = float(gated(hu, pred == 1, DEFAULT_GATES.muscle).sum()) * px_mm**2 / 100
-    return d, area_error_pct(a_t, a_p)
+    return gated_scores(hu, truth == 1, pred == 1, px_mm**2 / 100)
 
 
 def evaluate_set(net: torch.nn.Module, s: SliceSet, arch: ArchConfig, device: str) -> dict[str, float]:
