@@ -18,6 +18,7 @@ vertebrae) L1-L5 are named up from the sacrum (the usual radiological convention
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -166,15 +167,15 @@ def _run(
             rows.append((var.name, seed, ok, r.confidence, bool(r.warnings), first))
             if records is not None:
                 records.append(_record(var.name, seed, ph, r))
-        if json_path is not None and records is not None and len(records) > n_written:  # after each variant: a
-            write_records(json_path, records, seeds=(seeds.start, seeds.stop - 1))  # stopped sweep keeps its records
-            n_written = len(records)
             print(
                 f"{var.name} | seed {seed} | {'inside' if ok else 'MISS'} | conf {r.confidence:.3f} | "
                 f"warned {bool(r.warnings)} | first {first} | err {r.z_mm - ph.l3_mid_z_mm:+.1f} mm | "
                 f"counts {r.counts} | disagree {r.levels_disagree} | {'; '.join(w[:80] for w in r.warnings)}",
                 flush=True,
             )
+        if json_path is not None and records is not None and len(records) > n_written:  # after each variant: a
+            write_records(json_path, records, seeds=(seeds.start, seeds.stop - 1))  # stopped sweep keeps its records
+            n_written = len(records)
     return rows
 
 
@@ -246,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.summarise:
         _tables(_parse(a.summarise))
         return
-    if a.variants and a.variants[0].isdigit():  # index ranges: "0-12,20-31"
+    if a.variants and re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", a.variants):  # index ranges: "0-12,20-31"
         chosen = []
         for part in a.variants.split(","):
             i0, i1 = (int(x) for x in (part.split("-") if "-" in part else (part, part)))
