@@ -38,7 +38,7 @@ def _rec(
         evidence=None if kind is None else kind.value,
         kind_p=p0,
         disagree=kw.pop("disagree", False),
-        warnings=(),
+        warnings=tuple(kw.pop("warnings", ())),
         candidates=cands,
         error_mm=None,
     )
@@ -70,15 +70,58 @@ def test_outcomes_use_unpenalised_choices_and_score_the_second_count() -> None:
     first = CandidateRecord(10, 100.0, 0.5, "sacrum", False)
     recs = [
         _rec(Evidence.AGREE, True),
-        _rec(Evidence.AGREE, False, conf=0.92 * 0.8),  # lowered by a plausibility check: not used for the kind
+        _rec(  # lowered by a plausibility check: not used for the kind
+            Evidence.AGREE, False, conf=0.92 * 0.8, warnings=(dc.CHECK_WORDS[cal.Check.OUTSIDE_WINDOW],)
+        ),
         _rec(Evidence.DISAGREE_FIRST, False, disagree=True, candidates=(first, second)),
         _rec(None, None),  # refused
     ]
     outs = fitter.outcomes(recs)
     assert outs == [(Evidence.AGREE, True), (Evidence.DISAGREE_FIRST, False), (Evidence.DISAGREE_SECOND, True)]
     c = _fit([(Evidence.AGREE, True)] * 40)
-    assert fitter.rescore(recs[1], c) == pytest.approx(c.p(Evidence.AGREE) * 0.8)  # the factor is kept
+    assert fitter.rescore(recs[1], c) == pytest.approx(c.p(Evidence.AGREE) * 0.8)  # no check case: the hand factor
     assert fitter.rescore(recs[2], c) <= cal.DISAGREE_CAP
+    assert fitter.check_outcomes(recs) == [(frozenset({cal.Check.OUTSIDE_WINDOW}), Evidence.AGREE, False)]
+
+
+def test_check_factors_are_fitted_from_the_choices_that_failed_them() -> None:
+    outs = [(Evidence.AGREE, True)] * 100
+    out_w, irr = frozenset({cal.Check.OUTSIDE_WINDOW}), frozenset({cal.Check.IRREGULAR})
+    all_hit = _fit_checks(outs, [(out_w, Evidence.AGREE, True)] * 30)
+    m, p = cal.PRIOR_STRENGTH, all_hit.p(Evidence.AGREE)
+    assert all_hit.factor(cal.Check.OUTSIDE_WINDOW) == pytest.approx(min(1.0, (m * 0.8 * p + 30) / (m + 30) / p))
+    assert all_hit.factor(cal.Check.IRREGULAR) == cal.CHECK_PRIORS[cal.Check.IRREGULAR]  # no case: the hand factor
+    all_miss = _fit_checks(outs, [(irr | out_w, Evidence.AGREE, False)] * 10)  # both failed: counts for both
+    assert all_miss.factor(cal.Check.IRREGULAR) == pytest.approx(0.85 * m / (m + 10))
+    assert all_miss.checks[cal.Check.OUTSIDE_WINDOW].cases == 10
+    big = _fit_checks(outs, [(out_w, Evidence.AGREE, True)] * 10_000)
+    assert big.factor(cal.Check.OUTSIDE_WINDOW) == 1.0  # a failed check never raises a probability
+    back = cal.load(_write(all_hit))
+    assert back.factor(cal.Check.OUTSIDE_WINDOW) == pytest.approx(all_hit.factor(cal.Check.OUTSIDE_WINDOW), abs=1e-3)
+
+
+def _fit_checks(
+    outs: list[tuple[Evidence, bool]], checks: list[tuple[frozenset[cal.Check], Evidence, bool]]
+) -> cal.Calibration:
+    return cal.fit(outs, seeds=(200, 209), variants=("n",), fitted_utc="t", commit="test", check_outcomes=checks)
+
+
+def _write(c: cal.Calibration) -> Path:
+    import tempfile
+
+    path = Path(tempfile.mkdtemp()) / "calibration.json"
+    path.write_text(json.dumps(c.to_json()), encoding="utf-8")
+    return path
+
+
+def test_a_schema_1_file_keeps_the_hand_factors(tmp_path: Path) -> None:
+    raw = _fit([]).to_json()
+    raw["schema"] = 1
+    del raw["checks"]
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    c = cal.load(path)
+    assert {k: c.factor(k) for k in cal.Check} == cal.CHECK_PRIORS
 
 
 def test_fitting_refuses_evaluation_seeds_and_round_trips_records(tmp_path: Path) -> None:
@@ -122,6 +165,8 @@ def test_decide_reads_the_calibration_file(tmp_path: Path, monkeypatch: pytest.M
         "P_TOO_HIGH",
         "P_STRING",
         "DISAGREE_OVER_CAP",
+        "CHECKS_MISSING",
+        "FACTOR_OVER_ONE",
     ],
 )
 def test_a_malformed_file_is_refused_naming_the_fix(tmp_path: Path, content: str) -> None:
@@ -136,6 +181,12 @@ def test_a_malformed_file_is_refused_naming_the_fix(tmp_path: Path, content: str
         kinds["sacrum_only"]["p"] = "0.7"
     elif content == "DISAGREE_OVER_CAP":
         kinds["disagree_first"]["p"] = 0.6
+    elif content == "CHECKS_MISSING":
+        del good["checks"]
+    elif content == "FACTOR_OVER_ONE":
+        checks = good["checks"]
+        assert isinstance(checks, dict)
+        checks["outside_window"]["factor"] = 1.2
     text = json.dumps(good) if content.isupper() else content
     path = tmp_path / "calibration.json"
     path.write_text(text, encoding="utf-8")

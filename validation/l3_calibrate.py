@@ -14,8 +14,10 @@ seeds (0-9, held-out 100-104) re-scored with the calibration file in place; ``--
 Fitting (``sarco_core.l3.calibration.fit``): the decisions are grouped by the kind of evidence of the chosen
 hypothesis (both counts agree / sacrum count only / rib count only, strong or weak T12 / counts disagree / lumbar
 window / lung bases / mid-spine guess); for the counts disagreeing, the second count's kind is scored by whether the
-second candidate lies inside L3. Only hypotheses that passed the plausibility checks (factor 1) are used: the checks'
-factors (x 0.85, x 0.8) stay the hand priors. Per kind the value is the Beta posterior mean with 10 pseudo-cases of
+second candidate lies inside L3. Only hypotheses that passed the plausibility checks (factor 1) are used for their
+kind; the chosen hypotheses that failed a check (read back from the output's warnings) fit that check's factor
+(hand prior x 0.85 irregular disc spacing, x 0.8 outside the lumbar window; ``sarco_core.l3.calibration``).
+Per kind the value is the Beta posterior mean with 10 pseudo-cases of
 the hand prior, capped at 0.95 (a kind with few cases stays near its prior, none reaches 1); one count only is
 never above two agreeing counts; the disagreement cap (0.5) stays. Calibration seeds must be disjoint from the
 evaluation seeds (checked).
@@ -25,10 +27,10 @@ evaluation sweeps ``nice python -m validation.l3_variant_sweep --seeds 10 --json
 ``... --seeds 5 --seed0 100 --json /tmp/l3_eval_100_104.json``, then
 ``python -m validation.l3_calibrate --evaluate /tmp/l3_eval_0_9.json /tmp/l3_eval_100_104.json`` (docs/l3.md).
 
-Re-scoring for ``--evaluate``: a record's confidence is its kind's probability times its plausibility factor (the
-confidence when it ran divided by ``kind_p``), capped at 0.5 when the counts disagree. That is exact as long as the
-new values do not reorder two disagreeing counts (the second never outranks the first by construction; a check
-lowered the first below the second in no evaluation record: counted and printed).
+Re-scoring for ``--evaluate``: a record's confidence is its kind's probability times the factors of the checks its
+chosen hypothesis failed (read back from its warnings), capped at 0.5 when the counts disagree. That is exact as
+long as the new values do not reorder two disagreeing counts (the second never outranks the first by construction;
+a check lowered the first below the second in no evaluation record: counted and printed).
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from pathlib import Path
 import numpy as np
 
 from sarco_core.l3 import calibration as cal
-from sarco_core.l3.calibration import Calibration, Evidence
+from sarco_core.l3.calibration import Calibration, Check, Evidence
+from sarco_core.l3.decide import checks_failed
 from validation.l3_records import RecordSet, SweepRecord, commit, read_records
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,6 +60,18 @@ def factor(r: SweepRecord) -> float:
     return 1.0 if not r.kind_p else min(1.0, r.confidence / r.kind_p)
 
 
+def check_outcomes(records: Iterable[SweepRecord]) -> list[tuple[frozenset[Check], Evidence, bool]]:
+    """(checks failed, kind, inside L3) per answered record whose chosen hypothesis failed one check or more."""
+    out: list[tuple[frozenset[Check], Evidence, bool]] = []
+    for r in records:
+        if r.inside is None or r.evidence is None:
+            continue
+        fired = checks_failed(r.warnings)
+        if fired:
+            out.append((fired, Evidence(r.evidence), bool(r.inside)))
+    return out
+
+
 def outcomes(records: Iterable[SweepRecord]) -> list[tuple[Evidence, bool]]:
     """(kind, inside L3) per answered record whose chosen hypothesis passed the checks, plus the second count's
     outcome where the counts disagreed."""
@@ -65,7 +80,7 @@ def outcomes(records: Iterable[SweepRecord]) -> list[tuple[Evidence, bool]]:
         if r.inside is None or r.evidence is None:
             continue
         kind = Evidence(r.evidence)
-        if factor(r) >= FACTOR_ONE:
+        if not checks_failed(r.warnings) and factor(r) >= FACTOR_ONE:
             out.append((kind, bool(r.inside)))
         if r.disagree and len(r.candidates) > 1:
             second = r.candidates[1]
@@ -91,6 +106,7 @@ def fit_records(sets: Sequence[RecordSet]) -> Calibration:
         variants=variants,
         fitted_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         commit=f"records of {source}; fitted at {commit()}",
+        check_outcomes=check_outcomes(recs),
     )
 
 
@@ -102,7 +118,7 @@ def rescore(r: SweepRecord, c: Calibration) -> float:
     """The record's confidence under calibration ``c`` (see the module docstring)."""
     if r.evidence is None:
         return r.confidence
-    p = c.p(Evidence(r.evidence)) * factor(r)
+    p = c.p(Evidence(r.evidence)) * float(np.prod([c.factor(k) for k in checks_failed(r.warnings)]))
     return min(p, cal.DISAGREE_CAP) if r.disagree else p
 
 
@@ -136,8 +152,8 @@ def table(records: Sequence[SweepRecord], c: Calibration) -> list[str]:
         of_kind = [r for r, _ in ans if r.evidence == kind.value]
         if not of_kind:
             continue
-        ok = [r for r in of_kind if factor(r) >= FACTOR_ONE]
-        low = [r for r in of_kind if factor(r) < FACTOR_ONE]
+        ok = [r for r in of_kind if not checks_failed(r.warnings)]
+        low = [r for r in of_kind if checks_failed(r.warnings)]
         lines.append(
             f"| {kind.value} | {c.p(kind):.3f} | {len(ok)} / {len(low)} | "
             f"{sum(bool(r.inside) for r in ok)}/{len(ok)} / {sum(bool(r.inside) for r in low)}/{len(low)} |"
@@ -191,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"  {kind.value:16s} p {f.p:.3f} (prior {f.prior:.2f}; {f.hits}/{f.cases} inside, Wilson 95 % lower "
             f"{'-' if f.wilson_lower95 is None else f'{f.wilson_lower95:.2f}'})"
         )
+    for check, g in c.checks.items():
+        print(f"  check {check.value:16s} factor {g.factor:.3f} (prior {g.prior:.2f}; {g.hits}/{g.cases} inside)")
     print("\n".join(["", "fit records re-scored (in-sample):", *table([r for s in sets for r in s.records], c)]))
 
 

@@ -12,6 +12,13 @@ mean of the Beta posterior with a Beta prior of ``PRIOR_STRENGTH`` pseudo-cases 
 (``(m·p0 + h) / (m + n)``), capped at ``P_MAX``; one count only is never above two agreeing counts; the counts
 disagreeing keep the issue-14 cap (``DISAGREE_CAP``) and the second count never outranks the first. The 95 % Wilson
 lower bound of ``h / n`` is stored beside each value for reference.
+
+The plausibility checks of the decision (:class:`Check`: an irregular disc interval next to L3, an L3 outside the
+rib- and pelvis-free window) multiply a hypothesis's probability by a factor. The factors are fitted the same way
+(schema 2): over the ``n`` calibration decisions whose chosen hypothesis failed that check (``h`` inside L3, mean
+kind probability ``p̄``), the lowered probability is the Beta posterior mean ``(m·f0·p̄ + h) / (m + n)`` with the
+hand factor ``f0`` as prior, and the factor is that divided by ``p̄``, never above 1 (a failed check never raises a
+probability). A schema-1 file (kinds only) keeps the hand factors.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from pathlib import Path
 from sarco_core.errors import CalibrationError
 
 PATH = Path(__file__).with_name("calibration.json")
-SCHEMA = 1
+SCHEMA = 2
+SCHEMAS_READ = (1, 2)  # 1: kinds only (the checks keep their hand factors)
 PRIOR_STRENGTH = 10.0  # pseudo-cases of the Beta prior: a kind with 10 cases is half data, half hand prior
 # Never claim more than this: the phantom is easier than real CT (runs 1-6 in docs/l3.md) and cannot show real
 # transitional anatomy; the one held-back real failure was a confidently wrong count. A policy bound, not fitted.
@@ -47,6 +55,15 @@ class Evidence(StrEnum):
     LUNGS = "lungs"  # no count: three vertebrae below the lung bases
     GUESS = "guess"  # no count: the middle of the spine in view
 
+
+class Check(StrEnum):
+    """A plausibility check on an L3 hypothesis (``value``: the key in calibration.json)."""
+
+    IRREGULAR = "irregular_spacing"  # an irregular disc interval next to L3 (a disc missed or added)
+    OUTSIDE_WINDOW = "outside_window"  # L3 outside the rib- and pelvis-free lumbar window
+
+
+CHECK_PRIORS: dict[Check, float] = {Check.IRREGULAR: 0.85, Check.OUTSIDE_WINDOW: 0.8}  # hand factors (run 7)
 
 ONE_COUNT = frozenset({Evidence.SACRUM_ONLY, Evidence.RIBS_ONLY, Evidence.RIBS_WEAK})
 
@@ -93,17 +110,33 @@ class KindFit:
 
 
 @dataclass(frozen=True)
+class CheckFit:
+    """One plausibility check's fitted factor with the data behind it (cases: decisions whose chosen hypothesis
+    failed the check; hits: of those, inside the true L3)."""
+
+    factor: float
+    prior: float
+    cases: int
+    hits: int
+
+
+@dataclass(frozen=True)
 class Calibration:
-    """Probability per kind of evidence, with where it came from (seeds, variants, date, commit)."""
+    """Probability per kind of evidence and factor per plausibility check, with where they came from (seeds,
+    variants, date, commit)."""
 
     kinds: Mapping[Evidence, KindFit]
     seeds: tuple[int, int]
     variants: tuple[str, ...]
     fitted_utc: str
     commit: str
+    checks: Mapping[Check, CheckFit]
 
     def p(self, kind: Evidence) -> float:
         return self.kinds[kind].p
+
+    def factor(self, check: Check) -> float:
+        return self.checks[check].factor
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -128,6 +161,10 @@ class Calibration:
                 }
                 for k, f in self.kinds.items()
             },
+            "checks": {
+                c.value: {"factor": round(f.factor, 3), "prior": f.prior, "cases": f.cases, "hits": f.hits}
+                for c, f in self.checks.items()
+            },
         }
 
 
@@ -148,8 +185,11 @@ def fit(
     variants: Iterable[str],
     fitted_utc: str,
     commit: str,
+    check_outcomes: Iterable[tuple[frozenset[Check], Evidence, bool]] = (),
 ) -> Calibration:
-    """Fit the probability of each kind from (kind, inside the true L3) outcomes (see the module docstring)."""
+    """Fit the probability of each kind from (kind, inside the true L3) outcomes of hypotheses that passed the checks,
+    and each check's factor from (checks failed, kind, inside) of chosen hypotheses that failed one or more (see the
+    module docstring)."""
     n = dict.fromkeys(Evidence, 0)
     h = dict.fromkeys(Evidence, 0)
     for kind, inside in outcomes:
@@ -166,7 +206,19 @@ def fit(
         if kind is Evidence.DISAGREE_SECOND:
             p = min(p, kinds[Evidence.DISAGREE_FIRST].p)  # never outranks the better-founded count
         kinds[kind] = KindFit(p, p0, n[kind], h[kind], wilson_lower(h[kind], n[kind]))
-    return Calibration(kinds, seeds, tuple(variants), fitted_utc, commit)
+    failed = list(check_outcomes)
+    checks: dict[Check, CheckFit] = {}
+    for check in Check:
+        f0 = CHECK_PRIORS[check]
+        mine = [(kinds[kind].p, inside) for fired, kind, inside in failed if check in fired]
+        if not mine:
+            checks[check] = CheckFit(f0, f0, 0, 0)
+            continue
+        p_bar = sum(p for p, _ in mine) / len(mine)
+        hits = sum(bool(inside) for _, inside in mine)
+        lowered = (PRIOR_STRENGTH * f0 * p_bar + hits) / (PRIOR_STRENGTH + len(mine))
+        checks[check] = CheckFit(min(1.0, lowered / p_bar), f0, len(mine), hits)
+    return Calibration(kinds, seeds, tuple(variants), fitted_utc, commit, checks)
 
 
 def _bad(path: Path, what: str) -> CalibrationError:
@@ -187,7 +239,7 @@ def load(path: Path | None = None) -> Calibration:
         raise _bad(path, "missing") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _bad(path, f"not readable JSON ({exc})") from None
-    if not isinstance(raw, dict) or raw.get("schema") != SCHEMA or not isinstance(raw.get("kinds"), dict):
+    if not isinstance(raw, dict) or raw.get("schema") not in SCHEMAS_READ or not isinstance(raw.get("kinds"), dict):
         raise _bad(path, f"not a schema-{SCHEMA} calibration (needs 'schema': {SCHEMA} and a 'kinds' object)")
     kinds: dict[Evidence, KindFit] = {}
     for kind in Evidence:
@@ -210,4 +262,25 @@ def load(path: Path | None = None) -> Calibration:
         tuple(str(v) for v in raw.get("variants") or ()),
         str(raw.get("fitted_utc", "")),
         str(raw.get("commit", "")),
+        _load_checks(path, raw),
     )
+
+
+def _load_checks(path: Path, raw: dict[str, object]) -> dict[Check, CheckFit]:
+    if raw.get("schema") == 1:  # kinds only: the hand factors
+        return {c: CheckFit(f0, f0, 0, 0) for c, f0 in CHECK_PRIORS.items()}
+    got = raw.get("checks")
+    if not isinstance(got, dict):
+        raise _bad(path, "missing the 'checks' object of schema 2 (one factor per plausibility check)")
+    checks: dict[Check, CheckFit] = {}
+    for check in Check:
+        e = got.get(check.value)
+        f = e.get("factor") if isinstance(e, dict) else None
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0.0 < f <= 1.0:
+            raise _bad(path, f"giving the check '{check.value}' the factor {f!r} (needs a number in (0, 1])")
+        assert isinstance(e, dict)
+        cases, hits = e.get("cases", 0), e.get("hits", 0)
+        if not (isinstance(cases, int) and isinstance(hits, int) and 0 <= hits <= cases):
+            raise _bad(path, f"giving the check '{check.value}' inconsistent counts (cases {cases!r}, hits {hits!r})")
+        checks[check] = CheckFit(float(f), CHECK_PRIORS[check], cases, hits)
+    return checks

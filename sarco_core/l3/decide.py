@@ -21,7 +21,7 @@ import numpy as np
 
 from sarco_core.l3 import calibration
 from sarco_core.l3 import levels as lv
-from sarco_core.l3.calibration import Evidence
+from sarco_core.l3.calibration import Check, Evidence
 from sarco_core.l3.ribs import RibCount
 
 DISAGREE_CAP = calibration.DISAGREE_CAP  # the confidence never exceeds this when the counts disagree (issue 14)
@@ -57,8 +57,17 @@ def __getattr__(name: str) -> float:
 
 
 NEIGHBOUR_MAX = 0.9  # a neighbouring vertebra (L2, L4) never outweighs the hypothesis it neighbours
-IRREGULAR_FACTOR, OUTSIDE_WINDOW_FACTOR = 0.85, 0.8  # plausibility checks on a hypothesis
 WINDOW_SLACK_MM = 25.0
+# the plausibility checks on a hypothesis: the words shown when the chosen one fails (their factors are calibrated)
+CHECK_WORDS = {
+    Check.IRREGULAR: "Irregular disc spacing next to L3 (a disc may have been missed or added).",
+    Check.OUTSIDE_WINDOW: "The chosen L3 lies outside the rib- and pelvis-free lumbar window; check the level.",
+}
+
+
+def checks_failed(warnings: tuple[str, ...] | list[str]) -> frozenset[Check]:
+    """The plausibility checks the chosen hypothesis failed, read back from an output's warnings (for calibration)."""
+    return frozenset(c for c, words in CHECK_WORDS.items() if words in warnings)
 
 
 @dataclass(frozen=True)
@@ -84,17 +93,16 @@ class Decision:
 
 
 def _plausibility(d: np.ndarray, lo: int, gap: tuple[float, float] | None) -> tuple[float, list[str]]:
-    factor, why = 1.0, []
+    failed: list[Check] = []
     for nb in (lo - 1, lo + 1):
         if nb >= 0 and nb + 1 < d.size and not lv.interval_ok(d, nb):
-            factor *= IRREGULAR_FACTOR
-            why.append("Irregular disc spacing next to L3 (a disc may have been missed or added).")
+            failed.append(Check.IRREGULAR)
             break
     z_l3 = float((d[lo] + d[lo + 1]) / 2.0)
     if gap is not None and not (gap[0] - WINDOW_SLACK_MM <= z_l3 <= gap[1] + WINDOW_SLACK_MM):
-        factor *= OUTSIDE_WINDOW_FACTOR
-        why.append("The chosen L3 lies outside the rib- and pelvis-free lumbar window; check the level.")
-    return factor, why
+        failed.append(Check.OUTSIDE_WINDOW)
+    factor = float(np.prod([_calibration().factor(c) for c in failed])) if failed else 1.0
+    return factor, [CHECK_WORDS[c] for c in failed]
 
 
 def ribs_first(rc: RibCount | None) -> bool:
