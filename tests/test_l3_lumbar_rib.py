@@ -155,3 +155,15 @@ def test_finder_13_rib_pairs_counts_agree() -> None:
     r = find_l3(ph.volume)
     assert _inside(ph, r) and not r.levels_disagree
     assert not any("lumbar rib" in w for w in r.warnings)
+
+
+def test_finder_lumbar_rib_with_six_lumbar_type_vertebrae_names_both_and_caps() -> None:
+    # two transitional features together: the short rib on L1 read as a lumbar rib (6 lumbar-type vertebrae, the
+    # phantom's truth) or as a short 12th rib (5 lumbar, the sacrum count) -- both levels, both features in words
+    ph = phantom_volume(0, **KW, lumbar_rib=True, lumbar_count=6)
+    r = find_l3(ph.volume)
+    assert r.levels_disagree and r.confidence <= 0.5 and r.candidates[0].index == r.index
+    assert {c.source for c in r.candidates[:2]} == {"sacrum", "ribs"}
+    assert any(ph.level_at(c.z_mm) == "L3" for c in r.candidates[:2])  # the phantom's L3 is one of the two
+    assert any("6 lumbar-type vertebrae" in w and "lumbarised S1" in w for w in r.warnings)
+    assert any("short rib on L1 (lumbar rib" in w for w in r.warnings)
