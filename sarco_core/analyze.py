@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from sarco_core import __version__, cutoffs
-from sarco_core.body import BODY_HU
 from sarco_core.enums import QCFlag, ValueSource
+from sarco_core.image_qc import image_flags
 from sarco_core.l3 import L3Result, find_l3
 from sarco_core.l3.find import override
 from sarco_core.metrics import DEFAULT_GATES, HUGates, MaskKind, SliceMetrics, measure_slice
+from sarco_core.patient import Patient
 from sarco_core.segment.base import SegmentationResult, SliceSegmenter
 from sarco_core.segment.registry import cached_segmenter
 from sarco_core.volume import Volume
@@ -43,41 +43,6 @@ class InputInfo:
 
 
 SCHEMA_VERSION = 2  # of AnalysisResult.to_dict(); 1 = the same JSON without "schema_version" (read unchanged)
-
-
-@dataclass(frozen=True)
-class Patient:
-    """Height, weight and sex used for one analysis, each with its source (argument, dicom or missing).
-
-    The one owner of patient resolution: :meth:`resolve` (arguments win over the header; implausible header
-    values are ignored with a note) or :meth:`known` (values resolved before, e.g. a stored case, with the
-    sources recorded then)."""
-
-    height_m: float | None
-    weight_kg: float | None
-    sex: str | None
-    sources: dict[str, str]
-    notes: tuple[str, ...] = ()
-
-    @classmethod
-    def resolve(
-        cls, volume: Volume, *, height_m: float | None = None, weight_kg: float | None = None, sex: str | None = None
-    ) -> Patient:
-        h, w, s, src, notes = _patient(volume, height_m, weight_kg, sex)
-        return cls(height_m=h, weight_kg=w, sex=s, sources=src, notes=tuple(notes))
-
-    @classmethod
-    def known(
-        cls, *, height_m: float | None, weight_kg: float | None, sex: str | None, sources: dict[str, str] | None
-    ) -> Patient:
-        """Values already resolved; ``sources`` as recorded then (a value without a recorded source: argument)."""
-        src = dict(sources or {})
-        h, w, s = cutoffs.validate_height_m(height_m), cutoffs.validate_weight_kg(weight_kg), cutoffs.normalise_sex(sex)
-        out = {
-            k: (ValueSource.MISSING.value if v is None else str(src.get(k) or ValueSource.ARGUMENT.value))
-            for k, v in (("height", h), ("weight", w), ("sex", s))
-        }
-        return cls(height_m=h, weight_kg=w, sex=s, sources=out)
 
 
 @dataclass(frozen=True)
@@ -182,89 +147,6 @@ def _load(source: Any) -> tuple[Volume, InputInfo]:
     vol = source if isinstance(source, Volume) else load(source)
     # the input's file name is never recorded: names often carry the patient's name or ID (issue 17)
     return vol, InputInfo(vol.meta.kind, vol.n_slices, input_sha256(source, vol), None)
-
-
-# ---------------------------------------------------------------------------------------------- patient
-def _patient(
-    volume: Volume, height_m: float | None, weight_kg: float | None, sex: str | None
-) -> tuple[float | None, float | None, str | None, dict[str, str], list[str]]:
-    """Arguments win; else the DICOM header; implausible header values are ignored with a note."""
-    notes: list[str] = []
-    src = {"height": "missing", "weight": "missing", "sex": "missing"}
-    h = cutoffs.validate_height_m(height_m)
-    if h is not None:
-        src["height"] = ValueSource.ARGUMENT.value
-    elif volume.meta.patient_height_m:
-        try:
-            h = cutoffs.validate_height_m(volume.meta.patient_height_m)
-            src["height"] = "dicom"
-        except Exception as exc:
-            notes.append(f"DICOM PatientSize ignored: {exc}")
-    w = cutoffs.validate_weight_kg(weight_kg)
-    if w is not None:
-        src["weight"] = "argument"
-    elif volume.meta.patient_weight_kg:
-        try:
-            w = cutoffs.validate_weight_kg(volume.meta.patient_weight_kg)
-            src["weight"] = "dicom"
-        except Exception as exc:
-            notes.append(f"DICOM PatientWeight ignored: {exc}")
-    s = cutoffs.normalise_sex(sex)
-    if s is not None:
-        src["sex"] = "argument"
-    elif volume.meta.patient_sex:
-        s = cutoffs.normalise_sex(volume.meta.patient_sex)
-        if s is not None:
-            src["sex"] = "dicom"
-    return h, w, s, src, notes
-
-
-# ---------------------------------------------------------------------------------------------- QC
-# pixels coarser than this: the HU-gated area counts partial-volume boundary pixels whole (docs/model.md: on the
-# reviewed real slices re-acquired at 3 mm the shipped model's SMA is a median +6.6 % above the reference)
-COARSE_PIXEL_MM = 2.0
-
-
-# acquisition caveats: notes beside the number (they qualify the HU cutoffs or the precision of the area), never
-# a mask-quality problem: they do not lower any confidence and do not put a case in the review queue (issue 15)
-def image_flags(volume: Volume, index: int) -> list[str]:
-    """Acquisition and field-of-view flags for the measured slice."""
-    m = volume.meta
-    flags: list[str] = []  # QCFlag members (StrEnum: they are their strings)
-    if m.kvp is not None and abs(m.kvp - 120.0) > 1.0:
-        flags.append(QCFlag.KVP_NOT_120)
-    if m.contrast_agent is not None or m.kind in ("nifti", "array"):
-        flags.append(QCFlag.CONTRAST_PHASE_UNKNOWN)
-    thick = m.slice_thickness_mm or volume.spacing_mm.slice
-    if thick is not None and thick > 5.0 + 1e-6:
-        flags.append(QCFlag.THICK_SLICE_OVER_5MM)
-    if max(volume.spacing_mm.row, volume.spacing_mm.col) > COARSE_PIXEL_MM + 1e-6:
-        flags.append(QCFlag.COARSE_PIXELS_OVER_2MM)
-    hu = np.asarray(volume.hu[index])
-    fg = hu > BODY_HU
-    lab, n = ndi.label(fg, structure=np.ones((3, 3), bool))
-    if n:
-        sizes = np.bincount(lab.ravel())
-        sizes[0] = 0
-        trunk_id = int(np.argmax(sizes))
-        trunk = lab == trunk_id
-        sp = volume.spacing_mm
-        edge_mm = (trunk[:, 0].sum() + trunk[:, -1].sum()) * sp.row + trunk[0, :].sum() * sp.col
-        if edge_mm > 20.0:
-            flags.append(QCFlag.FOV_TRUNCATED)
-        px_cm2 = volume.pixel_area_mm2 / 100.0
-        rows, cols = np.nonzero(trunk)
-        r0, r1, c0, c1 = rows.min(), rows.max(), cols.min(), cols.max()
-        w = c1 - c0
-        for i in range(1, n + 1):
-            if i == trunk_id or sizes[i] * px_cm2 < 10.0:
-                continue
-            rr, cc = np.nonzero(lab == i)
-            lateral = cc.mean() < c0 + 0.2 * w or cc.mean() > c1 - 0.2 * w
-            if r0 <= rr.mean() <= r1 and lateral:  # beside the trunk, not the table under it
-                flags.append(QCFlag.ARMS_IN_FIELD)
-                break
-    return flags
 
 
 # ---------------------------------------------------------------------------------------------- pipeline

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sarco_core.analyze import AnalysisResult, analyze, image_flags, input_sha256, reanalyze
+from sarco_core.analyze import AnalysisResult, analyze, input_sha256, reanalyze
 from sarco_core.errors import PatientDataError
+from sarco_core.image_qc import image_flags
 from sarco_core.io import load_mask
 from sarco_core.segment.threshold import ThresholdSegmenter
 from sarco_core.volume import Volume
@@ -256,7 +257,7 @@ def test_contract_and_exact_areas_on_the_phantom() -> None:
 
 
 def test_coarse_pixels_are_flagged() -> None:
-    from sarco_core.analyze import image_flags
+    from sarco_core.image_qc import image_flags
     from sarco_core.phantom import phantom_slice
 
     ph = phantom_slice(31, level="L3", pixel_mm=0.8)

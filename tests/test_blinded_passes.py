@@ -11,15 +11,15 @@ import pytest
 
 from sarco_core.phantom import phantom_slice
 from tests.conftest import data_path
+from tools import blinded_build as bt
 from tools import blinded_passes as bp
-from tools import blinded_tool as bt
-from validation.reviewed import SLICES
+from validation.reviewed import SLICES, in_muscle_gate, load_slice
 
 
 def _phantom_masks() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ps = phantom_slice(2, size=224, pixel_mm=1.6)
     hu = ps.hu.astype(np.float32)
-    a = bt.build(hu, 1.6, 1.6, {"keep": [1, 2, 3]}) & bt.in_muscle_gate(hu)
+    a = bt.build(hu, 1.6, 1.6, {"keep": [1, 2, 3]}) & in_muscle_gate(hu)
     return hu, a, a.copy()
 
 
@@ -54,8 +54,8 @@ def test_stored_passes_on_one_real_slice() -> None:
     rep = bp.compare_passes(1, 2, names=[name])
     assert rep["n_slices"] == 1
     row = rep["per_slice"][0]
-    hu, row_mm, col_mm = bt.load_slice(name)
-    m2 = bt.build(hu, row_mm, col_mm, bt.read_selection(name, 2)) & bt.in_muscle_gate(hu)
+    hu, row_mm, col_mm = load_slice(name)
+    m2 = bt.build(hu, row_mm, col_mm, bt.read_selection(name, 2)) & in_muscle_gate(hu)
     assert row["sma_b_cm2"] == pytest.approx(float(m2.sum()) * row_mm * col_mm / 100.0)
     assert 0.0 < row["dice"] <= 1.0
     json.dumps(rep)  # the --json output is plain JSON

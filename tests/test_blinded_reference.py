@@ -1,6 +1,6 @@
-"""Blinded reference tool (tools/blinded_tool.py): the selection replays into the same mask, built from the image
-alone; the stored pass-1 selections give plausible masks on their real slices (shared data; skip with a reason where
-absent, fail under CI=true)."""
+"""Blinded reference tool (tools/blinded_tool.py, its builder tools/blinded_build.py): the selection replays into
+the same mask, built from the image alone; the stored pass-1 selections give plausible masks on their real slices
+(shared data; skip with a reason where absent, fail under CI=true)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from sarco_core.phantom import TISSUES, phantom_slice
 from sarco_core.phantom.tissues import MUSCLE_TISSUES
 from tests.conftest import data_path
-from tools import blinded_tool as bt
-from validation.reviewed import SLICES
+from tools import blinded_build as bt
+from validation.reviewed import SLICES, in_muscle_gate, load_slice
 
 PASS1 = sorted(p.stem for p in (bt.BLINDED / "pass1").glob("*.json"))
 PASS2 = sorted(p.stem for p in (bt.BLINDED / "pass2").glob("*.json"))
@@ -45,11 +45,11 @@ def test_selection_of_the_muscle_components_recovers_their_muscle() -> None:
     ``max_depth`` / polygons, like the real slices)."""
     hu, tissue = _phantom()
     trunk_muscles = [TISSUES[n] for n in MUSCLE_TISSUES if n not in ("iliacus", "gluteal", "imat")]
-    muscle = np.isin(tissue, trunk_muscles) & bt.in_muscle_gate(hu)
+    muscle = np.isin(tissue, trunk_muscles) & in_muscle_gate(hu)
     comp, _ = bt.components(hu, 1.6, 1.6, {})
     keep = [k for k in range(1, int(comp.max()) + 1) if (muscle[comp == k]).mean() > 0.5]
     assert len(keep) >= 2
-    got = bt.build(hu, 1.6, 1.6, {"keep": keep}) & bt.in_muscle_gate(hu)
+    got = bt.build(hu, 1.6, 1.6, {"keep": keep}) & in_muscle_gate(hu)
     chosen = np.isin(comp, keep)
     assert float((got & muscle).sum()) / float(got.sum()) > 0.95  # precision
     assert float((got & chosen & muscle).sum()) / float((chosen & muscle).sum()) > 0.99  # the chosen pieces, whole
@@ -97,8 +97,8 @@ def test_selections_are_small_and_blinded() -> None:
 def test_pass_masks_are_plausible(pass_no: int, name: str) -> None:
     rel, _ = SLICES[name]
     data_path(*rel.split("/"))
-    hu, row_mm, col_mm = bt.load_slice(name)
-    m = bt.build(hu, row_mm, col_mm, bt.read_selection(name, pass_no)) & bt.in_muscle_gate(hu)
+    hu, row_mm, col_mm = load_slice(name)
+    m = bt.build(hu, row_mm, col_mm, bt.read_selection(name, pass_no)) & in_muscle_gate(hu)
     sma = float(m.sum()) * row_mm * col_mm / 100.0
     assert 60.0 <= sma <= 250.0, f"{name}: SMA {sma:.1f} cm2"
     assert 0.0 <= float(hu[m].mean()) <= 70.0

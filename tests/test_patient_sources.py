@@ -1,4 +1,4 @@
-"""Patient resolution has one owner (``analyze.Patient``): a height read from the DICOM header stays "dicom"
+"""Patient resolution has one owner (``sarco_core.patient.Patient``): a height read from the DICOM header stays "dicom"
 after the app's "use this slice as L3" (``ui.backend.reanalyse_at`` used to pass it back as an argument)."""
 
 from __future__ import annotations
@@ -7,8 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from sarco_core.analyze import Patient, analyze
+from sarco_core.analyze import analyze
 from sarco_core.errors import PatientDataError
+from sarco_core.patient import Patient
 from sarco_core.volume import Volume
 
 

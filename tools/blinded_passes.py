@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from tools.blinded_tool import _dice, build, read_selection, selection_path
+from sarco_core.metrics import dice
+from tools.blinded_build import build, read_selection, selection_path
 from validation.reviewed import SLICES, in_muscle_gate, load_slice
 
 
@@ -39,9 +40,9 @@ def compare_pair(hu: np.ndarray, row_mm: float, col_mm: float, a: np.ndarray, b:
     for r in REGION_ORDER:
         ra, rb = a & regs.mask(r), b & regs.mask(r)
         ca, cb = float(ra.sum()) * px, float(rb.sum()) * px
-        regions[r.value] = {"dice": _dice(ra, rb), "sma_a_cm2": ca, "sma_b_cm2": cb, "diff_cm2": cb - ca}
+        regions[r.value] = {"dice": dice(ra, rb), "sma_a_cm2": ca, "sma_b_cm2": cb, "diff_cm2": cb - ca}
     return {
-        "dice": _dice(a, b),
+        "dice": dice(a, b),
         "sma_a_cm2": sma_a,
         "sma_b_cm2": sma_b,
         "diff_cm2": sma_b - sma_a,

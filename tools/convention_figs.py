@@ -142,10 +142,11 @@ def phantom_figure(level: str, out: Path) -> None:
 
 
 def real_figure(name: str, level: str, out: Path) -> None:
-    from tools.blinded_tool import build, gate, load_slice, read_selection
+    from tools.blinded_build import build, read_selection
+    from validation.reviewed import in_muscle_gate, load_slice
 
     hu, row_mm, col_mm = load_slice(name)
-    muscle = build(hu, row_mm, col_mm, read_selection(name, 1)) & gate(hu)
+    muscle = build(hu, row_mm, col_mm, read_selection(name, 1)) & in_muscle_gate(hu)
     codes = slice_regions(hu, row_mm=row_mm, col_mm=col_mm).codes
     labels = [
         (muscle & (codes == r.code), r.value.replace("_", " "), True)

@@ -24,7 +24,8 @@ from sarco_core.volume import Volume
 if TYPE_CHECKING:
     from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-    from sarco_core.analyze import AnalysisResult, Patient
+    from sarco_core.analyze import AnalysisResult
+    from sarco_core.patient import Patient
     from sarco_core.segment.base import SliceSegmenter
     from sarco_core.store import Store
     from sarco_core.store.records import MaskVersionRecord
@@ -224,7 +225,7 @@ def run_analysis(
     patient: Patient | None = None,
 ) -> AnalysisResult:
     """Run L3 → segment → measure → classify with the cached segmenter; returns the AnalysisResult.
-    ``patient``: a :class:`sarco_core.analyze.Patient` resolved before (then height/weight/sex must be None)."""
+    ``patient``: a :class:`sarco_core.patient.Patient` resolved before (then height/weight/sex must be None)."""
     from sarco_core.analyze import analyze
 
     def _cb(stage: str, fraction: float) -> None:
@@ -316,7 +317,7 @@ def reanalyse_at(case_id: int, slice_index: int, *, actor: str, parent_version_i
     """Re-segment and re-measure ``case_id`` at ``slice_index`` (L3 override) and record it as a new
     analysis with its automatic mask (a new version). Returns the new version record. The case's patient values
     keep the sources recorded by the previous analysis (a header height stays "dicom")."""
-    from sarco_core.analyze import Patient
+    from sarco_core.patient import Patient
 
     s = store()
     case = s.get_case(case_id)

@@ -25,16 +25,10 @@ from sarco_core.errors import (
     UnreadableFileError,
     UnsupportedCompressionError,
 )
+from sarco_core.io.dicom_file import SourceItem, has_preamble, open_source, source_name
 from sarco_core.io.dicom_geometry import StackGeometry, build_geometry
-from sarco_core.io.dicom_headers import (
-    SliceHeader,
-    SourceItem,
-    choose_series,
-    group_series,
-    has_preamble,
-    open_source,
-    source_name,
-)
+from sarco_core.io.dicom_grouping import choose_series, group_series
+from sarco_core.io.dicom_headers import SliceHeader
 from sarco_core.io.dicom_meta import meta_warnings, source_meta
 from sarco_core.io.dicom_series import NoDicomFoundError, check_values, explain_mixed_geometry, read_all_headers
 from sarco_core.io.limits import check_deadline, check_voxels

@@ -10,15 +10,9 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from sarco_core.errors import ImageValueError, IrregularSeriesError, NotCTError, SarcoError, UnreadableFileError
-from sarco_core.io.dicom_headers import (
-    CT_SOP_CLASSES,
-    SeriesGroup,
-    SliceHeader,
-    SourceItem,
-    headers_from_dataset,
-    read_header,
-    source_name,
-)
+from sarco_core.io.dicom_file import SourceItem, read_header, source_name
+from sarco_core.io.dicom_grouping import SeriesGroup
+from sarco_core.io.dicom_headers import CT_SOP_CLASSES, SliceHeader, headers_from_dataset
 from sarco_core.io.limits import check_deadline
 
 

@@ -12,14 +12,10 @@ from sqlalchemy.orm import Session
 
 from sarco_core.auth import Role, UserRecord, hash_password, parse_role, verify_password
 from sarco_core.errors import AuthError, StoreError
-from sarco_core.store.core import StoreCore
+from sarco_core.store.core import StoreCore, now_utc
 from sarco_core.store.schema import MaskVersion, SignInSession, User
 
 SESSION_DAYS = 7  # a browser stays signed in this long, then asks again
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _aware(t: datetime) -> datetime:
@@ -63,7 +59,7 @@ class UserStore(StoreCore):
                     role=r.value,
                     password_hash=pw_hash,
                     email=email or None,
-                    created_at=_now(),
+                    created_at=now_utc(),
                     disabled=False,
                 )
                 s.add(row)
@@ -137,8 +133,8 @@ class UserStore(StoreCore):
                 SignInSession(
                     token_sha256=_sha(token),
                     user_id=user_id,
-                    created_at=_now(),
-                    expires_at=_now() + timedelta(days=SESSION_DAYS),
+                    created_at=now_utc(),
+                    expires_at=now_utc() + timedelta(days=SESSION_DAYS),
                 )
             )
         return token
@@ -148,7 +144,7 @@ class UserStore(StoreCore):
             return None
         with self._tx() as s:
             row = s.scalars(select(SignInSession).where(SignInSession.token_sha256 == _sha(token))).first()
-            if row is None or _aware(row.expires_at) < _now():
+            if row is None or _aware(row.expires_at) < now_utc():
                 return None
             u = s.get(User, row.user_id)
             return None if u is None or u.disabled else _rec(u)

@@ -10,13 +10,14 @@ from sqlalchemy.exc import IntegrityError
 
 from sarco_core.errors import GridMismatchError, StoreError
 from sarco_core.store import codec, convert
-from sarco_core.store.core import StoreCore, log
+from sarco_core.store.cases import CaseStore
+from sarco_core.store.core import log
 from sarco_core.store.provenance import AnalysisInput, as_dict
 from sarco_core.store.records import AnalysisRecord, AuditEvent, MaskVersionRecord
 from sarco_core.store.schema import Analysis, AuditEventRow, MaskVersion
 
 
-class VersionStore(StoreCore):
+class VersionStore(CaseStore):
     """Version and audit operations (see :class:`sarco_core.store.Store`)."""
 
     def versions(self, case_id: int) -> list[MaskVersionRecord]:
