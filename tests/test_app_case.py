@@ -61,6 +61,7 @@ def test_case_page_of_a_batch_case_has_every_export(tmp_path) -> None:  # type: 
 
 def test_conflict_message_at_the_click_keeps_strokes_and_comment_and_reapplies() -> None:
     from tests.test_app_edit import _state, edit_with_one_stroke
+    from ui.edit_comment import comment_key
 
     store = Store.open(default_db_url())
     cid = seed_case(store)
@@ -69,12 +70,12 @@ def test_conflict_message_at_the_click_keeps_strokes_and_comment_and_reapplies()
     other = mask.copy()
     other[:, : other.shape[1] // 3] = 0  # someone else clears the patient's right third and saves first
     store.save_version(cid, other, parent_version_id=v1.id, author="someone else", comment="theirs")
-    at.text_input(key=f"edit_comment_{cid}_{v1.id}").input("my careful comment")
+    at.text_input(key=comment_key(cid)).input("my careful comment")
     next(b for b in at.button if b.label == "Save version").click().run()
     assert not at.exception
     msg = " ".join(e.value for e in at.error)
     assert "version 2 was saved by someone else at" in msg and "Your strokes and your comment are kept" in msg
-    assert at.text_input(key=f"edit_comment_{cid}_{v1.id}").value == "my careful comment"
+    assert at.text_input(key=comment_key(cid)).value == "my careful comment"
     assert (_state(at, cid).history.current == mine).all()
     next(b for b in at.button if b.label == "Reload the newest version and reapply my strokes").click().run()
     assert not at.exception
@@ -85,7 +86,7 @@ def test_conflict_message_at_the_click_keeps_strokes_and_comment_and_reapplies()
     expected = other.copy()
     expected[changed] = mine[changed]
     assert (s.history.current == expected).all()
-    assert at.text_input(key=f"edit_comment_{cid}_{v2.id}").value == "my careful comment"
+    assert at.text_input(key=comment_key(cid)).value == "my careful comment"
     next(b for b in at.button if b.label == "Save version").click().run()
     v3 = store.versions(cid)[-1]
     assert (v3.number, v3.comment) == (3, "my careful comment")

@@ -1,5 +1,6 @@
 """AppTest: Edit page — injected strokes change SMA by exactly (HU-gated pixels added/removed) × pixel area,
-for add and erase; save creates a version; a conflicting save is refused; restore makes a new version."""
+for add and erase; save creates a version; a comment typed before other reruns is kept and saved; a conflicting
+save is refused; restore makes a new version."""
 
 from __future__ import annotations
 
@@ -89,6 +90,44 @@ def test_stroke_changes_sma_exactly_and_save_creates_version(edit_case: tuple[St
     assert any("Saved version 2" in s.value for s in at.success)
     hist = at.table[0].value
     assert [int(v) for v in hist.index] == [1, 2]
+
+
+def _comment_box(at):  # type: ignore[no-untyped-def]
+    return next(t for t in at.text_input if t.label == "Comment")
+
+
+def test_comment_typed_before_other_reruns_is_kept_and_saved(edit_case: tuple[Store, int]) -> None:
+    """The comment is typed first; then a newer version is saved by someone else (before any stroke, so the page
+    moves to it), the canvas reports a stroke (a rerun that ends in st.rerun), the brush size changes, and the
+    user leaves the page and comes back. The text is in the box after each, and saved with the version."""
+    store, cid = edit_case
+    v1 = store.versions(cid)[0]
+    at = app("views/edit.py", case_id=cid)
+    text = "removed arm muscle on the left"
+    _comment_box(at).input(text)
+    other = store.get_mask(v1.id)
+    other[other == 3] = 0
+    v2 = store.save_version(cid, other, parent_version_id=v1.id, author="someone else", comment="theirs")
+    at.run()
+    assert not at.exception, at.exception
+    assert _state(at, cid).parent_version_id == v2.id
+    assert _comment_box(at).value == text
+    hu = np.asarray(store.load_volume(cid).hu[v1.slice_index])
+    at.session_state["edit_inject"] = [(_stroke_on_muscle_edge(other, 2, True, hu), "add", 1)]
+    at.run()
+    assert _state(at, cid).strokes == 1
+    assert _comment_box(at).value == text
+    at.slider(key="edit_brush").set_value(12).run()
+    assert _comment_box(at).value == text
+    at.switch_page("views/case.py").run()
+    at.switch_page("views/edit.py").run()
+    assert not at.exception, at.exception
+    assert _comment_box(at).value == text
+    next(b for b in at.button if b.label == "Save version").click().run()
+    assert not at.exception, at.exception
+    v3 = store.versions(cid)[-1]
+    assert (v3.number, v3.parent_id, v3.comment) == (3, v2.id, text)
+    assert _comment_box(at).value == ""  # saved with version 3: the next edit starts with an empty box
 
 
 def test_conflicting_save_is_refused_and_edit_kept(edit_case: tuple[Store, int]) -> None:

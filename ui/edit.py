@@ -4,6 +4,8 @@ Each stroke is committed as soon as the canvas reports it: the strokes image is 
 by :func:`ui.strokes.apply_strokes`, pushed on an undo stack in session state, and the canvas is cleared
 (new key) with the updated overlay as its background.
 
+The comment box (:mod:`ui.edit_comment`) keeps its text through every rerun until it is saved with a version.
+
 Test hook: ``st.session_state["edit_inject"] = [(rgba, mode, label), ...]`` is applied exactly like canvas
 output on the next run (AppTest cannot draw on the canvas component).
 """
@@ -21,6 +23,7 @@ from sarco_core.auth import Permission
 from sarco_core.errors import ConflictError, SarcoError
 from sarco_core.metrics import DEFAULT_GATES, measure_slice
 from ui import auth, backend, cases, state
+from ui.edit_comment import clear_comment, comment_box
 from ui.render import TISSUE_GATES, TISSUES, WINDOW_PRESETS, AxialView, axial_image
 from ui.strokes import EditHistory, apply_strokes
 from ui.text import fmt
@@ -41,10 +44,6 @@ class EditSession:
     conflict: str | None = None  # the refusal of the last save, shown at the save button until resolved
 
 
-def comment_key(s: EditSession) -> str:
-    return f"edit_comment_{s.case_id}_{s.parent_version_id}"
-
-
 def conflict_text(newer: Any, parent_number: int) -> str:
     return (
         f"Not saved: version {newer.number} was saved by {newer.author} at {newer.created_at:%H:%M} UTC "
@@ -56,7 +55,7 @@ def conflict_text(newer: Any, parent_number: int) -> str:
 def reapply_on_newest(s: EditSession, parent_mask: np.ndarray, newest: Any, newest_mask: np.ndarray) -> EditSession:
     """A new session on top of ``newest`` carrying the user's strokes: every pixel the user changed from the
     version they started from takes the user's label; all other pixels keep the newest version's label.
-    The comment is carried over; the strokes stay undoable."""
+    The comment box is per case and keeps its text; the strokes stay undoable."""
     mine = s.history.current
     if mine.shape != newest_mask.shape:
         raise ValueError("the newest version has another grid")
@@ -74,9 +73,6 @@ def reapply_on_newest(s: EditSession, parent_mask: np.ndarray, newest: Any, newe
     )
     if (merged != newest_mask).any():
         new.history.push(merged)
-    old_comment = st.session_state.get(comment_key(s))
-    if old_comment:
-        st.session_state[comment_key(new)] = old_comment
     st.session_state.setdefault(state.EDIT, {})[s.case_id] = new
     return new
 
@@ -251,11 +247,11 @@ def page() -> None:
     )
 
     # ------------------------------------------------------------ save
-    with st.form(f"save_form_{cid}", clear_on_submit=False):
+    with st.container(border=True):
         st.markdown("**Save as a new version**")
         st.caption(f"Saving as **{state.author()}** (the signed-in user).")
-        comment = st.text_input("Comment", placeholder="e.g. removed arm muscle on the left", key=comment_key(s))
-        submitted = st.form_submit_button("Save version", type="primary", icon=":material/save:")
+        comment = comment_box(cid)
+        submitted = st.button("Save version", type="primary", icon=":material/save:", key="save_version")
     if submitted:
         if not s.history.dirty:
             st.info("Nothing to save: the mask equals the version you started from.")
@@ -265,7 +261,7 @@ def page() -> None:
                     cid,
                     s.history.current,
                     author=state.author(),
-                    comment=comment or "",
+                    comment=comment,
                     parent_version_id=s.parent_version_id,
                 )
             except ConflictError:
@@ -275,6 +271,7 @@ def page() -> None:
                 st.error(str(exc))
             else:
                 st.session_state[state.EDIT].pop(cid, None)
+                clear_comment(cid)
                 state.flash("success", f"Saved version {v.number}: SMA {v.sma_cm2:.2f} cm².", page="edit")
                 st.rerun()
     if s.conflict or (stale and s.history.dirty):
