@@ -1,7 +1,8 @@
 """Browser tests of the app as a team uses it (Playwright + Debian's Chromium): sign-in (a wrong password is
 refused; a sign-in and the open case survive a reload), roles (a researcher cannot edit, a labeller cannot
 delete), every export of a case made by ``sarco batch`` downloads from its case page, and a conflicting save
-is refused at the click with the strokes and the comment kept, then reapplied on the newest version.
+is refused at the click with the strokes and the comment kept, then reapplied on the newest version; a comment
+typed before someone else saves and before the first stroke is kept and saved with the version.
 
 One server for the module (users and a batch case made before it starts); each test opens a fresh browser
 context. Skipped without Chromium, except under CI=true.
@@ -172,4 +173,49 @@ def test_labeller_cannot_delete_and_conflict_is_shown_at_the_click(page, team_ap
         assert (v.author, v.comment) == ("lab", "my careful comment")
     except Exception:
         _shot(page, "failure_labeller")
+        raise
+
+
+def test_comment_typed_before_a_newer_version_and_the_first_stroke_is_saved(page, team_app) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    from sarco_core.store import Store
+
+    url, db, cid = team_app
+    try:
+        _sign_in(page, url, "lab", PW, f"/case?case={cid}")
+        page.get_by_role("heading", level=1, name=f"Case #{cid}:").wait_for()
+        page.get_by_role("link", name="Edit mask").click()
+        page.get_by_role("heading", name="Edit the mask").wait_for()
+        canvas = page.locator("canvas.upper-canvas").first
+        canvas.wait_for()
+        _idle(page)
+        page.get_by_role("textbox", name="Comment").fill("typed before the first stroke")
+        # someone else saves before any stroke: the stroke's rerun moves the page to their version
+        store = Store.open(db)
+        latest = store.versions(cid)[-1]
+        other = store.get_mask(latest.id)
+        other[other == 2] = 0
+        theirs = store.save_version(cid, other, parent_version_id=latest.id, author="someone else", comment="theirs")
+        store.close()
+        box = canvas.bounding_box()
+        assert box is not None
+        x0, y0 = box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.70  # away from the other test's stroke
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        for i in range(1, 20):
+            page.mouse.move(x0 + i * 5, y0 - i * 2, steps=2)
+        page.mouse.up()
+        strokes = page.locator('[data-testid="stMetric"]').filter(has_text="Strokes this session").last
+        expect(strokes).to_contain_text("1")
+        page.get_by_text(f"editing on top of version {theirs.number}").wait_for()
+        _idle(page)
+        expect(page.get_by_role("textbox", name="Comment")).to_have_value("typed before the first stroke")
+        page.get_by_role("button", name="Save version").click()
+        page.get_by_text(f"Saved version {theirs.number + 1}").wait_for()
+        v = Store.open(db).versions(cid)[-1]
+        assert (v.author, v.parent_id, v.comment) == ("lab", theirs.id, "typed before the first stroke")
+        expect(page.get_by_role("textbox", name="Comment")).to_have_value("")  # saved: the next edit starts empty
+    except Exception:
+        _shot(page, "failure_comment_first")
         raise
