@@ -153,3 +153,19 @@ def test_supervisor_stops_jobs_on_the_guard_and_keeps_finished_ones(tmp_path: Pa
     assert status["final"].startswith("stopped by the time guard")
     assert status["fold-late"].startswith(("stopped", "not started"))
     assert check is None and status["check"] == "not run (final model missing)"
+
+
+def test_outputs_over_the_return_limit_are_named_not_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    model = runs / "final" / "model"
+    model.mkdir(parents=True)
+    (model / "model.pt").write_bytes(b"x" * 100)
+    (model / "model.onnx").write_bytes(b"x" * 5000)
+    (model / "config.json").write_text("{}")
+    monkeypatch.setattr(device_run, "RETURN_LIMIT_BYTES", 1000)
+    verdict: dict[str, object] = {"decision": {"decision": "no decision"}}
+    device_run.write_outputs(out, runs, verdict, {"folds_done": []}, ["final"])
+    assert sorted(p.name for p in out.iterdir()) == ["lopo.json", "meta.tar.gz", "model.pt", "verdict.json"]
+    back = json.loads((out / "verdict.json").read_text())
+    assert back["outputs_over_return_limit"] == {"model.onnx": 5000}
+    assert len(list(out.iterdir())) <= 8

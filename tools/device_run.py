@@ -232,10 +232,10 @@ def write_outputs(out: Path, runs: Path, verdict: dict[str, Any], lopo_rep: dict
         if (runs / "check.log").is_file():
             tar.add(runs / "check.log", arcname="check.log")
     big = {p.name: p.stat().st_size for p in out.iterdir() if p.stat().st_size > RETURN_LIMIT_BYTES}
-    verdict["outputs"] = {p.name: p.stat().st_size for p in sorted(out.iterdir())}
-    verdict["outputs_over_return_limit"] = big
     for name in big:  # would not come back: say so rather than lose the verdict
         (out / name).unlink()
+    verdict["outputs"] = {p.name: p.stat().st_size for p in sorted(out.iterdir())}
+    verdict["outputs_over_return_limit"] = big
     (out / "verdict.json").write_text(json.dumps(verdict, indent=1))
 
 
