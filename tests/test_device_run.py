@@ -169,3 +169,20 @@ def test_outputs_over_the_return_limit_are_named_not_lost(tmp_path: Path, monkey
     back = json.loads((out / "verdict.json").read_text())
     assert back["outputs_over_return_limit"] == {"model.onnx": 5000}
     assert len(list(out.iterdir())) <= 8
+
+
+def test_parallel_phantom_build_is_the_sequential_one() -> None:
+    import numpy as np
+
+    from sarco_core.train import data
+    from tools import device_prebuild
+
+    assert device_prebuild.chunks(range(3, 13), 4) == [(3, 5), (5, 8), (8, 10), (10, 13)]
+    assert device_prebuild.chunks(range(0, 2), 8) == [(0, 1), (1, 2)]
+    kw = dict(hard_fraction=0.5, variant_fraction=0.5, to_grid=data.to_coarse_grid(2.5, (2.4, 3.6), 1))
+    kw["native_of"] = data.native_coarse((2.4, 3.6), 1)
+    seq = data.build_phantoms(range(0, 4), 2.5, **kw)  # type: ignore[arg-type]
+    par = device_prebuild.parallel_build_phantoms(range(0, 4), 2.5, workers=2, coarse=((2.4, 3.6), 1), **kw)
+    assert par.names == seq.names and par.native_mm == seq.native_mm and par.confidence == seq.confidence
+    for a, b in zip(par.hu + par.labels, seq.hu + seq.labels, strict=True):
+        assert a is not None and b is not None and a.dtype == b.dtype and np.array_equal(a, b)

@@ -10,7 +10,8 @@ cpu``, the smoke stage) so its logic is tested without a device.
   reference slices (:func:`sarco_core.train.lopo.fold_config`: that patient out of every real input), each a
   subprocess ``python -m tools.device_run job ...`` that trains with ``resume`` (checkpoints every
   ``checkpoint_every`` steps in ``--runs``), refuses to build a data cache (the staged caches must be found: a miss
-  means the staging does not match the config or the code), and for a fold scores its patient's reference slices
+  means the staging does not match the config or the code; the phantom caches are built first, on every core,
+  by :mod:`tools.device_prebuild`), and for a fold scores its patient's reference slices
   of every staged pass, candidate and incumbent (models/sarco-unet-v1), into ``fold-<patient>/scores.json``;
 * the guard: a job is stopped (SIGTERM, then SIGKILL) once fewer than ``reserve`` seconds of ``--budget-s`` are
   left; the shipping check starts only if its estimate fits. A second ``run`` with the same ``--runs`` on the same
@@ -246,6 +247,10 @@ def run(a: argparse.Namespace) -> int:
     cfg, man = load_staged(stage, a.device, link=True)
     jobs = plan(stage, a.patients)
     _log(f"{cfg.name} {cfg.version} on {a.device}: jobs {jobs}, {a.parallel} at a time, budget {a.budget_s:.0f} s")
+    from tools.device_prebuild import prebuild
+
+    prebuild_s = prebuild(cfg)  # the phantom caches (not carried: too big), on every core
+    _log(f"phantom caches ready in {prebuild_s:.0f} s")
     status, check = supervise(a, guard, jobs, runs)
     lopo_rep, r12 = collect(runs, jobs, man["passes"])
     r345 = {k: v for k, v in check["verdicts"].items()} if check else None
@@ -257,6 +262,7 @@ def run(a: argparse.Namespace) -> int:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "seconds": round(guard.elapsed(), 1),
         "budget_s": a.budget_s,
+        "phantom_prebuild_s": round(prebuild_s, 1),
         "jobs": status,
         "complete": r12 is not None and r345 is not None,
         "rules_1_2": r12,

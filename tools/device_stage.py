@@ -8,8 +8,9 @@ The device machine gets the repository's tracked files and the paths named in ``
   ``shared_data`` at ``--link``, an absolute path that is a symbolic link on both machines (here to the real shared
   data, there to ``skeleton/``): the real-slice cache key holds the absolute source paths, so the same link path
   gives the same key, and the cache built here is found there;
-* ``cache/``: the training caches (phantoms, coarse copies, real slices with teacher pseudo-labels), built by
-  :func:`sarco_core.train.data.prepare` exactly as a training run builds them;
+* ``cache/``: the real-slice training caches (teacher pseudo-labels, plain and coarse copies), built by
+  :func:`sarco_core.train.data.prepare` exactly as a training run builds them (:func:`build_real_caches`); the
+  phantom caches are built on the device (too big to carry, and they need no data);
 * ``skeleton/``: an empty file (or folder) per real source the config's globs match, so the globs match the same
   paths there; their content is never read, because every cache is found (the device job refuses to build one);
 * ``reference/pN/``: the blinded reference masks of every pass (``tools.blinded_tool export``);
@@ -143,8 +144,35 @@ def fetch_wheels(folder: Path, wheels: tuple[str, ...] = WHEELS) -> list[str]:
     return sorted(p.name for p in folder.glob("*.whl"))
 
 
+def build_real_caches(cfg: Any, out: Path) -> dict[str, int]:
+    """Only the real-slice caches (teacher pseudo-labels need the DICOM, which stays here) into ``out``: the
+    phantom caches are too big to carry (800 train phantoms at 1.25 mm: 84 MB compressed) and need no data, so the
+    device builds them (``tools.device_run``, in parallel). :func:`prepare` runs on a scratch cache folder with
+    the phantom builder stubbed (empty sets, deleted with the scratch folder); the real keys do not depend on the
+    cache folder, so the moved files are found where the staged config looks."""
+    import dataclasses
+
+    from sarco_core.train import data
+
+    scratch = out.parent / (out.name + ".scratch")
+    shutil.rmtree(scratch, ignore_errors=True)
+    orig = data.build_phantoms
+    data.build_phantoms = lambda *a, **k: data.SliceSet()  # type: ignore[assignment,misc]
+    try:
+        data.prepare(dataclasses.replace(cfg, cache_dir=str(scratch.resolve())))
+    finally:
+        data.build_phantoms = orig  # type: ignore[assignment]
+    out.mkdir(parents=True, exist_ok=True)
+    moved = {}
+    for f in sorted(scratch.glob("real*.npz")):
+        moved[f.name] = f.stat().st_size
+        f.replace(out / f.name)
+    shutil.rmtree(scratch)
+    return moved
+
+
 def stage(config: Path, out: Path, link: Path, wheels: Path | None) -> dict[str, Any]:
-    from sarco_core.train.data import prepare, real_sources
+    from sarco_core.train.data import real_sources
     from tools.blinded_tool import export
 
     src_cfg = load_config(config)
@@ -159,8 +187,8 @@ def stage(config: Path, out: Path, link: Path, wheels: Path | None) -> dict[str,
     (out / "train.json").write_text(json.dumps(staged_config(src_cfg.raw, out, str(link)), indent=2) + "\n")
     cfg = load_config(out / "train.json")
     t = time.time()
-    prepare(cfg)
-    times["caches_s"] = round(time.time() - t, 1)
+    build_real_caches(cfg, out / "cache")
+    times["real_caches_s"] = round(time.time() - t, 1)
     n_skel = write_skeleton(real_sources(cfg), link, out / "skeleton")
     t = time.time()
     refs = write_refslices(out / "reference" / f"p{PASSES[0]}" / "index.json", shared, out / "refslices")
