@@ -215,19 +215,27 @@ def stage(config: Path, out: Path, link: Path, wheels: Path | None) -> dict[str,
 
 
 def check(out: Path) -> dict[str, Any]:
-    """Here, after staging: the staged reference slices give the incumbent's labels as the DICOM does."""
+    """Here, after staging: the skeleton globs the same sources as the data (same cache keys there) and the
+    staged reference slices give the incumbent's labels exactly as the DICOM does."""
     from sarco_core.io import load
     from sarco_core.segment.model import Segmenter
+    from sarco_core.train.data import real_sources
 
     cfg = load_config(out / "train.json")
+    link = Path(cfg.shared_data)
+    shared = link.resolve()
+    here = [str(p) for p in real_sources(cfg)]
+    point_link(link, out / "skeleton")
+    there = [str(p) for p in real_sources(cfg)]  # what the device's globs see: the cache key's source list
+    point_link(link, shared)
     seg = Segmenter.from_dir(ROOT / "models" / "sarco-unet-v1")
-    shared = cfg.resolve(cfg.shared_data)
     rows = {}
     for e in json.loads((out / "reference" / f"p{PASSES[0]}" / "index.json").read_text())["slices"]:
         a = np.asarray(seg.segment(load(shared / e["ct"]), [int(e["k"])])[0].labels)
         b = np.asarray(seg.segment(staged_volume(out / "refslices", e["name"]), [0])[0].labels)
         rows[e["name"]] = float((a == b).mean()) if a.shape == b.shape else 0.0
-    return {"equal_label_share": rows, "all_equal": all(v == 1.0 for v in rows.values())}
+    same = here == there
+    return {"skeleton_sources_same": same, "equal_label_share": rows, "all_equal": same and min(rows.values()) == 1}
 
 
 def main(argv: list[str] | None = None) -> int:
