@@ -186,3 +186,18 @@ def test_parallel_phantom_build_is_the_sequential_one() -> None:
     assert par.names == seq.names and par.native_mm == seq.native_mm and par.confidence == seq.confidence
     for a, b in zip(par.hu + par.labels, seq.hu + seq.labels, strict=True):
         assert a is not None and b is not None and a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_a_rerun_with_every_job_done_still_runs_the_check(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    (runs / "final" / "model").mkdir(parents=True)
+    (runs / "final" / "model" / "model.onnx.json").write_text("{}")  # the final model of an earlier run
+    out = runs / "shipping_check.json"
+    write = f"import json; open({str(out)!r}, 'w').write(json.dumps({{'verdicts': {{}}}}))"
+    a = argparse.Namespace(parallel=2, check_estimate_s=1.0, check_seeds=1, check_variant_seeds=1, poll_s=0.1)
+    status, check = device_run.supervise(
+        a, TimeGuard(budget_s=60.0, reserve_s=1.0), ["final"], runs, check_cmd=[sys.executable, "-c", write]
+    )
+    assert status == {"final": "done (earlier run)", "check": "done"} and check == {"verdicts": {}}
+    status, _ = device_run.supervise(a, TimeGuard(budget_s=60.0), ["final"], runs, check_cmd=["false"])
+    assert status["check"] == "done (earlier run)"  # not run twice

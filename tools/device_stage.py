@@ -41,9 +41,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CARRY_LIMIT_BYTES = 64 * 2**20  # the device's limit on the working tree plus carried paths (device README)
 RETURN_LIMIT_BYTES = 16 * 2**20  # one file back from $OUT
 PASSES = (1, 2)  # blinded reference passes (validation/reviewed/blinded/passN)
-# packages the device image lacks (KINDS.md) that training, LOPO and the shipping check import; timm is in the
-# image too, but carried at the version tested here (segmentation-models-pytorch 0.6.0 needs timm >= 0.9)
-WHEELS = ("segmentation-models-pytorch==0.6.0", "timm==1.0.31")
+# packages the device image lacks (KINDS.md) that training, LOPO and the shipping check import: the network
+# library, and nibabel (sarco_core.phantom imports sarco_core.io.nifti; the CPU smoke run with the missing
+# packages blocked failed there without it). pydicom, pylibjpeg and highdicom are not needed: the staged reference
+# slices replace the DICOM. timm is in the image too, but carried at the version tested here (smp 0.6.0 needs
+# timm >= 0.9)
+WHEELS = ("segmentation-models-pytorch==0.6.0", "timm==1.0.31", "nibabel==5.4.2")
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
 
 

@@ -27,7 +27,7 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
     "$WHEELS"/*.whl || { echo "wheel install failed"; exit 3; }
   export PYTHONPATH="$SITE:$PWD"
 else
-  export PYTHONPATH="$PWD"
+  export PYTHONPATH="${PREPEND_PYTHONPATH:+$PREPEND_PYTHONPATH:}$PWD"  # a CPU test may block imports this way
 fi
 export PYTHONUNBUFFERED=1
 python3 -c "import sys, torch, timm, segmentation_models_pytorch as smp, onnxruntime as ort
