@@ -85,13 +85,16 @@ class SliceScore:
     error_pct: float | None
 
 
-def score_slice(ref: RefSlice, segmenter: Any, method: str, shared: Path) -> SliceScore:
-    """Gated Dice and SMA error of ``segmenter`` against one reference slice, on the slice's native grid."""
+def score_slice(ref: RefSlice, segmenter: Any, method: str, shared: Path, volume: Any = None) -> SliceScore:
+    """Gated Dice and SMA error of ``segmenter`` against one reference slice, on the slice's native grid.
+    ``volume``: the slice's CT already loaded (a staged copy, ``tools/device_stage.py``); else read from ``shared``."""
     from PIL import Image
 
-    from sarco_core.io import load
+    if volume is None:
+        from sarco_core.io import load
 
-    vol = load(shared / ref.ct)
+        volume = load(shared / ref.ct)
+    vol = volume
     hu = np.asarray(vol.hu[ref.k], np.float32)
     with Image.open(ref.mask_path) as im:
         truth = np.array(im.convert("1"), dtype=bool)
