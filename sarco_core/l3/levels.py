@@ -1,7 +1,8 @@
 """From spine features to vertebral levels: disc spaces along z, then two independent counts.
 
 * **Discs**: dark gaps between two bright endplates in the vertebral-body HU profile (resampled to 1 mm; see
-  :func:`endplate_gap`), chosen as a regular sequence 20-60 mm apart.
+  :func:`endplate_gap`), chosen as a regular sequence 20-60 mm apart, continued upwards by a candidate one pitch
+  above the highest disc (:func:`_extend_top`).
 * **Up from the sacrum**: S1 is the first vertebra from above whose lateral masses meet the iliac bones on both
   sides (sacro-iliac bone contact, :mod:`sarco_core.l3.sacroiliac`); where no slice shows iliac bone on both sides
   or no contact is found, the older landmark: the lowest slices where bone joined to the spine reaches >= 70 mm to

@@ -21,12 +21,13 @@ On the working grid of :mod:`sarco_core.l3.spine`:
 4. **T12** (:func:`count_t12`): each rib belongs to the vertebra whose disc-to-disc span holds its head. A rib is
    kept when it is supported: a rib on the other side at the same vertebra (a pair), or on the same side one
    vertebra higher (the next rib up); a short rib (``SHORT_*``: 45-55 mm reach, clearly falling: a hypoplastic
-   12th rib, not a flat transverse process) only right below a full rib on its side. The lowest vertebra with a
-   kept rib is T12. The evidence is *weak* (``RibCount.notes`` says why) when that rib is on one side only, is
-   short, when two ribs share a vertebra or the vertebra is taller than ``TALL`` rib pitches (a missed disc),
-   or when the lowest
-   ribs end in front of the vertebral body centre (``TIP_DY_MIN``) like 11th ribs: 12th ribs end further back,
-   so a missed short or absent 12th rib shows this way.
+   12th rib, not a flat transverse process) only right below a full rib on its side. One rib per side per
+   vertebra: a short piece medial to and above a rib of its side and vertebra whose neck was lost is that rib's
+   neck, not a second rib (:func:`_join_necks`). The lowest vertebra with a kept rib is T12. The evidence is
+   *weak* (``RibCount.notes`` says why) when that rib is on one side only, is short, when two ribs share a
+   vertebra or the vertebra is taller than ``TALL`` rib pitches (a missed disc), or when the lowest ribs end in
+   front of the vertebral body centre (``TIP_DY_MIN``) like 11th ribs: 12th ribs end further back, so a missed
+   short or absent 12th rib shows this way.
 5. **Lumbar rib**: when every rib on that lowest vertebra is *rudimentary* (``Rib.rudimentary``: reaching less than
    ``LR_REACH_MAX_MM`` from the midline and running in line with a transverse process, its far end at most
    ``LR_TURN_MAX_MM`` further back than its medial end) and lies right below a full rib on its side, it is a lumbar
@@ -306,7 +307,7 @@ def _join_necks(used: list[tuple[Rib, int]]) -> tuple[list[tuple[Rib, int]], int
                 ),
                 v,
             )
-            out.remove((piece, v))
+            out = [(q, w) for q, w in out if q is not piece]
             necks += 1
     return out, necks
 
