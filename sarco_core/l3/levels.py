@@ -1,7 +1,8 @@
 """From spine features to vertebral levels: disc spaces along z, then two independent counts.
 
 * **Discs**: dark gaps between two bright endplates in the vertebral-body HU profile (resampled to 1 mm; see
-  :func:`endplate_gap`), chosen as a regular sequence 20-60 mm apart.
+  :func:`endplate_gap`), chosen as a regular sequence 20-60 mm apart, continued upwards by a candidate one pitch
+  above the highest disc (:func:`_extend_top`).
 * **Up from the sacrum**: S1 is the first vertebra from above whose lateral masses meet the iliac bones on both
   sides (sacro-iliac bone contact, :mod:`sarco_core.l3.sacroiliac`); where no slice shows iliac bone on both sides
   or no contact is found, the older landmark: the lowest slices where bone joined to the spine reaches >= 70 mm to
@@ -41,6 +42,8 @@ SI_MERGE_STEPS = 2.5  # sacral runs this many slice spacings apart are one run (
 SI_DISC_FAR, SI_DISC_MISSED, SI_DISC_OFFSET_MM = 0.6, 1.3, 4.0
 SI_PITCH_MAX_MM = 45.0  # lumbar disc-to-disc distance (L4: body <= 30 mm + disc <= 12 mm, phantom and real)
 ENDPLATE_WIN_MM = 9  # endplates are looked for within this distance on each side of a disc (disc 4-12 mm high)
+NEXT_PITCH = (0.8, 1.25)  # the next vertebra up is 0.8-1.25 times as tall as the one below (adjacent vertebrae
+# differ by well under 20 %; the DP's regularity term penalises the same ratio)
 
 
 @dataclass
@@ -141,8 +144,31 @@ def find_discs(f: SpineFeatures) -> tuple[np.ndarray, np.ndarray]:
         return np.array([]), np.array([])
     prom = props["prominences"]
     scale = float(np.percentile(prom, 80))
-    seq = _regular_sequence(zz[pk], prom / max(scale, 1e-6))
+    depth = prom / max(scale, 1e-6)
+    seq = _extend_top(zz[pk], depth, _regular_sequence(zz[pk], depth), float(zz[-1]))
     return zz[pk][seq], prom[seq]
+
+
+def _extend_top(z: np.ndarray, depth: np.ndarray, seq: list[int], top_mm: float) -> list[int]:
+    """Continue the disc sequence upwards: the column goes on above its highest disc found, so a candidate that
+    pays for itself (depth >= DISC_COST, before any regularity penalty) one pitch above it (``NEXT_PITCH`` times
+    the pitch below, both of its endplates in view) is the next disc. The sequence search drops such a disc when
+    the series ends close above it (phantom seed 0: T11/T12, 18 mm below the top, depth 0.37 < the 0.3 cost plus
+    the penalty for a T12 a little shorter than L1), and the rib count needs it to place T11's ribs. (At the
+    bottom the sacro-iliac joints place a missed L5/S1 disc instead, Method 8.)"""
+    while len(seq) >= 2:
+        last, pitch = z[seq[-1]], z[seq[-1]] - z[seq[-2]]
+        ok = [
+            j
+            for j in range(seq[-1] + 1, z.size)
+            if NEXT_PITCH[0] * pitch <= z[j] - last <= NEXT_PITCH[1] * pitch
+            and depth[j] >= DISC_COST
+            and z[j] + ENDPLATE_WIN_MM <= top_mm
+        ]
+        if not ok:
+            break
+        seq = [*seq, min(ok, key=lambda j: abs(z[j] - last - pitch))]
+    return seq
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

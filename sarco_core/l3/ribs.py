@@ -21,12 +21,13 @@ On the working grid of :mod:`sarco_core.l3.spine`:
 4. **T12** (:func:`count_t12`): each rib belongs to the vertebra whose disc-to-disc span holds its head. A rib is
    kept when it is supported: a rib on the other side at the same vertebra (a pair), or on the same side one
    vertebra higher (the next rib up); a short rib (``SHORT_*``: 45-55 mm reach, clearly falling: a hypoplastic
-   12th rib, not a flat transverse process) only right below a full rib on its side. The lowest vertebra with a
-   kept rib is T12. The evidence is *weak* (``RibCount.notes`` says why) when that rib is on one side only, is
-   short, when two ribs share a vertebra or the vertebra is taller than ``TALL`` rib pitches (a missed disc),
-   or when the lowest
-   ribs end in front of the vertebral body centre (``TIP_DY_MIN``) like 11th ribs: 12th ribs end further back,
-   so a missed short or absent 12th rib shows this way.
+   12th rib, not a flat transverse process) only right below a full rib on its side. One rib per side per
+   vertebra: a short piece medial to and above a rib of its side and vertebra whose neck was lost is that rib's
+   neck, not a second rib (:func:`_join_necks`). The lowest vertebra with a kept rib is T12. The evidence is
+   *weak* (``RibCount.notes`` says why) when that rib is on one side only, is short, when two ribs share a
+   vertebra or the vertebra is taller than ``TALL`` rib pitches (a missed disc), or when the lowest ribs end in
+   front of the vertebral body centre (``TIP_DY_MIN``) like 11th ribs: 12th ribs end further back, so a missed
+   short or absent 12th rib shows this way.
 5. **Lumbar rib**: when every rib on that lowest vertebra is *rudimentary* (``Rib.rudimentary``: reaching less than
    ``LR_REACH_MAX_MM`` from the midline and running in line with a transverse process, its far end at most
    ``LR_TURN_MAX_MM`` further back than its medial end) and lies right below a full rib on its side, it is a lumbar
@@ -36,7 +37,7 @@ On the working grid of :mod:`sarco_core.l3.spine`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -191,23 +192,9 @@ def _describe(side: int, zz: np.ndarray, ax: np.ndarray, ay: np.ndarray, kk: np.
     n_z = int(np.unique(kk).size)
     plate = nv * vox_mm3 / max(z_hi - z_lo, 1e-6) * (n_z - 1) / n_z if n_z > 1 else nv * vox_mm3
     if not post.any():
+        nan, why0 = float("nan"), "no part beside or behind the vertebral body"
         return Rib(
-            side,
-            float("nan"),
-            float(ax.min()),
-            float(ay.mean()),
-            reach,
-            0.0,
-            0.0,
-            z_lo,
-            z_hi,
-            nv,
-            0.0,
-            0.0,
-            plate,
-            False,
-            False,
-            "no part beside or behind the vertebral body",
+            side, nan, float(ax.min()), float(ay.mean()), reach, 0, 0, z_lo, z_hi, nv, 0, 0, plate, False, False, why0
         )
     medial = float(ax[post].min())
     head = post & (ax <= medial + HEAD_ZONE_MM)
@@ -244,27 +231,9 @@ def _describe(side: int, zz: np.ndarray, ax: np.ndarray, ay: np.ndarray, kk: np.
         why = f"rises {-descent:.0f} mm laterally"
     elif corr > CORR_MAX:
         why = f"does not fall away from its medial end (correlation {corr:+.2f})"
-    return Rib(
-        side,
-        hz,
-        hx,
-        hy,
-        reach,
-        length,
-        descent,
-        z_lo,
-        z_hi,
-        nv,
-        rise,
-        corr,
-        plate,
-        cut,
-        why == "",
-        why,
-        short,
-        float(ay[int(np.argmax(dist))]),
-        bool(kk.min() <= 0),
-    )
+    tip_dy, bottom = float(ay[int(np.argmax(dist))]), bool(kk.min() <= 0)
+    feats = (reach, length, descent, z_lo, z_hi, nv, rise, corr, plate)
+    return Rib(side, hz, hx, hy, *feats, cut, why == "", why, short, tip_dy, bottom)
 
 
 @dataclass
@@ -282,6 +251,7 @@ class RibCount:
     ignored: int = 0  # rib-like bones left out: no rib beside them or above them on their side
     lumbar_ribs: list[Rib] = field(default_factory=list)  # rudimentary ribs on the vertebra below T12: not counted
     alt_t12: int | None = None  # T12 if the lumbar rib were a (short) 12th rib instead: one vertebra lower
+    necks: int = 0  # short pieces joined to the rib whose lost neck they are (:func:`_join_necks`)
 
     @property
     def weak(self) -> bool:
@@ -303,6 +273,45 @@ def vertebra_of(z: float, discs: np.ndarray) -> int | None:
     return v
 
 
+def _join_necks(used: list[tuple[Rib, int]]) -> tuple[list[tuple[Rib, int]], int]:
+    """One rib per side per vertebra: a short rib-like piece that lies medial to and above the medial end of a
+    full rib whose neck was lost (its medial end > ``MEDIAL_MAX_MM`` from the midline), on the same side and
+    vertebra, is that rib's neck (a rib runs from its head laterally and down, so its neck is the part nearer the
+    midline and higher than its shaft), not a second, hypoplastic rib: the two are joined, the head taken from the
+    neck. (A short 12th rib on a vertebra whose disc above was missed lies *below* the 11th rib's head instead.)
+    Returns the ribs and the number of necks joined."""
+    out, necks = list(used), 0
+    for piece, v in used:
+        if not piece.short:
+            continue
+        shafts = [
+            (i, r)
+            for i, (r, w) in enumerate(out)
+            if w == v
+            and r.side == piece.side
+            and not r.short
+            and r.head_dx > MEDIAL_MAX_MM
+            and piece.head_dx < r.head_dx
+            and piece.head_z > r.head_z
+        ]
+        if shafts:
+            i, r = shafts[0]
+            out[i] = (
+                replace(
+                    r,
+                    head_z=piece.head_z,
+                    head_dx=piece.head_dx,
+                    head_dy=piece.head_dy,
+                    z_hi=max(r.z_hi, piece.z_hi),
+                    n_vox=r.n_vox + piece.n_vox,
+                ),
+                v,
+            )
+            out = [(q, w) for q, w in out if q is not piece]
+            necks += 1
+    return out, necks
+
+
 def count_t12(ribs: list[Rib], discs: np.ndarray, z_top: float, si_top_z: float | None = None) -> RibCount:
     """T12 = the lowest vertebra carrying a supported rib (see the module docstring)."""
     used: list[tuple[Rib, int]] = []
@@ -312,6 +321,7 @@ def count_t12(ribs: list[Rib], discs: np.ndarray, z_top: float, si_top_z: float 
         v = vertebra_of(r.head_z, discs)
         if v is not None:
             used.append((r, v))
+    used, necks = _join_necks(used)
     have = {(r.side, v) for r, v in used}
     full = {(r.side, v) for r, v in used if not r.short}
     kept = []
@@ -323,7 +333,7 @@ def count_t12(ribs: list[Rib], discs: np.ndarray, z_top: float, si_top_z: float 
         top_room = z_top - r.head_z < 0.8 * float(np.median(np.diff(discs))) if discs.size > 1 else True
         if (-r.side, v) in have or (r.side, v + 1) in have or top_room:
             kept.append((r, v))
-    out = RibCount(None, None, False, kept)
+    out = RibCount(None, None, False, kept, necks=necks)
     out.ignored = len(used) - len(kept)
     if not kept:
         return out
