@@ -5,22 +5,25 @@ thin, horizontal bars that leave the pedicle-lamina junction and end free in the
 wall (psoas in front, quadratus lumborum at the tip), the third the longest, the fifth stout and attached to the
 whole pedicle; thoracic vertebrae carry the ribs (the rib neck lies against the transverse process, the tubercle
 articulates with its tip down to T10); the sacral alae are wide, thick masses joined to the ilium at the
-sacro-iliac joints. Adult lumbar processes span roughly 70-100 mm tip to tip, i.e. they reach about 25-50 mm from
-the midline (L1 shortest, L3 longest); the phantom uses 30-50 mm (``sarco_core/phantom/frame.py`` ``tp_len``: key 0
-= T12 32 mm, L1 40, L3 48, L5 44; a massive L5 process ``l5_tp_scale=1.5``: 66 mm).
+sacro-iliac joints. Adult lumbar processes span roughly 70-100 mm tip to tip (approximate figures), i.e. they
+reach about 25-50 mm from the midline (L1 shortest, L3 longest); the phantom uses 30-50 mm
+(``sarco_core/phantom/frame.py`` ``tp_len``: key 0 = T12 32 mm, L1 40, L3 48, L5 44; a massive L5 process
+``l5_tp_scale=1.5``: 66 mm).
 
 For each vertebra (the interval between two detected discs) :func:`classify` looks at the slices of its upper-middle
-part (pedicles and transverse processes, :data:`TP_FRAC`) and, per side, follows the bone (> the finder's
-``BONE_HU`` on the working grid, one-pixel gaps closed) that is connected in 3-D (within the vertebra's slab,
-:data:`SLAB_FRAC`) to the root of the process beside the canal:
+part (pedicles and transverse processes, :data:`TP_FRAC`) and, per side and slice, follows the bone (> the
+finder's ``BONE_HU`` on the working grid, one-pixel gaps closed) that is joined in-plane to the root of the process
+beside the canal:
 
 * **reach**: how far from the midline that bone goes behind the vertebral-body centre (the process band);
 * **plate**: the thickest point of that bone beyond :data:`PLATE_FROM_MM` (half-thickness, mm): a sacral ala is a
   solid mass (the phantom's: 16-20 mm half-thick), a transverse process or a rib a bar (<= 5 mm half-thick, a
-  massive L5 process included).
+  massive L5 process included);
+* **rib at the tip**: separate thin dense bone (the rib finder's mask) within a joint space of the process's tip
+  (:data:`NEAR_MM`), in that slice or the next.
 
 A side is **free** when the bone ends in soft tissue within :data:`TP_FREE_MAX_MM` and is no plate; **rib** when,
-not a plate, it goes on beyond :data:`RIB_MIN_MM` (a rib joined to the tip: the bone continues laterally and down);
+not a plate, it goes on beyond :data:`RIB_MIN_MM` (a rib joined to the tip) or rib bone lies against its tip;
 **ala** when it is a plate. Kinds: "sacral" (both sides ala, or one side ala with sacro-iliac contact),
 "rib-bearing" (a rib on at least one side and no ala), "lumbar-type" (both sides free), else "unknown" (the
 evidence is given either way). This is evidence for the decision only where it is clear-cut (``decide``).
@@ -38,7 +41,7 @@ from sarco_core.l3.spine import SpineFeatures
 
 TP_FRAC = (0.35, 0.75)  # pedicles / transverse processes: the upper-middle of the disc-to-disc interval (phantom:
 # processes at 0.35-0.8 of the body height; the body spans about 0.15-0.85 of the interval)
-SLAB_FRAC = (0.15, 0.85)  # the slab in which bone is followed in 3-D (the body's height: ribs fall from their heads)
+SLAB_FRAC = (0.15, 0.85)  # the vertebra's slab (about its body's height): its slices' features are read there
 ROOT_MM = (10.0, 26.0)  # the process root beside the canal (canal half-width 8-11 mm, pedicle about 9 mm wide)
 BAND_DY_MM = (-5.0, 45.0)  # rows of the process band: behind the body centre (TP line about 20-30 mm behind it)
 # up to the laminae; bowel and kidneys lie in front of it
