@@ -21,6 +21,7 @@ import numpy as np
 
 from sarco_core.l3 import calibration
 from sarco_core.l3 import levels as lv
+from sarco_core.l3 import processes as pr
 from sarco_core.l3.calibration import Check, Evidence
 from sarco_core.l3.ribs import RibCount
 
@@ -56,6 +57,9 @@ def __getattr__(name: str) -> float:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+# the rib count's T12 is not checked by its processes: on the phantom a 12th rib's head lies in line with the
+# process and leaves it within a slice, so "free, no rib" is not clear-cut at T12 (docs/l3.md, run 9b)
+T12_BY_PROCESSES = False
 NEIGHBOUR_MAX = 0.9  # a neighbouring vertebra (L2, L4) never outweighs the hypothesis it neighbours
 WINDOW_SLACK_MM = 25.0
 # the plausibility checks on a hypothesis: the words shown when the chosen one fails (their factors are calibrated)
@@ -112,6 +116,36 @@ def ribs_first(rc: RibCount | None) -> bool:
     return rc is not None and rc.t12 is not None and not rc.weak
 
 
+def contradicted_count(
+    kinds: tuple[pr.VertebraKind, ...], sacrum_ref: int | None, ribs_ref: int | None
+) -> tuple[str, str] | None:
+    """Which count's landmark the transverse processes contradict, with the reason in words (None: neither, or
+    both). Only clear-cut evidence: the vertebra the sacrum count takes for S1 (right below its L5/S1 disc
+    ``sacrum_ref``) has free transverse processes on both sides (it is L5), or the vertebra the rib count takes for
+    T12 (right above its T12/L1 disc ``ribs_ref``) has free transverse processes on both sides and no rib.
+    Never raises a probability: it only decides which of two disagreeing counts goes first."""
+    found = []
+    s1 = None if sacrum_ref is None else pr.below_disc(kinds, sacrum_ref)
+    if s1 is not None and s1.kind == "lumbar-type":
+        found.append(
+            (
+                "sacrum",
+                "the vertebra the sacrum count takes for S1 has free transverse processes on both sides, like L5 "
+                f"(no sacral ala joined to the iliac bones: {s1.evidence})",
+            )
+        )
+    t12 = None if ribs_ref is None or not T12_BY_PROCESSES else pr.above_disc(kinds, ribs_ref)
+    if t12 is not None and t12.kind == "lumbar-type":
+        found.append(
+            (
+                "ribs",
+                "the vertebra the rib count takes for T12 has free transverse processes on both sides and no rib, "
+                f"like L1 ({t12.evidence})",
+            )
+        )
+    return found[0] if len(found) == 1 else None
+
+
 def transitional_words(sacrum_lo: int, ribs_lo: int) -> str:
     """Plain words for what two disagreeing counts mean (``ribs_lo - sacrum_lo`` extra lumbar-type vertebrae)."""
     n = 5 + (ribs_lo - sacrum_lo)
@@ -164,9 +198,12 @@ def decide(
     rib_count: RibCount | None,
     gap: tuple[float, float] | None,
     fallback: tuple[int, float, str] | None = None,
+    contradicted: tuple[str, str] | None = None,
 ) -> Decision:
     """Rank the L3 hypotheses. ``sacrum_lo`` / ``ribs_lo``: L3/L4 disc index of each count (None: not counted);
-    ``fallback``: (lo, probability, source) used when neither count exists (window / lung-base / mid-spine)."""
+    ``fallback``: (lo, probability, source) used when neither count exists (window / lung-base / mid-spine);
+    ``contradicted``: (count, words) when the anatomy of the vertebrae contradicts that count's landmark
+    (:func:`contradicted_count`): on disagreement that count goes second, the words say why."""
     warnings: list[str] = []
     named: list[Hypothesis] = []
     disagree = False
@@ -176,6 +213,8 @@ def decide(
         else:
             disagree = True
             first_ribs = ribs_first(rib_count)
+            if contradicted is not None:  # anatomy evidence (free transverse processes): the other count goes first
+                first_ribs = contradicted[0] == "sacrum"
             a, b = (ribs_lo, sacrum_lo) if first_ribs else (sacrum_lo, ribs_lo)
             named.append(Hypothesis(a, p_of(Evidence.DISAGREE_FIRST), "ribs" if first_ribs else "sacrum"))
             named.append(Hypothesis(b, p_of(Evidence.DISAGREE_SECOND), "sacrum" if first_ribs else "ribs"))
@@ -224,6 +263,8 @@ def decide(
         other = scored[1]
         if reordered:
             why = f"the {other.source} count's L3 fails a plausibility check"
+        elif contradicted is not None and contradicted[0] == other.source:
+            why = contradicted[1]
         elif top.source == "ribs":
             why = "its lowest ribs are a full pair ending behind the vertebral bodies, like 12th ribs"
         else:

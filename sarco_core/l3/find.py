@@ -9,8 +9,9 @@ import numpy as np
 
 from sarco_core.errors import GridMismatchError, L3NotFoundError, L3NotReachedError
 from sarco_core.l3 import levels as lv
+from sarco_core.l3 import processes as pr
 from sarco_core.l3.calibration import Evidence
-from sarco_core.l3.decide import decide, p_of
+from sarco_core.l3.decide import contradicted_count, decide, p_of
 from sarco_core.l3.result import Candidate, L3Result, Level
 from sarco_core.l3.spine import SpineFeatures, reduce, spine_features
 from sarco_core.volume import Volume
@@ -229,8 +230,22 @@ def _auto(volume: Volume) -> L3Result:
             lo, conf, how, why = guess
             fallback = (lo, conf, how)
             warnings.append(why)
+    # anatomy evidence (sarco_core.l3.processes): the kind of each vertebra by its transverse processes; used only
+    # to say which of two disagreeing counts goes second when one count's landmark is contradicted
+    kinds = pr.classify(f, d)
+    against = None
+    if "sacrum" in found and "ribs" in found and found["sacrum"] != found["ribs"]:
+        against = contradicted_count(
+            kinds, a.sacrum.ref_disc if a.sacrum else None, a.ribs.ref_disc if a.ribs else None
+        )
     dec = decide(
-        d, sacrum_lo=found.get("sacrum"), ribs_lo=found.get("ribs"), rib_count=a.rib_count, gap=a.gap, fallback=fallback
+        d,
+        sacrum_lo=found.get("sacrum"),
+        ribs_lo=found.get("ribs"),
+        rib_count=a.rib_count,
+        gap=a.gap,
+        fallback=fallback,
+        contradicted=against,
     )
     warnings.extend(dec.warnings)
     cands: list[Candidate] = []
@@ -258,6 +273,7 @@ def _auto(volume: Volume) -> L3Result:
         counts={"sacrum": counts.get("sacrum"), "ribs": counts.get("ribs")},
         levels_disagree=dec.disagree,
         s1_evidence=None if a.sacrum is None else S1_EVIDENCE.get(a.si_evidence or ""),
+        vertebra_kinds=kinds,
     )
 
 
@@ -320,4 +336,5 @@ def override(volume: Volume, auto: L3Result | None, index: int) -> L3Result:
         looks_lumbar=look.lumbar,
         counts=dict(auto.counts) if auto else {},
         s1_evidence=auto.s1_evidence if auto else None,
+        vertebra_kinds=auto.vertebra_kinds if auto else (),
     )
