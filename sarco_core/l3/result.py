@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sarco_core.l3.processes import VertebraKind
-
 
 @dataclass(frozen=True)
 class Candidate:
@@ -63,8 +61,6 @@ class L3Result:
     levels_disagree: bool = False  # the sacrum and rib counts give different L3 levels (both are candidates)
     # how S1 was found, in words (None: no sacrum count): sacro-iliac bone contact, or the sacral alae (fallback)
     s1_evidence: str | None = None
-    # the kind of each vertebra by its transverse processes, lowest first (sarco_core.l3.processes)
-    vertebra_kinds: tuple[VertebraKind, ...] = ()
 
     def level_of(self, z_mm: float) -> str | None:
         """Label of the level containing ``z_mm`` (None outside the levels found)."""
@@ -94,5 +90,4 @@ class L3Result:
         d["looks_lumbar"] = self.looks_lumbar
         d["levels_disagree"] = self.levels_disagree
         d["s1_evidence"] = self.s1_evidence
-        d["vertebra_kinds"] = [v.to_dict() for v in self.vertebra_kinds]  # by the transverse processes, lowest first
         return d
