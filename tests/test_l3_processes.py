@@ -74,11 +74,11 @@ DISCS = np.array([100.0, 136.0, 172.0, 207.0, 240.0, 271.0, 300.0, 327.0])
 def test_contradicted_count_reads_the_sacrum_counts_s1() -> None:
     # the sacrum count's L5/S1 disc is index 1: the vertebra below it (between discs 0 and 1) is its "S1"
     free = (_vk(0, "lumbar-type"), _vk(1, "lumbar-type"))
-    got = contradicted_count(free, sacrum_ref=1, ribs_ref=5)
+    got = contradicted_count(free, sacrum_ref=1)
     assert got is not None and got[0] == "sacrum" and "free transverse processes" in got[1]
-    assert contradicted_count((_vk(0, "sacral"),), sacrum_ref=1, ribs_ref=5) is None
-    assert contradicted_count((_vk(0, "unknown"),), sacrum_ref=1, ribs_ref=5) is None
-    assert contradicted_count(free, sacrum_ref=None, ribs_ref=5) is None
+    assert contradicted_count((_vk(0, "sacral"),), sacrum_ref=1) is None
+    assert contradicted_count((_vk(0, "unknown"),), sacrum_ref=1) is None
+    assert contradicted_count(free, sacrum_ref=None) is None
 
 
 def test_the_contradicted_count_goes_second_and_the_cap_stays() -> None:

@@ -57,9 +57,6 @@ def __getattr__(name: str) -> float:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-# the rib count's T12 is not checked by its processes: on the phantom a 12th rib's head lies in line with the
-# process and leaves it within a slice, so "free, no rib" is not clear-cut at T12 (docs/l3.md, run 9b)
-T12_BY_PROCESSES = False
 NEIGHBOUR_MAX = 0.9  # a neighbouring vertebra (L2, L4) never outweighs the hypothesis it neighbours
 WINDOW_SLACK_MM = 25.0
 # the plausibility checks on a hypothesis: the words shown when the chosen one fails (their factors are calibrated)
@@ -116,34 +113,21 @@ def ribs_first(rc: RibCount | None) -> bool:
     return rc is not None and rc.t12 is not None and not rc.weak
 
 
-def contradicted_count(
-    kinds: tuple[pr.VertebraKind, ...], sacrum_ref: int | None, ribs_ref: int | None
-) -> tuple[str, str] | None:
-    """Which count's landmark the transverse processes contradict, with the reason in words (None: neither, or
-    both). Only clear-cut evidence: the vertebra the sacrum count takes for S1 (right below its L5/S1 disc
-    ``sacrum_ref``) has free transverse processes on both sides (it is L5), or the vertebra the rib count takes for
-    T12 (right above its T12/L1 disc ``ribs_ref``) has free transverse processes on both sides and no rib.
-    Never raises a probability: it only decides which of two disagreeing counts goes first."""
-    found = []
+def contradicted_count(kinds: tuple[pr.VertebraKind, ...], sacrum_ref: int | None) -> tuple[str, str] | None:
+    """("sacrum", the reason in words) when the transverse processes contradict the sacrum count's landmark: the
+    vertebra it takes for S1 (right below its L5/S1 disc ``sacrum_ref``) has free transverse processes on both
+    sides (it is L5); None otherwise. The rib count's T12 is not checked by its processes: on the phantom a 12th
+    rib's head lies in line with the process and leaves it within a slice, so "free, no rib" is not clear-cut at
+    T12 (docs/l3.md, run 9b). Never raises a probability: it only decides which of two disagreeing counts goes
+    first."""
     s1 = None if sacrum_ref is None else pr.below_disc(kinds, sacrum_ref)
-    if s1 is not None and s1.kind == "lumbar-type":
-        found.append(
-            (
-                "sacrum",
-                "the vertebra the sacrum count takes for S1 has free transverse processes on both sides, like L5 "
-                f"(no sacral ala joined to the iliac bones: {s1.evidence})",
-            )
-        )
-    t12 = None if ribs_ref is None or not T12_BY_PROCESSES else pr.above_disc(kinds, ribs_ref)
-    if t12 is not None and t12.kind == "lumbar-type":
-        found.append(
-            (
-                "ribs",
-                "the vertebra the rib count takes for T12 has free transverse processes on both sides and no rib, "
-                f"like L1 ({t12.evidence})",
-            )
-        )
-    return found[0] if len(found) == 1 else None
+    if s1 is None or s1.kind != "lumbar-type":
+        return None
+    return (
+        "sacrum",
+        "the vertebra the sacrum count takes for S1 has free transverse processes on both sides, like L5 "
+        f"(no sacral ala joined to the iliac bones: {s1.evidence})",
+    )
 
 
 def transitional_words(sacrum_lo: int, ribs_lo: int) -> str:

@@ -236,9 +236,7 @@ def _auto(volume: Volume) -> L3Result:
     # to the iliac crest "rib-bearing"; docs/l3.md run 9b), so only the clear-cut S1 call is used
     against = None
     if "sacrum" in found and "ribs" in found and found["sacrum"] != found["ribs"]:
-        against = contradicted_count(
-            pr.classify(f, d), a.sacrum.ref_disc if a.sacrum else None, a.ribs.ref_disc if a.ribs else None
-        )
+        against = contradicted_count(pr.classify(f, d), a.sacrum.ref_disc if a.sacrum else None)
     dec = decide(
         d,
         sacrum_lo=found.get("sacrum"),

@@ -230,8 +230,3 @@ def classify(f: SpineFeatures, discs: np.ndarray) -> tuple[VertebraKind, ...]:
 def below_disc(kinds: tuple[VertebraKind, ...], lo: int) -> VertebraKind | None:
     """The vertebra right below disc ``lo`` (between discs ``lo - 1`` and ``lo``), None when not classified."""
     return next((v for v in kinds if v.lo == lo - 1), None)
-
-
-def above_disc(kinds: tuple[VertebraKind, ...], lo: int) -> VertebraKind | None:
-    """The vertebra right above disc ``lo`` (between discs ``lo`` and ``lo + 1``)."""
-    return next((v for v in kinds if v.lo == lo), None)
